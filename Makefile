@@ -1,0 +1,103 @@
+# ngx_http_recsys_module: build, test, run the demo.
+#
+#   make run     install what is missing, build, serve the demo catalog
+#   make test    install what is missing, build, run every test
+#   make bench   req/s of similar vs an nginx baseline
+#
+# NGINX_SRC=/path builds against another nginx source tree.
+
+NGINX_SRC   ?= /usr/share/nginx/src
+NGINX_BIN   ?= /usr/sbin/nginx
+PORT        ?= 8080
+BUILD       := build
+TOP         := $(CURDIR)
+
+CC          ?= gcc
+CFLAGS_PURE := -std=gnu99 -O2 -g -Wall -Wextra -Werror -fPIC -Isrc
+
+FAISS_C_LIB ?= $(TOP)/$(BUILD)/faiss/libfaiss_c.a
+FAISS_LIB   ?= /usr/lib/$(shell gcc -print-multiarch)/libfaiss.a
+FAISS_LIBS  := $(FAISS_C_LIB) $(FAISS_LIB) -lblas -llapack -lgomp \
+               -lstdc++ -lm
+
+MODULE      := $(BUILD)/ngx_http_recsys_module.so
+NGX_OBJS    := $(BUILD)/nginx
+
+PURE_SRCS   := src/recsys_artifact.c src/recsys_catalog.c \
+               src/recsys_builder.c src/recsys_search.c src/recsys_request.c
+NGX_SRCS    := $(wildcard src/ngx_http_recsys_*.c src/ngx_http_recsys_*.h)
+HDRS        := $(wildcard src/*.h)
+
+TOOLS       := $(BUILD)/recsys-build $(BUILD)/recsys-gen \
+               $(BUILD)/recsys-recall
+UNIT_TESTS  := $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(wildcard t/unit/test_*.c))
+
+LIBS_PURE   := $(FAISS_LIBS) -lcjson -lyaml
+
+.PHONY: all deps module tools unit style test prove run bench clean
+
+all: module tools
+
+deps:
+	@scripts/deps.sh
+
+$(FAISS_C_LIB):
+	scripts/build-faiss-c.sh $(BUILD)/faiss
+
+# nginx's configure runs in a private copy of the source tree, so the
+# system's /usr/share/nginx/src is never written to
+$(NGX_OBJS)/Makefile: config | $(FAISS_C_LIB)
+	rm -rf $(NGX_OBJS)
+	mkdir -p $(NGX_OBJS)
+	cp -r $(NGINX_SRC)/. $(NGX_OBJS)/
+	cd $(NGX_OBJS) && \
+	    flags=$$(if [ -f conf_flags ]; then \
+	        bash -c '. ./conf_flags; echo "$${NGX_CONF_FLAGS[@]}"'; \
+	        else echo --with-compat; fi) && \
+	    FAISS_C_LIB="$(FAISS_C_LIB)" FAISS_LIB="$(FAISS_LIB)" \
+	    ./configure $$flags --with-compat \
+	        --add-dynamic-module=$(TOP) > configure.log 2>&1 \
+	    || { tail -20 configure.log; exit 1; }
+	touch $@
+
+$(MODULE): $(NGX_OBJS)/Makefile $(PURE_SRCS) $(NGX_SRCS) $(HDRS)
+	$(MAKE) -s -C $(NGX_OBJS) -f objs/Makefile modules
+	cp $(NGX_OBJS)/objs/ngx_http_recsys_module.so $@
+
+module: deps $(MODULE)
+
+$(BUILD)/recsys-%: tools/recsys_%.c $(PURE_SRCS) $(HDRS) | $(FAISS_C_LIB)
+	$(CC) $(CFLAGS_PURE) -o $@ $< $(PURE_SRCS) $(LIBS_PURE) -lpq
+
+tools: deps $(TOOLS)
+
+$(BUILD)/unit/%: t/unit/%.c $(PURE_SRCS) $(HDRS) | $(FAISS_C_LIB)
+	@mkdir -p $(BUILD)/unit
+	$(CC) $(CFLAGS_PURE) -o $@ $< $(PURE_SRCS) $(LIBS_PURE) -lcmocka
+
+unit: deps $(UNIT_TESTS)
+	@for t in $(UNIT_TESTS); do echo "== $$t"; $$t || exit 1; done
+
+style:
+	@scripts/style.sh
+
+# the Test::Nginx suites; fixtures are catalogs built by recsys-build
+prove: module tools
+	@scripts/test-fixtures.sh $(BUILD)/t
+	TEST_NGINX_BINARY=$(NGINX_BIN) \
+	TEST_NGINX_LOAD_MODULES=$(TOP)/$(MODULE) \
+	TEST_NGINX_DATA_DIR=$(TOP)/$(BUILD)/t \
+	TEST_NGINX_BUILD_DIR=$(TOP)/$(BUILD) \
+	TEST_NGINX_SERVROOT=$(TOP)/$(BUILD)/servroot \
+	    prove -r t
+
+test: deps style module tools unit prove
+
+run: module tools
+	@PORT=$(PORT) NGINX_BIN=$(NGINX_BIN) scripts/run-demo.sh
+
+bench: module tools
+	@NGINX_BIN=$(NGINX_BIN) scripts/bench.sh
+
+clean:
+	rm -rf $(BUILD)

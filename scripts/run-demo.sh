@@ -1,0 +1,41 @@
+#!/bin/sh
+# "make run": builds the demo catalog and serves it with nginx in the
+# foreground on 127.0.0.1:$PORT.  Ctrl-C stops it.
+set -eu
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+PORT=${PORT:-8080}
+NGINX_BIN=${NGINX_BIN:-/usr/sbin/nginx}
+RECSYS_DEMO_DIR=$root/build/demo
+export RECSYS_DEMO_DIR
+
+mkdir -p "$RECSYS_DEMO_DIR"
+"$root"/build/recsys-gen demo > "$RECSYS_DEMO_DIR"/items.jsonl
+"$root"/build/recsys-build "$root"/conf/demo.yaml
+
+sed -e "s|@MODULE@|$root/build/ngx_http_recsys_module.so|" \
+    -e "s|@DEMO_DIR@|$RECSYS_DEMO_DIR|g" \
+    -e "s|@ROOT@|$root|g" \
+    -e "s|@PORT@|$PORT|g" \
+    "$root"/conf/nginx-demo.conf > "$RECSYS_DEMO_DIR"/nginx.conf
+
+# workers run as an unprivileged user when nginx starts as root
+chmod -R a+rX "$RECSYS_DEMO_DIR"
+
+"$NGINX_BIN" -t -q -p "$RECSYS_DEMO_DIR" -c "$RECSYS_DEMO_DIR"/nginx.conf
+
+u=http://127.0.0.1:$PORT
+cat <<MSG
+
+recsys demo: nginx on $u (Ctrl-C stops it). Try:
+
+  curl -s '$u/v1/items/jazz-albums-0001/similar?k=5'
+  curl -s '$u/v1/popular?k=5&category=coffee'
+  curl -s -X POST -H 'Content-Type: application/json' \\
+       -d '{"history": ["sci-fi-novels-0003", "sci-fi-novels-0010"], "k": 5}' \\
+       '$u/v1/recommendations'
+
+MSG
+
+exec "$NGINX_BIN" -p "$RECSYS_DEMO_DIR" -c "$RECSYS_DEMO_DIR"/nginx.conf \
+    -g 'daemon off;'

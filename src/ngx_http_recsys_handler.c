@@ -1,0 +1,775 @@
+
+/*
+ * Content handlers: similar, recommendations, search, popular.  Requests
+ * are parsed by the pure recsys_request code, answered by recsys_search
+ * from the generation this request pinned, and serialized here straight
+ * into one buffer from the request pool.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include <stdio.h>
+
+#include "ngx_http_recsys_module.h"
+#include "recsys_request.h"
+#include "recsys_search.h"
+
+
+#define NGX_HTTP_RECSYS_SCORE_LEN  32
+
+
+typedef struct {
+    ngx_http_recsys_gen_t      *gen;
+    recsys_query_t              query;
+    ngx_str_t                   body;
+} ngx_http_recsys_ctx_t;
+
+
+typedef struct {
+    const char                 *strategy;
+    ngx_uint_t                  fallback;
+    recsys_str_t               *ignored;      /* unknown history ids */
+    size_t                      nignored;
+    ngx_uint_t                  status;       /* a client error, if any */
+    const char                 *code;
+    u_char                      message[512];
+} ngx_http_recsys_answer_t;
+
+
+static void ngx_http_recsys_body_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_recsys_read_body(ngx_http_request_t *r,
+    ngx_http_recsys_ctx_t *ctx);
+static ngx_int_t ngx_http_recsys_process(ngx_http_request_t *r,
+    ngx_http_recsys_ctx_t *ctx);
+static ngx_int_t ngx_http_recsys_answer(ngx_http_request_t *r,
+    ngx_http_recsys_ctx_t *ctx, recsys_hit_t *hits, uint32_t *nhits,
+    ngx_http_recsys_answer_t *ans);
+static ngx_int_t ngx_http_recsys_item_id(ngx_http_request_t *r,
+    ngx_str_t *id);
+static ngx_int_t ngx_http_recsys_send_items(ngx_http_request_t *r,
+    ngx_http_recsys_ctx_t *ctx, recsys_hit_t *hits, uint32_t n,
+    ngx_http_recsys_answer_t *ans);
+static ngx_int_t ngx_http_recsys_send_error(ngx_http_request_t *r,
+    ngx_uint_t status, const char *code, const char *fmt, ...);
+static ngx_int_t ngx_http_recsys_send_json(ngx_http_request_t *r,
+    ngx_uint_t status, u_char *p, size_t len);
+static ngx_int_t ngx_http_recsys_add_header(ngx_http_request_t *r,
+    const char *name, ngx_str_t *value);
+static u_char *ngx_http_recsys_json_str(u_char *p, const char *s, size_t len);
+static void ngx_http_recsys_cleanup(void *data);
+
+
+ngx_int_t
+ngx_http_recsys_handler(ngx_http_request_t *r)
+{
+    u_char                      *ct;
+    size_t                       len;
+    ngx_int_t                    rc;
+    ngx_str_t                    allow;
+    ngx_uint_t                   methods;
+    ngx_pool_cleanup_t          *cln;
+    ngx_http_recsys_ctx_t       *ctx;
+    ngx_http_recsys_loc_conf_t  *rlcf;
+
+    rlcf = ngx_http_get_module_loc_conf(r, ngx_http_recsys_module);
+
+    switch (rlcf->endpoint) {
+
+    case NGX_HTTP_RECSYS_SEARCH:
+        methods = NGX_HTTP_POST;
+        ngx_str_set(&allow, "POST");
+        break;
+
+    case NGX_HTTP_RECSYS_RECOMMENDATIONS:
+        methods = NGX_HTTP_GET|NGX_HTTP_HEAD|NGX_HTTP_POST;
+        ngx_str_set(&allow, "GET, HEAD, POST");
+        break;
+
+    default:
+        methods = NGX_HTTP_GET|NGX_HTTP_HEAD;
+        ngx_str_set(&allow, "GET, HEAD");
+    }
+
+    if (!(r->method & methods)) {
+        if (ngx_http_discard_request_body(r) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        if (ngx_http_recsys_add_header(r, "Allow", &allow) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        return ngx_http_recsys_send_error(r, NGX_HTTP_NOT_ALLOWED,
+                                          "method_not_allowed",
+                                          "method %V is not allowed, use %V",
+                                          &r->method_name, &allow);
+    }
+
+    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_recsys_ctx_t));
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    cln->handler = ngx_http_recsys_cleanup;
+    cln->data = ctx;
+
+    ngx_http_set_ctx(r, ctx, ngx_http_recsys_module);
+
+    if (r->method != NGX_HTTP_POST) {
+        if (ngx_http_discard_request_body(r) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        return ngx_http_recsys_process(r, ctx);
+    }
+
+    ct = NULL;
+    len = 0;
+
+    if (r->headers_in.content_type) {
+        ct = r->headers_in.content_type->value.data;
+        len = r->headers_in.content_type->value.len;
+    }
+
+    /* "application/json", optionally followed by parameters */
+    if (ct == NULL
+        || len < sizeof("application/json") - 1
+        || ngx_strncasecmp(ct, (u_char *) "application/json",
+                           sizeof("application/json") - 1)
+           != 0
+        || (len > sizeof("application/json") - 1
+            && ct[sizeof("application/json") - 1] != ';'
+            && ct[sizeof("application/json") - 1] != ' '))
+    {
+        if (ngx_http_discard_request_body(r) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        return ngx_http_recsys_send_error(r,
+                                          NGX_HTTP_UNSUPPORTED_MEDIA_TYPE,
+                                          "unsupported_media_type",
+                                          "the body must be "
+                                          "application/json");
+    }
+
+    if (r->headers_in.content_length_n > (off_t) rlcf->max_body_size) {
+        if (ngx_http_discard_request_body(r) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        return ngx_http_recsys_send_error(r,
+                                          NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+                                          "body_too_large",
+                                          "the body is larger than %uz "
+                                          "bytes", rlcf->max_body_size);
+    }
+
+    rc = ngx_http_read_client_request_body(r, ngx_http_recsys_body_handler);
+
+    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        return rc;
+    }
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_http_recsys_body_handler(ngx_http_request_t *r)
+{
+    ngx_int_t                    rc;
+    ngx_http_recsys_ctx_t       *ctx;
+    ngx_http_recsys_loc_conf_t  *rlcf;
+
+    rlcf = ngx_http_get_module_loc_conf(r, ngx_http_recsys_module);
+    ctx = ngx_http_get_module_ctx(r, ngx_http_recsys_module);
+
+    rc = ngx_http_recsys_read_body(r, ctx);
+
+    if (rc == NGX_OK) {
+        rc = ngx_http_recsys_process(r, ctx);
+
+    } else if (rc == NGX_DECLINED) {
+        rc = ngx_http_recsys_send_error(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+                                        "body_too_large",
+                                        "the body is larger than %uz bytes",
+                                        rlcf->max_body_size);
+    }
+
+    ngx_http_finalize_request(r, rc);
+}
+
+
+static ngx_int_t
+ngx_http_recsys_read_body(ngx_http_request_t *r, ngx_http_recsys_ctx_t *ctx)
+{
+    u_char                      *p;
+    off_t                        len, size;
+    ssize_t                      n;
+    ngx_buf_t                   *b;
+    ngx_chain_t                 *cl;
+    ngx_http_recsys_loc_conf_t  *rlcf;
+
+    rlcf = ngx_http_get_module_loc_conf(r, ngx_http_recsys_module);
+
+    len = 0;
+
+    if (r->request_body) {
+        for (cl = r->request_body->bufs; cl; cl = cl->next) {
+            b = cl->buf;
+            len += b->in_file ? b->file_last - b->file_pos
+                              : b->last - b->pos;
+        }
+    }
+
+    /* a chunked body has no Content-Length to check up front */
+    if (len > (off_t) rlcf->max_body_size) {
+        return NGX_DECLINED;
+    }
+
+    p = ngx_pnalloc(r->pool, len + 1);
+    if (p == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->body.data = p;
+    ctx->body.len = len;
+
+    if (len == 0) {
+        return NGX_OK;
+    }
+
+    for (cl = r->request_body->bufs; cl; cl = cl->next) {
+        b = cl->buf;
+
+        if (b->in_file) {
+            size = b->file_last - b->file_pos;
+            n = ngx_read_file(b->file, p, size, b->file_pos);
+
+            if (n != size) {
+                ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                              "recsys: cannot read the request body from "
+                              "\"%V\"", &b->file->name);
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+
+            p += size;
+
+        } else {
+            p = ngx_cpymem(p, b->pos, b->last - b->pos);
+        }
+    }
+
+    *p = '\0';
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_recsys_process(ngx_http_request_t *r, ngx_http_recsys_ctx_t *ctx)
+{
+    int                           rc, want;
+    uint32_t                      nhits;
+    ngx_str_t                     value;
+    recsys_hit_t                 *hits;
+    recsys_query_t               *q;
+    ngx_http_recsys_catalog_t    *catalog;
+    ngx_http_recsys_answer_t      ans;
+    ngx_http_recsys_loc_conf_t   *rlcf;
+
+    rlcf = ngx_http_get_module_loc_conf(r, ngx_http_recsys_module);
+    catalog = rlcf->catalog;
+    q = &ctx->query;
+
+    rc = recsys_query_parse_args(q, (char *) r->args.data, r->args.len,
+                                 rlcf->default_k, rlcf->max_k);
+
+    if (rc == RECSYS_REQ_OK && r->method == NGX_HTTP_POST) {
+        want = rlcf->endpoint == NGX_HTTP_RECSYS_SEARCH
+               ? RECSYS_WANT_VECTOR : RECSYS_WANT_HISTORY;
+
+        rc = recsys_query_parse_json(q, (char *) ctx->body.data,
+                                     ctx->body.len, want,
+                                     catalog->conf->index.dimension,
+                                     rlcf->max_k);
+    }
+
+    if (rc != RECSYS_REQ_OK) {
+        return ngx_http_recsys_send_error(r, rc, q->code, "%s", q->error);
+    }
+
+    ctx->gen = ngx_http_recsys_index_acquire(catalog, r->connection->log);
+
+    if (ctx->gen == NULL) {
+        value.data = ngx_pnalloc(r->pool, NGX_TIME_T_LEN);
+        if (value.data == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        value.len = ngx_sprintf(value.data, "%T", rlcf->retry_after)
+                    - value.data;
+
+        if (ngx_http_recsys_add_header(r, "Retry-After", &value) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        return ngx_http_recsys_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                          "index_unavailable",
+                                          "no index is available for "
+                                          "catalog \"%V\"", &catalog->name);
+    }
+
+    hits = ngx_palloc(r->pool, q->k * sizeof(recsys_hit_t));
+    if (hits == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_memzero(&ans, sizeof(ngx_http_recsys_answer_t));
+
+    rc = ngx_http_recsys_answer(r, ctx, hits, &nhits, &ans);
+
+    if (rc == NGX_DECLINED) {
+        return ngx_http_recsys_send_error(r, ans.status, ans.code, "%s",
+                                          ans.message);
+    }
+
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    return ngx_http_recsys_send_items(r, ctx, hits, nhits, &ans);
+}
+
+
+static ngx_int_t
+ngx_http_recsys_answer(ngx_http_request_t *r, ngx_http_recsys_ctx_t *ctx,
+    recsys_hit_t *hits, uint32_t *nhits, ngx_http_recsys_answer_t *ans)
+{
+    int                          rc;
+    float                       *vec;
+    size_t                       i, nrows, nhist;
+    int64_t                      row, cat;
+    uint32_t                    *rows;
+    ngx_str_t                    id;
+    recsys_query_t              *q;
+    recsys_filter_t              f;
+    recsys_generation_t         *g;
+    ngx_http_recsys_loc_conf_t  *rlcf;
+
+    rlcf = ngx_http_get_module_loc_conf(r, ngx_http_recsys_module);
+    g = &ctx->gen->gen;
+    q = &ctx->query;
+
+    cat = RECSYS_CATEGORY_ANY;
+
+    if (q->has_category && q->category.len) {
+        cat = recsys_items_category_find(&g->items, q->category.data,
+                                         q->category.len);
+        if (cat < 0) {
+            cat = RECSYS_CATEGORY_NONE;
+        }
+    }
+
+    /*
+     * One exclusion list: the known history rows first (they are also the
+     * query), then the rows of "exclude"; unknown ids are skipped.
+     */
+    rows = ngx_palloc(r->pool,
+                      (q->nhistory + q->nexclude + 1) * sizeof(uint32_t));
+    if (rows == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    nrows = 0;
+
+    if (rlcf->endpoint == NGX_HTTP_RECSYS_RECOMMENDATIONS) {
+        ans->ignored = ngx_palloc(r->pool,
+                                  (q->nhistory + 1) * sizeof(recsys_str_t));
+        if (ans->ignored == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        for (i = 0; i < q->nhistory; i++) {
+            row = recsys_items_find(&g->items, q->history[i].data,
+                                    q->history[i].len);
+            if (row < 0) {
+                ans->ignored[ans->nignored++] = q->history[i];
+
+            } else {
+                rows[nrows++] = (uint32_t) row;
+            }
+        }
+    }
+
+    nhist = nrows;
+
+    for (i = 0; i < q->nexclude; i++) {
+        row = recsys_items_find(&g->items, q->exclude[i].data,
+                                q->exclude[i].len);
+        if (row >= 0) {
+            rows[nrows++] = (uint32_t) row;
+        }
+    }
+
+    f.k = q->k;
+    f.exclude = rows;
+    f.nexclude = nrows;
+    f.category = cat;
+
+    switch (rlcf->endpoint) {
+
+    case NGX_HTTP_RECSYS_SIMILAR:
+        if (ngx_http_recsys_item_id(r, &id) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        if (id.len == 0) {
+            ans->status = NGX_HTTP_BAD_REQUEST;
+            ans->code = "bad_parameter";
+            ngx_sprintf(ans->message, "the item id is empty%Z");
+            return NGX_DECLINED;
+        }
+
+        row = recsys_items_find(&g->items, (char *) id.data, id.len);
+
+        if (row < 0) {
+            ans->status = NGX_HTTP_NOT_FOUND;
+            ans->code = "item_not_found";
+            ngx_snprintf(ans->message, sizeof(ans->message) - 1,
+                         "no item \"%V\" in catalog \"%V\"%Z", &id,
+                         &rlcf->catalog->name);
+            ans->message[sizeof(ans->message) - 1] = '\0';
+            return NGX_DECLINED;
+        }
+
+        ans->strategy = "similar";
+        rc = recsys_search_similar(g, (uint32_t) row, &f, hits, nhits);
+        break;
+
+    case NGX_HTTP_RECSYS_SEARCH:
+        ans->strategy = "vector";
+        rc = recsys_search_vector(g, q->vector, &f, hits, nhits);
+        break;
+
+    case NGX_HTTP_RECSYS_RECOMMENDATIONS:
+        if (nhist) {
+            vec = ngx_palloc(r->pool, g->manifest.dimension * sizeof(float));
+            if (vec == NULL) {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+
+            recsys_history_vector(g, rows, nhist, vec);
+
+            ans->strategy = "history";
+            rc = recsys_search_vector(g, vec, &f, hits, nhits);
+            break;
+        }
+
+        /* nothing known about this visitor: the popular items answer */
+        ans->fallback = 1;
+
+        /* fall through */
+
+    default:
+        ans->strategy = "popular";
+        rc = recsys_search_popular(g, &f, hits, nhits);
+    }
+
+    if (rc != 0) {
+        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                      "recsys catalog \"%V\": %s search failed",
+                      &rlcf->catalog->name, ans->strategy);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_recsys_item_id(ngx_http_request_t *r, ngx_str_t *id)
+{
+    u_char                      *p, *last;
+    ngx_http_recsys_loc_conf_t  *rlcf;
+
+    rlcf = ngx_http_get_module_loc_conf(r, ngx_http_recsys_module);
+
+    if (rlcf->item_id) {
+        return ngx_http_complex_value(r, rlcf->item_id, id);
+    }
+
+    /* by default the id is the path segment before the last one */
+    last = r->uri.data + r->uri.len;
+
+    while (last > r->uri.data && last[-1] == '/') {
+        last--;
+    }
+
+    while (last > r->uri.data && last[-1] != '/') {
+        last--;
+    }
+
+    if (last > r->uri.data) {
+        last--;
+    }
+
+    p = last;
+
+    while (p > r->uri.data && p[-1] != '/') {
+        p--;
+    }
+
+    id->data = p;
+    id->len = last - p;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_recsys_send_items(ngx_http_request_t *r, ngx_http_recsys_ctx_t *ctx,
+    recsys_hit_t *hits, uint32_t n, ngx_http_recsys_answer_t *ans)
+{
+    u_char                *p, *start;
+    char                   score[NGX_HTTP_RECSYS_SCORE_LEN];
+    size_t                 len;
+    uint32_t               i;
+    ngx_str_t              value;
+    recsys_item_t          it;
+    recsys_generation_t   *g;
+
+    g = &ctx->gen->gen;
+
+    len = sizeof("{\"items\":[],\"count\":,\"k\":,\"generation\":,"
+                 "\"strategy\":\"\",\"fallback\":false}\n")
+          + 3 * NGX_INT64_LEN + ngx_strlen(ans->strategy);
+
+    for (i = 0; i < n; i++) {
+        recsys_items_get(&g->items, hits[i].row, &it);
+
+        len += sizeof("{\"id\":\"\",\"score\":,\"title\":\"\","
+                      "\"category\":\"\",\"attributes\":},")
+               + NGX_HTTP_RECSYS_SCORE_LEN
+               + recsys_json_escaped_len(it.id, it.id_len)
+               + recsys_json_escaped_len(it.title, it.title_len)
+               + recsys_json_escaped_len(it.category, it.category_len)
+               + it.attributes_len;
+    }
+
+    if (ans->nignored) {
+        len += sizeof(",\"ignored_history\":[]");
+
+        for (i = 0; i < ans->nignored; i++) {
+            len += sizeof("\"\",")
+                   + recsys_json_escaped_len(ans->ignored[i].data,
+                                             ans->ignored[i].len);
+        }
+    }
+
+    start = ngx_pnalloc(r->pool, len);
+    if (start == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    p = ngx_cpymem(start, "{\"items\":[", sizeof("{\"items\":[") - 1);
+
+    for (i = 0; i < n; i++) {
+        recsys_items_get(&g->items, hits[i].row, &it);
+
+        if (i) {
+            *p++ = ',';
+        }
+
+        /* %.7g keeps a float's precision and any magnitude valid JSON */
+        snprintf(score, sizeof(score), "%.7g", (double) hits[i].score);
+
+        p = ngx_cpymem(p, "{\"id\":", sizeof("{\"id\":") - 1);
+        p = ngx_http_recsys_json_str(p, it.id, it.id_len);
+        p = ngx_sprintf(p, ",\"score\":%s", score);
+
+        if (it.title) {
+            p = ngx_cpymem(p, ",\"title\":", sizeof(",\"title\":") - 1);
+            p = ngx_http_recsys_json_str(p, it.title, it.title_len);
+        }
+
+        if (it.category) {
+            p = ngx_cpymem(p, ",\"category\":", sizeof(",\"category\":") - 1);
+            p = ngx_http_recsys_json_str(p, it.category, it.category_len);
+        }
+
+        if (it.attributes) {
+            p = ngx_cpymem(p, ",\"attributes\":",
+                           sizeof(",\"attributes\":") - 1);
+            p = ngx_cpymem(p, it.attributes, it.attributes_len);
+        }
+
+        *p++ = '}';
+    }
+
+    p = ngx_sprintf(p, "],\"count\":%uD,\"k\":%uD,\"generation\":%uL,"
+                    "\"strategy\":\"%s\",\"fallback\":%s",
+                    n, ctx->query.k, g->manifest.generation, ans->strategy,
+                    ans->fallback ? "true" : "false");
+
+    if (ans->nignored) {
+        p = ngx_cpymem(p, ",\"ignored_history\":[",
+                       sizeof(",\"ignored_history\":[") - 1);
+
+        for (i = 0; i < ans->nignored; i++) {
+            if (i) {
+                *p++ = ',';
+            }
+
+            p = ngx_http_recsys_json_str(p, ans->ignored[i].data,
+                                         ans->ignored[i].len);
+        }
+
+        *p++ = ']';
+    }
+
+    *p++ = '}';
+    *p++ = '\n';
+
+    value.data = ngx_pnalloc(r->pool, NGX_INT64_LEN);
+    if (value.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    value.len = ngx_sprintf(value.data, "%uL", g->manifest.generation)
+                - value.data;
+
+    if (ngx_http_recsys_add_header(r, "X-Index-Generation", &value)
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_recsys_send_json(r, NGX_HTTP_OK, start, p - start);
+}
+
+
+static ngx_int_t
+ngx_http_recsys_send_error(ngx_http_request_t *r, ngx_uint_t status,
+    const char *code, const char *fmt, ...)
+{
+    u_char    *p, *start, msg[512];
+    size_t     len, mlen;
+    va_list    args;
+
+    va_start(args, fmt);
+    mlen = ngx_vslprintf(msg, msg + sizeof(msg), fmt, args) - msg;
+    va_end(args);
+
+    len = sizeof("{\"error\":{\"code\":,\"message\":}}\n")
+          + recsys_json_escaped_len(code, ngx_strlen(code)) + 2
+          + recsys_json_escaped_len((char *) msg, mlen) + 2;
+
+    start = ngx_pnalloc(r->pool, len);
+    if (start == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    p = ngx_cpymem(start, "{\"error\":{\"code\":",
+                   sizeof("{\"error\":{\"code\":") - 1);
+    p = ngx_http_recsys_json_str(p, code, ngx_strlen(code));
+    p = ngx_cpymem(p, ",\"message\":", sizeof(",\"message\":") - 1);
+    p = ngx_http_recsys_json_str(p, (char *) msg, mlen);
+    p = ngx_cpymem(p, "}}\n", 3);
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "recsys: %ui %s", status, code);
+
+    return ngx_http_recsys_send_json(r, status, start, p - start);
+}
+
+
+static ngx_int_t
+ngx_http_recsys_send_json(ngx_http_request_t *r, ngx_uint_t status,
+    u_char *p, size_t len)
+{
+    ngx_int_t     rc;
+    ngx_buf_t    *b;
+    ngx_chain_t   out;
+
+    r->headers_out.status = status;
+    r->headers_out.content_length_n = len;
+    ngx_str_set(&r->headers_out.content_type, "application/json");
+    r->headers_out.content_type_len = r->headers_out.content_type.len;
+    r->headers_out.content_type_lowcase = NULL;
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    b = ngx_calloc_buf(r->pool);
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    b->pos = p;
+    b->last = p + len;
+    b->memory = 1;
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_http_output_filter(r, &out);
+}
+
+
+static ngx_int_t
+ngx_http_recsys_add_header(ngx_http_request_t *r, const char *name,
+    ngx_str_t *value)
+{
+    ngx_table_elt_t  *h;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = 1;
+    h->key.data = (u_char *) name;
+    h->key.len = ngx_strlen(name);
+    h->value = *value;
+
+    return NGX_OK;
+}
+
+
+static u_char *
+ngx_http_recsys_json_str(u_char *p, const char *s, size_t len)
+{
+    *p++ = '"';
+    p = (u_char *) recsys_json_escape((char *) p, s, len);
+    *p++ = '"';
+
+    return p;
+}
+
+
+static void
+ngx_http_recsys_cleanup(void *data)
+{
+    ngx_http_recsys_ctx_t  *ctx = data;
+
+    recsys_query_free(&ctx->query);
+
+    if (ctx->gen) {
+        ngx_http_recsys_index_release(ctx->gen);
+        ctx->gen = NULL;
+    }
+}

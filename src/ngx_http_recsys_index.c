@@ -1,0 +1,180 @@
+
+/*
+ * Per-process mapping of published generations.  A process maps the
+ * generation "current" points to, hands it to requests with a reference
+ * each, and unmaps an old generation once the last request using it is
+ * done.  "current" is looked at no more than once per event loop tick.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_recsys_module.h"
+
+
+static ngx_http_recsys_gen_t *ngx_http_recsys_index_open(
+    ngx_http_recsys_catalog_t *catalog, u_char *target, size_t len,
+    ngx_log_t *log);
+static void ngx_http_recsys_index_switch(ngx_http_recsys_catalog_t *catalog,
+    ngx_log_t *log);
+
+
+ngx_http_recsys_gen_t *
+ngx_http_recsys_index_acquire(ngx_http_recsys_catalog_t *catalog,
+    ngx_log_t *log)
+{
+    if (catalog->current == NULL || catalog->checked != ngx_current_msec) {
+        catalog->checked = ngx_current_msec;
+        ngx_http_recsys_index_switch(catalog, log);
+    }
+
+    if (catalog->current == NULL) {
+        return NULL;
+    }
+
+    catalog->current->refs++;
+
+    return catalog->current;
+}
+
+
+void
+ngx_http_recsys_index_release(ngx_http_recsys_gen_t *g)
+{
+    if (--g->refs > 0) {
+        return;
+    }
+
+    recsys_generation_close(&g->gen);
+    ngx_free(g->target.data);
+    ngx_free(g);
+}
+
+
+void
+ngx_http_recsys_index_close(ngx_http_recsys_catalog_t *catalog)
+{
+    if (catalog->current) {
+        ngx_http_recsys_index_release(catalog->current);
+        catalog->current = NULL;
+    }
+}
+
+
+static void
+ngx_http_recsys_index_switch(ngx_http_recsys_catalog_t *catalog,
+    ngx_log_t *log)
+{
+    u_char                  link[NGX_MAX_PATH], target[NGX_MAX_PATH];
+    ssize_t                 n;
+    ngx_err_t               err;
+    ngx_http_recsys_gen_t  *g;
+
+    ngx_snprintf(link, sizeof(link), "%s/" RECSYS_CURRENT_LINK "%Z",
+                 catalog->conf->index.path);
+
+    n = readlink((char *) link, (char *) target, sizeof(target) - 1);
+
+    if (n == -1) {
+        err = ngx_errno;
+
+        if (!catalog->missing_logged) {
+            catalog->missing_logged = 1;
+            ngx_log_error(err == NGX_ENOENT ? NGX_LOG_WARN : NGX_LOG_ERR,
+                          log, err,
+                          "recsys catalog \"%V\": no index published, "
+                          "readlink(\"%s\") failed", &catalog->name, link);
+        }
+
+        return;
+    }
+
+    target[n] = '\0';
+    catalog->missing_logged = 0;
+
+    if (catalog->current
+        && catalog->current->target.len == (size_t) n
+        && ngx_strncmp(catalog->current->target.data, target, n) == 0)
+    {
+        return;
+    }
+
+    /* a generation that was refused is not retried until "current" moves */
+    if (ngx_strcmp(catalog->failed, target) == 0) {
+        return;
+    }
+
+    g = ngx_http_recsys_index_open(catalog, target, n, log);
+    if (g == NULL) {
+        ngx_cpystrn(catalog->failed, target, sizeof(catalog->failed));
+        return;
+    }
+
+    catalog->failed[0] = '\0';
+
+    ngx_log_error(NGX_LOG_NOTICE, log, 0,
+                  "recsys catalog \"%V\": serving generation %uL "
+                  "(%uL items, dimension %uD, %s)",
+                  &catalog->name, g->gen.manifest.generation,
+                  g->gen.manifest.items, g->gen.manifest.dimension,
+                  g->gen.manifest.factory);
+
+    /* requests still holding the old generation keep it mapped */
+    if (catalog->current) {
+        ngx_http_recsys_index_release(catalog->current);
+    }
+
+    catalog->current = g;
+}
+
+
+static ngx_http_recsys_gen_t *
+ngx_http_recsys_index_open(ngx_http_recsys_catalog_t *catalog, u_char *target,
+    size_t len, ngx_log_t *log)
+{
+    char                    err[RECSYS_ERRLEN], dir[NGX_MAX_PATH];
+    recsys_index_conf_t    *ic;
+    ngx_http_recsys_gen_t  *g;
+
+    ic = &catalog->conf->index;
+
+    /* the link is read once: resolving it again could see a newer one */
+    if (target[0] == '/') {
+        ngx_cpystrn((u_char *) dir, target, sizeof(dir));
+
+    } else {
+        ngx_snprintf((u_char *) dir, sizeof(dir), "%s/%s%Z", ic->path,
+                     target);
+    }
+
+    g = ngx_alloc(sizeof(ngx_http_recsys_gen_t), log);
+    if (g == NULL) {
+        return NULL;
+    }
+
+    g->target.data = ngx_alloc(len + 1, log);
+    if (g->target.data == NULL) {
+        ngx_free(g);
+        return NULL;
+    }
+
+    ngx_memcpy(g->target.data, target, len + 1);
+    g->target.len = len;
+    g->refs = 1;
+
+    if (recsys_generation_open(&g->gen, dir, ic->dimension, ic->metric,
+                               ic->nprobe, err, sizeof(err))
+        != 0)
+    {
+        ngx_log_error(NGX_LOG_ERR, log, 0,
+                      "recsys catalog \"%V\": generation \"%s\" refused, "
+                      "%s", &catalog->name, dir, err);
+        ngx_free(g->target.data);
+        ngx_free(g);
+        return NULL;
+    }
+
+    return g;
+}

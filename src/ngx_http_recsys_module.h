@@ -1,0 +1,71 @@
+/*
+ * ngx_http_recsys_module: types shared by the module's nginx-facing files.
+ */
+
+#ifndef _NGX_HTTP_RECSYS_MODULE_H_INCLUDED_
+#define _NGX_HTTP_RECSYS_MODULE_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "recsys_artifact.h"
+#include "recsys_catalog.h"
+
+
+#define NGX_HTTP_RECSYS_SIMILAR          1
+#define NGX_HTTP_RECSYS_RECOMMENDATIONS  2
+#define NGX_HTTP_RECSYS_SEARCH           3
+#define NGX_HTTP_RECSYS_POPULAR          4
+
+
+/* a generation mapped by this process; freed when refs drops to 0 */
+typedef struct {
+    recsys_generation_t         gen;
+    ngx_uint_t                  refs;
+    ngx_str_t                   target;
+} ngx_http_recsys_gen_t;
+
+
+typedef struct {
+    ngx_str_t                   name;
+    ngx_str_t                   file;
+    recsys_catalog_t           *conf;
+
+    /* per process: the generation new requests get */
+    ngx_http_recsys_gen_t      *current;
+    ngx_msec_t                  checked;
+    u_char                      failed[NGX_MAX_PATH];
+    ngx_uint_t                  missing_logged;
+} ngx_http_recsys_catalog_t;
+
+
+typedef struct {
+    ngx_array_t                 catalogs;   /* ngx_http_recsys_catalog_t * */
+} ngx_http_recsys_main_conf_t;
+
+
+typedef struct {
+    ngx_uint_t                  endpoint;
+    ngx_http_recsys_catalog_t  *catalog;
+    ngx_http_complex_value_t   *item_id;
+    size_t                      max_body_size;
+    ngx_uint_t                  default_k;
+    ngx_uint_t                  max_k;
+    time_t                      retry_after;
+} ngx_http_recsys_loc_conf_t;
+
+
+ngx_http_recsys_gen_t *ngx_http_recsys_index_acquire(
+    ngx_http_recsys_catalog_t *catalog, ngx_log_t *log);
+void ngx_http_recsys_index_release(ngx_http_recsys_gen_t *g);
+void ngx_http_recsys_index_close(ngx_http_recsys_catalog_t *catalog);
+
+ngx_int_t ngx_http_recsys_handler(ngx_http_request_t *r);
+
+
+extern ngx_module_t  ngx_http_recsys_module;
+
+
+#endif /* _NGX_HTTP_RECSYS_MODULE_H_INCLUDED_ */

@@ -1,0 +1,1345 @@
+/*
+ * Catalog YAML: libyaml's document API (nodes keep their marks), "${VAR}"
+ * interpolation of every scalar value, and a table-driven schema so that
+ * a new key is one table row.
+ */
+
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <yaml.h>
+
+#include "recsys_artifact.h"
+#include "recsys_catalog.h"
+
+
+/* a catalog is a few lines; this only stops a runaway file */
+#define RECSYS_CATALOG_MAX_SIZE    (4 * 1024 * 1024)
+
+/* longest value text quoted back in an error message */
+#define RECSYS_CATALOG_QUOTE_LEN   64
+
+
+typedef enum {
+    RECSYS_CATALOG_STRING = 0,      /* char *, non-empty */
+    RECSYS_CATALOG_INT,             /* decimal, min..max, uint32_t */
+    RECSYS_CATALOG_ENUM,            /* one of values, int */
+    RECSYS_CATALOG_PATH,            /* char *, relative to the YAML file */
+    RECSYS_CATALOG_MAPPING          /* nested struct described by keys */
+} recsys_catalog_type_e;
+
+
+typedef struct {
+    const char                   *name;
+    int                           value;
+    const char                   *unsupported;  /* known but refused */
+} recsys_catalog_enum_t;
+
+
+typedef struct recsys_catalog_key_s  recsys_catalog_key_t;
+
+/*
+ * One key of a mapping.  offset is into the struct the mapping fills;
+ * dflt is YAML text, interpolated and checked like a value.  A key with
+ * when_key is required only while that earlier ENUM row of the same table
+ * holds when_value.
+ */
+struct recsys_catalog_key_s {
+    const char                   *name;
+    recsys_catalog_type_e         type;
+    int                           required;
+    size_t                        offset;
+    uint64_t                      min;
+    uint64_t                      max;
+    const recsys_catalog_enum_t  *values;
+    const recsys_catalog_key_t   *keys;
+    const char                   *dflt;
+    int                         (*check)(const char *s);
+    const char                   *expect;       /* what check accepts */
+    const char                   *when_key;
+    int                           when_value;
+};
+
+
+typedef struct {
+    const char                   *file;
+    const char                   *data;
+    size_t                        size;
+    char                         *dir;          /* realpath, on demand */
+    yaml_document_t              *doc;
+    char                         *err;
+    size_t                        errlen;
+} recsys_catalog_ctx_t;
+
+
+typedef struct {
+    char                         *data;
+    size_t                        len;
+    size_t                        cap;
+} recsys_catalog_buf_t;
+
+
+static int recsys_catalog_read(const char *path, char **data, size_t *size,
+    char *err, size_t errlen);
+static void recsys_catalog_yaml_error(recsys_catalog_ctx_t *ctx,
+    yaml_parser_t *parser);
+static int recsys_catalog_document(recsys_catalog_ctx_t *ctx,
+    yaml_parser_t *parser, recsys_catalog_t *c);
+static int recsys_catalog_mapping(recsys_catalog_ctx_t *ctx,
+    const recsys_catalog_key_t *keys, yaml_node_t *node, char *base,
+    const char *name, const yaml_mark_t *mark);
+static int recsys_catalog_absent(recsys_catalog_ctx_t *ctx,
+    const recsys_catalog_key_t *keys, const recsys_catalog_key_t *key,
+    char *base, const char *name, const yaml_mark_t *mark);
+static int recsys_catalog_value(recsys_catalog_ctx_t *ctx,
+    const recsys_catalog_key_t *key, yaml_node_t *node, char *base,
+    const char *name);
+static int recsys_catalog_set(recsys_catalog_ctx_t *ctx,
+    const recsys_catalog_key_t *key, const char *text, char *base,
+    const yaml_mark_t *mark);
+static char *recsys_catalog_resolve(recsys_catalog_ctx_t *ctx,
+    const char *value, const yaml_mark_t *mark);
+static yaml_node_pair_t *recsys_catalog_pair(recsys_catalog_ctx_t *ctx,
+    yaml_node_t *map, const char *name, yaml_node_pair_t *end);
+static const recsys_catalog_key_t *recsys_catalog_lookup(
+    const recsys_catalog_key_t *keys, yaml_node_t *kn);
+static int recsys_catalog_required(const recsys_catalog_key_t *keys,
+    const recsys_catalog_key_t *key, const char *base);
+static int recsys_catalog_null(yaml_node_t *node);
+static void recsys_catalog_expected(const recsys_catalog_key_t *key,
+    char *buf, size_t size);
+static void recsys_catalog_got(yaml_node_t *node, char *buf, size_t size);
+static void recsys_catalog_names(const recsys_catalog_key_t *keys,
+    char *buf, size_t size);
+static void recsys_catalog_where(const char *name, char *buf, size_t size);
+static void recsys_catalog_quote(const char *s, size_t len, char *buf,
+    size_t size);
+static int recsys_catalog_error(recsys_catalog_ctx_t *ctx,
+    const yaml_mark_t *mark, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int recsys_catalog_uint(const char *s, uint64_t *out);
+static void recsys_catalog_free_keys(const recsys_catalog_key_t *keys,
+    char *base);
+static int recsys_catalog_buf_add(recsys_catalog_buf_t *b, const char *s,
+    size_t n);
+static int recsys_factory_number(const char **p, uint64_t min, uint64_t max);
+
+
+static const recsys_catalog_enum_t  recsys_catalog_source_types[] = {
+    { "file",          RECSYS_SOURCE_FILE,          NULL },
+    { "postgresql",    RECSYS_SOURCE_POSTGRESQL,
+      "source type postgresql is not supported yet" },
+    { NULL, 0, NULL }
+};
+
+
+/* the names of recsys_metric_parse(), kept here so this file links alone */
+static const recsys_catalog_enum_t  recsys_catalog_metrics[] = {
+    { "inner_product", RECSYS_METRIC_INNER_PRODUCT, NULL },
+    { "l2",            RECSYS_METRIC_L2,            NULL },
+    { "cosine",        RECSYS_METRIC_COSINE,        NULL },
+    { NULL, 0, NULL }
+};
+
+
+static const recsys_catalog_key_t  recsys_catalog_source_keys[] = {
+
+    { .name = "type", .type = RECSYS_CATALOG_ENUM,
+      .offset = offsetof(recsys_source_conf_t, type),
+      .values = recsys_catalog_source_types, .dflt = "file" },
+
+    { .name = "path", .type = RECSYS_CATALOG_PATH, .required = 1,
+      .offset = offsetof(recsys_source_conf_t, path),
+      .when_key = "type", .when_value = RECSYS_SOURCE_FILE },
+
+    { .name = NULL }
+};
+
+
+static const recsys_catalog_key_t  recsys_catalog_index_keys[] = {
+
+    { .name = "path", .type = RECSYS_CATALOG_PATH, .required = 1,
+      .offset = offsetof(recsys_index_conf_t, path) },
+
+    { .name = "dimension", .type = RECSYS_CATALOG_INT, .required = 1,
+      .offset = offsetof(recsys_index_conf_t, dimension),
+      .min = 1, .max = 4096 },
+
+    { .name = "metric", .type = RECSYS_CATALOG_ENUM,
+      .offset = offsetof(recsys_index_conf_t, metric),
+      .values = recsys_catalog_metrics, .dflt = "cosine" },
+
+    { .name = "factory", .type = RECSYS_CATALOG_STRING,
+      .offset = offsetof(recsys_index_conf_t, factory),
+      .dflt = "auto", .check = recsys_factory_valid,
+      .expect = "\"auto\" or IVF<nlist>,<codec> with codec Flat, SQ8, SQ4,"
+                " SQfp16, PQ<m> or PQ<m>x<nbits>" },
+
+    { .name = "nprobe", .type = RECSYS_CATALOG_INT,
+      .offset = offsetof(recsys_index_conf_t, nprobe),
+      .min = 1, .max = 65536, .dflt = "16" },
+
+    { .name = "keep", .type = RECSYS_CATALOG_INT,
+      .offset = offsetof(recsys_index_conf_t, keep),
+      .min = 1, .max = 100, .dflt = "3" },
+
+    { .name = NULL }
+};
+
+
+static const recsys_catalog_key_t  recsys_catalog_keys[] = {
+
+    { .name = "source", .type = RECSYS_CATALOG_MAPPING, .required = 1,
+      .offset = offsetof(recsys_catalog_t, source),
+      .keys = recsys_catalog_source_keys },
+
+    { .name = "index", .type = RECSYS_CATALOG_MAPPING, .required = 1,
+      .offset = offsetof(recsys_catalog_t, index),
+      .keys = recsys_catalog_index_keys },
+
+    { .name = NULL }
+};
+
+
+static const char  *recsys_factory_codecs[] = {
+    "Flat", "SQ8", "SQ4", "SQfp16", NULL
+};
+
+
+recsys_catalog_t *
+recsys_catalog_load(const char *path, char *err, size_t errlen)
+{
+    int                    rc;
+    char                  *data;
+    size_t                 size;
+    yaml_parser_t          parser;
+    recsys_catalog_t      *c;
+    recsys_catalog_ctx_t   ctx;
+
+    if (recsys_catalog_read(path, &data, &size, err, errlen) != 0) {
+        return NULL;
+    }
+
+    c = calloc(1, sizeof(recsys_catalog_t));
+    if (c == NULL || (c->file = strdup(path)) == NULL) {
+        snprintf(err, errlen, "%s: out of memory", path);
+        free(c);
+        free(data);
+        return NULL;
+    }
+
+    if (!yaml_parser_initialize(&parser)) {
+        snprintf(err, errlen, "%s: out of memory", path);
+        recsys_catalog_free(c);
+        free(data);
+        return NULL;
+    }
+
+    yaml_parser_set_input_string(&parser, (const unsigned char *) data,
+                                 size);
+
+    memset(&ctx, 0, sizeof(recsys_catalog_ctx_t));
+    ctx.file = path;
+    ctx.data = data;
+    ctx.size = size;
+    ctx.err = err;
+    ctx.errlen = errlen;
+
+    rc = recsys_catalog_document(&ctx, &parser, c);
+
+    yaml_parser_delete(&parser);
+    free(ctx.dir);
+    free(data);
+
+    if (rc != 0) {
+        recsys_catalog_free(c);
+        return NULL;
+    }
+
+    return c;
+}
+
+
+void
+recsys_catalog_free(recsys_catalog_t *c)
+{
+    if (c == NULL) {
+        return;
+    }
+
+    recsys_catalog_free_keys(recsys_catalog_keys, (char *) c);
+    free(c->file);
+    free(c);
+}
+
+
+char *
+recsys_interpolate(const char *s, char *err, size_t errlen)
+{
+    char                   q[RECSYS_CATALOG_QUOTE_LEN + 8];
+    char                  *name;
+    size_t                 len;
+    const char            *p, *close, *end, *dflt, *v;
+    recsys_catalog_buf_t   b;
+
+    b.len = 0;
+    b.cap = strlen(s) + 1;
+    b.data = malloc(b.cap);
+    if (b.data == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+
+    p = s;
+
+    while (*p != '\0') {
+
+        /* "$$" is a literal "$"; so is a "$" not starting "${" */
+
+        if (*p != '$' || p[1] != '{') {
+            len = (p[0] == '$' && p[1] == '$') ? 2 : 1;
+
+            if (recsys_catalog_buf_add(&b, p, 1) != 0) {
+                goto nomem;
+            }
+
+            p += len;
+            continue;
+        }
+
+        close = strchr(p + 2, '}');
+        if (close == NULL) {
+            recsys_catalog_quote(s, strlen(s), q, sizeof(q));
+            snprintf(err, errlen, "unterminated \"${\" in %s", q);
+            goto failed;
+        }
+
+        end = p + 2;
+
+        if ((*end >= 'A' && *end <= 'Z') || (*end >= 'a' && *end <= 'z')
+            || *end == '_')
+        {
+            while ((*end >= 'A' && *end <= 'Z') || (*end >= 'a' && *end <= 'z')
+                   || (*end >= '0' && *end <= '9') || *end == '_')
+            {
+                end++;
+            }
+        }
+
+        if (end > p + 2 && end == close) {
+            dflt = NULL;
+
+        } else if (end > p + 2 && end[0] == ':' && end[1] == '-') {
+            dflt = end + 2;
+
+        } else {
+            recsys_catalog_quote(p, close - p + 1, q, sizeof(q));
+            snprintf(err, errlen, "invalid variable reference %s, expected"
+                     " ${NAME} or ${NAME:-default}", q);
+            goto failed;
+        }
+
+        name = strndup(p + 2, end - p - 2);
+        if (name == NULL) {
+            goto nomem;
+        }
+
+        v = getenv(name);
+
+        if (v == NULL && dflt == NULL) {
+            snprintf(err, errlen, "environment variable \"%s\" is not set",
+                     name);
+            free(name);
+            goto failed;
+        }
+
+        free(name);
+
+        if (dflt != NULL && (v == NULL || *v == '\0')) {
+            v = dflt;
+            len = close - dflt;
+
+        } else {
+            len = strlen(v);
+        }
+
+        if (recsys_catalog_buf_add(&b, v, len) != 0) {
+            goto nomem;
+        }
+
+        p = close + 1;
+    }
+
+    b.data[b.len] = '\0';
+
+    return b.data;
+
+nomem:
+
+    snprintf(err, errlen, "out of memory");
+
+failed:
+
+    free(b.data);
+
+    return NULL;
+}
+
+
+int
+recsys_factory_valid(const char *factory)
+{
+    const char   *p;
+    const char  **codec;
+
+    if (factory == NULL) {
+        return -1;
+    }
+
+    if (strcmp(factory, "auto") == 0) {
+        return 0;
+    }
+
+    if (strncmp(factory, "IVF", 3) != 0) {
+        return -1;
+    }
+
+    p = factory + 3;
+
+    if (recsys_factory_number(&p, 1, 1048576) != 0 || *p != ',') {
+        return -1;
+    }
+
+    p++;
+
+    for (codec = recsys_factory_codecs; *codec != NULL; codec++) {
+        if (strcmp(p, *codec) == 0) {
+            return 0;
+        }
+    }
+
+    if (strncmp(p, "PQ", 2) != 0) {
+        return -1;
+    }
+
+    p += 2;
+
+    if (recsys_factory_number(&p, 1, 256) != 0) {
+        return -1;
+    }
+
+    if (*p == '\0') {
+        return 0;
+    }
+
+    if (*p != 'x') {
+        return -1;
+    }
+
+    p++;
+
+    if (recsys_factory_number(&p, 4, 16) != 0) {
+        return -1;
+    }
+
+    return (*p == '\0') ? 0 : -1;
+}
+
+
+static int
+recsys_catalog_read(const char *path, char **data, size_t *size, char *err,
+    size_t errlen)
+{
+    int      e;
+    char    *buf, *nbuf;
+    FILE    *f;
+    size_t   len, cap, n;
+
+    f = fopen(path, "r");
+    if (f == NULL) {
+        snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+        return -1;
+    }
+
+    buf = NULL;
+    len = 0;
+    cap = 0;
+
+    for ( ;; ) {
+        if (len == cap) {
+            if (cap > RECSYS_CATALOG_MAX_SIZE) {
+                snprintf(err, errlen, "%s: larger than %d bytes", path,
+                         RECSYS_CATALOG_MAX_SIZE);
+                goto failed;
+            }
+
+            cap = cap ? cap * 2 : 4096;
+
+            nbuf = realloc(buf, cap);
+            if (nbuf == NULL) {
+                snprintf(err, errlen, "%s: out of memory", path);
+                goto failed;
+            }
+
+            buf = nbuf;
+        }
+
+        n = fread(buf + len, 1, cap - len, f);
+        len += n;
+
+        if (n == 0) {
+            break;
+        }
+    }
+
+    if (ferror(f)) {
+        e = errno;
+        snprintf(err, errlen, "%s: cannot read: %s", path, strerror(e));
+        goto failed;
+    }
+
+    if (len > RECSYS_CATALOG_MAX_SIZE) {
+        snprintf(err, errlen, "%s: larger than %d bytes", path,
+                 RECSYS_CATALOG_MAX_SIZE);
+        goto failed;
+    }
+
+    fclose(f);
+
+    *data = buf;
+    *size = len;
+
+    return 0;
+
+failed:
+
+    fclose(f);
+    free(buf);
+
+    return -1;
+}
+
+
+static void
+recsys_catalog_yaml_error(recsys_catalog_ctx_t *ctx, yaml_parser_t *parser)
+{
+    size_t        i;
+    const char   *problem;
+    yaml_mark_t   mark;
+
+    problem = parser->problem ? parser->problem : "invalid YAML";
+
+    switch (parser->error) {
+
+    case YAML_MEMORY_ERROR:
+        snprintf(ctx->err, ctx->errlen, "%s: out of memory", ctx->file);
+        return;
+
+    case YAML_READER_ERROR:
+
+        /* the reader reports a byte offset only: find its line */
+
+        memset(&mark, 0, sizeof(yaml_mark_t));
+
+        for (i = 0; i < parser->problem_offset && i < ctx->size; i++) {
+            if (ctx->data[i] == '\n') {
+                mark.line++;
+                mark.column = 0;
+
+            } else {
+                mark.column++;
+            }
+        }
+
+        if (parser->problem_value != -1) {
+            recsys_catalog_error(ctx, &mark, "%s (byte 0x%02x)", problem,
+                                 (unsigned) parser->problem_value & 0xff);
+        } else {
+            recsys_catalog_error(ctx, &mark, "%s", problem);
+        }
+
+        return;
+
+    default:
+
+        if (parser->context != NULL) {
+            recsys_catalog_error(ctx, &parser->problem_mark,
+                                 "%s (%s at %zu:%zu)", problem,
+                                 parser->context,
+                                 parser->context_mark.line + 1,
+                                 parser->context_mark.column + 1);
+        } else {
+            recsys_catalog_error(ctx, &parser->problem_mark, "%s", problem);
+        }
+
+        return;
+    }
+}
+
+
+static int
+recsys_catalog_document(recsys_catalog_ctx_t *ctx, yaml_parser_t *parser,
+    recsys_catalog_t *c)
+{
+    int               rc;
+    char              names[256], got[RECSYS_CATALOG_QUOTE_LEN + 8];
+    yaml_node_t      *root, *next;
+    yaml_mark_t       start;
+    yaml_document_t   doc, more;
+
+    if (!yaml_parser_load(parser, &doc)) {
+        recsys_catalog_yaml_error(ctx, parser);
+        return -1;
+    }
+
+    ctx->doc = &doc;
+    rc = -1;
+
+    /* a second document would be silently ignored: refuse it */
+
+    if (!yaml_parser_load(parser, &more)) {
+        recsys_catalog_yaml_error(ctx, parser);
+        goto done;
+    }
+
+    next = yaml_document_get_root_node(&more);
+    if (next != NULL) {
+        recsys_catalog_error(ctx, &next->start_mark,
+                             "only one YAML document is allowed");
+        yaml_document_delete(&more);
+        goto done;
+    }
+
+    yaml_document_delete(&more);
+
+    recsys_catalog_names(recsys_catalog_keys, names, sizeof(names));
+
+    root = yaml_document_get_root_node(&doc);
+
+    if (root == NULL) {
+        memset(&start, 0, sizeof(yaml_mark_t));
+        recsys_catalog_error(ctx, &start, "top level must be a mapping"
+                             " (keys: %s), got an empty document", names);
+        goto done;
+    }
+
+    if (root->type != YAML_MAPPING_NODE) {
+        recsys_catalog_got(root, got, sizeof(got));
+        recsys_catalog_error(ctx, &root->start_mark, "top level must be a"
+                             " mapping (keys: %s), got %s", names, got);
+        goto done;
+    }
+
+    rc = recsys_catalog_mapping(ctx, recsys_catalog_keys, root, (char *) c,
+                                NULL, &root->start_mark);
+
+done:
+
+    yaml_document_delete(&doc);
+    ctx->doc = NULL;
+
+    return rc;
+}
+
+
+/*
+ * Fills the struct at base from mapping node (NULL: the mapping is absent,
+ * only defaults apply, missing keys are reported at mark).  Errors come in
+ * document order, then missing keys in table order.
+ */
+
+static int
+recsys_catalog_mapping(recsys_catalog_ctx_t *ctx,
+    const recsys_catalog_key_t *keys, yaml_node_t *node, char *base,
+    const char *name, const yaml_mark_t *mark)
+{
+    char                         where[128], names[256];
+    char                         q[RECSYS_CATALOG_QUOTE_LEN + 8];
+    yaml_node_t                 *kn, *vn, *pn;
+    yaml_node_pair_t            *pair, *prev;
+    const recsys_catalog_key_t  *key;
+
+    recsys_catalog_where(name, where, sizeof(where));
+
+    if (node != NULL) {
+        mark = &node->start_mark;
+
+        for (pair = node->data.mapping.pairs.start;
+             pair < node->data.mapping.pairs.top;
+             pair++)
+        {
+            kn = yaml_document_get_node(ctx->doc, pair->key);
+            vn = yaml_document_get_node(ctx->doc, pair->value);
+
+            if (kn->type != YAML_SCALAR_NODE) {
+                recsys_catalog_got(kn, q, sizeof(q));
+                return recsys_catalog_error(ctx, &kn->start_mark,
+                                            "key %s must be a scalar, got %s",
+                                            where, q);
+            }
+
+            recsys_catalog_quote((char *) kn->data.scalar.value,
+                                 kn->data.scalar.length, q, sizeof(q));
+
+            key = recsys_catalog_lookup(keys, kn);
+            if (key == NULL) {
+                recsys_catalog_names(keys, names, sizeof(names));
+                return recsys_catalog_error(ctx, &kn->start_mark,
+                                            "unknown key %s %s, expected one"
+                                            " of: %s", q, where, names);
+            }
+
+            prev = recsys_catalog_pair(ctx, node, key->name, pair);
+            if (prev != NULL) {
+                pn = yaml_document_get_node(ctx->doc, prev->key);
+                return recsys_catalog_error(ctx, &kn->start_mark,
+                                            "duplicate key %s %s, first at"
+                                            " %zu:%zu", q, where,
+                                            pn->start_mark.line + 1,
+                                            pn->start_mark.column + 1);
+            }
+
+            if (recsys_catalog_value(ctx, key, vn, base, name) != 0) {
+                return -1;
+            }
+        }
+    }
+
+    for (key = keys; key->name != NULL; key++) {
+        if (node != NULL && recsys_catalog_pair(ctx, node, key->name, NULL)) {
+            continue;
+        }
+
+        if (recsys_catalog_absent(ctx, keys, key, base, name, mark) != 0) {
+            return -1;
+        }
+    }
+
+    return 0;
+}
+
+
+static int
+recsys_catalog_absent(recsys_catalog_ctx_t *ctx,
+    const recsys_catalog_key_t *keys, const recsys_catalog_key_t *key,
+    char *base, const char *name, const yaml_mark_t *mark)
+{
+    char  where[128], child[128];
+
+    if (recsys_catalog_required(keys, key, base)) {
+        recsys_catalog_where(name, where, sizeof(where));
+        return recsys_catalog_error(ctx, mark, "missing required key \"%s\""
+                                    " %s", key->name, where);
+    }
+
+    if (key->type == RECSYS_CATALOG_MAPPING) {
+        snprintf(child, sizeof(child), "%s%s%s", name ? name : "",
+                 name ? "." : "", key->name);
+
+        return recsys_catalog_mapping(ctx, key->keys, NULL,
+                                      base + key->offset, child, mark);
+    }
+
+    if (key->dflt != NULL) {
+        return recsys_catalog_set(ctx, key, key->dflt, base, mark);
+    }
+
+    return 0;
+}
+
+
+static int
+recsys_catalog_value(recsys_catalog_ctx_t *ctx,
+    const recsys_catalog_key_t *key, yaml_node_t *node, char *base,
+    const char *name)
+{
+    char  expect[256], got[RECSYS_CATALOG_QUOTE_LEN + 8], child[128];
+
+    if (key->type == RECSYS_CATALOG_MAPPING) {
+        if (node->type != YAML_MAPPING_NODE) {
+            recsys_catalog_got(node, got, sizeof(got));
+            return recsys_catalog_error(ctx, &node->start_mark,
+                                        "\"%s\" must be a mapping, got %s",
+                                        key->name, got);
+        }
+
+        snprintf(child, sizeof(child), "%s%s%s", name ? name : "",
+                 name ? "." : "", key->name);
+
+        return recsys_catalog_mapping(ctx, key->keys, node,
+                                      base + key->offset, child,
+                                      &node->start_mark);
+    }
+
+    if (node->type != YAML_SCALAR_NODE || recsys_catalog_null(node)) {
+        recsys_catalog_expected(key, expect, sizeof(expect));
+        recsys_catalog_got(node, got, sizeof(got));
+        return recsys_catalog_error(ctx, &node->start_mark,
+                                    "\"%s\" must be %s, got %s",
+                                    key->name, expect, got);
+    }
+
+    if (strlen((char *) node->data.scalar.value) != node->data.scalar.length)
+    {
+        return recsys_catalog_error(ctx, &node->start_mark,
+                                    "\"%s\" must not contain a NUL"
+                                    " character", key->name);
+    }
+
+    return recsys_catalog_set(ctx, key, (char *) node->data.scalar.value,
+                              base, &node->start_mark);
+}
+
+
+/* interpolates text, checks it against key and stores it at base */
+
+static int
+recsys_catalog_set(recsys_catalog_ctx_t *ctx, const recsys_catalog_key_t *key,
+    const char *text, char *base, const yaml_mark_t *mark)
+{
+    int                           rc;
+    char                          msg[RECSYS_CATALOG_ERRLEN], expect[256];
+    char                          got[RECSYS_CATALOG_QUOTE_LEN + 8];
+    char                         *s, *path, **slot;
+    uint64_t                      n;
+    const recsys_catalog_enum_t  *e;
+
+    s = recsys_interpolate(text, msg, sizeof(msg));
+    if (s == NULL) {
+        return recsys_catalog_error(ctx, mark, "%s", msg);
+    }
+
+    recsys_catalog_quote(s, strlen(s), got, sizeof(got));
+    recsys_catalog_expected(key, expect, sizeof(expect));
+
+    switch (key->type) {
+
+    case RECSYS_CATALOG_INT:
+        rc = recsys_catalog_uint(s, &n);
+
+        if (rc == -1) {
+            recsys_catalog_error(ctx, mark, "\"%s\" must be an integer,"
+                                 " got %s", key->name, got);
+            goto failed;
+        }
+
+        if (rc == -2 || n < key->min || n > key->max) {
+            recsys_catalog_error(ctx, mark, "\"%s\" must be between %llu"
+                                 " and %llu, got %s", key->name,
+                                 (unsigned long long) key->min,
+                                 (unsigned long long) key->max, s);
+            goto failed;
+        }
+
+        /* every INT row has max <= UINT32_MAX */
+        *(uint32_t *) (base + key->offset) = (uint32_t) n;
+        free(s);
+        return 0;
+
+    case RECSYS_CATALOG_ENUM:
+        for (e = key->values; e->name != NULL; e++) {
+            if (strcmp(e->name, s) == 0) {
+                break;
+            }
+        }
+
+        if (e->name == NULL) {
+            recsys_catalog_error(ctx, mark, "\"%s\" must be %s, got %s",
+                                 key->name, expect, got);
+            goto failed;
+        }
+
+        if (e->unsupported != NULL) {
+            recsys_catalog_error(ctx, mark, "%s", e->unsupported);
+            goto failed;
+        }
+
+        *(int *) (base + key->offset) = e->value;
+        free(s);
+        return 0;
+
+    default: /* RECSYS_CATALOG_STRING, RECSYS_CATALOG_PATH */
+
+        if (*s == '\0') {
+            recsys_catalog_error(ctx, mark, "\"%s\" must not be empty",
+                                 key->name);
+            goto failed;
+        }
+
+        if (key->check != NULL && key->check(s) != 0) {
+            recsys_catalog_error(ctx, mark, "\"%s\" must be %s, got %s",
+                                 key->name, expect, got);
+            goto failed;
+        }
+
+        if (key->type == RECSYS_CATALOG_PATH) {
+            if (strlen(s) >= PATH_MAX) {
+                recsys_catalog_error(ctx, mark, "\"%s\" is longer than %d"
+                                     " bytes", key->name, PATH_MAX - 1);
+                goto failed;
+            }
+
+            if (s[0] != '/') {
+                path = recsys_catalog_resolve(ctx, s, mark);
+                if (path == NULL) {
+                    goto failed;
+                }
+
+                free(s);
+                s = path;
+            }
+        }
+
+        slot = (char **) (base + key->offset);
+        free(*slot);
+        *slot = s;
+        return 0;
+    }
+
+failed:
+
+    free(s);
+
+    return -1;
+}
+
+
+/* realpath of the YAML file's directory + "/" + value; need not exist */
+
+static char *
+recsys_catalog_resolve(recsys_catalog_ctx_t *ctx, const char *value,
+    const yaml_mark_t *mark)
+{
+    int      e;
+    char    *dir, *slash, *path;
+    size_t   len;
+
+    if (ctx->dir == NULL) {
+        dir = strdup(ctx->file);
+        if (dir == NULL) {
+            recsys_catalog_error(ctx, mark, "out of memory");
+            return NULL;
+        }
+
+        slash = strrchr(dir, '/');
+
+        if (slash == NULL) {
+            strcpy(dir, ".");
+
+        } else if (slash == dir) {
+            dir[1] = '\0';
+
+        } else {
+            *slash = '\0';
+        }
+
+        ctx->dir = realpath(dir, NULL);
+
+        if (ctx->dir == NULL) {
+            e = errno;
+            recsys_catalog_error(ctx, mark, "cannot resolve directory \"%s\":"
+                                 " %s", dir, strerror(e));
+            free(dir);
+            return NULL;
+        }
+
+        free(dir);
+    }
+
+    len = strlen(ctx->dir) + 1 + strlen(value);
+
+    if (len >= PATH_MAX) {
+        recsys_catalog_error(ctx, mark, "path \"%s/%s\" is longer than %d"
+                             " bytes", ctx->dir, value, PATH_MAX - 1);
+        return NULL;
+    }
+
+    path = malloc(len + 1);
+    if (path == NULL) {
+        recsys_catalog_error(ctx, mark, "out of memory");
+        return NULL;
+    }
+
+    /* realpath of "/" is the only one ending in a slash */
+
+    snprintf(path, len + 1, "%s%s%s", ctx->dir,
+             strcmp(ctx->dir, "/") == 0 ? "" : "/", value);
+
+    return path;
+}
+
+
+/* the first pair of map named name, before end if end is not NULL */
+
+static yaml_node_pair_t *
+recsys_catalog_pair(recsys_catalog_ctx_t *ctx, yaml_node_t *map,
+    const char *name, yaml_node_pair_t *end)
+{
+    size_t             len;
+    yaml_node_t       *kn;
+    yaml_node_pair_t  *pair, *last;
+
+    len = strlen(name);
+    last = end ? end : map->data.mapping.pairs.top;
+
+    for (pair = map->data.mapping.pairs.start; pair < last; pair++) {
+        kn = yaml_document_get_node(ctx->doc, pair->key);
+
+        if (kn->type == YAML_SCALAR_NODE
+            && kn->data.scalar.length == len
+            && memcmp(kn->data.scalar.value, name, len) == 0)
+        {
+            return pair;
+        }
+    }
+
+    return NULL;
+}
+
+
+static const recsys_catalog_key_t *
+recsys_catalog_lookup(const recsys_catalog_key_t *keys, yaml_node_t *kn)
+{
+    const recsys_catalog_key_t  *key;
+
+    for (key = keys; key->name != NULL; key++) {
+        if (strlen(key->name) == kn->data.scalar.length
+            && memcmp(key->name, kn->data.scalar.value,
+                      kn->data.scalar.length) == 0)
+        {
+            return key;
+        }
+    }
+
+    return NULL;
+}
+
+
+static int
+recsys_catalog_required(const recsys_catalog_key_t *keys,
+    const recsys_catalog_key_t *key, const char *base)
+{
+    const recsys_catalog_key_t  *k;
+
+    if (!key->required) {
+        return 0;
+    }
+
+    if (key->when_key == NULL) {
+        return 1;
+    }
+
+    for (k = keys; k->name != NULL; k++) {
+        if (strcmp(k->name, key->when_key) == 0) {
+            return *(const int *) (base + k->offset) == key->when_value;
+        }
+    }
+
+    return 1;
+}
+
+
+/* a plain "", "~" or "null" is YAML's null, not a string */
+
+static int
+recsys_catalog_null(yaml_node_t *node)
+{
+    const char  *v;
+
+    if (node->type != YAML_SCALAR_NODE
+        || node->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+    {
+        return 0;
+    }
+
+    v = (const char *) node->data.scalar.value;
+
+    return *v == '\0' || strcmp(v, "~") == 0 || strcmp(v, "null") == 0
+           || strcmp(v, "Null") == 0 || strcmp(v, "NULL") == 0;
+}
+
+
+static void
+recsys_catalog_expected(const recsys_catalog_key_t *key, char *buf,
+    size_t size)
+{
+    size_t                        n;
+    const recsys_catalog_enum_t  *e;
+
+    switch (key->type) {
+
+    case RECSYS_CATALOG_INT:
+        snprintf(buf, size, "an integer");
+        return;
+
+    case RECSYS_CATALOG_PATH:
+        snprintf(buf, size, "a path");
+        return;
+
+    case RECSYS_CATALOG_MAPPING:
+        snprintf(buf, size, "a mapping");
+        return;
+
+    case RECSYS_CATALOG_ENUM:
+        n = snprintf(buf, size, "one of");
+
+        for (e = key->values; e->name != NULL && n < size; e++) {
+            n += snprintf(buf + n, size - n, "%s %s",
+                          e == key->values ? "" : ",", e->name);
+        }
+
+        return;
+
+    default:
+        snprintf(buf, size, "%s", key->expect ? key->expect : "a string");
+        return;
+    }
+}
+
+
+static void
+recsys_catalog_got(yaml_node_t *node, char *buf, size_t size)
+{
+    switch (node->type) {
+
+    case YAML_MAPPING_NODE:
+        snprintf(buf, size, "a mapping");
+        return;
+
+    case YAML_SEQUENCE_NODE:
+        snprintf(buf, size, "a sequence");
+        return;
+
+    default:
+        if (recsys_catalog_null(node)) {
+            snprintf(buf, size, "null");
+            return;
+        }
+
+        recsys_catalog_quote((char *) node->data.scalar.value,
+                             node->data.scalar.length, buf, size);
+        return;
+    }
+}
+
+
+static void
+recsys_catalog_names(const recsys_catalog_key_t *keys, char *buf,
+    size_t size)
+{
+    size_t                       n;
+    const recsys_catalog_key_t  *key;
+
+    n = 0;
+    buf[0] = '\0';
+
+    for (key = keys; key->name != NULL && n < size; key++) {
+        n += snprintf(buf + n, size - n, "%s%s", key == keys ? "" : ", ",
+                      key->name);
+    }
+}
+
+
+static void
+recsys_catalog_where(const char *name, char *buf, size_t size)
+{
+    if (name == NULL) {
+        snprintf(buf, size, "at top level");
+
+    } else {
+        snprintf(buf, size, "in \"%s\"", name);
+    }
+}
+
+
+/* "text" for an error message: shortened, control characters as "?" */
+
+static void
+recsys_catalog_quote(const char *s, size_t len, char *buf, size_t size)
+{
+    size_t  i, n;
+
+    if (size < RECSYS_CATALOG_QUOTE_LEN + 6) {
+        if (size > 0) {
+            buf[0] = '\0';
+        }
+
+        return;
+    }
+
+    n = 0;
+    buf[n++] = '"';
+
+    for (i = 0; i < len && i < RECSYS_CATALOG_QUOTE_LEN; i++) {
+        buf[n++] = ((unsigned char) s[i] < 0x20 || s[i] == 0x7f) ? '?' : s[i];
+    }
+
+    if (i < len) {
+        memcpy(buf + n, "...", 3);
+        n += 3;
+    }
+
+    buf[n++] = '"';
+    buf[n] = '\0';
+}
+
+
+static int
+recsys_catalog_error(recsys_catalog_ctx_t *ctx, const yaml_mark_t *mark,
+    const char *fmt, ...)
+{
+    int      n;
+    va_list  args;
+
+    if (ctx->errlen == 0) {
+        return -1;
+    }
+
+    n = snprintf(ctx->err, ctx->errlen, "%s:%zu:%zu: ", ctx->file,
+                 mark->line + 1, mark->column + 1);
+
+    if (n >= 0 && (size_t) n < ctx->errlen) {
+        va_start(args, fmt);
+        vsnprintf(ctx->err + n, ctx->errlen - n, fmt, args);
+        va_end(args);
+    }
+
+    return -1;
+}
+
+
+/* 0, -1 when s is not a plain decimal, -2 when it overflows */
+
+static int
+recsys_catalog_uint(const char *s, uint64_t *out)
+{
+    char                *end;
+    const char          *p;
+    unsigned long long   v;
+
+    if (*s == '\0') {
+        return -1;
+    }
+
+    for (p = s; *p != '\0'; p++) {
+        if (*p < '0' || *p > '9') {
+            return -1;
+        }
+    }
+
+    /* YAML 1.1 reads a leading zero as octal: refuse the ambiguity */
+
+    if (s[0] == '0' && s[1] != '\0') {
+        return -1;
+    }
+
+    errno = 0;
+    v = strtoull(s, &end, 10);
+
+    if (errno == ERANGE) {
+        return -2;
+    }
+
+    if (errno != 0 || *end != '\0') {
+        return -1;
+    }
+
+    *out = v;
+
+    return 0;
+}
+
+
+static void
+recsys_catalog_free_keys(const recsys_catalog_key_t *keys, char *base)
+{
+    const recsys_catalog_key_t  *key;
+
+    for (key = keys; key->name != NULL; key++) {
+
+        switch (key->type) {
+
+        case RECSYS_CATALOG_STRING:
+        case RECSYS_CATALOG_PATH:
+            free(*(char **) (base + key->offset));
+            *(char **) (base + key->offset) = NULL;
+            break;
+
+        case RECSYS_CATALOG_MAPPING:
+            recsys_catalog_free_keys(key->keys, base + key->offset);
+            break;
+
+        default:
+            break;
+        }
+    }
+}
+
+
+static int
+recsys_catalog_buf_add(recsys_catalog_buf_t *b, const char *s, size_t n)
+{
+    char    *data;
+    size_t   cap;
+
+    if (b->len + n + 1 > b->cap) {
+        cap = b->cap * 2;
+
+        if (cap < b->len + n + 1) {
+            cap = b->len + n + 1;
+        }
+
+        data = realloc(b->data, cap);
+        if (data == NULL) {
+            return -1;
+        }
+
+        b->data = data;
+        b->cap = cap;
+    }
+
+    memcpy(b->data + b->len, s, n);
+    b->len += n;
+
+    return 0;
+}
+
+
+/* a decimal without leading zero in min..max; advances *p past it */
+
+static int
+recsys_factory_number(const char **p, uint64_t min, uint64_t max)
+{
+    uint64_t     v;
+    const char  *s;
+
+    s = *p;
+
+    if (*s < '1' || *s > '9') {
+        return -1;
+    }
+
+    v = 0;
+
+    while (*s >= '0' && *s <= '9') {
+        v = v * 10 + (*s - '0');
+
+        if (v > max) {
+            return -1;
+        }
+
+        s++;
+    }
+
+    if (v < min) {
+        return -1;
+    }
+
+    *p = s;
+
+    return 0;
+}

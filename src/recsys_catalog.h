@@ -1,0 +1,64 @@
+/*
+ * Catalog configuration: one YAML file per catalog, parsed with libyaml,
+ * "${VAR}" and "${VAR:-default}" interpolated from the environment, checked
+ * against a table-driven schema.  Pure C: no nginx header.
+ */
+
+#ifndef _RECSYS_CATALOG_H_INCLUDED_
+#define _RECSYS_CATALOG_H_INCLUDED_
+
+
+#include <stddef.h>
+#include <stdint.h>
+
+
+#define RECSYS_CATALOG_ERRLEN      512
+
+#define RECSYS_SOURCE_FILE         0
+#define RECSYS_SOURCE_POSTGRESQL   1
+
+
+typedef struct {
+    int                 type;           /* RECSYS_SOURCE_* */
+    char               *path;           /* file: absolute path */
+} recsys_source_conf_t;
+
+
+typedef struct {
+    char               *path;           /* index directory, absolute */
+    uint32_t            dimension;      /* 1..4096 */
+    int                 metric;         /* RECSYS_METRIC_*, default cosine */
+    char               *factory;        /* "auto" (default) or IVF family */
+    uint32_t            nprobe;         /* 1..65536, default 16 */
+    uint32_t            keep;           /* generations kept, default 3 */
+} recsys_index_conf_t;
+
+
+typedef struct {
+    char               *file;           /* the YAML file, as given */
+    recsys_source_conf_t source;
+    recsys_index_conf_t  index;
+} recsys_catalog_t;
+
+
+/*
+ * Parses and validates the YAML file at path.  Relative paths inside the
+ * file are resolved against the file's directory.  On error returns NULL
+ * and err holds "file:line:column: message" naming the key and what was
+ * expected.  The result is freed with recsys_catalog_free().
+ */
+recsys_catalog_t *recsys_catalog_load(const char *path, char *err,
+    size_t errlen);
+void recsys_catalog_free(recsys_catalog_t *c);
+
+/*
+ * Expands ${VAR} and ${VAR:-default} in s; returns a malloc'ed string, or
+ * NULL with err set for an unset variable without default or bad syntax.
+ */
+char *recsys_interpolate(const char *s, char *err, size_t errlen);
+
+/* checks an index factory string: "auto" or the IVF family; 0 if valid */
+int recsys_factory_valid(const char *factory);
+
+
+#endif /* _RECSYS_CATALOG_H_INCLUDED_ */

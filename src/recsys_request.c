@@ -1,0 +1,891 @@
+/*
+ * Request parsing: query strings and JSON bodies into one recsys_query_t.
+ * Everything the query points to lives in a chain of arena blocks, so one
+ * recsys_query_free() releases it whatever path the parse took.
+ */
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+
+#include <cjson/cJSON.h>
+
+#include "recsys_request.h"
+
+
+#define RECSYS_REQ_MAX_IDS       1000
+#define RECSYS_ARENA_BLOCK       4096
+#define RECSYS_ARENA_ALIGN       8
+
+#define RECSYS_ARG_UNKNOWN       0
+#define RECSYS_ARG_K             1
+#define RECSYS_ARG_EXCLUDE       2
+#define RECSYS_ARG_HISTORY       3
+#define RECSYS_ARG_CATEGORY      4
+
+
+typedef struct recsys_arena_block_s  recsys_arena_block_t;
+
+struct recsys_arena_block_s {
+    recsys_arena_block_t  *prev;
+    size_t                 size;
+    size_t                 used;
+    size_t                 pad;     /* keeps the data 16-byte aligned */
+};
+
+
+typedef struct {
+    int                 name;
+    const char         *value;
+    size_t              len;
+} recsys_arg_t;
+
+
+static void *recsys_arena_alloc(recsys_query_t *q, size_t size);
+static int recsys_query_error(recsys_query_t *q, int status,
+    const char *code, const char *fmt, ...);
+static int recsys_hex(unsigned char c);
+static ssize_t recsys_pct_decode(char *dst, const char *src, size_t len);
+static const char *recsys_arg_next(const char *p, const char *end,
+    recsys_arg_t *arg);
+static size_t recsys_count_ids(const char *v, size_t len);
+static int recsys_arg_value(recsys_query_t *q, const recsys_arg_t *arg,
+    const char *pname, recsys_str_t *out);
+static int recsys_arg_ids(recsys_query_t *q, const recsys_arg_t *arg,
+    const char *pname, recsys_str_t *ids, size_t *n);
+static int recsys_parse_k(recsys_query_t *q, const char *s, size_t len,
+    uint32_t max_k);
+static int recsys_json_k(recsys_query_t *q, const cJSON *v, uint32_t max_k);
+static int recsys_json_ids(recsys_query_t *q, const cJSON *v,
+    const char *pname, recsys_str_t **ids, size_t *n);
+static int recsys_json_category(recsys_query_t *q, const cJSON *v);
+static int recsys_json_vector(recsys_query_t *q, const cJSON *v,
+    uint32_t dimension);
+static int recsys_json_object(recsys_query_t *q, const cJSON *root,
+    int want, uint32_t dimension, uint32_t max_k);
+
+
+/* escaped length of each byte below 0x80; 0 means "\u00XX" (6 bytes) */
+static const uint8_t  recsys_escape_len[128] = {
+    0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 2, 0, 2, 2, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    1, 1, 2, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1
+};
+
+
+int
+recsys_query_parse_args(recsys_query_t *q, const char *args, size_t len,
+    uint32_t default_k, uint32_t max_k)
+{
+    int            rc;
+    size_t         nex, nhist;
+    const char    *p, *end;
+    recsys_str_t  *ex, *hist, val;
+    recsys_arg_t   arg;
+
+    q->k = default_k;
+    q->error[0] = '\0';
+    q->code[0] = '\0';
+
+    if (args == NULL) {
+        args = "";
+        len = 0;
+    }
+
+    end = args + len;
+
+    /* first pass: count ids so the arrays are allocated once, exactly */
+
+    nex = 0;
+    nhist = 0;
+
+    for (p = args; p < end; /* void */) {
+        p = recsys_arg_next(p, end, &arg);
+
+        if (arg.name == RECSYS_ARG_EXCLUDE) {
+            nex += recsys_count_ids(arg.value, arg.len);
+
+        } else if (arg.name == RECSYS_ARG_HISTORY) {
+            nhist += recsys_count_ids(arg.value, arg.len);
+        }
+    }
+
+    if (nex > RECSYS_REQ_MAX_IDS) {
+        return recsys_query_error(q, RECSYS_REQ_BAD, "bad_parameter",
+                                  "\"exclude\" has more than %d ids",
+                                  RECSYS_REQ_MAX_IDS);
+    }
+
+    if (nhist > RECSYS_REQ_MAX_IDS) {
+        return recsys_query_error(q, RECSYS_REQ_BAD, "bad_parameter",
+                                  "\"history\" has more than %d ids",
+                                  RECSYS_REQ_MAX_IDS);
+    }
+
+    ex = NULL;
+    hist = NULL;
+
+    if (nex) {
+        ex = recsys_arena_alloc(q, nex * sizeof(recsys_str_t));
+        if (ex == NULL) {
+            goto nomem;
+        }
+
+        q->exclude = ex;
+        q->nexclude = 0;
+    }
+
+    if (nhist) {
+        hist = recsys_arena_alloc(q, nhist * sizeof(recsys_str_t));
+        if (hist == NULL) {
+            goto nomem;
+        }
+
+        q->history = hist;
+        q->nhistory = 0;
+    }
+
+    /* second pass: decode values into the arena */
+
+    for (p = args; p < end; /* void */) {
+        p = recsys_arg_next(p, end, &arg);
+
+        switch (arg.name) {
+
+        case RECSYS_ARG_K:
+            rc = recsys_arg_value(q, &arg, "k", &val);
+            if (rc != RECSYS_REQ_OK) {
+                return rc;
+            }
+
+            rc = recsys_parse_k(q, val.data, val.len, max_k);
+            if (rc != RECSYS_REQ_OK) {
+                return rc;
+            }
+
+            break;
+
+        case RECSYS_ARG_CATEGORY:
+            rc = recsys_arg_value(q, &arg, "category", &val);
+            if (rc != RECSYS_REQ_OK) {
+                return rc;
+            }
+
+            q->category = val;
+            q->has_category = (val.len > 0);
+            break;
+
+        case RECSYS_ARG_EXCLUDE:
+            rc = recsys_arg_ids(q, &arg, "exclude", ex, &q->nexclude);
+            if (rc != RECSYS_REQ_OK) {
+                return rc;
+            }
+
+            break;
+
+        case RECSYS_ARG_HISTORY:
+            rc = recsys_arg_ids(q, &arg, "history", hist, &q->nhistory);
+            if (rc != RECSYS_REQ_OK) {
+                return rc;
+            }
+
+            break;
+
+        default:
+            break;
+        }
+    }
+
+    return RECSYS_REQ_OK;
+
+nomem:
+
+    return recsys_query_error(q, RECSYS_REQ_INTERNAL, "internal_error",
+                              "out of memory");
+}
+
+
+int
+recsys_query_parse_json(recsys_query_t *q, const char *body, size_t len,
+    int want, uint32_t dimension, uint32_t max_k)
+{
+    int          rc;
+    cJSON       *root;
+    const char  *end, *p;
+
+    q->error[0] = '\0';
+    q->code[0] = '\0';
+
+    if (body == NULL || len == 0) {
+        return recsys_query_error(q, RECSYS_REQ_BAD, "bad_parameter",
+                                  "invalid JSON body");
+    }
+
+    end = NULL;
+    root = cJSON_ParseWithLengthOpts(body, len, &end, 0);
+
+    if (root == NULL) {
+        return recsys_query_error(q, RECSYS_REQ_BAD, "bad_parameter",
+                                  "invalid JSON body");
+    }
+
+    /* cJSON stops after the first value: anything but spaces after it */
+
+    for (p = end; p != NULL && p < body + len; p++) {
+        if (*p != ' ' && *p != '\t' && *p != '\r' && *p != '\n') {
+            cJSON_Delete(root);
+            return recsys_query_error(q, RECSYS_REQ_BAD, "bad_parameter",
+                                      "invalid JSON body");
+        }
+    }
+
+    if (!cJSON_IsObject(root)) {
+        cJSON_Delete(root);
+        return recsys_query_error(q, RECSYS_REQ_BAD, "bad_parameter",
+                                  "body must be a JSON object");
+    }
+
+    rc = recsys_json_object(q, root, want, dimension, max_k);
+
+    cJSON_Delete(root);
+
+    return rc;
+}
+
+
+void
+recsys_query_free(recsys_query_t *q)
+{
+    recsys_arena_block_t  *b, *prev;
+
+    if (q == NULL) {
+        return;
+    }
+
+    for (b = (recsys_arena_block_t *) q->arena; b; b = prev) {
+        prev = b->prev;
+        free(b);
+    }
+
+    q->arena = NULL;
+    q->category.data = NULL;
+    q->category.len = 0;
+    q->has_category = 0;
+    q->exclude = NULL;
+    q->nexclude = 0;
+    q->history = NULL;
+    q->nhistory = 0;
+    q->vector = NULL;
+    q->dimension = 0;
+}
+
+
+/*
+ * Bytes >= 0x80 are copied unchanged, so valid UTF-8 stays valid; invalid
+ * UTF-8 also passes through as it is: ids and titles come from the catalog,
+ * which the builder has already accepted.
+ */
+
+size_t
+recsys_json_escaped_len(const char *s, size_t len)
+{
+    size_t          i, n;
+    unsigned char   c;
+
+    n = 0;
+
+    for (i = 0; i < len; i++) {
+        c = (unsigned char) s[i];
+
+        if (c >= 0x80) {
+            n++;
+
+        } else if (recsys_escape_len[c] == 0) {
+            n += 6;
+
+        } else {
+            n += recsys_escape_len[c];
+        }
+    }
+
+    return n;
+}
+
+
+char *
+recsys_json_escape(char *dst, const char *s, size_t len)
+{
+    size_t          i;
+    unsigned char   c;
+    static const char  hex[] = "0123456789abcdef";
+
+    for (i = 0; i < len; i++) {
+        c = (unsigned char) s[i];
+
+        if (c >= 0x80 || recsys_escape_len[c] == 1) {
+            *dst++ = (char) c;
+            continue;
+        }
+
+        *dst++ = '\\';
+
+        switch (c) {
+        case '"':
+            *dst++ = '"';
+            break;
+        case '\\':
+            *dst++ = '\\';
+            break;
+        case '\b':
+            *dst++ = 'b';
+            break;
+        case '\f':
+            *dst++ = 'f';
+            break;
+        case '\n':
+            *dst++ = 'n';
+            break;
+        case '\r':
+            *dst++ = 'r';
+            break;
+        case '\t':
+            *dst++ = 't';
+            break;
+        default:
+            *dst++ = 'u';
+            *dst++ = '0';
+            *dst++ = '0';
+            *dst++ = hex[c >> 4];
+            *dst++ = hex[c & 0xf];
+            break;
+        }
+    }
+
+    return dst;
+}
+
+
+static void *
+recsys_arena_alloc(recsys_query_t *q, size_t size)
+{
+    size_t                 bsize;
+    recsys_arena_block_t  *b;
+    char                  *p;
+
+    size = (size + RECSYS_ARENA_ALIGN - 1) & ~(size_t) (RECSYS_ARENA_ALIGN - 1);
+
+    b = (recsys_arena_block_t *) q->arena;
+
+    if (b == NULL || b->size - b->used < size) {
+        bsize = size > RECSYS_ARENA_BLOCK ? size : RECSYS_ARENA_BLOCK;
+
+        p = malloc(sizeof(recsys_arena_block_t) + bsize);
+        if (p == NULL) {
+            return NULL;
+        }
+
+        b = (recsys_arena_block_t *) p;
+        b->prev = (recsys_arena_block_t *) q->arena;
+        b->size = bsize;
+        b->used = 0;
+        q->arena = p;
+    }
+
+    p = (char *) (b + 1) + b->used;
+    b->used += size;
+
+    return p;
+}
+
+
+static int
+recsys_query_error(recsys_query_t *q, int status, const char *code,
+    const char *fmt, ...)
+{
+    va_list  ap;
+
+    va_start(ap, fmt);
+    vsnprintf(q->error, sizeof(q->error), fmt, ap);
+    va_end(ap);
+
+    snprintf(q->code, sizeof(q->code), "%s", code);
+
+    return status;
+}
+
+
+static int
+recsys_hex(unsigned char c)
+{
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+
+    c |= 0x20;
+
+    if (c >= 'a' && c <= 'f') {
+        return c - 'a' + 10;
+    }
+
+    return -1;
+}
+
+
+/* decodes %XX and '+'; dst may equal src; -1 on a bad escape */
+
+static ssize_t
+recsys_pct_decode(char *dst, const char *src, size_t len)
+{
+    int      hi, lo;
+    size_t   i, n;
+
+    n = 0;
+
+    for (i = 0; i < len; i++) {
+        if (src[i] == '+') {
+            dst[n++] = ' ';
+
+        } else if (src[i] == '%') {
+            if (len - i < 3) {
+                return -1;
+            }
+
+            hi = recsys_hex((unsigned char) src[i + 1]);
+            lo = recsys_hex((unsigned char) src[i + 2]);
+
+            if (hi < 0 || lo < 0) {
+                return -1;
+            }
+
+            dst[n++] = (char) (hi << 4 | lo);
+            i += 2;
+
+        } else {
+            dst[n++] = src[i];
+        }
+    }
+
+    return (ssize_t) n;
+}
+
+
+/* splits the next "key=value" off p; returns where the one after starts */
+
+static const char *
+recsys_arg_next(const char *p, const char *end, recsys_arg_t *arg)
+{
+    char         name[32];
+    size_t       klen;
+    ssize_t      n;
+    const char  *amp, *eq;
+
+    amp = memchr(p, '&', end - p);
+    if (amp == NULL) {
+        amp = end;
+    }
+
+    eq = memchr(p, '=', amp - p);
+
+    if (eq == NULL) {
+        klen = amp - p;
+        arg->value = amp;
+        arg->len = 0;
+
+    } else {
+        klen = eq - p;
+        arg->value = eq + 1;
+        arg->len = amp - (eq + 1);
+    }
+
+    arg->name = RECSYS_ARG_UNKNOWN;
+
+    /* a key that does not decode or is too long is simply not ours */
+
+    if (klen > 0 && klen <= sizeof(name)) {
+        n = recsys_pct_decode(name, p, klen);
+
+        if (n == 1 && name[0] == 'k') {
+            arg->name = RECSYS_ARG_K;
+
+        } else if (n == 7 && memcmp(name, "exclude", 7) == 0) {
+            arg->name = RECSYS_ARG_EXCLUDE;
+
+        } else if (n == 7 && memcmp(name, "history", 7) == 0) {
+            arg->name = RECSYS_ARG_HISTORY;
+
+        } else if (n == 8 && memcmp(name, "category", 8) == 0) {
+            arg->name = RECSYS_ARG_CATEGORY;
+        }
+    }
+
+    return amp < end ? amp + 1 : end;
+}
+
+
+static size_t
+recsys_count_ids(const char *v, size_t len)
+{
+    size_t       n;
+    const char  *p, *end, *comma;
+
+    n = 0;
+    end = v + len;
+
+    for (p = v; p < end; p = comma + 1) {
+        comma = memchr(p, ',', end - p);
+        if (comma == NULL) {
+            comma = end;
+        }
+
+        if (comma > p) {
+            n++;
+        }
+    }
+
+    return n;
+}
+
+
+/* a whole value, decoded into the arena and NUL-terminated */
+
+static int
+recsys_arg_value(recsys_query_t *q, const recsys_arg_t *arg,
+    const char *pname, recsys_str_t *out)
+{
+    char     *dst;
+    ssize_t   n;
+
+    dst = recsys_arena_alloc(q, arg->len + 1);
+    if (dst == NULL) {
+        return recsys_query_error(q, RECSYS_REQ_INTERNAL, "internal_error",
+                                  "out of memory");
+    }
+
+    n = recsys_pct_decode(dst, arg->value, arg->len);
+    if (n < 0) {
+        return recsys_query_error(q, RECSYS_REQ_BAD, "bad_parameter",
+                                  "\"%s\" has an invalid percent-encoding",
+                                  pname);
+    }
+
+    dst[n] = '\0';
+    out->data = dst;
+    out->len = (size_t) n;
+
+    return RECSYS_REQ_OK;
+}
+
+
+/* comma-separated ids: split first, so "%2C" stays inside an id */
+
+static int
+recsys_arg_ids(recsys_query_t *q, const recsys_arg_t *arg, const char *pname,
+    recsys_str_t *ids, size_t *n)
+{
+    int           rc;
+    const char   *p, *end, *comma;
+    recsys_arg_t  piece;
+
+    end = arg->value + arg->len;
+
+    for (p = arg->value; p < end; p = comma + 1) {
+        comma = memchr(p, ',', end - p);
+        if (comma == NULL) {
+            comma = end;
+        }
+
+        if (comma == p) {
+            continue;
+        }
+
+        piece.name = arg->name;
+        piece.value = p;
+        piece.len = comma - p;
+
+        rc = recsys_arg_value(q, &piece, pname, &ids[*n]);
+        if (rc != RECSYS_REQ_OK) {
+            return rc;
+        }
+
+        (*n)++;
+    }
+
+    return RECSYS_REQ_OK;
+}
+
+
+static int
+recsys_parse_k(recsys_query_t *q, const char *s, size_t len, uint32_t max_k)
+{
+    size_t    i;
+    uint64_t  k;
+
+    k = 0;
+
+    for (i = 0; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9') {
+            goto bad;
+        }
+
+        k = k * 10 + (uint64_t) (s[i] - '0');
+
+        if (k > max_k) {
+            goto bad;
+        }
+    }
+
+    if (len == 0 || k < 1) {
+        goto bad;
+    }
+
+    q->k = (uint32_t) k;
+
+    return RECSYS_REQ_OK;
+
+bad:
+
+    return recsys_query_error(q, RECSYS_REQ_BAD, "bad_parameter",
+                              "\"k\" must be an integer between 1 and %u",
+                              max_k);
+}
+
+
+static int
+recsys_json_object(recsys_query_t *q, const cJSON *root, int want,
+    uint32_t dimension, uint32_t max_k)
+{
+    int           rc;
+    const cJSON  *v;
+
+    v = cJSON_GetObjectItemCaseSensitive(root, "k");
+    if (v != NULL) {
+        rc = recsys_json_k(q, v, max_k);
+        if (rc != RECSYS_REQ_OK) {
+            return rc;
+        }
+    }
+
+    v = cJSON_GetObjectItemCaseSensitive(root, "exclude");
+    if (v != NULL) {
+        rc = recsys_json_ids(q, v, "exclude", &q->exclude, &q->nexclude);
+        if (rc != RECSYS_REQ_OK) {
+            return rc;
+        }
+    }
+
+    v = cJSON_GetObjectItemCaseSensitive(root, "category");
+    if (v != NULL) {
+        rc = recsys_json_category(q, v);
+        if (rc != RECSYS_REQ_OK) {
+            return rc;
+        }
+    }
+
+    if (want & RECSYS_WANT_HISTORY) {
+        v = cJSON_GetObjectItemCaseSensitive(root, "history");
+        if (v != NULL) {
+            rc = recsys_json_ids(q, v, "history", &q->history, &q->nhistory);
+            if (rc != RECSYS_REQ_OK) {
+                return rc;
+            }
+        }
+    }
+
+    if (want & RECSYS_WANT_VECTOR) {
+        v = cJSON_GetObjectItemCaseSensitive(root, "vector");
+        if (v == NULL) {
+            return recsys_query_error(q, RECSYS_REQ_BAD, "bad_parameter",
+                                      "\"vector\" is required");
+        }
+
+        rc = recsys_json_vector(q, v, dimension);
+        if (rc != RECSYS_REQ_OK) {
+            return rc;
+        }
+    }
+
+    return RECSYS_REQ_OK;
+}
+
+
+static int
+recsys_json_k(recsys_query_t *q, const cJSON *v, uint32_t max_k)
+{
+    double  d;
+
+    if (cJSON_IsNumber(v)) {
+        d = v->valuedouble;
+
+        if (isfinite(d) && d == floor(d) && d >= 1 && d <= (double) max_k) {
+            q->k = (uint32_t) d;
+            return RECSYS_REQ_OK;
+        }
+    }
+
+    return recsys_query_error(q, RECSYS_REQ_BAD, "bad_parameter",
+                              "\"k\" must be an integer between 1 and %u",
+                              max_k);
+}
+
+
+static int
+recsys_json_ids(recsys_query_t *q, const cJSON *v, const char *pname,
+    recsys_str_t **ids, size_t *n)
+{
+    int            count, i;
+    char          *dst;
+    size_t         len;
+    const cJSON   *e;
+    recsys_str_t  *a;
+
+    if (!cJSON_IsArray(v)) {
+        return recsys_query_error(q, RECSYS_REQ_BAD, "bad_parameter",
+                                  "\"%s\" must be an array of strings",
+                                  pname);
+    }
+
+    count = cJSON_GetArraySize(v);
+
+    if (count > RECSYS_REQ_MAX_IDS) {
+        return recsys_query_error(q, RECSYS_REQ_BAD, "bad_parameter",
+                                  "\"%s\" has more than %d ids",
+                                  pname, RECSYS_REQ_MAX_IDS);
+    }
+
+    a = NULL;
+
+    if (count > 0) {
+        a = recsys_arena_alloc(q, count * sizeof(recsys_str_t));
+        if (a == NULL) {
+            goto nomem;
+        }
+    }
+
+    i = 0;
+
+    cJSON_ArrayForEach(e, v) {
+        if (!cJSON_IsString(e) || e->valuestring[0] == '\0') {
+            return recsys_query_error(q, RECSYS_REQ_BAD, "bad_parameter",
+                                      "\"%s\" must be an array of "
+                                      "non-empty strings", pname);
+        }
+
+        len = strlen(e->valuestring);
+
+        dst = recsys_arena_alloc(q, len + 1);
+        if (dst == NULL) {
+            goto nomem;
+        }
+
+        memcpy(dst, e->valuestring, len + 1);
+        a[i].data = dst;
+        a[i].len = len;
+        i++;
+    }
+
+    *ids = a;
+    *n = (size_t) i;
+
+    return RECSYS_REQ_OK;
+
+nomem:
+
+    return recsys_query_error(q, RECSYS_REQ_INTERNAL, "internal_error",
+                              "out of memory");
+}
+
+
+static int
+recsys_json_category(recsys_query_t *q, const cJSON *v)
+{
+    char    *dst;
+    size_t   len;
+
+    if (!cJSON_IsString(v)) {
+        return recsys_query_error(q, RECSYS_REQ_BAD, "bad_parameter",
+                                  "\"category\" must be a string");
+    }
+
+    len = strlen(v->valuestring);
+
+    dst = recsys_arena_alloc(q, len + 1);
+    if (dst == NULL) {
+        return recsys_query_error(q, RECSYS_REQ_INTERNAL, "internal_error",
+                                  "out of memory");
+    }
+
+    memcpy(dst, v->valuestring, len + 1);
+
+    q->category.data = dst;
+    q->category.len = len;
+    q->has_category = (len > 0);
+
+    return RECSYS_REQ_OK;
+}
+
+
+static int
+recsys_json_vector(recsys_query_t *q, const cJSON *v, uint32_t dimension)
+{
+    int           count, i;
+    float        *vec, f;
+    const cJSON  *e;
+
+    if (!cJSON_IsArray(v)) {
+        return recsys_query_error(q, RECSYS_REQ_BAD, "bad_parameter",
+                                  "\"vector\" must be an array of numbers");
+    }
+
+    cJSON_ArrayForEach(e, v) {
+        if (!cJSON_IsNumber(e)) {
+            return recsys_query_error(q, RECSYS_REQ_BAD, "bad_parameter",
+                                      "\"vector\" must be an array of "
+                                      "numbers");
+        }
+    }
+
+    count = cJSON_GetArraySize(v);
+
+    if ((uint32_t) count != dimension) {
+        return recsys_query_error(q, RECSYS_REQ_UNPROCESSABLE,
+                                  "wrong_dimension",
+                                  "\"vector\" has %d numbers, expected %u",
+                                  count, dimension);
+    }
+
+    vec = recsys_arena_alloc(q, (size_t) dimension * sizeof(float));
+    if (vec == NULL) {
+        return recsys_query_error(q, RECSYS_REQ_INTERNAL, "internal_error",
+                                  "out of memory");
+    }
+
+    i = 0;
+
+    /* a double that overflows float (1e39) is as useless as 1e999 */
+
+    cJSON_ArrayForEach(e, v) {
+        f = (float) e->valuedouble;
+
+        if (!isfinite(e->valuedouble) || !isfinite(f)) {
+            return recsys_query_error(q, RECSYS_REQ_UNPROCESSABLE,
+                                      "non_finite",
+                                      "\"vector\" has a non-finite number "
+                                      "at index %d", i);
+        }
+
+        vec[i++] = f;
+    }
+
+    q->vector = vec;
+    q->dimension = dimension;
+
+    return RECSYS_REQ_OK;
+}

@@ -1,0 +1,72 @@
+/*
+ * Request parsing for the API: query strings and JSON bodies into one
+ * recsys_query_t.  Pure C (cJSON): no nginx header.
+ */
+
+#ifndef _RECSYS_REQUEST_H_INCLUDED_
+#define _RECSYS_REQUEST_H_INCLUDED_
+
+
+#include <stddef.h>
+#include <stdint.h>
+
+
+#define RECSYS_REQ_OK            0
+#define RECSYS_REQ_BAD           400    /* bad parameter */
+#define RECSYS_REQ_UNPROCESSABLE 422    /* wrong dimension, non-finite */
+#define RECSYS_REQ_INTERNAL      500    /* out of memory */
+
+#define RECSYS_WANT_HISTORY      0x01
+#define RECSYS_WANT_VECTOR       0x02
+
+
+typedef struct {
+    const char         *data;
+    size_t              len;
+} recsys_str_t;
+
+
+typedef struct {
+    uint32_t            k;              /* default_k when not given */
+    recsys_str_t        category;       /* len 0: any */
+    int                 has_category;
+    recsys_str_t       *exclude;
+    size_t              nexclude;
+    recsys_str_t       *history;
+    size_t              nhistory;
+    float              *vector;         /* NULL unless a vector was given */
+    uint32_t            dimension;
+    char               *arena;          /* owns everything above */
+    char                error[256];     /* message for a non-OK result */
+    char                code[32];       /* "bad_parameter", ... */
+} recsys_query_t;
+
+
+/*
+ * Parses a query string (without '?'): k, exclude (repeatable, comma
+ * separated), category, history (repeatable, comma separated), with
+ * percent-decoding.  Unknown parameters are ignored.  k must be an
+ * integer in 1..max_k.  Returns RECSYS_REQ_OK or an HTTP status with
+ * q->error and q->code set.  Call recsys_query_free() in every case.
+ */
+int recsys_query_parse_args(recsys_query_t *q, const char *args, size_t len,
+    uint32_t default_k, uint32_t max_k);
+
+/*
+ * Parses a JSON object body and merges it into q (fields given in the body
+ * override the query string): "k", "exclude" (array of strings),
+ * "category" (string), and, as "want" says, "history" (array of strings)
+ * and "vector" (array of dimension finite numbers).  A vector of the wrong
+ * length or with non-finite numbers is 422; anything else malformed 400.
+ */
+int recsys_query_parse_json(recsys_query_t *q, const char *body, size_t len,
+    int want, uint32_t dimension, uint32_t max_k);
+
+void recsys_query_free(recsys_query_t *q);
+
+/* JSON string escaping for responses: length of, and writer for */
+size_t recsys_json_escaped_len(const char *s, size_t len);
+char *recsys_json_escape(char *dst, const char *s, size_t len);
+
+
+#endif /* _RECSYS_REQUEST_H_INCLUDED_ */

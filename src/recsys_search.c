@@ -1,0 +1,676 @@
+/*
+ * Query execution over a mapped generation.  FAISS answers unfiltered and
+ * lightly filtered queries; small categories and queries FAISS cannot fill
+ * (filters removing most candidates, IVF probes running dry) are answered
+ * by an exact scan, so a result has k hits whenever k items pass.  Every
+ * candidate goes through one bounded heap ordered by score, then id, which
+ * makes results deterministic whichever path produced them.
+ */
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <faiss/c_api/Index_c.h>
+
+#include "recsys_search.h"
+
+
+/* categories up to this many rows are scanned exactly */
+#define RECSYS_SEARCH_EXACT_ROWS   4096
+
+/*
+ * ... and so are categories holding at most 1/8 of the catalog: FAISS
+ * would need about 8k candidates to find k of them
+ */
+#define RECSYS_SEARCH_EXACT_SHARE  8
+
+/* beyond this many FAISS candidates an exact scan is cheaper */
+#define RECSYS_SEARCH_MAX_KK       16384
+
+/* exclude lists longer than this are sorted and binary-searched */
+#define RECSYS_SEARCH_LINEAR       16
+
+#define RECSYS_NO_ROW              0xffffffffu
+
+
+typedef struct {
+    const recsys_generation_t  *g;
+    const uint32_t             *exclude;
+    size_t                      nexclude;
+    uint32_t                   *sorted;     /* owned copy, or NULL */
+    uint32_t                    extra;      /* one more excluded row */
+    int64_t                     category;
+} recsys_pass_t;
+
+
+typedef struct {
+    const recsys_generation_t  *g;
+    recsys_hit_t               *hits;
+    uint32_t                    n;
+    uint32_t                    cap;
+} recsys_heap_t;
+
+
+static int recsys_pass_init(recsys_pass_t *p, const recsys_generation_t *g,
+    const recsys_filter_t *f, uint32_t extra);
+static int recsys_pass_row(const recsys_pass_t *p, uint32_t row,
+    int check_category);
+static int recsys_cmp_u32(const void *a, const void *b);
+static int recsys_hit_worse(const recsys_generation_t *g,
+    const recsys_hit_t *a, const recsys_hit_t *b);
+static void recsys_heap_sift_down(recsys_heap_t *h, uint32_t i);
+static void recsys_heap_push(recsys_heap_t *h, uint32_t row, float score);
+static void recsys_heap_sort(recsys_heap_t *h);
+static float recsys_score(const recsys_generation_t *g, const float *query,
+    uint32_t row);
+static void recsys_scan(const recsys_generation_t *g, const float *query,
+    const recsys_pass_t *p, const uint32_t *rows, uint64_t nrows,
+    recsys_heap_t *h);
+static int recsys_search_faiss(const recsys_generation_t *g,
+    const float *query, const recsys_pass_t *p, recsys_heap_t *h);
+static int recsys_search_run(const recsys_generation_t *g,
+    const float *query, const recsys_pass_t *p, uint32_t k,
+    recsys_hit_t *out, uint32_t *nout);
+
+
+int
+recsys_search_vector(const recsys_generation_t *g, float *query,
+    const recsys_filter_t *f, recsys_hit_t *out, uint32_t *nout)
+{
+    int            rc;
+    recsys_pass_t  p;
+
+    *nout = 0;
+
+    if (g->manifest.metric == RECSYS_METRIC_COSINE) {
+        recsys_normalize(query, g->manifest.dimension);
+    }
+
+    if (recsys_pass_init(&p, g, f, RECSYS_NO_ROW) != 0) {
+        return -1;
+    }
+
+    rc = recsys_search_run(g, query, &p, f->k, out, nout);
+
+    free(p.sorted);
+
+    return rc;
+}
+
+
+int
+recsys_search_similar(const recsys_generation_t *g, uint32_t row,
+    const recsys_filter_t *f, recsys_hit_t *out, uint32_t *nout)
+{
+    int            rc;
+    recsys_pass_t  p;
+
+    *nout = 0;
+
+    if (row >= g->items.count) {
+        return 0;
+    }
+
+    if (recsys_pass_init(&p, g, f, row) != 0) {
+        return -1;
+    }
+
+    /* stored rows are normalized at build time for cosine already */
+
+    rc = recsys_search_run(g, g->vectors + (size_t) row * g->manifest.dimension,
+                           &p, f->k, out, nout);
+
+    free(p.sorted);
+
+    return rc;
+}
+
+
+int
+recsys_search_popular(const recsys_generation_t *g,
+    const recsys_filter_t *f, recsys_hit_t *out, uint32_t *nout)
+{
+    uint32_t        i, n, found;
+    recsys_pass_t   p;
+    recsys_item_t   it;
+    const uint32_t *rows;
+
+    *nout = 0;
+
+    if (f->k == 0 || f->category == RECSYS_CATEGORY_NONE) {
+        return 0;
+    }
+
+    if (f->category >= 0) {
+        if ((uint64_t) f->category >= g->items.ncategories) {
+            return 0;
+        }
+
+        /* a category's rows are stored by popularity already */
+
+        rows = recsys_items_category_rows(&g->items, (uint32_t) f->category,
+                                          &n);
+
+    } else {
+        rows = g->items.popular;
+        n = (uint32_t) g->items.count;
+    }
+
+    if (rows == NULL || n == 0) {
+        return 0;
+    }
+
+    if (recsys_pass_init(&p, g, f, RECSYS_NO_ROW) != 0) {
+        return -1;
+    }
+
+    found = 0;
+
+    for (i = 0; i < n && found < f->k; i++) {
+        if (!recsys_pass_row(&p, rows[i], 0)) {
+            continue;
+        }
+
+        recsys_items_get(&g->items, rows[i], &it);
+
+        out[found].row = rows[i];
+        out[found].score = it.popularity;
+        found++;
+    }
+
+    free(p.sorted);
+
+    *nout = found;
+
+    return 0;
+}
+
+
+void
+recsys_history_vector(const recsys_generation_t *g, const uint32_t *rows,
+    size_t n, float *out)
+{
+    size_t        i, used;
+    uint32_t      j, dim;
+    const float  *v;
+
+    dim = g->manifest.dimension;
+
+    memset(out, 0, (size_t) dim * sizeof(float));
+
+    used = 0;
+
+    for (i = 0; i < n; i++) {
+        if (rows[i] >= g->items.count) {
+            continue;
+        }
+
+        v = g->vectors + (size_t) rows[i] * dim;
+
+        for (j = 0; j < dim; j++) {
+            out[j] += v[j];
+        }
+
+        used++;
+    }
+
+    if (used > 1) {
+        for (j = 0; j < dim; j++) {
+            out[j] /= (float) used;
+        }
+    }
+}
+
+
+void
+recsys_normalize(float *v, uint32_t dimension)
+{
+    double    sum;
+    float     scale;
+    uint32_t  i;
+
+    sum = 0.0;
+
+    for (i = 0; i < dimension; i++) {
+        sum += (double) v[i] * v[i];
+    }
+
+    if (sum == 0.0) {
+        return;
+    }
+
+    scale = (float) (1.0 / sqrt(sum));
+
+    for (i = 0; i < dimension; i++) {
+        v[i] *= scale;
+    }
+}
+
+
+static int
+recsys_pass_init(recsys_pass_t *p, const recsys_generation_t *g,
+    const recsys_filter_t *f, uint32_t extra)
+{
+    p->g = g;
+    p->exclude = f->exclude;
+    p->nexclude = f->exclude ? f->nexclude : 0;
+    p->sorted = NULL;
+    p->extra = extra;
+    p->category = f->category;
+
+    if (p->nexclude > RECSYS_SEARCH_LINEAR) {
+        p->sorted = malloc(p->nexclude * sizeof(uint32_t));
+        if (p->sorted == NULL) {
+            return -1;
+        }
+
+        memcpy(p->sorted, f->exclude, p->nexclude * sizeof(uint32_t));
+        qsort(p->sorted, p->nexclude, sizeof(uint32_t), recsys_cmp_u32);
+        p->exclude = p->sorted;
+    }
+
+    return 0;
+}
+
+
+static int
+recsys_pass_row(const recsys_pass_t *p, uint32_t row, int check_category)
+{
+    size_t         i;
+    recsys_item_t  it;
+
+    if (row == p->extra) {
+        return 0;
+    }
+
+    if (p->sorted) {
+        if (bsearch(&row, p->sorted, p->nexclude, sizeof(uint32_t),
+                    recsys_cmp_u32)
+            != NULL)
+        {
+            return 0;
+        }
+
+    } else {
+        for (i = 0; i < p->nexclude; i++) {
+            if (p->exclude[i] == row) {
+                return 0;
+            }
+        }
+    }
+
+    if (check_category && p->category >= 0) {
+        recsys_items_get(&p->g->items, row, &it);
+        return (int64_t) it.category_no == p->category;
+    }
+
+    return 1;
+}
+
+
+static int
+recsys_cmp_u32(const void *a, const void *b)
+{
+    uint32_t  x, y;
+
+    x = *(const uint32_t *) a;
+    y = *(const uint32_t *) b;
+
+    return (x > y) - (x < y);
+}
+
+
+/* a ranks after b: lower score, or the same score and a greater id */
+
+static int
+recsys_hit_worse(const recsys_generation_t *g, const recsys_hit_t *a,
+    const recsys_hit_t *b)
+{
+    int            rc;
+    size_t         len;
+    recsys_item_t  ia, ib;
+
+    if (a->score != b->score) {
+        return a->score < b->score;
+    }
+
+    recsys_items_get(&g->items, a->row, &ia);
+    recsys_items_get(&g->items, b->row, &ib);
+
+    len = ia.id_len < ib.id_len ? ia.id_len : ib.id_len;
+
+    rc = memcmp(ia.id, ib.id, len);
+    if (rc != 0) {
+        return rc > 0;
+    }
+
+    return ia.id_len > ib.id_len;
+}
+
+
+/* the heap keeps its worst hit at the root, ready to be replaced */
+
+static void
+recsys_heap_sift_down(recsys_heap_t *h, uint32_t i)
+{
+    uint32_t      c, worst;
+    recsys_hit_t  t;
+
+    for ( ;; ) {
+        worst = i;
+        c = 2 * i + 1;
+
+        if (c < h->n && recsys_hit_worse(h->g, &h->hits[c], &h->hits[worst]))
+        {
+            worst = c;
+        }
+
+        c++;
+
+        if (c < h->n && recsys_hit_worse(h->g, &h->hits[c], &h->hits[worst]))
+        {
+            worst = c;
+        }
+
+        if (worst == i) {
+            return;
+        }
+
+        t = h->hits[i];
+        h->hits[i] = h->hits[worst];
+        h->hits[worst] = t;
+        i = worst;
+    }
+}
+
+
+static void
+recsys_heap_push(recsys_heap_t *h, uint32_t row, float score)
+{
+    uint32_t      i, parent;
+    recsys_hit_t  hit, t;
+
+    if (h->cap == 0) {
+        return;
+    }
+
+    hit.row = row;
+    hit.score = score;
+
+    if (h->n == h->cap) {
+        if (!recsys_hit_worse(h->g, &h->hits[0], &hit)) {
+            return;
+        }
+
+        h->hits[0] = hit;
+        recsys_heap_sift_down(h, 0);
+        return;
+    }
+
+    i = h->n++;
+    h->hits[i] = hit;
+
+    while (i > 0) {
+        parent = (i - 1) / 2;
+
+        if (!recsys_hit_worse(h->g, &h->hits[i], &h->hits[parent])) {
+            break;
+        }
+
+        t = h->hits[i];
+        h->hits[i] = h->hits[parent];
+        h->hits[parent] = t;
+        i = parent;
+    }
+}
+
+
+/* heapsort in place: the worst goes last, so hits end up best first */
+
+static void
+recsys_heap_sort(recsys_heap_t *h)
+{
+    uint32_t      n;
+    recsys_hit_t  t;
+
+    n = h->n;
+
+    while (h->n > 1) {
+        t = h->hits[0];
+        h->hits[0] = h->hits[h->n - 1];
+        h->hits[h->n - 1] = t;
+        h->n--;
+        recsys_heap_sift_down(h, 0);
+    }
+
+    h->n = n;
+}
+
+
+static float
+recsys_score(const recsys_generation_t *g, const float *query, uint32_t row)
+{
+    float         s0, s1, s2, s3, d0, d1, d2, d3;
+    uint32_t      i, dim;
+    const float  *v;
+
+    dim = g->manifest.dimension;
+    v = g->vectors + (size_t) row * dim;
+
+    s0 = 0;
+    s1 = 0;
+    s2 = 0;
+    s3 = 0;
+
+    if (g->manifest.metric == RECSYS_METRIC_L2) {
+        for (i = 0; i + 4 <= dim; i += 4) {
+            d0 = query[i] - v[i];
+            d1 = query[i + 1] - v[i + 1];
+            d2 = query[i + 2] - v[i + 2];
+            d3 = query[i + 3] - v[i + 3];
+            s0 += d0 * d0;
+            s1 += d1 * d1;
+            s2 += d2 * d2;
+            s3 += d3 * d3;
+        }
+
+        for ( /* void */ ; i < dim; i++) {
+            d0 = query[i] - v[i];
+            s0 += d0 * d0;
+        }
+
+        return -((s0 + s1) + (s2 + s3));
+    }
+
+    for (i = 0; i + 4 <= dim; i += 4) {
+        s0 += query[i] * v[i];
+        s1 += query[i + 1] * v[i + 1];
+        s2 += query[i + 2] * v[i + 2];
+        s3 += query[i + 3] * v[i + 3];
+    }
+
+    for ( /* void */ ; i < dim; i++) {
+        s0 += query[i] * v[i];
+    }
+
+    return (s0 + s1) + (s2 + s3);
+}
+
+
+/* exact scan of rows[0..nrows), or of every row when rows is NULL */
+
+static void
+recsys_scan(const recsys_generation_t *g, const float *query,
+    const recsys_pass_t *p, const uint32_t *rows, uint64_t nrows,
+    recsys_heap_t *h)
+{
+    int       check_category;
+    uint32_t  row;
+    uint64_t  i;
+
+    h->n = 0;
+    check_category = (rows == NULL);
+
+    for (i = 0; i < nrows; i++) {
+        row = rows ? rows[i] : (uint32_t) i;
+
+        if (row >= g->items.count || !recsys_pass_row(p, row, check_category))
+        {
+            continue;
+        }
+
+        recsys_heap_push(h, row, recsys_score(g, query, row));
+    }
+}
+
+
+/*
+ * Asks FAISS for more candidates than k so that filtered rows can be
+ * dropped, doubling while it is worth it.  Returns 1 when the heap is
+ * full, 0 when FAISS cannot fill it, -1 on error.
+ */
+
+static int
+recsys_search_faiss(const recsys_generation_t *g, const float *query,
+    const recsys_pass_t *p, recsys_heap_t *h)
+{
+    int       rc, dry, l2;
+    float    *dist;
+    idx_t    *labels, kk, ntotal, i;
+    uint32_t  row;
+
+    ntotal = faiss_Index_ntotal((FaissIndex *) g->index);
+
+    if (ntotal <= 0) {
+        return 0;
+    }
+
+    kk = (idx_t) h->cap + (idx_t) p->nexclude + 1;
+    if (kk > ntotal) {
+        kk = ntotal;
+    }
+
+    l2 = (g->manifest.metric == RECSYS_METRIC_L2);
+
+    for ( ;; ) {
+        labels = malloc(kk * (sizeof(idx_t) + sizeof(float)));
+        if (labels == NULL) {
+            return -1;
+        }
+
+        dist = (float *) (labels + kk);
+
+        rc = faiss_Index_search((FaissIndex *) g->index, 1, query, kk, dist,
+                                labels);
+        if (rc != 0) {
+            free(labels);
+            return -1;
+        }
+
+        h->n = 0;
+        dry = 0;
+
+        for (i = 0; i < kk; i++) {
+            if (labels[i] < 0) {
+                /* the probed lists hold fewer than kk vectors */
+                dry = 1;
+                continue;
+            }
+
+            if ((uint64_t) labels[i] >= g->items.count) {
+                continue;
+            }
+
+            row = (uint32_t) labels[i];
+
+            if (!recsys_pass_row(p, row, 1)) {
+                continue;
+            }
+
+            recsys_heap_push(h, row, l2 ? -dist[i] : dist[i]);
+        }
+
+        free(labels);
+
+        if (h->n == h->cap) {
+            return 1;
+        }
+
+        if (dry || kk >= ntotal || kk >= RECSYS_SEARCH_MAX_KK) {
+            return 0;
+        }
+
+        kk *= 2;
+        if (kk > ntotal) {
+            kk = ntotal;
+        }
+    }
+}
+
+
+static int
+recsys_search_run(const recsys_generation_t *g, const float *query,
+    const recsys_pass_t *p, uint32_t k, recsys_hit_t *out, uint32_t *nout)
+{
+    int              rc;
+    uint32_t         n;
+    recsys_heap_t    h;
+    const uint32_t  *rows;
+
+    *nout = 0;
+
+    if (k == 0 || p->category == RECSYS_CATEGORY_NONE
+        || g->items.count == 0)
+    {
+        return 0;
+    }
+
+    h.g = g;
+    h.hits = out;
+    h.n = 0;
+    h.cap = k;
+
+    rows = NULL;
+    n = 0;
+
+    if (p->category >= 0) {
+        if ((uint64_t) p->category >= g->items.ncategories) {
+            return 0;
+        }
+
+        rows = recsys_items_category_rows(&g->items, (uint32_t) p->category,
+                                          &n);
+        if (rows == NULL || n == 0) {
+            return 0;
+        }
+
+        if (n <= RECSYS_SEARCH_EXACT_ROWS
+            || (uint64_t) n * RECSYS_SEARCH_EXACT_SHARE <= g->items.count)
+        {
+            recsys_scan(g, query, p, rows, n, &h);
+            goto done;
+        }
+    }
+
+    rc = recsys_search_faiss(g, query, p, &h);
+    if (rc < 0) {
+        return -1;
+    }
+
+    if (rc == 0) {
+        if (rows) {
+            recsys_scan(g, query, p, rows, n, &h);
+
+        } else {
+            recsys_scan(g, query, p, NULL, g->items.count, &h);
+        }
+    }
+
+done:
+
+    recsys_heap_sort(&h);
+    *nout = h.n;
+
+    return 0;
+}

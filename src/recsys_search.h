@@ -1,0 +1,59 @@
+/*
+ * Query execution over a mapped generation: vector search through FAISS
+ * with filters, exact fallback so results fill to k, popularity lists,
+ * history averaging.  Pure C plus FAISS's C API: no nginx header.
+ */
+
+#ifndef _RECSYS_SEARCH_H_INCLUDED_
+#define _RECSYS_SEARCH_H_INCLUDED_
+
+
+#include "recsys_artifact.h"
+
+
+#define RECSYS_CATEGORY_ANY      -1
+#define RECSYS_CATEGORY_NONE     -2     /* asked for an unknown category */
+
+
+typedef struct {
+    uint32_t            k;
+    const uint32_t     *exclude;        /* rows never returned */
+    size_t              nexclude;
+    int64_t             category;       /* category_no or RECSYS_CATEGORY_* */
+} recsys_filter_t;
+
+
+typedef struct {
+    uint32_t            row;
+    float               score;          /* higher is better */
+} recsys_hit_t;
+
+
+/*
+ * Nearest items to query (dimension floats; normalized by the callee for
+ * the cosine metric, so it may be modified).  Fills out[0..*nout) with at
+ * most f->k hits sorted by score desc, ties by id asc; exactly k when at
+ * least k items pass the filter.  Scores: inner product for inner_product
+ * and cosine, negative squared distance for l2.  Returns 0, or -1 on FAISS
+ * or allocation failure.
+ */
+int recsys_search_vector(const recsys_generation_t *g, float *query,
+    const recsys_filter_t *f, recsys_hit_t *out, uint32_t *nout);
+
+/* items nearest to item "row", the item itself excluded */
+int recsys_search_similar(const recsys_generation_t *g, uint32_t row,
+    const recsys_filter_t *f, recsys_hit_t *out, uint32_t *nout);
+
+/* most popular items passing the filter; score is the popularity */
+int recsys_search_popular(const recsys_generation_t *g,
+    const recsys_filter_t *f, recsys_hit_t *out, uint32_t *nout);
+
+/* mean of the vectors of rows[0..n) into out (dimension floats) */
+void recsys_history_vector(const recsys_generation_t *g,
+    const uint32_t *rows, size_t n, float *out);
+
+/* scales v to unit length; leaves a zero vector as it is */
+void recsys_normalize(float *v, uint32_t dimension);
+
+
+#endif /* _RECSYS_SEARCH_H_INCLUDED_ */

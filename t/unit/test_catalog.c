@@ -1,0 +1,807 @@
+/*
+ * Unit tests for recsys_catalog.c: YAML schema, error positions,
+ * environment interpolation, path resolution, factory strings.
+ */
+
+#define _GNU_SOURCE
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <ftw.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "recsys_artifact.h"
+#include "recsys_catalog.h"
+
+
+#define TEST_VALID_SOURCE  "source:\n  type: file\n  path: /data/items.jsonl\n"
+
+
+static char  test_dir[] = "/tmp/recsys_catalog_XXXXXX";
+static char  test_real[PATH_MAX];
+
+
+static const char *
+test_write(const char *name, const char *text)
+{
+    FILE         *f;
+    static char   path[PATH_MAX];
+
+    snprintf(path, sizeof(path), "%s/%s", test_dir, name);
+
+    f = fopen(path, "w");
+    assert_non_null(f);
+    assert_int_equal(fwrite(text, 1, strlen(text), f), strlen(text));
+    assert_int_equal(fclose(f), 0);
+
+    return path;
+}
+
+
+/* loads text and checks the error is exactly "<file>:" + expect */
+
+static void
+test_error(const char *text, const char *expect)
+{
+    char               err[RECSYS_CATALOG_ERRLEN], want[1024];
+    const char        *path;
+    recsys_catalog_t  *c;
+
+    path = test_write("cat.yaml", text);
+    snprintf(want, sizeof(want), "%s:%s", path, expect);
+
+    err[0] = '\0';
+    c = recsys_catalog_load(path, err, sizeof(err));
+    assert_null(c);
+    assert_string_equal(err, want);
+}
+
+
+static recsys_catalog_t *
+test_load(const char *text)
+{
+    char               err[RECSYS_CATALOG_ERRLEN];
+    const char        *path;
+    recsys_catalog_t  *c;
+
+    path = test_write("cat.yaml", text);
+
+    err[0] = '\0';
+    c = recsys_catalog_load(path, err, sizeof(err));
+    if (c == NULL) {
+        fail_msg("unexpected error: %s", err);
+    }
+
+    return c;
+}
+
+
+static int
+test_rm(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void) st;
+    (void) flag;
+    (void) ftw;
+
+    return remove(path);
+}
+
+
+static int
+test_setup(void **state)
+{
+    (void) state;
+
+    if (mkdtemp(test_dir) == NULL || realpath(test_dir, test_real) == NULL) {
+        return -1;
+    }
+
+    return 0;
+}
+
+
+static int
+test_teardown(void **state)
+{
+    (void) state;
+
+    return nftw(test_dir, test_rm, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+
+static void
+test_valid_full(void **state)
+{
+    recsys_catalog_t  *c;
+
+    (void) state;
+
+    c = test_load("# demo catalog\n"
+                  "source:\n"
+                  "  type: file\n"
+                  "  path: /srv/items.jsonl\n"
+                  "index:\n"
+                  "  path: /var/lib/recsys/demo\n"
+                  "  dimension: 64\n"
+                  "  metric: l2\n"
+                  "  factory: IVF256,PQ16x8\n"
+                  "  nprobe: 32\n"
+                  "  keep: 5\n");
+
+    assert_int_equal(c->source.type, RECSYS_SOURCE_FILE);
+    assert_string_equal(c->source.path, "/srv/items.jsonl");
+    assert_string_equal(c->index.path, "/var/lib/recsys/demo");
+    assert_int_equal(c->index.dimension, 64);
+    assert_int_equal(c->index.metric, RECSYS_METRIC_L2);
+    assert_string_equal(c->index.factory, "IVF256,PQ16x8");
+    assert_int_equal(c->index.nprobe, 32);
+    assert_int_equal(c->index.keep, 5);
+    assert_non_null(strstr(c->file, "cat.yaml"));
+
+    recsys_catalog_free(c);
+
+    /* flow style, quoted values, bounds inclusive, other metric names */
+
+    c = test_load("{source: {path: '/a'}, index: {path: \"/b\","
+                  " dimension: \"4096\", metric: inner_product,"
+                  " nprobe: 65536, keep: 100}}\n");
+
+    assert_int_equal(c->index.dimension, 4096);
+    assert_int_equal(c->index.metric, RECSYS_METRIC_INNER_PRODUCT);
+    assert_int_equal(c->index.nprobe, 65536);
+    assert_int_equal(c->index.keep, 100);
+
+    recsys_catalog_free(c);
+}
+
+
+static void
+test_defaults(void **state)
+{
+    recsys_catalog_t  *c;
+
+    (void) state;
+
+    c = test_load("source:\n"
+                  "  path: /srv/items.jsonl\n"
+                  "index:\n"
+                  "  path: /idx\n"
+                  "  dimension: 1\n");
+
+    assert_int_equal(c->source.type, RECSYS_SOURCE_FILE);
+    assert_int_equal(c->index.dimension, 1);
+    assert_int_equal(c->index.metric, RECSYS_METRIC_COSINE);
+    assert_string_equal(c->index.factory, "auto");
+    assert_int_equal(c->index.nprobe, 16);
+    assert_int_equal(c->index.keep, 3);
+
+    recsys_catalog_free(c);
+}
+
+
+static void
+test_relative_paths(void **state)
+{
+    char               err[RECSYS_CATALOG_ERRLEN], want[PATH_MAX + 64];
+    char               cwd[PATH_MAX], sub[PATH_MAX];
+    recsys_catalog_t  *c;
+
+    (void) state;
+
+    c = test_load("source:\n"
+                  "  path: items.jsonl\n"
+                  "index:\n"
+                  "  path: idx/demo\n"
+                  "  dimension: 8\n");
+
+    snprintf(want, sizeof(want), "%s/items.jsonl", test_real);
+    assert_string_equal(c->source.path, want);
+    snprintf(want, sizeof(want), "%s/idx/demo", test_real);
+    assert_string_equal(c->index.path, want);
+
+    recsys_catalog_free(c);
+
+    /* a file in a subdirectory, reached through "..", loaded by a
+     * relative name from another working directory */
+
+    snprintf(sub, sizeof(sub), "%s/conf", test_dir);
+    assert_int_equal(mkdir(sub, 0700), 0);
+    test_write("conf/cat.yaml", "source:\n"
+                                "  path: ../data/items.jsonl\n"
+                                "index:\n"
+                                "  path: /abs/idx\n"
+                                "  dimension: 8\n");
+
+    assert_non_null(getcwd(cwd, sizeof(cwd)));
+    assert_int_equal(chdir(sub), 0);
+
+    c = recsys_catalog_load("cat.yaml", err, sizeof(err));
+    assert_non_null(c);
+    snprintf(want, sizeof(want), "%s/conf/../data/items.jsonl", test_real);
+    assert_string_equal(c->source.path, want);
+    assert_string_equal(c->index.path, "/abs/idx");
+    assert_string_equal(c->file, "cat.yaml");
+    recsys_catalog_free(c);
+
+    assert_int_equal(chdir(test_dir), 0);
+
+    c = recsys_catalog_load("conf/../conf/cat.yaml", err, sizeof(err));
+    assert_non_null(c);
+    assert_string_equal(c->source.path, want);
+    recsys_catalog_free(c);
+
+    assert_int_equal(chdir(cwd), 0);
+}
+
+
+static void
+test_unknown_key(void **state)
+{
+    (void) state;
+
+    test_error(TEST_VALID_SOURCE
+               "index:\n"
+               "  path: /idx\n"
+               "  dimension: 64\n"
+               "  foo: 1\n",
+               "7:3: unknown key \"foo\" in \"index\", expected one of:"
+               " path, dimension, metric, factory, nprobe, keep");
+
+    test_error("sources:\n  path: x\n",
+               "1:1: unknown key \"sources\" at top level, expected one"
+               " of: source, index");
+
+    test_error("source:\n  path: /x\n  dsn: postgres://\n",
+               "3:3: unknown key \"dsn\" in \"source\", expected one of:"
+               " type, path");
+
+    test_error("? [a]\n: b\n",
+               "1:3: key at top level must be a scalar, got a sequence");
+}
+
+
+static void
+test_wrong_type(void **state)
+{
+    char          text[256], want[256];
+    size_t        i;
+    const char   *bad[] = {
+        "abc", "12abc", "1.5", "1e3", "true", "false", "-1", "+5", "0x10",
+        "016", "\"\"", "' 64'", "6 4"
+    };
+
+    (void) state;
+
+    test_error(TEST_VALID_SOURCE
+               "index:\n"
+               "  path: /idx\n"
+               "  dimension: abc\n",
+               "6:14: \"dimension\" must be an integer, got \"abc\"");
+
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        snprintf(text, sizeof(text), TEST_VALID_SOURCE
+                 "index:\n  path: /idx\n  dimension: 8\n  nprobe: %s\n",
+                 bad[i]);
+
+        if (bad[i][0] == '"' || bad[i][0] == '\'') {
+            snprintf(want, sizeof(want), "7:11: \"nprobe\" must be an"
+                     " integer, got \"%.*s\"", (int) strlen(bad[i]) - 2,
+                     bad[i] + 1);
+        } else {
+            snprintf(want, sizeof(want), "7:11: \"nprobe\" must be an"
+                     " integer, got \"%s\"", bad[i]);
+        }
+
+        test_error(text, want);
+    }
+
+    test_error(TEST_VALID_SOURCE
+               "index:\n"
+               "  path: /idx\n"
+               "  dimension: [64]\n",
+               "6:14: \"dimension\" must be an integer, got a sequence");
+
+    test_error(TEST_VALID_SOURCE
+               "index:\n"
+               "  path: /idx\n"
+               "  dimension:\n",
+               "6:13: \"dimension\" must be an integer, got null");
+
+    test_error(TEST_VALID_SOURCE
+               "index:\n"
+               "  path: ~\n"
+               "  dimension: 8\n",
+               "5:9: \"path\" must be a path, got null");
+
+    test_error(TEST_VALID_SOURCE
+               "index:\n"
+               "  path: {a: b}\n"
+               "  dimension: 8\n",
+               "5:9: \"path\" must be a path, got a mapping");
+
+    test_error(TEST_VALID_SOURCE
+               "index:\n"
+               "  path: ''\n"
+               "  dimension: 8\n",
+               "5:9: \"path\" must not be empty");
+
+    test_error(TEST_VALID_SOURCE
+               "index:\n"
+               "  path: \"/a\\0b\"\n"
+               "  dimension: 8\n",
+               "5:9: \"path\" must not contain a NUL character");
+
+    test_error("source: file\n",
+               "1:9: \"source\" must be a mapping, got \"file\"");
+
+    test_error(TEST_VALID_SOURCE "index: [1, 2]\n",
+               "4:8: \"index\" must be a mapping, got a sequence");
+}
+
+
+static void
+test_out_of_range(void **state)
+{
+    (void) state;
+
+    test_error(TEST_VALID_SOURCE
+               "index:\n"
+               "  path: /idx\n"
+               "  dimension: 0\n",
+               "6:14: \"dimension\" must be between 1 and 4096, got 0");
+
+    test_error(TEST_VALID_SOURCE
+               "index:\n"
+               "  path: /idx\n"
+               "  dimension: 4097\n",
+               "6:14: \"dimension\" must be between 1 and 4096, got 4097");
+
+    test_error(TEST_VALID_SOURCE
+               "index:\n"
+               "  path: /idx\n"
+               "  dimension: 99999999999999999999999\n",
+               "6:14: \"dimension\" must be between 1 and 4096,"
+               " got 99999999999999999999999");
+
+    test_error(TEST_VALID_SOURCE
+               "index:\n"
+               "  path: /idx\n"
+               "  dimension: 4294967360\n",
+               "6:14: \"dimension\" must be between 1 and 4096,"
+               " got 4294967360");
+
+    test_error(TEST_VALID_SOURCE
+               "index: {path: /idx, dimension: 8, nprobe: 65537}\n",
+               "4:43: \"nprobe\" must be between 1 and 65536, got 65537");
+
+    test_error(TEST_VALID_SOURCE
+               "index: {path: /idx, dimension: 8, keep: 0}\n",
+               "4:41: \"keep\" must be between 1 and 100, got 0");
+
+    test_error(TEST_VALID_SOURCE
+               "index: {path: /idx, dimension: 8, keep: 101}\n",
+               "4:41: \"keep\" must be between 1 and 100, got 101");
+}
+
+
+static void
+test_bad_enum(void **state)
+{
+    (void) state;
+
+    test_error(TEST_VALID_SOURCE
+               "index:\n"
+               "  path: /idx\n"
+               "  dimension: 8\n"
+               "  metric: dot\n",
+               "7:11: \"metric\" must be one of inner_product, l2, cosine,"
+               " got \"dot\"");
+
+    test_error(TEST_VALID_SOURCE
+               "index:\n"
+               "  path: /idx\n"
+               "  dimension: 8\n"
+               "  metric: Cosine\n",
+               "7:11: \"metric\" must be one of inner_product, l2, cosine,"
+               " got \"Cosine\"");
+
+    test_error("source:\n  type: csv\n  path: /x\n",
+               "2:9: \"type\" must be one of file, postgresql, got \"csv\"");
+
+    test_error("source:\n  type: postgresql\n",
+               "2:9: source type postgresql is not supported yet");
+}
+
+
+static void
+test_missing_key(void **state)
+{
+    (void) state;
+
+    test_error(TEST_VALID_SOURCE
+               "index:\n"
+               "  path: /idx\n"
+               "  metric: l2\n",
+               "5:3: missing required key \"dimension\" in \"index\"");
+
+    test_error(TEST_VALID_SOURCE
+               "index: {dimension: 8}\n",
+               "4:8: missing required key \"path\" in \"index\"");
+
+    test_error(TEST_VALID_SOURCE,
+               "1:1: missing required key \"index\" at top level");
+
+    test_error("index: {path: /idx, dimension: 8}\n",
+               "1:1: missing required key \"source\" at top level");
+
+    test_error("source:\n  type: file\n"
+               "index: {path: /idx, dimension: 8}\n",
+               "2:3: missing required key \"path\" in \"source\"");
+
+    test_error("source: {}\n"
+               "index: {path: /idx, dimension: 8}\n",
+               "1:9: missing required key \"path\" in \"source\"");
+}
+
+
+static void
+test_duplicate_key(void **state)
+{
+    (void) state;
+
+    test_error(TEST_VALID_SOURCE
+               "index:\n"
+               "  path: /idx\n"
+               "  dimension: 8\n"
+               "  dimension: 16\n",
+               "7:3: duplicate key \"dimension\" in \"index\", first at 6:3");
+
+    test_error(TEST_VALID_SOURCE TEST_VALID_SOURCE,
+               "4:1: duplicate key \"source\" at top level, first at 1:1");
+}
+
+
+static void
+test_syntax_error(void **state)
+{
+    (void) state;
+
+    test_error("source:\n  path: [a\n",
+               "3:1: did not find expected ',' or ']' (while parsing a flow"
+               " sequence at 2:9)");
+
+    test_error("source:\n  path: /x\n index: 1\n",
+               "3:2: did not find expected key (while parsing a block"
+               " mapping at 1:1)");
+
+    test_error("source:\n  path: \"abc\n",
+               "3:1: found unexpected end of stream (while scanning a"
+               " quoted scalar at 2:9)");
+
+    test_error("source:\n  path: *nope\n",
+               "2:9: found undefined alias");
+
+    test_error("source:\n  path: \xc3\x28\n",
+               "2:10: invalid trailing UTF-8 octet (byte 0x28)");
+}
+
+
+static void
+test_not_mapping(void **state)
+{
+    (void) state;
+
+    test_error("- source\n- index\n",
+               "1:1: top level must be a mapping (keys: source, index),"
+               " got a sequence");
+
+    test_error("hello\n",
+               "1:1: top level must be a mapping (keys: source, index),"
+               " got \"hello\"");
+
+    test_error("",
+               "1:1: top level must be a mapping (keys: source, index),"
+               " got an empty document");
+
+    test_error("# only a comment\n",
+               "1:1: top level must be a mapping (keys: source, index),"
+               " got an empty document");
+
+    test_error(TEST_VALID_SOURCE "---\nindex: {}\n",
+               "5:1: only one YAML document is allowed");
+}
+
+
+static void
+test_cannot_open(void **state)
+{
+    char               err[RECSYS_CATALOG_ERRLEN], path[PATH_MAX];
+    char               want[PATH_MAX + 64];
+    recsys_catalog_t  *c;
+
+    (void) state;
+
+    snprintf(path, sizeof(path), "%s/missing.yaml", test_dir);
+    snprintf(want, sizeof(want), "%s: cannot open: No such file or"
+             " directory", path);
+
+    c = recsys_catalog_load(path, err, sizeof(err));
+    assert_null(c);
+    assert_string_equal(err, want);
+
+    /* a directory opens but cannot be read */
+
+    c = recsys_catalog_load(test_dir, err, sizeof(err));
+    assert_null(c);
+    assert_non_null(strstr(err, ": cannot read: Is a directory"));
+
+    /* a short buffer is truncated, never overrun */
+
+    memset(err, 'x', sizeof(err));
+    c = recsys_catalog_load(path, err, 8);
+    assert_null(c);
+    assert_int_equal(strlen(err), 7);
+    assert_int_equal(err[8], 'x');
+
+    recsys_catalog_free(NULL);
+}
+
+
+static void
+test_factory_in_yaml(void **state)
+{
+    recsys_catalog_t  *c;
+
+    (void) state;
+
+    c = test_load(TEST_VALID_SOURCE
+                  "index: {path: /i, dimension: 8, factory: 'IVF1,Flat'}\n");
+    assert_string_equal(c->index.factory, "IVF1,Flat");
+    recsys_catalog_free(c);
+
+    test_error(TEST_VALID_SOURCE
+               "index:\n"
+               "  path: /idx\n"
+               "  dimension: 8\n"
+               "  factory: HNSW32\n",
+               "7:12: \"factory\" must be \"auto\" or IVF<nlist>,<codec> with"
+               " codec Flat, SQ8, SQ4, SQfp16, PQ<m> or PQ<m>x<nbits>,"
+               " got \"HNSW32\"");
+}
+
+
+static void
+test_interpolate_yaml(void **state)
+{
+    recsys_catalog_t  *c;
+
+    (void) state;
+
+    setenv("RECSYS_TEST_DIM", "128", 1);
+    setenv("RECSYS_TEST_DIR", "/var/lib/recsys", 1);
+    unsetenv("RECSYS_TEST_UNSET");
+
+    c = test_load("source:\n"
+                  "  path: ${RECSYS_TEST_DIR}/items.jsonl\n"
+                  "index:\n"
+                  "  path: ${RECSYS_TEST_DIR}/demo\n"
+                  "  dimension: ${RECSYS_TEST_DIM}\n"
+                  "  nprobe: ${RECSYS_TEST_UNSET:-24}\n"
+                  "  metric: ${RECSYS_TEST_UNSET:-l2}\n"
+                  "  factory: IVF${RECSYS_TEST_UNSET:-64},Flat\n");
+
+    assert_string_equal(c->source.path, "/var/lib/recsys/items.jsonl");
+    assert_string_equal(c->index.path, "/var/lib/recsys/demo");
+    assert_int_equal(c->index.dimension, 128);
+    assert_int_equal(c->index.nprobe, 24);
+    assert_int_equal(c->index.metric, RECSYS_METRIC_L2);
+    assert_string_equal(c->index.factory, "IVF64,Flat");
+
+    recsys_catalog_free(c);
+
+    /* the type is checked after interpolation */
+
+    setenv("RECSYS_TEST_DIM", "6x4", 1);
+
+    test_error(TEST_VALID_SOURCE
+               "index:\n"
+               "  path: /idx\n"
+               "  dimension: ${RECSYS_TEST_DIM}\n",
+               "6:14: \"dimension\" must be an integer, got \"6x4\"");
+
+    test_error(TEST_VALID_SOURCE
+               "index:\n"
+               "  path: /idx\n"
+               "  dimension: ${RECSYS_TEST_UNSET}\n",
+               "6:14: environment variable \"RECSYS_TEST_UNSET\" is not"
+               " set");
+
+    test_error(TEST_VALID_SOURCE
+               "index:\n"
+               "  path: \"/idx/${RECSYS_TEST_DIM\"\n"
+               "  dimension: 8\n",
+               "5:9: unterminated \"${\" in \"/idx/${RECSYS_TEST_DIM\"");
+
+    unsetenv("RECSYS_TEST_DIM");
+    unsetenv("RECSYS_TEST_DIR");
+}
+
+
+static void
+test_interpolate(void **state)
+{
+    char    err[RECSYS_CATALOG_ERRLEN];
+    char   *s;
+    size_t  i;
+
+    static const struct {
+        const char  *in;
+        const char  *out;
+    } ok[] = {
+        { "plain", "plain" },
+        { "", "" },
+        { "${RECSYS_TEST_A}", "alpha" },
+        { "x${RECSYS_TEST_A}y${RECSYS_TEST_A}z", "xalphayalphaz" },
+        { "${RECSYS_TEST_A:-dflt}", "alpha" },
+        { "${RECSYS_TEST_UNSET:-dflt}", "dflt" },
+        { "${RECSYS_TEST_UNSET:-}", "" },
+        { "${RECSYS_TEST_EMPTY:-dflt}", "dflt" },
+        { "${RECSYS_TEST_EMPTY}", "" },
+        { "${RECSYS_TEST_UNSET:-a:b-c $x}", "a:b-c $x" },
+        { "$$", "$" },
+        { "$${RECSYS_TEST_A}", "${RECSYS_TEST_A}" },
+        { "a$$$$b", "a$$b" },
+        { "$", "$" },
+        { "cost $5", "cost $5" },
+        { "end$", "end$" },
+        { "${_x9:-ok}", "ok" },
+    };
+
+    static const struct {
+        const char  *in;
+        const char  *err;
+    } bad[] = {
+        { "${RECSYS_TEST_UNSET}",
+          "environment variable \"RECSYS_TEST_UNSET\" is not set" },
+        { "a${RECSYS_TEST_A",
+          "unterminated \"${\" in \"a${RECSYS_TEST_A\"" },
+        { "${", "unterminated \"${\" in \"${\"" },
+        { "${X:-abc", "unterminated \"${\" in \"${X:-abc\"" },
+        { "${}", "invalid variable reference \"${}\", expected ${NAME} or"
+                 " ${NAME:-default}" },
+        { "${1X}", "invalid variable reference \"${1X}\", expected ${NAME}"
+                   " or ${NAME:-default}" },
+        { "${A-b}", "invalid variable reference \"${A-b}\", expected"
+                    " ${NAME} or ${NAME:-default}" },
+        { "${A B}", "invalid variable reference \"${A B}\", expected"
+                    " ${NAME} or ${NAME:-default}" },
+    };
+
+    (void) state;
+
+    setenv("RECSYS_TEST_A", "alpha", 1);
+    setenv("RECSYS_TEST_EMPTY", "", 1);
+    unsetenv("RECSYS_TEST_UNSET");
+
+    for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+        s = recsys_interpolate(ok[i].in, err, sizeof(err));
+        if (s == NULL) {
+            fail_msg("\"%s\": %s", ok[i].in, err);
+        }
+
+        assert_string_equal(s, ok[i].out);
+        free(s);
+    }
+
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        err[0] = '\0';
+        s = recsys_interpolate(bad[i].in, err, sizeof(err));
+        assert_null(s);
+        assert_string_equal(err, bad[i].err);
+    }
+
+    unsetenv("RECSYS_TEST_A");
+    unsetenv("RECSYS_TEST_EMPTY");
+}
+
+
+static void
+test_factory_valid(void **state)
+{
+    size_t  i;
+
+    static const struct {
+        const char  *factory;
+        int          rc;
+    } cases[] = {
+        { "auto", 0 },
+        { "IVF1,Flat", 0 },
+        { "IVF1024,Flat", 0 },
+        { "IVF1048576,Flat", 0 },
+        { "IVF256,SQ8", 0 },
+        { "IVF256,SQ4", 0 },
+        { "IVF256,SQfp16", 0 },
+        { "IVF256,PQ1", 0 },
+        { "IVF256,PQ16", 0 },
+        { "IVF256,PQ256", 0 },
+        { "IVF256,PQ16x4", 0 },
+        { "IVF256,PQ16x8", 0 },
+        { "IVF256,PQ16x16", 0 },
+        { "", -1 },
+        { "Auto", -1 },
+        { "auto ", -1 },
+        { "Flat", -1 },
+        { "IVF", -1 },
+        { "IVF,Flat", -1 },
+        { "IVF0,Flat", -1 },
+        { "IVF01,Flat", -1 },
+        { "IVF-1,Flat", -1 },
+        { "IVF1048577,Flat", -1 },
+        { "IVF99999999999999999999,Flat", -1 },
+        { "IVF16", -1 },
+        { "IVF16,", -1 },
+        { "IVF16Flat", -1 },
+        { "IVF16,flat", -1 },
+        { "IVF16,Flat ", -1 },
+        { "IVF16,Flat,", -1 },
+        { "IVF16,SQ6", -1 },
+        { "IVF16,SQfp16x", -1 },
+        { "IVF16,PQ", -1 },
+        { "IVF16,PQ0", -1 },
+        { "IVF16,PQ257", -1 },
+        { "IVF16,PQ08", -1 },
+        { "IVF16,PQ8x", -1 },
+        { "IVF16,PQ8x3", -1 },
+        { "IVF16,PQ8x17", -1 },
+        { "IVF16,PQ8x8x8", -1 },
+        { "IVF16,PQ8y8", -1 },
+        { "IVF16_HNSW32,Flat", -1 },
+        { "HNSW32", -1 },
+    };
+
+    (void) state;
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        if (recsys_factory_valid(cases[i].factory) != cases[i].rc) {
+            fail_msg("factory \"%s\": expected %d", cases[i].factory,
+                     cases[i].rc);
+        }
+    }
+
+    assert_int_equal(recsys_factory_valid(NULL), -1);
+}
+
+
+int
+main(void)
+{
+    const struct CMUnitTest  tests[] = {
+        cmocka_unit_test(test_valid_full),
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_relative_paths),
+        cmocka_unit_test(test_unknown_key),
+        cmocka_unit_test(test_wrong_type),
+        cmocka_unit_test(test_out_of_range),
+        cmocka_unit_test(test_bad_enum),
+        cmocka_unit_test(test_missing_key),
+        cmocka_unit_test(test_duplicate_key),
+        cmocka_unit_test(test_syntax_error),
+        cmocka_unit_test(test_not_mapping),
+        cmocka_unit_test(test_cannot_open),
+        cmocka_unit_test(test_factory_in_yaml),
+        cmocka_unit_test(test_interpolate_yaml),
+        cmocka_unit_test(test_interpolate),
+        cmocka_unit_test(test_factory_valid),
+    };
+
+    return cmocka_run_group_tests(tests, test_setup, test_teardown);
+}

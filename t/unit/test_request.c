@@ -1,0 +1,546 @@
+/*
+ * Unit tests for recsys_request.c: query strings, JSON bodies, errors with
+ * their HTTP status and code, and JSON string escaping.
+ */
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "recsys_request.h"
+
+
+#define DEF_K   10
+#define MAX_K   1000
+#define DIM     4
+
+
+static int test_args(recsys_query_t *q, const char *args);
+static int test_json(recsys_query_t *q, const char *body, int want);
+static void assert_str(recsys_str_t s, const char *expect);
+static void assert_bad_args(const char *args, const char *msg);
+static void assert_bad_json(const char *body, int want, int status,
+    const char *code, const char *msg);
+
+
+static int
+test_args(recsys_query_t *q, const char *args)
+{
+    memset(q, 0, sizeof(recsys_query_t));
+
+    return recsys_query_parse_args(q, args, strlen(args), DEF_K, MAX_K);
+}
+
+
+static int
+test_json(recsys_query_t *q, const char *body, int want)
+{
+    return recsys_query_parse_json(q, body, strlen(body), want, DIM, MAX_K);
+}
+
+
+static void
+assert_str(recsys_str_t s, const char *expect)
+{
+    assert_int_equal(s.len, strlen(expect));
+    assert_memory_equal(s.data, expect, s.len);
+    assert_int_equal(s.data[s.len], '\0');
+}
+
+
+static void
+assert_bad_args(const char *args, const char *msg)
+{
+    recsys_query_t  q;
+
+    assert_int_equal(test_args(&q, args), RECSYS_REQ_BAD);
+    assert_string_equal(q.code, "bad_parameter");
+
+    if (msg != NULL) {
+        assert_string_equal(q.error, msg);
+    }
+
+    recsys_query_free(&q);
+}
+
+
+static void
+assert_bad_json(const char *body, int want, int status, const char *code,
+    const char *msg)
+{
+    recsys_query_t  q;
+
+    assert_int_equal(test_args(&q, ""), RECSYS_REQ_OK);
+    assert_int_equal(test_json(&q, body, want), status);
+    assert_string_equal(q.code, code);
+
+    if (msg != NULL) {
+        assert_string_equal(q.error, msg);
+    }
+
+    recsys_query_free(&q);
+}
+
+
+static void
+test_defaults(void **state)
+{
+    recsys_query_t  q;
+
+    (void) state;
+
+    assert_int_equal(test_args(&q, ""), RECSYS_REQ_OK);
+    assert_int_equal(q.k, DEF_K);
+    assert_int_equal(q.has_category, 0);
+    assert_int_equal(q.category.len, 0);
+    assert_int_equal(q.nexclude, 0);
+    assert_int_equal(q.nhistory, 0);
+    assert_null(q.vector);
+    recsys_query_free(&q);
+
+    /* NULL args and unknown parameters */
+
+    memset(&q, 0, sizeof(q));
+    assert_int_equal(recsys_query_parse_args(&q, NULL, 0, 7, MAX_K),
+                     RECSYS_REQ_OK);
+    assert_int_equal(q.k, 7);
+    recsys_query_free(&q);
+
+    assert_int_equal(test_args(&q, "foo=bar&&=x&kk=zz&x=%zz&k"),
+                     RECSYS_REQ_BAD);
+    recsys_query_free(&q);
+
+    assert_int_equal(test_args(&q, "foo=bar&&=x&kk=zz&x=%zz&"), RECSYS_REQ_OK);
+    assert_int_equal(q.k, DEF_K);
+    recsys_query_free(&q);
+
+    /* free is idempotent and NULL-safe */
+
+    recsys_query_free(&q);
+    recsys_query_free(NULL);
+}
+
+
+static void
+test_k(void **state)
+{
+    recsys_query_t  q;
+
+    (void) state;
+
+    assert_int_equal(test_args(&q, "k=1"), RECSYS_REQ_OK);
+    assert_int_equal(q.k, 1);
+    recsys_query_free(&q);
+
+    assert_int_equal(test_args(&q, "k=1000"), RECSYS_REQ_OK);
+    assert_int_equal(q.k, 1000);
+    recsys_query_free(&q);
+
+    assert_int_equal(test_args(&q, "k=007"), RECSYS_REQ_OK);
+    assert_int_equal(q.k, 7);
+    recsys_query_free(&q);
+
+    assert_int_equal(test_args(&q, "%6b=%33"), RECSYS_REQ_OK);
+    assert_int_equal(q.k, 3);
+    recsys_query_free(&q);
+
+    /* last one wins */
+
+    assert_int_equal(test_args(&q, "k=5&k=6"), RECSYS_REQ_OK);
+    assert_int_equal(q.k, 6);
+    recsys_query_free(&q);
+
+    assert_bad_args("k=0", "\"k\" must be an integer between 1 and 1000");
+    assert_bad_args("k=1001", "\"k\" must be an integer between 1 and 1000");
+    assert_bad_args("k=abc", NULL);
+    assert_bad_args("k=10x", NULL);
+    assert_bad_args("k=-1", NULL);
+    assert_bad_args("k=", NULL);
+    assert_bad_args("k", NULL);
+    assert_bad_args("k=+5", NULL);
+    assert_bad_args("k=1.0", NULL);
+    assert_bad_args("k=99999999999999999999999999", NULL);
+    assert_bad_args("k=%zz", "\"k\" has an invalid percent-encoding");
+}
+
+
+static void
+test_percent(void **state)
+{
+    recsys_query_t  q;
+
+    (void) state;
+
+    assert_int_equal(test_args(&q, "category=Sci%2dFi+%26+more%c3%A9"),
+                     RECSYS_REQ_OK);
+    assert_int_equal(q.has_category, 1);
+    assert_str(q.category, "Sci-Fi & more\xc3\xa9");
+    recsys_query_free(&q);
+
+    assert_int_equal(test_args(&q, "category="), RECSYS_REQ_OK);
+    assert_int_equal(q.has_category, 0);
+    recsys_query_free(&q);
+
+    assert_int_equal(test_args(&q, "category=a&category="), RECSYS_REQ_OK);
+    assert_int_equal(q.has_category, 0);
+    recsys_query_free(&q);
+
+    assert_int_equal(test_args(&q, "category=%00x"), RECSYS_REQ_OK);
+    assert_int_equal(q.category.len, 2);
+    assert_int_equal(q.category.data[0], '\0');
+    recsys_query_free(&q);
+
+    assert_bad_args("category=%", "\"category\" has an invalid "
+                    "percent-encoding");
+    assert_bad_args("category=%4", NULL);
+    assert_bad_args("category=%4g", NULL);
+    assert_bad_args("exclude=a,%g1", "\"exclude\" has an invalid "
+                    "percent-encoding");
+    assert_bad_args("history=%", "\"history\" has an invalid "
+                    "percent-encoding");
+}
+
+
+static void
+test_lists(void **state)
+{
+    recsys_query_t  q;
+
+    (void) state;
+
+    assert_int_equal(test_args(&q, "exclude=a,b&k=3&exclude=,c,,&exclude="
+                               "&history=x%2Cy&history=z&exclude=d+e"),
+                     RECSYS_REQ_OK);
+    assert_int_equal(q.k, 3);
+    assert_int_equal(q.nexclude, 4);
+    assert_str(q.exclude[0], "a");
+    assert_str(q.exclude[1], "b");
+    assert_str(q.exclude[2], "c");
+    assert_str(q.exclude[3], "d e");
+    assert_int_equal(q.nhistory, 2);
+    assert_str(q.history[0], "x,y");
+    assert_str(q.history[1], "z");
+    recsys_query_free(&q);
+
+    assert_int_equal(test_args(&q, "exclude=,,,&history="), RECSYS_REQ_OK);
+    assert_int_equal(q.nexclude, 0);
+    assert_int_equal(q.nhistory, 0);
+    recsys_query_free(&q);
+}
+
+
+static void
+test_caps(void **state)
+{
+    int             i;
+    char           *args, *p;
+    recsys_query_t  q;
+
+    (void) state;
+
+    args = malloc(16 * 1001 + 64);
+    assert_non_null(args);
+
+    /* 1000 ids in two parameters pass, one more fails */
+
+    p = args + sprintf(args, "exclude=");
+    for (i = 0; i < 500; i++) {
+        p += sprintf(p, "i%d,", i);
+    }
+
+    p += sprintf(p, "&exclude=");
+    for (i = 500; i < 1000; i++) {
+        p += sprintf(p, "i%d,", i);
+    }
+
+    assert_int_equal(test_args(&q, args), RECSYS_REQ_OK);
+    assert_int_equal(q.nexclude, 1000);
+    assert_str(q.exclude[999], "i999");
+    recsys_query_free(&q);
+
+    sprintf(p, "x");
+    assert_bad_args(args, "\"exclude\" has more than 1000 ids");
+
+    p = args + sprintf(args, "history=");
+    for (i = 0; i < 1001; i++) {
+        p += sprintf(p, "%d,", i);
+    }
+
+    assert_bad_args(args, "\"history\" has more than 1000 ids");
+
+    free(args);
+}
+
+
+static void
+test_json_happy(void **state)
+{
+    recsys_query_t  q;
+
+    (void) state;
+
+    assert_int_equal(test_args(&q, ""), RECSYS_REQ_OK);
+    assert_int_equal(test_json(&q, " {\"k\": 5, \"exclude\": [\"a\", \"b\"],"
+                               " \"category\": \"books\", \"history\":"
+                               " [\"h1\", \"h\\u00e9\"], \"other\": [1, {}],"
+                               " \"vector\": [1, -2.5, 0, 1e3]}\n",
+                               RECSYS_WANT_HISTORY | RECSYS_WANT_VECTOR),
+                     RECSYS_REQ_OK);
+    assert_int_equal(q.k, 5);
+    assert_int_equal(q.nexclude, 2);
+    assert_str(q.exclude[0], "a");
+    assert_str(q.exclude[1], "b");
+    assert_int_equal(q.has_category, 1);
+    assert_str(q.category, "books");
+    assert_int_equal(q.nhistory, 2);
+    assert_str(q.history[0], "h1");
+    assert_str(q.history[1], "h\xc3\xa9");
+    assert_non_null(q.vector);
+    assert_int_equal(q.dimension, DIM);
+    assert_true(q.vector[0] == 1.0f);
+    assert_true(q.vector[1] == -2.5f);
+    assert_true(q.vector[2] == 0.0f);
+    assert_true(q.vector[3] == 1000.0f);
+    recsys_query_free(&q);
+
+    /* empty object keeps the defaults; history ignored unless wanted */
+
+    assert_int_equal(test_args(&q, ""), RECSYS_REQ_OK);
+    assert_int_equal(test_json(&q, "{\"history\": 5}", 0), RECSYS_REQ_OK);
+    assert_int_equal(q.k, DEF_K);
+    assert_int_equal(q.nhistory, 0);
+    recsys_query_free(&q);
+
+    /* history is optional even when wanted; empty arrays are fine */
+
+    assert_int_equal(test_args(&q, ""), RECSYS_REQ_OK);
+    assert_int_equal(test_json(&q, "{\"history\": [], \"exclude\": [],"
+                               " \"category\": \"\"}",
+                               RECSYS_WANT_HISTORY), RECSYS_REQ_OK);
+    assert_int_equal(q.nhistory, 0);
+    assert_int_equal(q.nexclude, 0);
+    assert_int_equal(q.has_category, 0);
+    recsys_query_free(&q);
+
+    /* "k" as an integral float */
+
+    assert_int_equal(test_args(&q, ""), RECSYS_REQ_OK);
+    assert_int_equal(test_json(&q, "{\"k\": 1000.0}", 0), RECSYS_REQ_OK);
+    assert_int_equal(q.k, 1000);
+    recsys_query_free(&q);
+}
+
+
+static void
+test_json_overrides(void **state)
+{
+    recsys_query_t  q;
+
+    (void) state;
+
+    assert_int_equal(test_args(&q, "k=3&exclude=a,b&category=x&history=h"),
+                     RECSYS_REQ_OK);
+
+    /* fields the body carries win; the others stay from the query */
+
+    assert_int_equal(test_json(&q, "{\"k\": 7, \"exclude\": [\"c\"]}",
+                               RECSYS_WANT_HISTORY), RECSYS_REQ_OK);
+    assert_int_equal(q.k, 7);
+    assert_int_equal(q.nexclude, 1);
+    assert_str(q.exclude[0], "c");
+    assert_str(q.category, "x");
+    assert_int_equal(q.nhistory, 1);
+    assert_str(q.history[0], "h");
+
+    assert_int_equal(test_json(&q, "{\"category\": \"\", \"history\":"
+                               " [\"p\", \"q\"]}", RECSYS_WANT_HISTORY),
+                     RECSYS_REQ_OK);
+    assert_int_equal(q.has_category, 0);
+    assert_int_equal(q.nhistory, 2);
+    assert_str(q.history[1], "q");
+    assert_int_equal(q.k, 7);
+
+    recsys_query_free(&q);
+    recsys_query_free(&q);
+}
+
+
+static void
+test_json_errors(void **state)
+{
+    int    i;
+    char  *body, *p;
+
+    (void) state;
+
+    assert_bad_json("", 0, 400, "bad_parameter", "invalid JSON body");
+    assert_bad_json("{", 0, 400, "bad_parameter", "invalid JSON body");
+    assert_bad_json("{\"k\": 1,}", 0, 400, "bad_parameter",
+                    "invalid JSON body");
+    assert_bad_json("{} x", 0, 400, "bad_parameter", "invalid JSON body");
+    assert_bad_json("{}{}", 0, 400, "bad_parameter", "invalid JSON body");
+    assert_bad_json("[1, 2]", 0, 400, "bad_parameter",
+                    "body must be a JSON object");
+    assert_bad_json("\"s\"", 0, 400, "bad_parameter",
+                    "body must be a JSON object");
+    assert_bad_json("null", 0, 400, "bad_parameter",
+                    "body must be a JSON object");
+
+    assert_bad_json("{\"k\": 0}", 0, 400, "bad_parameter",
+                    "\"k\" must be an integer between 1 and 1000");
+    assert_bad_json("{\"k\": 1001}", 0, 400, "bad_parameter", NULL);
+    assert_bad_json("{\"k\": 2.5}", 0, 400, "bad_parameter", NULL);
+    assert_bad_json("{\"k\": -3}", 0, 400, "bad_parameter", NULL);
+    assert_bad_json("{\"k\": \"5\"}", 0, 400, "bad_parameter", NULL);
+    assert_bad_json("{\"k\": null}", 0, 400, "bad_parameter", NULL);
+    assert_bad_json("{\"k\": 1e999}", 0, 400, "bad_parameter", NULL);
+
+    assert_bad_json("{\"exclude\": \"a\"}", 0, 400, "bad_parameter",
+                    "\"exclude\" must be an array of strings");
+    assert_bad_json("{\"exclude\": [\"a\", 1]}", 0, 400, "bad_parameter",
+                    "\"exclude\" must be an array of non-empty strings");
+    assert_bad_json("{\"exclude\": [\"\"]}", 0, 400, "bad_parameter", NULL);
+    assert_bad_json("{\"history\": {}}", RECSYS_WANT_HISTORY, 400,
+                    "bad_parameter",
+                    "\"history\" must be an array of strings");
+    assert_bad_json("{\"history\": [null]}", RECSYS_WANT_HISTORY, 400,
+                    "bad_parameter", NULL);
+    assert_bad_json("{\"category\": 3}", 0, 400, "bad_parameter",
+                    "\"category\" must be a string");
+    assert_bad_json("{\"category\": null}", 0, 400, "bad_parameter", NULL);
+
+    /* caps */
+
+    body = malloc(8 * 1001 + 64);
+    assert_non_null(body);
+
+    p = body + sprintf(body, "{\"exclude\": [");
+    for (i = 0; i < 1001; i++) {
+        p += sprintf(p, "%s\"%d\"", i ? "," : "", i);
+    }
+
+    sprintf(p, "]}");
+    assert_bad_json(body, 0, 400, "bad_parameter",
+                    "\"exclude\" has more than 1000 ids");
+
+    memcpy(body + 2, "history", 7);
+    assert_bad_json(body, RECSYS_WANT_HISTORY, 400, "bad_parameter",
+                    "\"history\" has more than 1000 ids");
+
+    free(body);
+}
+
+
+static void
+test_json_vector(void **state)
+{
+    (void) state;
+
+    assert_bad_json("{}", RECSYS_WANT_VECTOR, 400, "bad_parameter",
+                    "\"vector\" is required");
+    assert_bad_json("{\"vector\": null}", RECSYS_WANT_VECTOR, 400,
+                    "bad_parameter", "\"vector\" must be an array of numbers");
+    assert_bad_json("{\"vector\": {\"0\": 1}}", RECSYS_WANT_VECTOR, 400,
+                    "bad_parameter", NULL);
+    assert_bad_json("{\"vector\": [1, 2, \"3\", 4]}", RECSYS_WANT_VECTOR,
+                    400, "bad_parameter",
+                    "\"vector\" must be an array of numbers");
+    assert_bad_json("{\"vector\": [1, 2, [3], 4]}", RECSYS_WANT_VECTOR,
+                    400, "bad_parameter", NULL);
+
+    assert_bad_json("{\"vector\": [1, 2, 3]}", RECSYS_WANT_VECTOR, 422,
+                    "wrong_dimension",
+                    "\"vector\" has 3 numbers, expected 4");
+    assert_bad_json("{\"vector\": []}", RECSYS_WANT_VECTOR, 422,
+                    "wrong_dimension",
+                    "\"vector\" has 0 numbers, expected 4");
+    assert_bad_json("{\"vector\": [1, 2, 3, 4, 5]}", RECSYS_WANT_VECTOR, 422,
+                    "wrong_dimension", NULL);
+
+    assert_bad_json("{\"vector\": [1, 2, 1e999, 4]}", RECSYS_WANT_VECTOR,
+                    422, "non_finite",
+                    "\"vector\" has a non-finite number at index 2");
+    assert_bad_json("{\"vector\": [-1e999, 2, 3, 4]}", RECSYS_WANT_VECTOR,
+                    422, "non_finite", NULL);
+    assert_bad_json("{\"vector\": [1, 2, 3, 1e39]}", RECSYS_WANT_VECTOR,
+                    422, "non_finite", NULL);
+
+    /* without RECSYS_WANT_VECTOR the key is ignored */
+
+    assert_bad_json("{\"vector\": 5, \"k\": 0}", 0, 400, "bad_parameter",
+                    "\"k\" must be an integer between 1 and 1000");
+}
+
+
+static void
+test_escape(void **state)
+{
+    size_t       i, n;
+    char         buf[64], *end;
+
+    static const struct {
+        const char  *in;
+        size_t       len;
+        const char  *out;
+    } cases[] = {
+        { "", 0, "" },
+        { "plain id-1", 10, "plain id-1" },
+        { "a\"b\\c", 5, "a\\\"b\\\\c" },
+        { "\n\r\t\b\f", 5, "\\n\\r\\t\\b\\f" },
+        { "\x01\x1f\x0b\x00", 4, "\\u0001\\u001f\\u000b\\u0000" },
+        { "</script>&", 10, "</script>&" },
+        { "\x7f/", 2, "\x7f/" },
+        { "caf\xc3\xa9", 5, "caf\xc3\xa9" },
+        { "bad\xff\xfe", 5, "bad\xff\xfe" }
+    };
+
+    (void) state;
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        n = recsys_json_escaped_len(cases[i].in, cases[i].len);
+        assert_int_equal(n, strlen(cases[i].out));
+
+        memset(buf, 'Z', sizeof(buf));
+        end = recsys_json_escape(buf, cases[i].in, cases[i].len);
+        assert_ptr_equal(end, buf + n);
+        assert_memory_equal(buf, cases[i].out, n);
+        assert_int_equal(buf[n], 'Z');
+    }
+
+    /* every control character escapes to something JSON accepts */
+
+    for (i = 0; i < 0x20; i++) {
+        buf[0] = (char) i;
+        n = recsys_json_escaped_len(buf, 1);
+        assert_true(n == 2 || n == 6);
+        end = recsys_json_escape(buf + 1, buf, 1);
+        assert_ptr_equal(end, buf + 1 + n);
+        assert_int_equal(buf[1], '\\');
+    }
+}
+
+
+int
+main(void)
+{
+    const struct CMUnitTest  tests[] = {
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_k),
+        cmocka_unit_test(test_percent),
+        cmocka_unit_test(test_lists),
+        cmocka_unit_test(test_caps),
+        cmocka_unit_test(test_json_happy),
+        cmocka_unit_test(test_json_overrides),
+        cmocka_unit_test(test_json_errors),
+        cmocka_unit_test(test_json_vector),
+        cmocka_unit_test(test_escape),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
