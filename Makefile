@@ -87,6 +87,7 @@ prove: module tools
 	TEST_NGINX_BINARY=$(NGINX_BIN) \
 	TEST_NGINX_LOAD_MODULES=$(TOP)/$(MODULE) \
 	TEST_NGINX_DATA_DIR=$(TOP)/$(BUILD)/t \
+	TEST_NGINX_CONF_DIR=$(TOP)/t/data \
 	TEST_NGINX_BUILD_DIR=$(TOP)/$(BUILD) \
 	TEST_NGINX_SERVROOT=$(TOP)/$(BUILD)/servroot \
 	    prove -r t

@@ -70,6 +70,7 @@ ngx_http_recsys_index_switch(ngx_http_recsys_catalog_t *catalog,
     u_char                  link[NGX_MAX_PATH], target[NGX_MAX_PATH];
     ssize_t                 n;
     ngx_err_t               err;
+    ngx_uint_t              level;
     ngx_http_recsys_gen_t  *g;
 
     ngx_snprintf(link, sizeof(link), "%s/" RECSYS_CURRENT_LINK "%Z",
@@ -82,8 +83,8 @@ ngx_http_recsys_index_switch(ngx_http_recsys_catalog_t *catalog,
 
         if (!catalog->missing_logged) {
             catalog->missing_logged = 1;
-            ngx_log_error(err == NGX_ENOENT ? NGX_LOG_WARN : NGX_LOG_ERR,
-                          log, err,
+            level = (err == NGX_ENOENT) ? NGX_LOG_WARN : NGX_LOG_ERR;
+            ngx_log_error(level, log, err,
                           "recsys catalog \"%V\": no index published, "
                           "readlink(\"%s\") failed", &catalog->name, link);
         }

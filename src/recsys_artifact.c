@@ -145,6 +145,23 @@ typedef struct {
 } recsys_out_t;
 
 
+/* everything items.bin needs besides the items themselves */
+typedef struct {
+    recsys_witem_t        **pop;        /* items in popular order */
+    recsys_witem_t        **bycat;      /* items with a category, grouped */
+    uint32_t               *catno;      /* row -> category number */
+    uint32_t               *rows;       /* scratch for row lists */
+    uint32_t               *hash;
+    recsys_category_rec_t  *cats;
+    uint32_t                slots;
+    uint32_t                ncat;
+    uint32_t                ncatrows;
+    uint64_t                pool;       /* bytes of category names */
+    recsys_items_header_t   h;
+    recsys_out_t            out;
+} recsys_layout_t;
+
+
 static uint64_t recsys_checksum_mix(uint64_t h, uint64_t w);
 static const char *recsys_basename(const char *path);
 static int recsys_join(char *out, size_t outlen, const char *dir,
@@ -158,18 +175,30 @@ static int64_t recsys_writer_lookup(const recsys_items_writer_t *w,
 static int recsys_writer_grow(recsys_items_writer_t *w);
 static int recsys_writer_build(recsys_items_writer_t *w, int fd,
     char *err, size_t errlen);
+static void recsys_writer_sort(recsys_items_writer_t *w,
+    recsys_layout_t *l);
+static void recsys_writer_hash(recsys_items_writer_t *w,
+    recsys_layout_t *l);
+static int recsys_writer_header(recsys_items_writer_t *w,
+    recsys_layout_t *l);
+static void recsys_writer_emit(recsys_items_writer_t *w,
+    recsys_layout_t *l);
 static void recsys_out_write(recsys_out_t *o, const void *data, size_t len);
 static void recsys_out_pad(recsys_out_t *o, uint64_t offset);
 static void recsys_out_flush(recsys_out_t *o);
 static int recsys_items_validate(recsys_items_t *items,
     const recsys_items_header_t *h, const char *name, char *err,
     size_t errlen);
+static int recsys_items_check_rows(recsys_items_t *items,
+    uint32_t ncatrows, const char *name, char *err, size_t errlen);
 static int recsys_str_valid(const recsys_items_t *items, uint64_t off,
     uint32_t len);
 static int recsys_json_uint(cJSON *obj, const char *key, double max,
     uint64_t *out, const char *ctx, char *err, size_t errlen);
 static int recsys_json_str(cJSON *obj, const char *key, char *out,
     size_t outlen, const char *ctx, char *err, size_t errlen);
+static cJSON *recsys_manifest_load(const char *path, const char *ctx,
+    char *err, size_t errlen);
 static int recsys_manifest_files(cJSON *files, recsys_manifest_t *m,
     const char *ctx, char *err, size_t errlen);
 static int recsys_write_file(const char *path, const char *data,
@@ -186,6 +215,7 @@ static const char *recsys_faiss_error(void);
 static int recsys_parse_uint(const char *s, size_t len, uint64_t *out);
 static int recsys_mkdir(const char *path, char *err, size_t errlen);
 static int recsys_remove_tree(const char *path);
+static int recsys_fsync_dir(const char *dir, char *err, size_t errlen);
 static void recsys_prune(const char *gens_dir, uint64_t current,
     uint32_t keep);
 static int recsys_cmp_u64_desc(const void *a, const void *b);
@@ -716,83 +746,162 @@ static int
 recsys_writer_build(recsys_items_writer_t *w, int fd, char *err,
     size_t errlen)
 {
-    int                     rc, i;
-    uint32_t                n, r, ncat, ncatrows, slots, *catno, *rows;
-    uint32_t               *hash;
-    uint64_t                s, mask, pool, off, end;
-    recsys_out_t           *o;
-    recsys_witem_t        **pop, **bycat, *wi;
-    recsys_item_rec_t       rec;
-    recsys_items_header_t   h;
-    recsys_category_rec_t  *cats;
+    int               rc;
+    size_t            n;
+    recsys_layout_t  *l;
 
+    n = (size_t) w->count + 1;
     rc = -1;
-    n = w->count;
 
-    pop = malloc(((size_t) n + 1) * sizeof(recsys_witem_t *));
-    bycat = malloc(((size_t) n + 1) * sizeof(recsys_witem_t *));
-    catno = malloc(((size_t) n + 1) * sizeof(uint32_t));
-    rows = malloc(((size_t) n + 1) * sizeof(uint32_t));
-    cats = malloc(((size_t) n + 1) * sizeof(recsys_category_rec_t));
-    o = malloc(sizeof(recsys_out_t));
-
-    slots = RECSYS_ITEMS_MIN_SLOTS;
-    while (slots < (uint64_t) n * 2) {
-        slots *= 2;
+    l = calloc(1, sizeof(recsys_layout_t));
+    if (l == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
     }
 
-    hash = calloc(slots, sizeof(uint32_t));
+    l->slots = RECSYS_ITEMS_MIN_SLOTS;
+    while (l->slots < (uint64_t) w->count * 2) {
+        l->slots *= 2;
+    }
 
-    if (pop == NULL || bycat == NULL || catno == NULL || rows == NULL
-        || cats == NULL || o == NULL || hash == NULL)
+    l->pop = malloc(n * sizeof(recsys_witem_t *));
+    l->bycat = malloc(n * sizeof(recsys_witem_t *));
+    l->catno = malloc(n * sizeof(uint32_t));
+    l->rows = malloc(n * sizeof(uint32_t));
+    l->cats = malloc(n * sizeof(recsys_category_rec_t));
+    l->hash = calloc(l->slots, sizeof(uint32_t));
+
+    if (l->pop == NULL || l->bycat == NULL || l->catno == NULL
+        || l->rows == NULL || l->cats == NULL || l->hash == NULL)
     {
         snprintf(err, errlen, "out of memory");
         goto done;
     }
 
-    /* categories: sort the items that have one, then group equal names */
+    recsys_writer_sort(w, l);
+    recsys_writer_hash(w, l);
 
-    ncatrows = 0;
+    if (recsys_writer_header(w, l) != 0) {
+        snprintf(err, errlen, "items.bin would be larger than 32 GiB");
+        goto done;
+    }
 
-    for (r = 0; r < n; r++) {
-        pop[r] = &w->items[r];
-        catno[r] = RECSYS_NO_CATEGORY;
+    l->out.fd = fd;
+    recsys_writer_emit(w, l);
+    recsys_out_flush(&l->out);
+
+    if (l->out.error != 0) {
+        snprintf(err, errlen, "items.bin: write failed: %s",
+                 strerror(l->out.error));
+        goto done;
+    }
+
+    rc = 0;
+
+done:
+
+    free(l->pop);
+    free(l->bycat);
+    free(l->catno);
+    free(l->rows);
+    free(l->cats);
+    free(l->hash);
+    free(l);
+
+    return rc;
+}
+
+
+/* popular order, and items grouped into categories sorted by name */
+
+static void
+recsys_writer_sort(recsys_items_writer_t *w, recsys_layout_t *l)
+{
+    uint32_t                r, ncat;
+    recsys_witem_t         *wi, *prev;
+    recsys_category_rec_t  *cat;
+
+    l->ncatrows = 0;
+
+    for (r = 0; r < w->count; r++) {
+        l->pop[r] = &w->items[r];
+        l->catno[r] = RECSYS_NO_CATEGORY;
 
         if (w->items[r].str[RECSYS_STR_CATEGORY] != NULL) {
-            bycat[ncatrows++] = &w->items[r];
+            l->bycat[l->ncatrows++] = &w->items[r];
         }
     }
 
-    qsort(pop, n, sizeof(recsys_witem_t *), recsys_witem_cmp_popular);
-    qsort(bycat, ncatrows, sizeof(recsys_witem_t *),
+    qsort(l->pop, w->count, sizeof(recsys_witem_t *),
+          recsys_witem_cmp_popular);
+    qsort(l->bycat, l->ncatrows, sizeof(recsys_witem_t *),
           recsys_witem_cmp_category);
 
+    /* category names come first in the string pool */
     ncat = 0;
-    pool = 0;
+    l->pool = 0;
+    cat = NULL;
 
-    for (r = 0; r < ncatrows; r++) {
-        wi = bycat[r];
+    for (r = 0; r < l->ncatrows; r++) {
+        wi = l->bycat[r];
+        prev = r ? l->bycat[r - 1] : NULL;
 
-        if (r == 0
+        if (prev == NULL
             || recsys_bytes_cmp(wi->str[RECSYS_STR_CATEGORY],
                                 wi->len[RECSYS_STR_CATEGORY],
-                                bycat[r - 1]->str[RECSYS_STR_CATEGORY],
-                                bycat[r - 1]->len[RECSYS_STR_CATEGORY])
+                                prev->str[RECSYS_STR_CATEGORY],
+                                prev->len[RECSYS_STR_CATEGORY])
                != 0)
         {
-            memset(&cats[ncat], 0, sizeof(recsys_category_rec_t));
-            cats[ncat].name_off = pool;
-            cats[ncat].name_len = wi->len[RECSYS_STR_CATEGORY];
-            cats[ncat].start = r;
-            pool += (uint64_t) wi->len[RECSYS_STR_CATEGORY] + 1;
-            ncat++;
+            cat = &l->cats[ncat++];
+            memset(cat, 0, sizeof(recsys_category_rec_t));
+            cat->name_off = l->pool;
+            cat->name_len = wi->len[RECSYS_STR_CATEGORY];
+            cat->start = r;
+            l->pool += (uint64_t) cat->name_len + 1;
         }
 
-        cats[ncat - 1].nrows++;
-        catno[wi - w->items] = ncat - 1;
+        cat->nrows++;
+        l->catno[wi - w->items] = ncat - 1;
     }
 
-    /* the string pool: category names first, then each item's strings */
+    l->ncat = ncat;
+}
+
+
+static void
+recsys_writer_hash(recsys_items_writer_t *w, recsys_layout_t *l)
+{
+    uint32_t         r;
+    uint64_t         s, mask;
+    recsys_witem_t  *wi;
+
+    mask = l->slots - 1;
+
+    for (r = 0; r < w->count; r++) {
+        wi = &w->items[r];
+        s = recsys_id_hash(wi->str[RECSYS_STR_ID], wi->len[RECSYS_STR_ID])
+            & mask;
+
+        while (l->hash[s] != 0) {
+            s = (s + 1) & mask;
+        }
+
+        l->hash[s] = r + 1;
+    }
+}
+
+
+static int
+recsys_writer_header(recsys_items_writer_t *w, recsys_layout_t *l)
+{
+    int                     i;
+    uint32_t                r, n;
+    uint64_t                off, pool;
+    recsys_items_header_t  *h;
+
+    n = w->count;
+    pool = l->pool;
 
     for (r = 0; r < n; r++) {
         for (i = 0; i < RECSYS_NSTR; i++) {
@@ -802,65 +911,60 @@ recsys_writer_build(recsys_items_writer_t *w, int fd, char *err,
         }
     }
 
-    mask = slots - 1;
-
-    for (r = 0; r < n; r++) {
-        wi = &w->items[r];
-        s = recsys_id_hash(wi->str[RECSYS_STR_ID], wi->len[RECSYS_STR_ID])
-            & mask;
-
-        while (hash[s] != 0) {
-            s = (s + 1) & mask;
-        }
-
-        hash[s] = r + 1;
-    }
-
-    memset(&h, 0, sizeof(h));
-    memcpy(h.magic, RECSYS_ITEMS_MAGIC, sizeof(RECSYS_ITEMS_MAGIC));
-    h.version = RECSYS_ITEMS_VERSION;
-    h.dimension = w->dimension;
-    h.count = n;
-    h.ncategories = ncat;
-    h.hash_slots = slots;
-    h.ncatrows = ncatrows;
-    h.strings_size = pool;
+    h = &l->h;
+    memset(h, 0, sizeof(recsys_items_header_t));
+    memcpy(h->magic, RECSYS_ITEMS_MAGIC, sizeof(RECSYS_ITEMS_MAGIC));
+    h->version = RECSYS_ITEMS_VERSION;
+    h->dimension = w->dimension;
+    h->count = n;
+    h->ncategories = l->ncat;
+    h->hash_slots = l->slots;
+    h->ncatrows = l->ncatrows;
+    h->strings_size = pool;
 
     off = RECSYS_ITEMS_HEADER_SIZE;
-    h.records_off = off / 8;
+    h->records_off = off / 8;
     off = recsys_align8(off + (uint64_t) n * sizeof(recsys_item_rec_t));
-    h.hash_off = off / 8;
-    off = recsys_align8(off + (uint64_t) slots * 4);
-    h.popular_off = off / 8;
+    h->hash_off = off / 8;
+    off = recsys_align8(off + (uint64_t) l->slots * 4);
+    h->popular_off = off / 8;
     off = recsys_align8(off + (uint64_t) n * 4);
-    h.categories_off = off / 8;
-    off = recsys_align8(off + (uint64_t) ncat
+    h->categories_off = off / 8;
+    off = recsys_align8(off + (uint64_t) l->ncat
                               * sizeof(recsys_category_rec_t));
-    h.catrows_off = off / 8;
-    off = recsys_align8(off + (uint64_t) ncatrows * 4);
+    h->catrows_off = off / 8;
+    off = recsys_align8(off + (uint64_t) l->ncatrows * 4);
 
     if (off / 8 > UINT32_MAX) {
-        snprintf(err, errlen, "items.bin would be too large");
-        goto done;
+        return -1;
     }
 
-    h.strings_off = off / 8;
-    end = off + pool;
+    h->strings_off = off / 8;
 
-    o->fd = fd;
-    o->error = 0;
-    o->written = 0;
-    o->used = 0;
+    return 0;
+}
 
-    recsys_out_write(o, &h, sizeof(h));
 
-    /* records: category names come first in the pool */
-    off = 0;
-    for (r = 0; r < ncat; r++) {
-        off += (uint64_t) cats[r].name_len + 1;
-    }
+static void
+recsys_writer_emit(recsys_items_writer_t *w, recsys_layout_t *l)
+{
+    int                     i;
+    uint32_t                r;
+    uint64_t                off;
+    recsys_out_t           *o;
+    recsys_witem_t         *wi;
+    recsys_item_rec_t       rec;
+    recsys_items_header_t  *h;
 
-    for (r = 0; r < n; r++) {
+    o = &l->out;
+    h = &l->h;
+
+    recsys_out_write(o, h, sizeof(recsys_items_header_t));
+
+    /* item strings follow the category names in the pool */
+    off = l->pool;
+
+    for (r = 0; r < w->count; r++) {
         wi = &w->items[r];
         memset(&rec, 0, sizeof(rec));
 
@@ -872,7 +976,7 @@ recsys_writer_build(recsys_items_writer_t *w, int fd, char *err,
             }
 
             if (i == RECSYS_STR_CATEGORY) {
-                rec.off[i] = cats[catno[r]].name_off;
+                rec.off[i] = l->cats[l->catno[r]].name_off;
                 continue;
             }
 
@@ -880,41 +984,42 @@ recsys_writer_build(recsys_items_writer_t *w, int fd, char *err,
             off += (uint64_t) wi->len[i] + 1;
         }
 
-        rec.category_no = catno[r];
+        rec.category_no = l->catno[r];
         rec.popularity = wi->popularity;
 
         recsys_out_write(o, &rec, sizeof(rec));
     }
 
-    recsys_out_pad(o, (uint64_t) h.hash_off * 8);
-    recsys_out_write(o, hash, (size_t) slots * 4);
+    recsys_out_pad(o, (uint64_t) h->hash_off * 8);
+    recsys_out_write(o, l->hash, (size_t) l->slots * 4);
 
-    for (r = 0; r < n; r++) {
-        rows[r] = pop[r] - w->items;
+    for (r = 0; r < w->count; r++) {
+        l->rows[r] = l->pop[r] - w->items;
     }
 
-    recsys_out_pad(o, (uint64_t) h.popular_off * 8);
-    recsys_out_write(o, rows, (size_t) n * 4);
+    recsys_out_pad(o, (uint64_t) h->popular_off * 8);
+    recsys_out_write(o, l->rows, (size_t) w->count * 4);
 
-    recsys_out_pad(o, (uint64_t) h.categories_off * 8);
-    recsys_out_write(o, cats, (size_t) ncat * sizeof(recsys_category_rec_t));
+    recsys_out_pad(o, (uint64_t) h->categories_off * 8);
+    recsys_out_write(o, l->cats,
+                     (size_t) l->ncat * sizeof(recsys_category_rec_t));
 
-    for (r = 0; r < ncatrows; r++) {
-        rows[r] = bycat[r] - w->items;
+    for (r = 0; r < l->ncatrows; r++) {
+        l->rows[r] = l->bycat[r] - w->items;
     }
 
-    recsys_out_pad(o, (uint64_t) h.catrows_off * 8);
-    recsys_out_write(o, rows, (size_t) ncatrows * 4);
+    recsys_out_pad(o, (uint64_t) h->catrows_off * 8);
+    recsys_out_write(o, l->rows, (size_t) l->ncatrows * 4);
 
-    recsys_out_pad(o, (uint64_t) h.strings_off * 8);
+    recsys_out_pad(o, (uint64_t) h->strings_off * 8);
 
-    for (r = 0; r < ncat; r++) {
-        wi = bycat[cats[r].start];
+    for (r = 0; r < l->ncat; r++) {
+        wi = l->bycat[l->cats[r].start];
         recsys_out_write(o, wi->str[RECSYS_STR_CATEGORY],
                          (size_t) wi->len[RECSYS_STR_CATEGORY] + 1);
     }
 
-    for (r = 0; r < n; r++) {
+    for (r = 0; r < w->count; r++) {
         wi = &w->items[r];
 
         for (i = 0; i < RECSYS_NSTR; i++) {
@@ -923,34 +1028,6 @@ recsys_writer_build(recsys_items_writer_t *w, int fd, char *err,
             }
         }
     }
-
-    recsys_out_flush(o);
-
-    if (o->error != 0) {
-        snprintf(err, errlen, "items.bin: write failed: %s",
-                 strerror(o->error));
-        goto done;
-    }
-
-    if (o->written != end) {
-        snprintf(err, errlen, "items.bin: wrote %llu bytes, expected %llu",
-                 (unsigned long long) o->written, (unsigned long long) end);
-        goto done;
-    }
-
-    rc = 0;
-
-done:
-
-    free(pop);
-    free(bycat);
-    free(catno);
-    free(rows);
-    free(cats);
-    free(o);
-    free(hash);
-
-    return rc;
 }
 
 
@@ -1040,12 +1117,9 @@ static int
 recsys_items_validate(recsys_items_t *items, const recsys_items_header_t *h,
     const char *name, char *err, size_t errlen)
 {
-    int                           i;
-    uint32_t                      sec;
-    uint64_t                      r, need, start[6], len[6];
-    const recsys_item_rec_t      *rec;
-    const recsys_category_rec_t  *cat;
-    static const char            *names[6] = {
+    int                 i;
+    uint64_t            need, start[6], len[6];
+    static const char  *names[6] = {
         "records", "hash", "popular", "categories", "catrows", "strings"
     };
 
@@ -1132,6 +1206,22 @@ recsys_items_validate(recsys_items_t *items, const recsys_items_header_t *h,
     items->strings = (const char *) items->base + start[5];
     items->strings_size = h->strings_size;
 
+    return recsys_items_check_rows(items, h->ncatrows, name, err, errlen);
+}
+
+
+/* every string reference inside the pool, every row index < count */
+
+static int
+recsys_items_check_rows(recsys_items_t *items, uint32_t ncatrows,
+    const char *name, char *err, size_t errlen)
+{
+    int                           i;
+    uint32_t                      c;
+    uint64_t                      r;
+    const recsys_item_rec_t      *rec;
+    const recsys_category_rec_t  *cat;
+
     rec = items->records;
 
     for (r = 0; r < items->count; r++, rec++) {
@@ -1178,7 +1268,7 @@ recsys_items_validate(recsys_items_t *items, const recsys_items_header_t *h,
         }
     }
 
-    for (r = 0; r < h->ncatrows; r++) {
+    for (r = 0; r < ncatrows; r++) {
         if (items->catrows[r] >= items->count) {
             snprintf(err, errlen, "%s: catrows %llu: row out of range",
                      name, (unsigned long long) r);
@@ -1188,13 +1278,13 @@ recsys_items_validate(recsys_items_t *items, const recsys_items_header_t *h,
 
     cat = items->categories;
 
-    for (sec = 0; sec < items->ncategories; sec++, cat++) {
+    for (c = 0; c < items->ncategories; c++, cat++) {
         if (!recsys_str_valid(items, cat->name_off, cat->name_len)
-            || cat->start > h->ncatrows
-            || cat->nrows > h->ncatrows - cat->start)
+            || cat->start > ncatrows
+            || cat->nrows > ncatrows - cat->start)
         {
             snprintf(err, errlen, "%s: category %u: out of range", name,
-                     sec);
+                     c);
             return -1;
         }
     }
@@ -1255,9 +1345,9 @@ void
 recsys_items_get(const recsys_items_t *items, uint32_t row,
     recsys_item_t *out)
 {
-    const char               *p[RECSYS_NSTR];
-    size_t                    len[RECSYS_NSTR];
     int                       i;
+    size_t                    len[RECSYS_NSTR];
+    const char               *p[RECSYS_NSTR];
     const recsys_item_rec_t  *rec;
 
     memset(out, 0, sizeof(recsys_item_t));
@@ -1645,26 +1735,23 @@ recsys_manifest_files(cJSON *files, recsys_manifest_t *m, const char *ctx,
 }
 
 
-int
-recsys_manifest_read(const char *path, recsys_manifest_t *m, char *err,
+/* reads and parses a manifest of at most RECSYS_MANIFEST_MAX_SIZE bytes */
+
+static cJSON *
+recsys_manifest_load(const char *path, const char *ctx, char *err,
     size_t errlen)
 {
-    int           fd, rc;
-    char          metric[32], *buf;
+    int           fd;
+    char         *buf;
     cJSON        *root;
-    ssize_t       n;
     size_t        len;
-    uint64_t      v;
+    ssize_t       n;
     struct stat   st;
-    const char   *ctx;
-
-    memset(m, 0, sizeof(recsys_manifest_t));
-    ctx = recsys_basename(path);
 
     fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd == -1) {
         snprintf(err, errlen, "%s: open failed: %s", ctx, strerror(errno));
-        return -1;
+        return NULL;
     }
 
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)
@@ -1673,14 +1760,14 @@ recsys_manifest_read(const char *path, recsys_manifest_t *m, char *err,
         snprintf(err, errlen, "%s: not a regular file of at most %d bytes",
                  ctx, RECSYS_MANIFEST_MAX_SIZE);
         close(fd);
-        return -1;
+        return NULL;
     }
 
     buf = malloc(st.st_size + 1);
     if (buf == NULL) {
         snprintf(err, errlen, "%s: out of memory", ctx);
         close(fd);
-        return -1;
+        return NULL;
     }
 
     len = 0;
@@ -1697,7 +1784,7 @@ recsys_manifest_read(const char *path, recsys_manifest_t *m, char *err,
                      n < 0 ? strerror(errno) : "file shrank");
             free(buf);
             close(fd);
-            return -1;
+            return NULL;
         }
 
         len += n;
@@ -1710,6 +1797,27 @@ recsys_manifest_read(const char *path, recsys_manifest_t *m, char *err,
 
     if (root == NULL) {
         snprintf(err, errlen, "%s: invalid JSON", ctx);
+    }
+
+    return root;
+}
+
+
+int
+recsys_manifest_read(const char *path, recsys_manifest_t *m, char *err,
+    size_t errlen)
+{
+    int           rc;
+    char          metric[32];
+    cJSON        *root, *v;
+    uint64_t      u;
+    const char   *ctx;
+
+    memset(m, 0, sizeof(recsys_manifest_t));
+    ctx = recsys_basename(path);
+
+    root = recsys_manifest_load(path, ctx, err, errlen);
+    if (root == NULL) {
         return -1;
     }
 
@@ -1720,19 +1828,19 @@ recsys_manifest_read(const char *path, recsys_manifest_t *m, char *err,
         goto done;
     }
 
-    if (recsys_json_uint(root, "format", UINT32_MAX, &v, ctx, err, errlen)
+    if (recsys_json_uint(root, "format", UINT32_MAX, &u, ctx, err, errlen)
         != 0)
     {
         goto done;
     }
 
-    if (v != RECSYS_MANIFEST_FORMAT) {
+    if (u != RECSYS_MANIFEST_FORMAT) {
         snprintf(err, errlen, "%s: unsupported format %llu", ctx,
-                 (unsigned long long) v);
+                 (unsigned long long) u);
         goto done;
     }
 
-    m->format = (uint32_t) v;
+    m->format = (uint32_t) u;
 
     if (recsys_json_uint(root, "generation", RECSYS_JSON_INT_MAX,
                          &m->generation, ctx, err, errlen) != 0
@@ -1742,18 +1850,18 @@ recsys_manifest_read(const char *path, recsys_manifest_t *m, char *err,
         goto done;
     }
 
-    if (recsys_json_uint(root, "dimension", UINT32_MAX, &v, ctx, err,
+    if (recsys_json_uint(root, "dimension", UINT32_MAX, &u, ctx, err,
                          errlen) != 0)
     {
         goto done;
     }
 
-    if (v == 0) {
+    if (u == 0) {
         snprintf(err, errlen, "%s: \"dimension\" must be positive", ctx);
         goto done;
     }
 
-    m->dimension = (uint32_t) v;
+    m->dimension = (uint32_t) u;
 
     if (recsys_json_str(root, "metric", metric, sizeof(metric), ctx, err,
                         errlen) != 0)
@@ -1774,13 +1882,13 @@ recsys_manifest_read(const char *path, recsys_manifest_t *m, char *err,
         goto done;
     }
 
-    if (recsys_json_uint(root, "nlist", UINT32_MAX, &v, ctx, err, errlen)
+    if (recsys_json_uint(root, "nlist", UINT32_MAX, &u, ctx, err, errlen)
         != 0)
     {
         goto done;
     }
 
-    m->nlist = (uint32_t) v;
+    m->nlist = (uint32_t) u;
 
     if (recsys_json_str(root, "built_at", m->built_at, sizeof(m->built_at),
                         ctx, err, errlen) != 0)
@@ -1788,18 +1896,20 @@ recsys_manifest_read(const char *path, recsys_manifest_t *m, char *err,
         goto done;
     }
 
-    if (!cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(root,
-                                                         "build_seconds")))
-    {
-        snprintf(err, errlen, "%s: %s \"build_seconds\"", ctx,
-                 cJSON_HasObjectItem(root, "build_seconds")
-                 ? "non-numeric" : "missing");
+    v = cJSON_GetObjectItemCaseSensitive(root, "build_seconds");
+
+    if (v == NULL) {
+        snprintf(err, errlen, "%s: missing \"build_seconds\"", ctx);
         goto done;
     }
 
-    m->build_seconds = cJSON_GetObjectItemCaseSensitive(root,
-                                                        "build_seconds")
-                       ->valuedouble;
+    if (!cJSON_IsNumber(v)) {
+        snprintf(err, errlen, "%s: \"build_seconds\" must be a number",
+                 ctx);
+        goto done;
+    }
+
+    m->build_seconds = v->valuedouble;
 
     if (recsys_json_str(root, "source_type", m->source_type,
                         sizeof(m->source_type), ctx, err, errlen) != 0
@@ -1809,14 +1919,14 @@ recsys_manifest_read(const char *path, recsys_manifest_t *m, char *err,
         goto done;
     }
 
-    if (!cJSON_HasObjectItem(root, "files")) {
+    v = cJSON_GetObjectItemCaseSensitive(root, "files");
+
+    if (v == NULL) {
         snprintf(err, errlen, "%s: missing \"files\"", ctx);
         goto done;
     }
 
-    rc = recsys_manifest_files(cJSON_GetObjectItemCaseSensitive(root,
-                                                               "files"),
-                               m, ctx, err, errlen);
+    rc = recsys_manifest_files(v, m, ctx, err, errlen);
 
 done:
 
@@ -2404,28 +2514,26 @@ done:
 }
 
 
-int
-recsys_publish(const char *index_dir, const char *tmp_dir,
-    uint64_t generation, uint32_t keep, char *err, size_t errlen)
+/* fsyncs every regular file in dir, then dir itself */
+
+static int
+recsys_fsync_dir(const char *dir, char *err, size_t errlen)
 {
     DIR            *d;
-    char            gens[RECSYS_PATH_MAX], dst[RECSYS_PATH_MAX];
-    char            path[RECSYS_PATH_MAX], target[64];
+    char            path[RECSYS_PATH_MAX];
     struct stat     st;
     struct dirent  *de;
 
-    /* every file of the generation reaches the disk before it is named */
-
-    d = opendir(tmp_dir);
+    d = opendir(dir);
     if (d == NULL) {
-        snprintf(err, errlen, "%s: opendir failed: %s", tmp_dir,
+        snprintf(err, errlen, "%s: opendir failed: %s", dir,
                  strerror(errno));
         return -1;
     }
 
     while ((de = readdir(d)) != NULL) {
-        if (recsys_join(path, sizeof(path), tmp_dir, de->d_name) != 0) {
-            snprintf(err, errlen, "%s: path too long", tmp_dir);
+        if (recsys_join(path, sizeof(path), dir, de->d_name) != 0) {
+            snprintf(err, errlen, "%s: path too long", dir);
             closedir(d);
             return -1;
         }
@@ -2442,7 +2550,20 @@ recsys_publish(const char *index_dir, const char *tmp_dir,
 
     closedir(d);
 
-    if (recsys_fsync_path(tmp_dir, err, errlen) != 0) {
+    return recsys_fsync_path(dir, err, errlen);
+}
+
+
+int
+recsys_publish(const char *index_dir, const char *tmp_dir,
+    uint64_t generation, uint32_t keep, char *err, size_t errlen)
+{
+    char         gens[RECSYS_PATH_MAX], dst[RECSYS_PATH_MAX];
+    char         path[RECSYS_PATH_MAX], target[64];
+    struct stat  st;
+
+    /* every file of the generation reaches the disk before it is named */
+    if (recsys_fsync_dir(tmp_dir, err, errlen) != 0) {
         return -1;
     }
 

@@ -607,9 +607,9 @@ recsys_build_generation(recsys_build_ctx_t *ctx, const char *tmp,
 
     snprintf(path, sizeof(path), "%s/%s", tmp, RECSYS_ITEMS_FILE);
 
+    /* recsys_publish() fsyncs every file and the directory */
     if (recsys_items_writer_write(ctx->writer, path, ctx->err, ctx->errlen)
-        != 0
-        || recsys_fsync_path(path, ctx->err, ctx->errlen) != 0)
+        != 0)
     {
         return -1;
     }
@@ -622,9 +622,7 @@ recsys_build_generation(recsys_build_ctx_t *ctx, const char *tmp,
 
     snprintf(path, sizeof(path), "%s/%s", tmp, RECSYS_INDEX_FILE);
 
-    if (recsys_build_index(ctx, factory, nlist, path) != 0
-        || recsys_fsync_path(path, ctx->err, ctx->errlen) != 0)
-    {
+    if (recsys_build_index(ctx, factory, nlist, path) != 0) {
         return -1;
     }
 
@@ -658,14 +656,7 @@ recsys_build_generation(recsys_build_ctx_t *ctx, const char *tmp,
 
     snprintf(path, sizeof(path), "%s/%s", tmp, RECSYS_MANIFEST_FILE);
 
-    if (recsys_manifest_write(path, &m, ctx->err, ctx->errlen) != 0
-        || recsys_fsync_path(path, ctx->err, ctx->errlen) != 0
-        || recsys_fsync_path(tmp, ctx->err, ctx->errlen) != 0)
-    {
-        return -1;
-    }
-
-    return 0;
+    return recsys_manifest_write(path, &m, ctx->err, ctx->errlen);
 }
 
 

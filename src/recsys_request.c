@@ -297,8 +297,8 @@ recsys_query_free(recsys_query_t *q)
 size_t
 recsys_json_escaped_len(const char *s, size_t len)
 {
-    size_t          i, n;
-    unsigned char   c;
+    size_t         i, n;
+    unsigned char  c;
 
     n = 0;
 
@@ -323,8 +323,8 @@ recsys_json_escaped_len(const char *s, size_t len)
 char *
 recsys_json_escape(char *dst, const char *s, size_t len)
 {
-    size_t          i;
-    unsigned char   c;
+    size_t             i;
+    unsigned char      c;
     static const char  hex[] = "0123456789abcdef";
 
     for (i = 0; i < len; i++) {

@@ -20,8 +20,8 @@
 #define RECSYS_SEARCH_EXACT_ROWS   4096
 
 /*
- * ... and so are categories holding at most 1/8 of the catalog: FAISS
- * would need about 8k candidates to find k of them
+ * so are categories holding at most 1/8 of the catalog: FAISS would need
+ * about 8k candidates to find k of them
  */
 #define RECSYS_SEARCH_EXACT_SHARE  8
 
@@ -131,10 +131,10 @@ int
 recsys_search_popular(const recsys_generation_t *g,
     const recsys_filter_t *f, recsys_hit_t *out, uint32_t *nout)
 {
-    uint32_t        i, n, found;
-    recsys_pass_t   p;
-    recsys_item_t   it;
-    const uint32_t *rows;
+    uint32_t         i, n, found;
+    recsys_pass_t    p;
+    recsys_item_t    it;
+    const uint32_t  *rows;
 
     *nout = 0;
 
@@ -528,7 +528,7 @@ recsys_scan(const recsys_generation_t *g, const float *query,
 /*
  * Asks FAISS for more candidates than k so that filtered rows can be
  * dropped, doubling while it is worth it.  Returns 1 when the heap is
- * full, 0 when FAISS cannot fill it, -1 on error.
+ * full, 0 when FAISS cannot fill it (an exact scan must), -1 on error.
  */
 
 static int
@@ -536,7 +536,7 @@ recsys_search_faiss(const recsys_generation_t *g, const float *query,
     const recsys_pass_t *p, recsys_heap_t *h)
 {
     int       rc, dry, l2;
-    float    *dist;
+    float    *dist, last;
     idx_t    *labels, kk, ntotal, i;
     uint32_t  row;
 
@@ -546,7 +546,10 @@ recsys_search_faiss(const recsys_generation_t *g, const float *query,
         return 0;
     }
 
-    kk = (idx_t) h->cap + (idx_t) p->nexclude + 1;
+    /* one more than can be dropped, to see whether the k-th score ties */
+
+    kk = (idx_t) h->cap + (idx_t) p->nexclude
+         + (p->extra != RECSYS_NO_ROW) + 1;
     if (kk > ntotal) {
         kk = ntotal;
     }
@@ -570,6 +573,7 @@ recsys_search_faiss(const recsys_generation_t *g, const float *query,
 
         h->n = 0;
         dry = 0;
+        last = l2 ? -dist[kk - 1] : dist[kk - 1];
 
         for (i = 0; i < kk; i++) {
             if (labels[i] < 0) {
@@ -593,7 +597,15 @@ recsys_search_faiss(const recsys_generation_t *g, const float *query,
 
         free(labels);
 
-        if (h->n == h->cap) {
+        /*
+         * FAISS cuts a run of equal scores anywhere: when the last
+         * candidate ties with the worst hit kept, rows with smaller ids
+         * may lie past kk
+         */
+
+        if (h->n == h->cap
+            && (dry || kk >= ntotal || last != h->hits[0].score))
+        {
             return 1;
         }
 

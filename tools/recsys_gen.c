@@ -345,8 +345,6 @@ recsys_gen_demo(void)
 
     /* a shuffled list of title combinations: no title repeats */
     for (i = 0; i < RECSYS_GEN_NCATS * RECSYS_GEN_DEMO_SUBS; i++) {
-        c = NULL;
-
         for (j = 0; j < RECSYS_GEN_COMBOS; j++) {
             combos[i * RECSYS_GEN_COMBOS + j] = j;
         }
@@ -598,12 +596,12 @@ done:
 }
 
 
-/* Zipf-like popularity with exponent 0.9, one decimal */
+/* Zipf-like popularity with exponent 0.9, three decimals */
 
 static double
 recsys_gen_zipf(uint64_t rank)
 {
-    return floor(10000.0 / pow((double) rank, 0.9) + 0.5) / 10.0;
+    return floor(1e6 / pow((double) rank, 0.9) + 0.5) / 1000.0;
 }
 
 

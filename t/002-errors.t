@@ -1,0 +1,277 @@
+# Every error the API answers: JSON body, right status, and the worker
+# keeps serving afterwards.
+
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use RecsysTestNginx;
+use JSON::PP;
+
+repeat_each(1);
+no_shuffle();
+plan('no_plan');
+
+our $Locations = <<'_EOC_';
+    location ~ ^/v1/items/(?<item>[^/]*)/similar$ {
+        recsys similar;
+        recsys_item_id $item;
+    }
+    location = /v1/recommendations {
+        recsys recommendations;
+    }
+    location = /v1/search {
+        recsys search;
+        recsys_max_body_size 200;
+    }
+    location = /v1/popular {
+        recsys popular;
+    }
+_EOC_
+
+add_block_preprocessor(sub {
+    my $block = shift;
+
+    if (!defined $block->http_config) {
+        $block->set_value("http_config",
+            "recsys_catalog small $ENV{TEST_NGINX_CONF_DIR}/small.yaml;");
+    }
+
+    if (!defined $block->config) {
+        $block->set_value("config", $Locations);
+    }
+});
+
+# "--- error_json: code": the body is {"error": {"code", "message"}}
+add_response_body_check(sub {
+    my ($block, $body, $req_idx, $repeated_req_idx, $dry_run) = @_;
+    return if $dry_run || !defined $block->error_json;
+
+    my $name = $block->name;
+    my @codes = split ' ', $block->error_json;
+    my $want = $codes[$req_idx] // $codes[-1];
+    return if $want eq '-';
+
+    my $json = eval { decode_json($body) };
+    ok($json, "$name - error body is JSON") or return;
+    is($json->{error}{code}, $want, "$name - error code");
+    like($json->{error}{message}, qr/\S/, "$name - error message");
+});
+
+run_tests();
+
+__DATA__
+
+=== TEST 1: k must be an integer in 1..1000
+--- request eval
+["GET /v1/popular?k=0", "GET /v1/popular?k=abc", "GET /v1/popular?k=1001",
+ "GET /v1/popular?k=10x", "GET /v1/popular?k=-1", "GET /v1/popular?k=1"]
+--- error_code eval
+[400, 400, 400, 400, 400, 200]
+--- error_json: bad_parameter bad_parameter bad_parameter bad_parameter bad_parameter -
+--- response_headers
+Content-Type: application/json
+--- no_error_log
+[error]
+
+
+
+=== TEST 2: a bad percent escape is a bad parameter
+--- request
+GET /v1/popular?category=%zz
+--- error_code: 400
+--- error_json: bad_parameter
+--- no_error_log
+[error]
+
+
+
+=== TEST 3: unknown item is 404
+--- request
+GET /v1/items/nosuch/similar
+--- error_code: 404
+--- error_json: item_not_found
+--- response_body_like
+no item \\"nosuch\\" in catalog \\"small\\"
+--- no_error_log
+[error]
+
+
+
+=== TEST 4: an empty item id is 400
+--- config
+location = /sim {
+    recsys similar;
+    recsys_item_id $arg_id;
+}
+--- request
+GET /sim?k=2
+--- error_code: 400
+--- error_json: bad_parameter
+--- no_error_log
+[error]
+
+
+
+=== TEST 5: a hostile item id is escaped in the error body
+--- request
+GET /v1/items/a%22%0d%0aX-Evil:%201/similar
+--- error_code: 404
+--- error_json: item_not_found
+--- response_headers
+!X-Evil
+--- response_body_like
+a\\"\\r\\nX-Evil: 1
+--- no_error_log
+[error]
+
+
+
+=== TEST 6: wrong method is 405 with Allow
+--- request eval
+["POST /v1/popular", "DELETE /v1/items/apple/similar", "GET /v1/search",
+ "PUT /v1/recommendations"]
+--- more_headers
+Content-Type: application/json
+--- error_code eval
+[405, 405, 405, 405]
+--- error_json: method_not_allowed
+--- response_headers_like eval
+["Allow: GET, HEAD", "Allow: GET, HEAD", "Allow: POST",
+ "Allow: GET, HEAD, POST"]
+--- no_error_log
+[error]
+
+
+
+=== TEST 7: POST without a JSON content type is 415
+--- request eval
+["POST /v1/search\n{\"vector\": [1, 0, 0, 0]}"]
+--- more_headers
+Content-Type: text/plain
+--- error_code: 415
+--- error_json: unsupported_media_type
+--- no_error_log
+[error]
+
+
+
+=== TEST 8: POST with no content type at all is 415
+--- raw_request eval
+"POST /v1/search HTTP/1.1\r
+Host: localhost\r
+Connection: close\r
+Content-Length: 2\r
+\r
+{}"
+--- error_code: 415
+--- error_json: unsupported_media_type
+--- no_error_log
+[error]
+
+
+
+=== TEST 9: a body over recsys_max_body_size is 413
+--- request eval
+"POST /v1/search\n{\"vector\": [" . join(", ", (1) x 100) . "]}"
+--- more_headers
+Content-Type: application/json
+--- error_code: 413
+--- error_json: body_too_large
+--- no_error_log
+[error]
+
+
+
+=== TEST 10: a chunked body over the limit is 413 too
+--- raw_request eval
+my $body = "{\"vector\": [" . join(", ", (1) x 100) . "]}";
+"POST /v1/search HTTP/1.1\r
+Host: localhost\r
+Connection: close\r
+Content-Type: application/json\r
+Transfer-Encoding: chunked\r
+\r
+" . sprintf("%x", length $body) . "\r\n$body\r\n0\r\n\r\n"
+--- error_code: 413
+--- error_json: body_too_large
+--- no_error_log
+[error]
+
+
+
+=== TEST 11: invalid JSON and a body that is not an object are 400
+--- request eval
+["POST /v1/search\n{\"vector\": [1, 0,", "POST /v1/search\n[1, 2]",
+ "POST /v1/search\n{}", "POST /v1/search\n{\"vector\": [1, \"a\", 0, 0]}",
+ "POST /v1/search\n{\"vector\": [1, 0, 0, 0], \"k\": 0}",
+ "POST /v1/recommendations\n{\"history\": \"apple\"}"]
+--- more_headers
+Content-Type: application/json
+--- error_code eval
+[400, 400, 400, 400, 400, 400]
+--- error_json: bad_parameter
+--- no_error_log
+[error]
+
+
+
+=== TEST 12: a vector of the wrong dimension is 422
+--- request
+POST /v1/search
+{"vector": [1, 0, 0]}
+--- more_headers
+Content-Type: application/json
+--- error_code: 422
+--- error_json: wrong_dimension
+--- no_error_log
+[error]
+
+
+
+=== TEST 13: non-finite numbers are 422
+--- request
+POST /v1/search
+{"vector": [1, 1e999, 0, 0]}
+--- more_headers
+Content-Type: application/json
+--- error_code: 422
+--- error_json: non_finite
+--- no_error_log
+[error]
+
+
+
+=== TEST 14: no index published is 503 with Retry-After
+--- http_config
+recsys_catalog empty $TEST_NGINX_CONF_DIR/empty.yaml;
+--- config
+location = /v1/popular {
+    recsys popular;
+}
+location = /later {
+    recsys popular;
+    recsys_retry_after 1m;
+}
+--- request eval
+["GET /v1/popular", "GET /later"]
+--- error_code eval
+[503, 503]
+--- error_json: index_unavailable
+--- response_headers_like eval
+["Retry-After: 5", "Retry-After: 60"]
+--- error_log
+no index published
+
+
+
+=== TEST 15: the worker still answers after every kind of bad input
+--- request eval
+["GET /v1/popular?k=0", "GET /v1/items/nosuch/similar",
+ "POST /v1/search\n{\"vector\": [1, 1e999, 0, 0]}", "GET /v1/popular?k=1"]
+--- more_headers
+Content-Type: application/json
+--- error_code eval
+[400, 404, 422, 200]
+--- response_body_like eval
+["error", "error", "error", '"id":"salmon"']
+--- no_error_log
+[error]

@@ -1,0 +1,438 @@
+/*
+ * recsys-recall: measures the served index against exact search.
+ *
+ *   recsys-recall <catalog.yaml> [queries=1000] [k=10]
+ *
+ * Opens the current generation as a worker does (same nprobe, one OpenMP
+ * thread), uses evenly spread items' own vectors as queries, and compares
+ * FAISS's k+1 nearest with a brute-force scan of vectors.f32.  Both lists
+ * include the query item, as the "similar" endpoint asks FAISS for k+1.
+ *
+ * For IVF indexes it also times quantizer search + search_preassigned:
+ * with mmapped inverted lists FAISS 1.7.3's search() starts prefetch
+ * threads on every call, search_preassigned() does not.
+ */
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <omp.h>
+#include <faiss/c_api/Index_c.h>
+#include <faiss/c_api/IndexIVF_c.h>
+#include <faiss/c_api/error_c.h>
+
+#include "recsys_artifact.h"
+#include "recsys_catalog.h"
+
+
+typedef struct {
+    uint64_t            hits;           /* k+1 lists, query included */
+    uint64_t            hits_other;     /* k lists, query excluded */
+    uint64_t            total;
+    uint64_t            total_other;
+    uint64_t            differ;         /* preassigned != search */
+    double              ivf_seconds;
+    double              pre_seconds;
+    double              exact_seconds;
+} recsys_recall_stats_t;
+
+
+static int recsys_recall_run(const recsys_generation_t *g, uint64_t queries,
+    uint32_t k, recsys_recall_stats_t *st);
+static int recsys_recall_preassigned(FaissIndexIVF *ivf, const float *q,
+    uint32_t kk, float *cdist, int64_t *assign, float *dist,
+    int64_t *labels);
+static void recsys_recall_exact(const recsys_generation_t *g,
+    const float *q, uint32_t kk, int64_t *ids, float *scores);
+static float recsys_recall_score(const float *a, const float *b,
+    uint32_t dim, int l2);
+static uint32_t recsys_recall_overlap(const int64_t *a, const int64_t *b,
+    uint32_t n, int64_t skip, uint32_t limit, uint32_t *counted);
+static double recsys_recall_now(void);
+static int recsys_recall_arg(const char *s, uint64_t max, uint64_t *out);
+
+
+int
+main(int argc, char **argv)
+{
+    int                     rc;
+    char                    dir[4096], err[RECSYS_CATALOG_ERRLEN];
+    uint64_t                queries, k, n;
+    recsys_catalog_t       *c;
+    recsys_generation_t     g;
+    recsys_recall_stats_t   st;
+
+    queries = 1000;
+    k = 10;
+
+    if (argc < 2 || argc > 4
+        || (argc > 2 && recsys_recall_arg(argv[2], 100000000, &queries))
+        || (argc > 3 && recsys_recall_arg(argv[3], 10000, &k)))
+    {
+        fprintf(stderr, "usage: recsys-recall <catalog.yaml> "
+                "[queries=1000] [k=10]\n");
+        return 2;
+    }
+
+    /* the number a worker sees: one thread per process */
+    omp_set_num_threads(1);
+
+    c = recsys_catalog_load(argv[1], err, sizeof(err));
+    if (c == NULL) {
+        fprintf(stderr, "recsys-recall: %s\n", err);
+        return 1;
+    }
+
+    if (recsys_current_dir(c->index.path, dir, sizeof(dir), err,
+                           sizeof(err))
+        != 0
+        || recsys_generation_open(&g, dir, c->index.dimension,
+                                  c->index.metric, c->index.nprobe, err,
+                                  sizeof(err))
+           != 0)
+    {
+        fprintf(stderr, "recsys-recall: %s\n", err);
+        recsys_catalog_free(c);
+        return 1;
+    }
+
+    n = g.manifest.items;
+    if (queries > n) {
+        queries = n;
+    }
+
+    memset(&st, 0, sizeof(recsys_recall_stats_t));
+
+    rc = recsys_recall_run(&g, queries, (uint32_t) k, &st);
+
+    if (rc == 0) {
+        printf("catalog            %s\n"
+               "generation         %llu\n"
+               "items              %llu\n"
+               "dimension          %u (%s)\n"
+               "factory            %s\n"
+               "nprobe             %u\n"
+               "queries            %llu, k = %llu\n"
+               "recall@%-3llu         %.4f  (top %llu, query item in both)\n"
+               "recall@%-3llu         %.4f  (query item left out)\n"
+               "us/query IVF       %.1f  (faiss_Index_search)\n",
+               argv[1], (unsigned long long) g.manifest.generation,
+               (unsigned long long) n, g.manifest.dimension,
+               recsys_metric_name(g.manifest.metric), g.manifest.factory,
+               c->index.nprobe, (unsigned long long) queries,
+               (unsigned long long) k, (unsigned long long) k,
+               st.total ? (double) st.hits / st.total : 0.0,
+               (unsigned long long) k + 1, (unsigned long long) k,
+               st.total_other
+               ? (double) st.hits_other / st.total_other : 0.0,
+               st.ivf_seconds * 1e6 / (double) queries);
+
+        if (st.pre_seconds > 0) {
+            printf("us/query IVF       %.1f  (quantizer + search_preassigned"
+                   ", %llu lists differ)\n",
+                   st.pre_seconds * 1e6 / (double) queries,
+                   (unsigned long long) st.differ);
+        }
+
+        printf("us/query exact     %.1f  (scan of vectors.f32)\n",
+               st.exact_seconds * 1e6 / (double) queries);
+    }
+
+    recsys_generation_close(&g);
+    recsys_catalog_free(c);
+
+    return rc ? 1 : 0;
+}
+
+
+static int
+recsys_recall_run(const recsys_generation_t *g, uint64_t queries,
+    uint32_t k, recsys_recall_stats_t *st)
+{
+    int             rc;
+    float          *dist, *scores, *cdist;
+    double          t;
+    size_t          nprobe;
+    int64_t        *labels, *ids, *assign;
+    uint32_t        kk, dim, counted;
+    uint64_t        i, n, row;
+    const float    *q;
+    FaissIndexIVF  *ivf;
+
+    n = g->manifest.items;
+    dim = g->manifest.dimension;
+    kk = (k + 1 > n) ? (uint32_t) n : k + 1;
+
+    dist = malloc(kk * sizeof(float));
+    scores = malloc(kk * sizeof(float));
+    labels = malloc(kk * sizeof(int64_t));
+    ids = malloc(kk * sizeof(int64_t));
+
+    ivf = faiss_IndexIVF_cast(g->index);
+    nprobe = 0;
+
+    if (ivf != NULL) {
+        nprobe = faiss_IndexIVF_nprobe(ivf);
+        if (nprobe > faiss_IndexIVF_nlist(ivf)) {
+            nprobe = faiss_IndexIVF_nlist(ivf);
+        }
+    }
+
+    cdist = malloc((nprobe + kk) * sizeof(float));
+    assign = malloc((nprobe + kk) * sizeof(int64_t));
+
+    rc = -1;
+
+    if (dist == NULL || scores == NULL || labels == NULL || ids == NULL
+        || cdist == NULL || assign == NULL)
+    {
+        fprintf(stderr, "recsys-recall: out of memory\n");
+        goto done;
+    }
+
+    for (i = 0; i < queries; i++) {
+        row = i * n / queries;
+        q = g->vectors + row * dim;
+
+        t = recsys_recall_now();
+
+        if (faiss_Index_search(g->index, 1, q, kk, dist, labels) != 0) {
+            fprintf(stderr, "recsys-recall: faiss search: %s\n",
+                    faiss_get_last_error());
+            goto done;
+        }
+
+        st->ivf_seconds += recsys_recall_now() - t;
+
+        if (ivf != NULL) {
+            t = recsys_recall_now();
+
+            if (recsys_recall_preassigned(ivf, q, kk, cdist, assign,
+                                          cdist + nprobe, assign + nprobe)
+                != 0)
+            {
+                goto done;
+            }
+
+            st->pre_seconds += recsys_recall_now() - t;
+
+            if (memcmp(assign + nprobe, labels, kk * sizeof(int64_t)) != 0) {
+                st->differ++;
+            }
+        }
+
+        t = recsys_recall_now();
+        recsys_recall_exact(g, q, kk, ids, scores);
+        st->exact_seconds += recsys_recall_now() - t;
+
+        st->hits += recsys_recall_overlap(labels, ids, kk, -1, kk, &counted);
+        st->total += kk;
+
+        st->hits_other += recsys_recall_overlap(labels, ids, kk,
+                                                (int64_t) row, k, &counted);
+        st->total_other += counted;
+    }
+
+    rc = 0;
+
+done:
+
+    free(dist);
+    free(scores);
+    free(labels);
+    free(ids);
+    free(cdist);
+    free(assign);
+
+    return rc;
+}
+
+
+static int
+recsys_recall_preassigned(FaissIndexIVF *ivf, const float *q, uint32_t kk,
+    float *cdist, int64_t *assign, float *dist, int64_t *labels)
+{
+    size_t  nprobe;
+
+    nprobe = faiss_IndexIVF_nprobe(ivf);
+    if (nprobe > faiss_IndexIVF_nlist(ivf)) {
+        nprobe = faiss_IndexIVF_nlist(ivf);
+    }
+
+    if (faiss_Index_search(faiss_IndexIVF_quantizer(ivf), 1, q,
+                           (idx_t) nprobe, cdist, assign)
+        != 0
+        || faiss_IndexIVF_search_preassigned(ivf, 1, q, kk, assign, cdist,
+                                             dist, labels, 0)
+           != 0)
+    {
+        fprintf(stderr, "recsys-recall: faiss search: %s\n",
+                faiss_get_last_error());
+        return -1;
+    }
+
+    return 0;
+}
+
+
+/* a plain scan keeping the kk best in a sorted array */
+
+static void
+recsys_recall_exact(const recsys_generation_t *g, const float *q,
+    uint32_t kk, int64_t *ids, float *scores)
+{
+    int       l2;
+    float     s;
+    uint32_t  j, dim, filled;
+    uint64_t  row, n;
+
+    n = g->manifest.items;
+    dim = g->manifest.dimension;
+    l2 = (g->manifest.metric == RECSYS_METRIC_L2);
+    filled = 0;
+
+    for (row = 0; row < n; row++) {
+        s = recsys_recall_score(q, g->vectors + row * dim, dim, l2);
+
+        if (filled == kk && s <= scores[kk - 1]) {
+            continue;
+        }
+
+        j = (filled < kk) ? filled++ : kk - 1;
+
+        while (j > 0 && scores[j - 1] < s) {
+            scores[j] = scores[j - 1];
+            ids[j] = ids[j - 1];
+            j--;
+        }
+
+        scores[j] = s;
+        ids[j] = (int64_t) row;
+    }
+}
+
+
+/* higher is better: inner product, or minus the squared distance */
+
+static float
+recsys_recall_score(const float *a, const float *b, uint32_t dim, int l2)
+{
+    float     s0, s1, s2, s3, d;
+    uint32_t  i;
+
+    s0 = s1 = s2 = s3 = 0;
+    i = 0;
+
+    if (l2) {
+        for ( /* void */ ; i + 4 <= dim; i += 4) {
+            d = a[i] - b[i];
+            s0 += d * d;
+            d = a[i + 1] - b[i + 1];
+            s1 += d * d;
+            d = a[i + 2] - b[i + 2];
+            s2 += d * d;
+            d = a[i + 3] - b[i + 3];
+            s3 += d * d;
+        }
+
+        for ( /* void */ ; i < dim; i++) {
+            d = a[i] - b[i];
+            s0 += d * d;
+        }
+
+        return -(s0 + s1 + s2 + s3);
+    }
+
+    for ( /* void */ ; i + 4 <= dim; i += 4) {
+        s0 += a[i] * b[i];
+        s1 += a[i + 1] * b[i + 1];
+        s2 += a[i + 2] * b[i + 2];
+        s3 += a[i + 3] * b[i + 3];
+    }
+
+    for ( /* void */ ; i < dim; i++) {
+        s0 += a[i] * b[i];
+    }
+
+    return s0 + s1 + s2 + s3;
+}
+
+
+/*
+ * How many of the first "limit" ids of b other than skip are among the
+ * first "limit" ids of a other than skip; *counted gets the list length.
+ */
+
+static uint32_t
+recsys_recall_overlap(const int64_t *a, const int64_t *b, uint32_t n,
+    int64_t skip, uint32_t limit, uint32_t *counted)
+{
+    uint32_t  i, j, na, nb, hits;
+
+    hits = 0;
+    nb = 0;
+
+    for (i = 0; i < n && nb < limit; i++) {
+        if (b[i] == skip) {
+            continue;
+        }
+
+        nb++;
+        na = 0;
+
+        for (j = 0; j < n && na < limit; j++) {
+            if (a[j] == skip || a[j] < 0) {
+                continue;
+            }
+
+            na++;
+
+            if (a[j] == b[i]) {
+                hits++;
+                break;
+            }
+        }
+    }
+
+    *counted = nb;
+
+    return hits;
+}
+
+
+static double
+recsys_recall_now(void)
+{
+    struct timespec  ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+
+    return (double) ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+
+static int
+recsys_recall_arg(const char *s, uint64_t max, uint64_t *out)
+{
+    char                *end;
+    unsigned long long   v;
+
+    if (s[0] < '0' || s[0] > '9') {
+        return -1;
+    }
+
+    errno = 0;
+    v = strtoull(s, &end, 10);
+
+    if (errno != 0 || *end != '\0' || v == 0 || v > max) {
+        return -1;
+    }
+
+    *out = v;
+
+    return 0;
+}
