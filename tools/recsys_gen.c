@@ -532,11 +532,13 @@ recsys_gen_synthetic(uint64_t n, uint32_t dim, uint64_t seed)
     float             *centroids, *vec, *c;
     uint32_t          *ranks, j;
     uint64_t           i, nc, cl;
+    double sigma;
     recsys_gen_rng_t   rng;
     recsys_gen_out_t  *o;
 
     memset(&rng, 0, sizeof(recsys_gen_rng_t));
     rng.state = seed ^ 0x5eed5eed5eed5eedULL;
+    sigma = getenv("RG_SIGMA") ? atof(getenv("RG_SIGMA")) : 0.6;
 
     nc = n / 100;
     if (nc == 0) {
@@ -564,7 +566,7 @@ recsys_gen_synthetic(uint64_t n, uint32_t dim, uint64_t seed)
         c = centroids + cl * dim;
 
         for (j = 0; j < dim; j++) {
-            vec[j] = (float) (c[j] + 0.6 * recsys_gen_gauss(&rng));
+            vec[j] = (float) (c[j] + sigma * recsys_gen_gauss(&rng));
         }
 
         snprintf(buf, sizeof(buf), "%llu", (unsigned long long) i);

@@ -53,6 +53,11 @@ static void test_write_items(const char *path, uint32_t n);
 static void test_mkdir_file(const char *dir, const char *file);
 static void test_make_generation(const char *dir);
 static void test_manifest_fill(recsys_manifest_t *m);
+static int test_mapped_shared(const char *dir, const char *name);
+static int test_open_mutated(const char *path, const void *data, size_t len,
+    char *err, size_t errlen);
+static void test_generation_failed(recsys_generation_t *g, const char *dir,
+    uint32_t dim, int metric, const char *expect);
 
 
 static void
@@ -1207,6 +1212,39 @@ test_generation_failed(recsys_generation_t *g, const char *dir,
 }
 
 
+/* whether /proc/self/maps has dir/name mapped "r--s" */
+
+static int
+test_mapped_shared(const char *dir, const char *name)
+{
+    int    found;
+    char   line[8400], path[4200];
+    FILE  *f;
+
+    test_fmt(path, "%s/%s", dir, name);
+
+    f = fopen("/proc/self/maps", "r");
+    assert_non_null(f);
+
+    found = 0;
+
+    while (fgets(line, sizeof(line), f) != NULL) {
+        line[strcspn(line, "\n")] = '\0';
+
+        if (strstr(line, " r--s ") != NULL
+            && strlen(line) >= strlen(path)
+            && strcmp(line + strlen(line) - strlen(path), path) == 0)
+        {
+            found = 1;
+        }
+    }
+
+    fclose(f);
+
+    return found;
+}
+
+
 static void
 test_generation(void **state)
 {
@@ -1240,6 +1278,11 @@ test_generation(void **state)
     ivf = faiss_IndexIVF_cast(g.index);
     assert_non_null(ivf);
     assert_int_equal(faiss_IndexIVF_nprobe(ivf), 3);
+
+    /* all three files are shared read-only mappings */
+    assert_true(test_mapped_shared(dir, RECSYS_ITEMS_FILE));
+    assert_true(test_mapped_shared(dir, RECSYS_VECTORS_FILE));
+    assert_true(test_mapped_shared(dir, RECSYS_INDEX_FILE));
 
     /* each normalized vector is its own nearest neighbour */
     assert_int_equal(faiss_Index_search(g.index, 1, g.vectors + 5 * TEST_DIM,

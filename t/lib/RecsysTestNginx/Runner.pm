@@ -77,6 +77,14 @@ our $StartupRead = 0;
 
 my $MainPid = $$;
 
+# nginx daemonizes, so its processes end up children of PID 1, which in
+# some containers never reaps them.  As a child subreaper (Linux) they
+# become ours instead, and stop_nginx() reaps them.
+our $Subreaper = eval {
+    require 'syscall.ph';
+    syscall(&SYS_prctl, 36, 1, 0, 0, 0) == 0;    # PR_SET_CHILD_SUBREAPER
+} || 0;
+
 
 # ---- settings (same names and prototypes as Test::Nginx::Util) ----
 
@@ -598,7 +606,10 @@ sub is_our_nginx {
     return 0 unless kill 0, $pid;
     return 1 unless -d "/proc/$pid";
     my $stat = slurp("/proc/$pid/stat");
-    return 0 if $stat =~ /\)\s+[ZX]\s/;
+    if ($stat =~ /\)\s+[ZX]\s/) {
+        waitpid($pid, POSIX::WNOHANG()) if $Subreaper;
+        return 0;
+    }
     my $cmd = slurp("/proc/$pid/cmdline");
     return index($cmd, "$ServRoot/") >= 0;
 }
@@ -1292,7 +1303,11 @@ sub diag_logs {
     }
 
     if (open my $in, '<', $ErrLogFile) {
-        my @l = grep { !/\[debug\]/ } <$in>;
+        my ($debug, @l) = (0);
+        while (<$in>) {    # debug entries may span several lines
+            $debug = /\[debug\]/ if m{^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d \[};
+            push @l, $_ unless $debug;
+        }
         @l = @l[-20 .. -1] if @l > 20;
         push @out, @l ? ("last non-debug lines of $ErrLogFile:",
                          map { "  $_" } @l)
