@@ -11,6 +11,7 @@ NGINX_BIN   ?= /usr/sbin/nginx
 PORT        ?= 8080
 BUILD       := build
 TOP         := $(CURDIR)
+T           ?= t
 
 CC          ?= gcc
 CFLAGS_PURE := -std=gnu99 -O2 -g -Wall -Wextra -Werror -fPIC -Isrc
@@ -90,7 +91,7 @@ prove: module tools
 	TEST_NGINX_CONF_DIR=$(TOP)/t/data \
 	TEST_NGINX_BUILD_DIR=$(TOP)/$(BUILD) \
 	TEST_NGINX_SERVROOT=$(TOP)/$(BUILD)/servroot \
-	    prove -r t
+	    prove -r $(T)
 
 test: deps style module tools unit prove
 

@@ -5,6 +5,7 @@ set -eu
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 PORT=${PORT:-8080}
+LISTEN=${LISTEN:-127.0.0.1}
 NGINX_BIN=${NGINX_BIN:-/usr/sbin/nginx}
 RECSYS_DEMO_DIR=$root/build/demo
 export RECSYS_DEMO_DIR
@@ -16,6 +17,7 @@ mkdir -p "$RECSYS_DEMO_DIR"
 sed -e "s|@MODULE@|$root/build/ngx_http_recsys_module.so|" \
     -e "s|@DEMO_DIR@|$RECSYS_DEMO_DIR|g" \
     -e "s|@ROOT@|$root|g" \
+    -e "s|@LISTEN@|$LISTEN|g" \
     -e "s|@PORT@|$PORT|g" \
     "$root"/conf/nginx-demo.conf > "$RECSYS_DEMO_DIR"/nginx.conf
 
@@ -24,7 +26,7 @@ chmod -R a+rX "$RECSYS_DEMO_DIR"
 
 "$NGINX_BIN" -t -q -p "$RECSYS_DEMO_DIR" -c "$RECSYS_DEMO_DIR"/nginx.conf
 
-u=http://127.0.0.1:$PORT
+u=http://$LISTEN:$PORT
 cat <<MSG
 
 recsys demo: nginx on $u (Ctrl-C stops it). Try:

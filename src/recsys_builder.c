@@ -721,6 +721,7 @@ recsys_build_index(recsys_build_ctx_t *ctx, const char *factory,
 
     rc = -1;
     x = sample ? sample : ctx->vectors;
+    fprintf(stderr, "T start %.2f\n", recsys_build_now());
 
     what = "train";
     ivf = faiss_IndexIVF_cast(idx);
@@ -732,15 +733,18 @@ recsys_build_index(recsys_build_ctx_t *ctx, const char *factory,
         goto failed;
     }
 
+    fprintf(stderr, "T quantizer %.2f m=%llu\n", recsys_build_now(), (unsigned long long) m);
     if (faiss_Index_train(idx, (idx_t) m, x) != 0) {
         goto failed;
     }
+    fprintf(stderr, "T trained %.2f\n", recsys_build_now());
 
     what = "add";
     if (faiss_Index_add(idx, (idx_t) ctx->rows, ctx->vectors) != 0) {
         goto failed;
     }
 
+    fprintf(stderr, "T added %.2f\n", recsys_build_now());
     what = "write";
     if (faiss_write_index_fname(idx, path) != 0) {
         goto failed;

@@ -9,6 +9,9 @@ repeat_each(1);
 no_shuffle();
 plan('no_plan');
 
+# the real Test::Nginx substitutes $TEST_NGINX_* from the environment only
+$ENV{TEST_NGINX_HTML_DIR} //= html_dir();
+
 run_tests();
 
 __DATA__

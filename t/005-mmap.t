@@ -34,8 +34,8 @@ sub shared_maps {
     my ($pid) = @_;
     open my $fh, '<', "/proc/$pid/maps" or return {};
     my %files;
-    while (<$fh>) {
-        my ($perms, $path) = (split ' ', $_, 6)[1, 5];
+    while (my $line = <$fh>) {
+        my ($perms, $path) = (split ' ', $line, 6)[1, 5];
         next unless defined $path;
         $path =~ s/\s+$//;
         if ($path =~ m{/generations/\d+/(items\.bin|vectors\.f32|index\.faiss)$})
@@ -46,9 +46,34 @@ sub shared_maps {
     return \%files;
 }
 
+sub master_pid {
+    my $root = $ENV{TEST_NGINX_SERVROOT} || 't/servroot';
+    open my $fh, '<', "$root/logs/nginx.pid" or return;
+    chomp(my $pid = <$fh>);
+    return $pid;
+}
+
+# "--- hup": after the first response, reload nginx with SIGHUP and wait
+# until a new set of workers has replaced the old one
 add_response_body_check(sub {
     my ($block, $body, $req_idx, $repeated_req_idx, $dry_run) = @_;
-    return if $dry_run;
+    return if $dry_run || !defined $block->hup || $req_idx != 0;
+
+    my %old = map { $_ => 1 } worker_pids();
+    ok(kill('HUP', master_pid()), "SIGHUP sent to the master");
+
+    my @new;
+    for (1 .. 50) {
+        @new = grep { !$old{$_} } worker_pids();
+        last if @new == 4 && !grep { $old{$_} } worker_pids();
+        sleep 0.1;
+    }
+    is(scalar @new, 4, "four new workers after the reload");
+});
+
+add_response_body_check(sub {
+    my ($block, $body, $req_idx, $repeated_req_idx, $dry_run) = @_;
+    return if $dry_run || !defined $block->maps;
 
     my (@pids, %maps);
 
@@ -85,10 +110,31 @@ location ~ ^/v1/items/(?<item>[^/]+)/similar$ {
     recsys similar;
     recsys_item_id $item;
 }
+--- maps
 --- request
 GET /v1/items/coffee-0001/similar?k=5
 --- error_code: 200
---- response_body_like
+--- response_body_like chomp
 "category":"coffee"
 --- no_error_log
 [error]
+
+
+
+=== TEST 2: a reload (SIGHUP) keeps serving: the new workers map the index
+--- http_config
+recsys_catalog demo $TEST_NGINX_CONF_DIR/demo.yaml;
+--- config
+location = /v1/popular {
+    recsys popular;
+}
+--- hup
+--- request eval
+["GET /v1/popular?k=3", "GET /v1/popular?k=3"]
+--- error_code eval
+[200, 200]
+--- response_body_like eval
+['"count":3', '"count":3']
+--- no_error_log
+[error]
+[alert]

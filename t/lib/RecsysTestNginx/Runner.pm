@@ -240,7 +240,8 @@ sub run_must_die {
         my $code = $status >= 0 ? $status >> 8 : -1;
 
         if ($status == -1) {
-            Test::More::fail("$name - failed to execute the nginx command line");
+            Test::More::fail("$name - failed to execute the nginx "
+                             . "command line");
         } elsif ($status & 128) {
             Test::More::fail("$name - nginx core dumped");
         } elsif (looks_like_number($must_die)) {
