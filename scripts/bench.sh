@@ -125,8 +125,9 @@ stop_nginx() {
     if [ -s "$prefix/nginx.pid" ]; then
         pid=$(cat "$prefix/nginx.pid")
         kill -QUIT "$pid" 2>/dev/null || true
+        # the master removes its pid file when it is done
         for _ in $(seq 50); do
-            kill -0 "$pid" 2>/dev/null || break
+            [ -e "$prefix/nginx.pid" ] || return 0
             sleep 0.1
         done
         kill -KILL "$pid" 2>/dev/null || true

@@ -25,6 +25,7 @@ typedef struct {
     ngx_http_recsys_gen_t      *gen;
     recsys_query_t              query;
     ngx_str_t                   body;
+    ngx_http_recsys_stats_t     stats;
 } ngx_http_recsys_ctx_t;
 
 
@@ -58,7 +59,10 @@ static ngx_int_t ngx_http_recsys_send_json(ngx_http_request_t *r,
     ngx_uint_t status, u_char *p, size_t len);
 static ngx_int_t ngx_http_recsys_add_header(ngx_http_request_t *r,
     const char *name, ngx_str_t *value);
+static ngx_int_t ngx_http_recsys_server_timing(ngx_http_request_t *r,
+    ngx_http_recsys_stats_t *st);
 static u_char *ngx_http_recsys_json_str(u_char *p, const char *s, size_t len);
+static uint64_t ngx_http_recsys_now_us(void);
 static void ngx_http_recsys_cleanup(void *data);
 
 
@@ -75,6 +79,24 @@ ngx_http_recsys_handler(ngx_http_request_t *r)
     ngx_http_recsys_loc_conf_t  *rlcf;
 
     rlcf = ngx_http_get_module_loc_conf(r, ngx_http_recsys_module);
+
+    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_recsys_ctx_t));
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    cln->handler = ngx_http_recsys_cleanup;
+    cln->data = ctx;
+
+    ngx_http_set_ctx(r, ctx, ngx_http_recsys_module);
+
+    ctx->stats.endpoint = rlcf->endpoint;
+    ctx->stats.catalog = rlcf->catalog->name;
 
     switch (rlcf->endpoint) {
 
@@ -107,21 +129,6 @@ ngx_http_recsys_handler(ngx_http_request_t *r)
                                           "method %V is not allowed, use %V",
                                           &r->method_name, &allow);
     }
-
-    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_recsys_ctx_t));
-    if (ctx == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    cln = ngx_pool_cleanup_add(r->pool, 0);
-    if (cln == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    cln->handler = ngx_http_recsys_cleanup;
-    cln->data = ctx;
-
-    ngx_http_set_ctx(r, ctx, ngx_http_recsys_module);
 
     if (r->method != NGX_HTTP_POST) {
         if (ngx_http_discard_request_body(r) != NGX_OK) {
@@ -279,6 +286,7 @@ ngx_http_recsys_process(ngx_http_request_t *r, ngx_http_recsys_ctx_t *ctx)
 {
     int                           rc, want;
     uint32_t                      nhits;
+    uint64_t                      start;
     ngx_str_t                     value;
     recsys_hit_t                 *hits;
     recsys_query_t               *q;
@@ -289,6 +297,8 @@ ngx_http_recsys_process(ngx_http_request_t *r, ngx_http_recsys_ctx_t *ctx)
     rlcf = ngx_http_get_module_loc_conf(r, ngx_http_recsys_module);
     catalog = rlcf->catalog;
     q = &ctx->query;
+
+    start = ngx_http_recsys_now_us();
 
     rc = recsys_query_parse_args(q, (char *) r->args.data, r->args.len,
                                  rlcf->default_k, rlcf->max_k);
@@ -302,6 +312,9 @@ ngx_http_recsys_process(ngx_http_request_t *r, ngx_http_recsys_ctx_t *ctx)
                                      catalog->conf->index.dimension,
                                      rlcf->max_k);
     }
+
+    ctx->stats.parse_us = ngx_http_recsys_now_us() - start;
+    ctx->stats.k = q->k;
 
     if (rc != RECSYS_REQ_OK) {
         return ngx_http_recsys_send_error(r, rc, q->code, "%s", q->error);
@@ -346,6 +359,11 @@ ngx_http_recsys_process(ngx_http_request_t *r, ngx_http_recsys_ctx_t *ctx)
         return rc;
     }
 
+    ctx->stats.strategy = ans.strategy;
+    ctx->stats.fallback = ans.fallback;
+    ctx->stats.returned = nhits;
+    ctx->stats.generation = ctx->gen->gen.manifest.generation;
+
     return ngx_http_recsys_send_items(r, ctx, hits, nhits, &ans);
 }
 
@@ -357,6 +375,7 @@ ngx_http_recsys_answer(ngx_http_request_t *r, ngx_http_recsys_ctx_t *ctx,
     int                          rc;
     float                       *vec;
     size_t                       i, nrows, nhist;
+    uint64_t                     start, mid;
     int64_t                      row, cat;
     uint32_t                    *rows;
     ngx_str_t                    id;
@@ -368,6 +387,8 @@ ngx_http_recsys_answer(ngx_http_request_t *r, ngx_http_recsys_ctx_t *ctx,
     rlcf = ngx_http_get_module_loc_conf(r, ngx_http_recsys_module);
     g = &ctx->gen->gen;
     q = &ctx->query;
+
+    start = ngx_http_recsys_now_us();
 
     cat = RECSYS_CATEGORY_ANY;
 
@@ -425,6 +446,20 @@ ngx_http_recsys_answer(ngx_http_request_t *r, ngx_http_recsys_ctx_t *ctx,
     f.nexclude = nrows;
     f.category = cat;
 
+    vec = NULL;
+
+    if (rlcf->endpoint == NGX_HTTP_RECSYS_RECOMMENDATIONS && nhist) {
+        vec = ngx_palloc(r->pool, g->manifest.dimension * sizeof(float));
+        if (vec == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        recsys_history_vector(g, rows, nhist, vec);
+    }
+
+    mid = ngx_http_recsys_now_us();
+    ctx->stats.rank_us = mid - start;
+
     switch (rlcf->endpoint) {
 
     case NGX_HTTP_RECSYS_SIMILAR:
@@ -461,14 +496,7 @@ ngx_http_recsys_answer(ngx_http_request_t *r, ngx_http_recsys_ctx_t *ctx,
         break;
 
     case NGX_HTTP_RECSYS_RECOMMENDATIONS:
-        if (nhist) {
-            vec = ngx_palloc(r->pool, g->manifest.dimension * sizeof(float));
-            if (vec == NULL) {
-                return NGX_HTTP_INTERNAL_SERVER_ERROR;
-            }
-
-            recsys_history_vector(g, rows, nhist, vec);
-
+        if (vec) {
             ans->strategy = "history";
             rc = recsys_search_vector(g, vec, &f, hits, nhits);
             break;
@@ -483,6 +511,8 @@ ngx_http_recsys_answer(ngx_http_request_t *r, ngx_http_recsys_ctx_t *ctx,
         ans->strategy = "popular";
         rc = recsys_search_popular(g, &f, hits, nhits);
     }
+
+    ctx->stats.retrieve_us = ngx_http_recsys_now_us() - mid;
 
     if (rc != 0) {
         ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
@@ -543,11 +573,13 @@ ngx_http_recsys_send_items(ngx_http_request_t *r, ngx_http_recsys_ctx_t *ctx,
     char                   score[NGX_HTTP_RECSYS_SCORE_LEN];
     size_t                 len;
     uint32_t               i;
+    uint64_t               t0;
     ngx_str_t              value;
     recsys_item_t          it;
     recsys_generation_t   *g;
 
     g = &ctx->gen->gen;
+    t0 = ngx_http_recsys_now_us();
 
     len = sizeof("{\"items\":[],\"count\":,\"k\":,\"generation\":,"
                  "\"strategy\":\"\",\"fallback\":false}\n")
@@ -639,6 +671,12 @@ ngx_http_recsys_send_items(ngx_http_request_t *r, ngx_http_recsys_ctx_t *ctx,
     *p++ = '}';
     *p++ = '\n';
 
+    ctx->stats.serialize_us = ngx_http_recsys_now_us() - t0;
+
+    if (ngx_http_recsys_server_timing(r, &ctx->stats) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
     value.data = ngx_pnalloc(r->pool, NGX_INT64_LEN);
     if (value.data == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -661,17 +699,25 @@ static ngx_int_t
 ngx_http_recsys_send_error(ngx_http_request_t *r, ngx_uint_t status,
     const char *code, const char *fmt, ...)
 {
-    u_char    *p, *start, msg[512];
-    size_t     len, mlen;
-    va_list    args;
+    u_char     *p, *start, msg[512];
+    size_t      len, mlen;
+    va_list     args;
+    ngx_str_t  *cid;
 
     va_start(args, fmt);
     mlen = ngx_vslprintf(msg, msg + sizeof(msg), fmt, args) - msg;
     va_end(args);
 
+    cid = ngx_http_recsys_correlation_id(r);
+
     len = sizeof("{\"error\":{\"code\":,\"message\":}}\n")
           + recsys_json_escaped_len(code, ngx_strlen(code)) + 2
           + recsys_json_escaped_len((char *) msg, mlen) + 2;
+
+    if (cid) {
+        len += sizeof(",\"correlation_id\":") + 2
+               + recsys_json_escaped_len((char *) cid->data, cid->len);
+    }
 
     start = ngx_pnalloc(r->pool, len);
     if (start == NULL) {
@@ -683,6 +729,13 @@ ngx_http_recsys_send_error(ngx_http_request_t *r, ngx_uint_t status,
     p = ngx_http_recsys_json_str(p, code, ngx_strlen(code));
     p = ngx_cpymem(p, ",\"message\":", sizeof(",\"message\":") - 1);
     p = ngx_http_recsys_json_str(p, (char *) msg, mlen);
+
+    if (cid) {
+        p = ngx_cpymem(p, ",\"correlation_id\":",
+                       sizeof(",\"correlation_id\":") - 1);
+        p = ngx_http_recsys_json_str(p, (char *) cid->data, cid->len);
+    }
+
     p = ngx_cpymem(p, "}}\n", 3);
 
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
@@ -747,6 +800,55 @@ ngx_http_recsys_add_header(ngx_http_request_t *r, const char *name,
     h->value = *value;
 
     return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_recsys_server_timing(ngx_http_request_t *r,
+    ngx_http_recsys_stats_t *st)
+{
+    ngx_str_t  value;
+
+    value.data = ngx_pnalloc(r->pool, 4 * (sizeof("serialize;dur=, ")
+                                           + NGX_INT64_LEN + 4));
+    if (value.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    /* milliseconds with microsecond resolution, as the header wants */
+    value.len = ngx_sprintf(value.data,
+                            "parse;dur=%uL.%03uL, rank;dur=%uL.%03uL, "
+                            "retrieve;dur=%uL.%03uL, "
+                            "serialize;dur=%uL.%03uL",
+                            st->parse_us / 1000, st->parse_us % 1000,
+                            st->rank_us / 1000, st->rank_us % 1000,
+                            st->retrieve_us / 1000, st->retrieve_us % 1000,
+                            st->serialize_us / 1000, st->serialize_us % 1000)
+                - value.data;
+
+    return ngx_http_recsys_add_header(r, "Server-Timing", &value);
+}
+
+
+ngx_http_recsys_stats_t *
+ngx_http_recsys_get_stats(ngx_http_request_t *r)
+{
+    ngx_http_recsys_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_recsys_module);
+
+    return ctx ? &ctx->stats : NULL;
+}
+
+
+static uint64_t
+ngx_http_recsys_now_us(void)
+{
+    struct timespec  ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+
+    return (uint64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 

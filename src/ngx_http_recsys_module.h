@@ -57,6 +57,38 @@ typedef struct {
 } ngx_http_recsys_loc_conf_t;
 
 
+/*
+ * What a recsys content handler did for a request, for the timing log and
+ * the metrics (LOG phase).  Stage times are in microseconds: parse (query
+ * string and body), rank (exclusions, category, history averaging),
+ * retrieve (the search call: FAISS or exact scan, filters, ordering),
+ * serialize (the JSON answer).
+ */
+typedef struct {
+    ngx_uint_t                  endpoint;   /* NGX_HTTP_RECSYS_*, 0: none */
+    const char                 *strategy;   /* NULL until answered */
+    ngx_uint_t                  fallback;   /* 1: popular answered */
+    ngx_uint_t                  k;
+    ngx_uint_t                  returned;
+    uint64_t                    generation;
+    uint64_t                    parse_us;
+    uint64_t                    rank_us;
+    uint64_t                    retrieve_us;
+    uint64_t                    serialize_us;
+    ngx_str_t                   catalog;
+} ngx_http_recsys_stats_t;
+
+
+/* NULL when the request was not answered by a recsys content handler */
+ngx_http_recsys_stats_t *ngx_http_recsys_get_stats(ngx_http_request_t *r);
+
+/* the request's correlation id, or NULL when the feature is off */
+ngx_str_t *ngx_http_recsys_correlation_id(ngx_http_request_t *r);
+
+/* "passed", "rejected", "dry_run" ..., or NULL when no zone applied */
+const char *ngx_http_recsys_limit_outcome(ngx_http_request_t *r);
+
+
 ngx_http_recsys_gen_t *ngx_http_recsys_index_acquire(
     ngx_http_recsys_catalog_t *catalog, ngx_log_t *log);
 void ngx_http_recsys_index_release(ngx_http_recsys_gen_t *g);
@@ -66,6 +98,11 @@ ngx_int_t ngx_http_recsys_handler(ngx_http_request_t *r);
 
 
 extern ngx_module_t  ngx_http_recsys_module;
+extern ngx_module_t  ngx_http_recsys_correlation_module;
+extern ngx_module_t  ngx_http_recsys_limit_module;
+extern ngx_module_t  ngx_http_recsys_timing_module;
+extern ngx_module_t  ngx_http_recsys_metrics_module;
+extern ngx_module_t  ngx_http_recsys_health_module;
 
 
 #endif /* _NGX_HTTP_RECSYS_MODULE_H_INCLUDED_ */

@@ -27,6 +27,7 @@
 #include <faiss/c_api/error_c.h>
 #include <faiss/c_api/index_factory_c.h>
 #include <faiss/c_api/index_io_c.h>
+#include <faiss/c_api/utils/distances_c.h>
 
 #include "recsys_builder.h"
 
@@ -722,6 +723,7 @@ recsys_build_index(recsys_build_ctx_t *ctx, const char *factory,
     rc = -1;
     x = sample ? sample : ctx->vectors;
     fprintf(stderr, "T start %.2f\n", recsys_build_now());
+    if (getenv("RB_BLAS")) faiss_set_distance_compute_blas_threshold(atoi(getenv("RB_BLAS")));
 
     what = "train";
     ivf = faiss_IndexIVF_cast(idx);
