@@ -142,7 +142,7 @@ echo "== starting nginx on $url"
 "$NGINX_BIN" -q -p "$prefix" -c "$prefix/nginx.conf" \
     || die "nginx did not start (see $prefix/logs/error.log)"
 
-sample=$url/v1/items/item-0/similar?k=$K
+sample="$url/v1/items/item-0/similar?k=$K"
 for _ in $(seq 50); do
     curl -s -o /dev/null "$url/baseline" && break
     sleep 0.1
@@ -207,6 +207,7 @@ awk -F '\t' '
         split("baseline similar", order, " ")
         for (i = 1; i <= 2; i++) {
             n = int(50 * rps[order[i]] / max + 0.5)
+            if (n < 1 && rps[order[i]] > 0) n = 1
             bar = ""
             for (j = 0; j < n; j++) bar = bar "#"
             printf "%-10s |%-50s| %d req/s\n", order[i], bar, rps[order[i]]

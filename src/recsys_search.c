@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include <faiss/c_api/Index_c.h>
+#include <faiss/c_api/IndexIVF_c.h>
 
 #include "recsys_search.h"
 
@@ -67,6 +68,8 @@ static float recsys_score(const recsys_generation_t *g, const float *query,
 static void recsys_scan(const recsys_generation_t *g, const float *query,
     const recsys_pass_t *p, const uint32_t *rows, uint64_t nrows,
     recsys_heap_t *h);
+static int recsys_faiss_search(FaissIndex *index, const float *query,
+    idx_t k, float *dist, idx_t *labels);
 static int recsys_search_faiss(const recsys_generation_t *g,
     const float *query, const recsys_pass_t *p, recsys_heap_t *h);
 static int recsys_search_run(const recsys_generation_t *g,
@@ -531,6 +534,60 @@ recsys_scan(const recsys_generation_t *g, const float *query,
  * full, 0 when FAISS cannot fill it (an exact scan must), -1 on error.
  */
 
+/*
+ * One query against the index.  For IVF indexes the coarse quantizer and
+ * search_preassigned() are called directly: IndexIVF::search() first asks
+ * the inverted lists to prefetch, and mmapped (on-disk) lists start up to
+ * 32 threads per query for that, which costs far more than the search.
+ */
+static int
+recsys_faiss_search(FaissIndex *index, const float *query, idx_t k,
+    float *dist, idx_t *labels)
+{
+    int             rc;
+    float          *cdist;
+    idx_t          *assign;
+    size_t          nprobe, nlist;
+    FaissIndex     *quantizer;
+    FaissIndexIVF  *ivf;
+
+    ivf = faiss_IndexIVF_cast(index);
+    if (ivf == NULL) {
+        return faiss_Index_search(index, 1, query, k, dist, labels);
+    }
+
+    nprobe = faiss_IndexIVF_nprobe(ivf);
+    nlist = faiss_IndexIVF_nlist(ivf);
+    quantizer = faiss_IndexIVF_quantizer(ivf);
+
+    if (nprobe > nlist) {
+        nprobe = nlist;
+    }
+
+    if (nprobe == 0) {
+        nprobe = 1;
+    }
+
+    assign = malloc(nprobe * (sizeof(idx_t) + sizeof(float)));
+    if (assign == NULL) {
+        return -1;
+    }
+
+    cdist = (float *) (assign + nprobe);
+
+    rc = faiss_Index_search(quantizer, 1, query, (idx_t) nprobe, cdist,
+                            assign);
+    if (rc == 0) {
+        rc = faiss_IndexIVF_search_preassigned(ivf, 1, query, k, assign,
+                                               cdist, dist, labels, 0);
+    }
+
+    free(assign);
+
+    return rc;
+}
+
+
 static int
 recsys_search_faiss(const recsys_generation_t *g, const float *query,
     const recsys_pass_t *p, recsys_heap_t *h)
@@ -564,8 +621,8 @@ recsys_search_faiss(const recsys_generation_t *g, const float *query,
 
         dist = (float *) (labels + kk);
 
-        rc = faiss_Index_search((FaissIndex *) g->index, 1, query, kk, dist,
-                                labels);
+        rc = recsys_faiss_search((FaissIndex *) g->index, query, kk, dist,
+                                 labels);
         if (rc != 0) {
             free(labels);
             return -1;
