@@ -16,8 +16,17 @@ T           ?= t
 CC          ?= gcc
 CFLAGS_PURE := -std=gnu99 -O2 -g -Wall -Wextra -Werror -fPIC -Isrc
 
+MULTIARCH   := /usr/lib/$(shell gcc -print-multiarch)
+FAISS_LIB   ?= $(MULTIARCH)/libfaiss.a
+
+# a system libfaiss_c is used when present; else one is built from source
+ifneq ($(wildcard $(MULTIARCH)/libfaiss_c.so $(MULTIARCH)/libfaiss_c.a),)
+FAISS_C_LIB ?= -lfaiss_c
+FAISS_C_DEP :=
+else
 FAISS_C_LIB ?= $(TOP)/$(BUILD)/faiss/libfaiss_c.a
-FAISS_LIB   ?= /usr/lib/$(shell gcc -print-multiarch)/libfaiss.a
+FAISS_C_DEP := $(FAISS_C_LIB)
+endif
 FAISS_LIBS  := $(FAISS_C_LIB) $(FAISS_LIB) -lblas -llapack -lgomp \
                -lstdc++ -lm
 
@@ -42,12 +51,12 @@ all: module tools
 deps:
 	@scripts/deps.sh
 
-$(FAISS_C_LIB):
+$(TOP)/$(BUILD)/faiss/libfaiss_c.a:
 	scripts/build-faiss-c.sh $(BUILD)/faiss
 
 # nginx's configure runs in a private copy of the source tree, so the
 # system's /usr/share/nginx/src is never written to
-$(NGX_OBJS)/Makefile: config | $(FAISS_C_LIB)
+$(NGX_OBJS)/Makefile: config | $(FAISS_C_DEP)
 	rm -rf $(NGX_OBJS)
 	mkdir -p $(NGX_OBJS)
 	cp -r $(NGINX_SRC)/. $(NGX_OBJS)/
@@ -67,12 +76,12 @@ $(MODULE): $(NGX_OBJS)/Makefile $(PURE_SRCS) $(NGX_SRCS) $(HDRS)
 
 module: deps $(MODULE)
 
-$(BUILD)/recsys-%: tools/recsys_%.c $(PURE_SRCS) $(HDRS) | $(FAISS_C_LIB)
+$(BUILD)/recsys-%: tools/recsys_%.c $(PURE_SRCS) $(HDRS) | $(FAISS_C_DEP)
 	$(CC) $(CFLAGS_PURE) -o $@ $< $(PURE_SRCS) $(LIBS_PURE) -lpq
 
 tools: deps $(TOOLS)
 
-$(BUILD)/unit/%: t/unit/%.c $(PURE_SRCS) $(HDRS) | $(FAISS_C_LIB)
+$(BUILD)/unit/%: t/unit/%.c $(PURE_SRCS) $(HDRS) | $(FAISS_C_DEP)
 	@mkdir -p $(BUILD)/unit
 	$(CC) $(CFLAGS_PURE) -o $@ $< $(PURE_SRCS) $(LIBS_PURE) -lcmocka
 

@@ -7,13 +7,16 @@
 set -eu
 
 OUT=${1:-build/faiss}
+mkdir -p "$OUT"
+OUT=$(cd "$OUT" && pwd)
 LIB="$OUT/libfaiss_c.a"
 
 if [ -f "$LIB" ]; then
     exit 0
 fi
 
-for d in /usr/lib/x86_64-linux-gnu /usr/lib /usr/local/lib; do
+multiarch=/usr/lib/$(gcc -print-multiarch 2>/dev/null || true)
+for d in "$multiarch" /usr/lib /usr/local/lib; do
     if [ -f "$d/libfaiss_c.so" ] || [ -f "$d/libfaiss_c.a" ]; then
         echo "build-faiss-c: system libfaiss_c found in $d, nothing to build"
         exit 0
@@ -27,9 +30,9 @@ mkdir -p "$apt_dir/lists/partial" "$work" "$OUT/obj"
 
 echo "deb-src http://deb.debian.org/debian bookworm main" \
     > "$apt_dir/sources.list"
-opts="-o Dir::Etc::SourceList=$PWD/$apt_dir/sources.list
+opts="-o Dir::Etc::SourceList=$apt_dir/sources.list
       -o Dir::Etc::SourceParts=/dev/null
-      -o Dir::State::Lists=$PWD/$apt_dir/lists"
+      -o Dir::State::Lists=$apt_dir/lists"
 
 if [ ! -d "$work/faiss-$version" ]; then
     # shellcheck disable=SC2086

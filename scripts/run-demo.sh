@@ -8,6 +8,14 @@ PORT=${PORT:-8080}
 LISTEN=${LISTEN:-127.0.0.1}
 NGINX_BIN=${NGINX_BIN:-/usr/sbin/nginx}
 RECSYS_DEMO_DIR=$root/build/demo
+
+# nginx started as root runs its workers as "nobody": when they cannot
+# reach the checkout (a 0700 home directory), serve from /tmp instead
+if [ "$(id -u)" -eq 0 ] \
+   && ! su -s /bin/sh nobody -c "test -x '$root/build'" 2>/dev/null
+then
+    RECSYS_DEMO_DIR=/tmp/recsys-demo
+fi
 export RECSYS_DEMO_DIR
 
 mkdir -p "$RECSYS_DEMO_DIR"

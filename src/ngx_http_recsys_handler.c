@@ -18,7 +18,8 @@
 #include "recsys_search.h"
 
 
-#define NGX_HTTP_RECSYS_SCORE_LEN  32
+#define NGX_HTTP_RECSYS_SCORE_LEN      32
+#define NGX_HTTP_RECSYS_UNPROCESSABLE  422
 
 
 typedef struct {
@@ -62,6 +63,7 @@ static ngx_int_t ngx_http_recsys_add_header(ngx_http_request_t *r,
 static ngx_int_t ngx_http_recsys_server_timing(ngx_http_request_t *r,
     ngx_http_recsys_stats_t *st);
 static u_char *ngx_http_recsys_json_str(u_char *p, const char *s, size_t len);
+static ngx_uint_t ngx_http_recsys_zero(const float *v, uint32_t n);
 static uint64_t ngx_http_recsys_now_us(void);
 static void ngx_http_recsys_cleanup(void *data);
 
@@ -180,6 +182,13 @@ ngx_http_recsys_handler(ngx_http_request_t *r)
     }
 
     rc = ngx_http_read_client_request_body(r, ngx_http_recsys_body_handler);
+
+    /* client_max_body_size refused a declared length: answer in JSON */
+    if (rc == NGX_HTTP_REQUEST_ENTITY_TOO_LARGE) {
+        return ngx_http_recsys_send_error(r, rc, "body_too_large",
+                                          "the body is larger than "
+                                          "client_max_body_size");
+    }
 
     if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
         return rc;
@@ -318,6 +327,15 @@ ngx_http_recsys_process(ngx_http_request_t *r, ngx_http_recsys_ctx_t *ctx)
 
     if (rc != RECSYS_REQ_OK) {
         return ngx_http_recsys_send_error(r, rc, q->code, "%s", q->error);
+    }
+
+    if (q->vector && catalog->conf->index.metric == RECSYS_METRIC_COSINE
+        && ngx_http_recsys_zero(q->vector, q->dimension))
+    {
+        return ngx_http_recsys_send_error(r, NGX_HTTP_RECSYS_UNPROCESSABLE,
+                                          "zero_vector",
+                                          "a zero vector has no direction "
+                                          "for the cosine metric");
     }
 
     ctx->gen = ngx_http_recsys_index_acquire(catalog, r->connection->log);
@@ -755,6 +773,11 @@ ngx_http_recsys_send_json(ngx_http_request_t *r, ngx_uint_t status,
 
     r->headers_out.status = status;
     r->headers_out.content_length_n = len;
+
+    /* nginx 1.22 has no reason phrase of its own for 422 */
+    if (status == NGX_HTTP_RECSYS_UNPROCESSABLE) {
+        ngx_str_set(&r->headers_out.status_line, "422 Unprocessable Entity");
+    }
     ngx_str_set(&r->headers_out.content_type, "application/json");
     r->headers_out.content_type_len = r->headers_out.content_type.len;
     r->headers_out.content_type_lowcase = NULL;
@@ -838,6 +861,21 @@ ngx_http_recsys_get_stats(ngx_http_request_t *r)
     ctx = ngx_http_get_module_ctx(r, ngx_http_recsys_module);
 
     return ctx ? &ctx->stats : NULL;
+}
+
+
+static ngx_uint_t
+ngx_http_recsys_zero(const float *v, uint32_t n)
+{
+    uint32_t  i;
+
+    for (i = 0; i < n; i++) {
+        if (v[i] != 0.0f) {
+            return 0;
+        }
+    }
+
+    return 1;
 }
 
 

@@ -14,6 +14,10 @@
 #include "ngx_http_recsys_module.h"
 
 
+/* seconds before a refused generation is looked at again */
+#define NGX_HTTP_RECSYS_RETRY_REFUSED  30
+
+
 static ngx_http_recsys_gen_t *ngx_http_recsys_index_open(
     ngx_http_recsys_catalog_t *catalog, u_char *target, size_t len,
     ngx_log_t *log);
@@ -102,14 +106,21 @@ ngx_http_recsys_index_switch(ngx_http_recsys_catalog_t *catalog,
         return;
     }
 
-    /* a generation that was refused is not retried until "current" moves */
-    if (ngx_strcmp(catalog->failed, target) == 0) {
+    /*
+     * A refused generation is tried again only when "current" moves or
+     * after a while (the cause may have been passing, like permissions),
+     * not on every request.
+     */
+    if (ngx_strcmp(catalog->failed, target) == 0
+        && ngx_time() - catalog->failed_at < NGX_HTTP_RECSYS_RETRY_REFUSED)
+    {
         return;
     }
 
     g = ngx_http_recsys_index_open(catalog, target, n, log);
     if (g == NULL) {
         ngx_cpystrn(catalog->failed, target, sizeof(catalog->failed));
+        catalog->failed_at = ngx_time();
         return;
     }
 

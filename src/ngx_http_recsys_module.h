@@ -37,6 +37,7 @@ typedef struct {
     ngx_http_recsys_gen_t      *current;
     ngx_msec_t                  checked;
     u_char                      failed[NGX_MAX_PATH];
+    time_t                      failed_at;
     ngx_uint_t                  missing_logged;
 } ngx_http_recsys_catalog_t;
 

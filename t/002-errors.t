@@ -258,3 +258,41 @@ Content-Type: application/json
 ["error", "error", "error", '"id":"salmon"']
 --- no_error_log
 [error]
+
+
+
+=== TEST 16: a zero vector has no direction under cosine: 422
+--- request
+POST /v1/search
+{"vector": [0, 0, 0, 0]}
+--- more_headers
+Content-Type: application/json
+--- error_code: 422
+--- error_json: zero_vector
+--- raw_response_headers_like
+^HTTP/1.1 422 Unprocessable Entity\r
+--- no_error_log
+[error]
+
+
+
+=== TEST 17: a chunked body over client_max_body_size is a JSON 413
+--- config
+location = /v1/search {
+    recsys search;
+    client_max_body_size 10;
+    recsys_max_body_size 1m;
+}
+--- raw_request eval
+my $body = "{\"vector\": [1, 0, 0, 0]}";
+"POST /v1/search HTTP/1.1\r
+Host: localhost\r
+Connection: close\r
+Content-Type: application/json\r
+Transfer-Encoding: chunked\r
+\r
+" . sprintf("%x", length $body) . "\r\n$body\r\n0\r\n\r\n"
+--- error_code: 413
+--- error_json: body_too_large
+--- response_headers
+Content-Type: application/json
