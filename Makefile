@@ -44,7 +44,8 @@ UNIT_TESTS  := $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(wildcard t/unit/test_*.c)
 
 LIBS_PURE   := $(FAISS_LIBS) -lcjson -lyaml
 
-.PHONY: all deps module tools unit style test prove run bench clean
+.PHONY: all deps module tools unit style test prove run bench memcheck \
+        clean
 
 all: module tools
 
@@ -102,10 +103,13 @@ prove: module tools
 	TEST_NGINX_SERVROOT=$(TOP)/$(BUILD)/servroot \
 	    prove -r $(T)
 
-test: deps style module tools unit prove
+test: deps style module tools unit prove memcheck
 
 run: module tools
 	@PORT=$(PORT) NGINX_BIN=$(NGINX_BIN) scripts/run-demo.sh
+
+memcheck: module tools
+	@NGINX_BIN=$(NGINX_BIN) scripts/memcheck.sh
 
 bench: module tools
 	@NGINX_BIN=$(NGINX_BIN) scripts/bench.sh

@@ -1,0 +1,89 @@
+#!/bin/sh
+# Runs nginx with the module under valgrind (one process, master_process
+# off), sends good and bad requests of every kind, stops it, and fails on
+# any memory error or definite leak.  Used by "make memcheck".
+set -eu
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+dir=$root/build/memcheck
+port=${MEMCHECK_PORT:-18095}
+NGINX_BIN=${NGINX_BIN:-/usr/sbin/nginx}
+
+rm -rf "$dir"
+mkdir -p "$dir/logs"
+TEST_NGINX_DATA_DIR=$dir
+export TEST_NGINX_DATA_DIR
+"$root"/build/recsys-build -q "$root"/t/data/small.yaml 2>/dev/null
+chmod -R a+rX "$dir"
+
+cat > "$dir/nginx.conf" <<CONF
+load_module $root/build/ngx_http_recsys_module.so;
+master_process off;
+daemon off;
+error_log $dir/logs/error.log warn;
+pid $dir/nginx.pid;
+events { worker_connections 64; }
+http {
+    access_log off;
+    client_body_temp_path $dir/body;
+    recsys_catalog small $root/t/data/small.yaml;
+    server {
+        listen 127.0.0.1:$port;
+        location ~ ^/v1/items/(?<item>[^/]+)/similar\$ {
+            recsys similar;
+            recsys_item_id \$item;
+        }
+        location = /v1/recommendations { recsys recommendations; }
+        location = /v1/search { recsys search; recsys_max_body_size 300; }
+        location = /v1/popular { recsys popular; }
+    }
+}
+CONF
+
+valgrind --leak-check=full --errors-for-leak-kinds=definite \
+    --error-exitcode=99 --log-file="$dir/valgrind.log" \
+    --suppressions="$root/scripts/memcheck.supp" \
+    "$NGINX_BIN" -p "$dir" -c "$dir/nginx.conf" &
+vg=$!
+
+u=http://127.0.0.1:$port
+for _ in $(seq 1 100); do
+    curl -s -o /dev/null "$u/v1/popular" && break
+    sleep 0.2
+done
+
+json='Content-Type: application/json'
+big=$(printf '1, %.0s' $(seq 1 200))
+i=0
+while [ $i -lt 20 ]; do
+    curl -s -o /dev/null "$u/v1/items/apple/similar?k=3&exclude=pear"
+    curl -s -o /dev/null "$u/v1/items/nosuch/similar"
+    curl -s -o /dev/null "$u/v1/popular?k=0"
+    curl -s -o /dev/null "$u/v1/popular?category=%zz"
+    curl -s -o /dev/null "$u/v1/recommendations?history=salmon,x,trout"
+    curl -s -o /dev/null -H "$json" -d '{"history":["carrot"],"k":3}' \
+        "$u/v1/recommendations"
+    curl -s -o /dev/null -H "$json" -d '{"vector":[1,0,0,0],"k":2}' \
+        "$u/v1/search"
+    curl -s -o /dev/null -H "$json" -d '{"vector":[1,0,0' "$u/v1/search"
+    curl -s -o /dev/null -H "$json" -d '{"vector":[1,1e999,0,0]}' \
+        "$u/v1/search"
+    curl -s -o /dev/null -H "$json" -d '{"vector":[1,0]}' "$u/v1/search"
+    curl -s -o /dev/null -H "$json" -d "{\"vector\":[$big 1]}" \
+        "$u/v1/search"
+    curl -s -o /dev/null -H 'Transfer-Encoding: chunked' -H "$json" \
+        -d "{\"vector\":[$big 1]}" "$u/v1/search"
+    curl -s -o /dev/null -X DELETE "$u/v1/popular"
+    i=$((i + 1))
+done
+
+kill -QUIT $vg
+rc=0
+wait $vg || rc=$?
+
+grep -E "ERROR SUMMARY|definitely lost|indirectly lost" "$dir/valgrind.log"
+if [ $rc -ne 0 ]; then
+    echo "memcheck: valgrind reported errors (exit $rc), see $dir/valgrind.log"
+    exit 1
+fi
+echo "memcheck: no memory errors, no definite leaks (260 requests)"
