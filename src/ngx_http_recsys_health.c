@@ -1,7 +1,9 @@
 
 /*
- * ngx_http_recsys_health_module: health locations for load balancers.
- * (Placeholder: filled in by the issue that adds the feature.)
+ * ngx_http_recsys_health_module: health locations for load balancers and
+ * operators.  Every answer is about the worker that gives it: "ready"
+ * looks at the generations this process maps, picking up a newly
+ * published one on the way.
  */
 
 
@@ -10,6 +12,92 @@
 #include <ngx_http.h>
 
 #include "ngx_http_recsys_module.h"
+#include "ngx_http_recsys_metrics.h"
+#include "ngx_http_recsys_limit.h"
+#include "recsys_request.h"
+
+
+#define NGX_HTTP_RECSYS_HEALTH_LIVE      1
+#define NGX_HTTP_RECSYS_HEALTH_READY     2
+#define NGX_HTTP_RECSYS_HEALTH_DETAILED  3
+
+#define NGX_HTTP_RECSYS_HEALTH_PASS      0
+#define NGX_HTTP_RECSYS_HEALTH_WARN      1
+#define NGX_HTTP_RECSYS_HEALTH_FAIL      2
+
+/* a zone fuller than this makes the detailed status "degraded" */
+#define NGX_HTTP_RECSYS_HEALTH_ZONE_WARN  0.9
+
+/* room for the fixed text and numbers of one object, keys included */
+#define NGX_HTTP_RECSYS_HEALTH_OBJECT    1024
+
+
+typedef struct {
+    ngx_uint_t                  type;
+    ngx_http_recsys_catalog_t  *catalog;    /* NULL: every catalog */
+} ngx_http_recsys_health_loc_conf_t;
+
+
+/* one catalog as this worker sees it */
+typedef struct {
+    ngx_http_recsys_catalog_t  *catalog;
+    ngx_uint_t                  status;     /* NGX_HTTP_RECSYS_HEALTH_* */
+    ngx_uint_t                  mapped;
+    time_t                      age;        /* -1: built_at unreadable */
+    off_t                       size;
+    recsys_manifest_t           manifest;
+    ngx_str_t                   reason;
+} ngx_http_recsys_health_index_t;
+
+
+typedef struct {
+    ngx_uint_t                  status;
+    ngx_uint_t                  nindex;
+    ngx_http_recsys_health_index_t  *index;
+    ngx_http_recsys_health_index_t  *failed;   /* the first one not passing */
+    ngx_uint_t                  nzones;
+    ngx_http_recsys_limit_zone_stats_t  *zones;
+} ngx_http_recsys_health_t;
+
+
+static ngx_int_t ngx_http_recsys_health_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_recsys_health_ready(ngx_http_request_t *r,
+    ngx_http_recsys_health_t *h);
+static ngx_int_t ngx_http_recsys_health_detailed(ngx_http_request_t *r,
+    ngx_http_recsys_health_t *h);
+static ngx_int_t ngx_http_recsys_health_check(ngx_http_request_t *r,
+    ngx_http_recsys_health_t *h);
+static void ngx_http_recsys_health_index(ngx_http_request_t *r,
+    ngx_http_recsys_health_index_t *idx);
+static ngx_uint_t ngx_http_recsys_health_zones(ngx_http_request_t *r,
+    ngx_http_recsys_health_t *h);
+static const char *ngx_http_recsys_health_helper(
+    ngx_http_recsys_catalog_t *catalog);
+static u_char *ngx_http_recsys_health_max_age(u_char *p,
+    ngx_http_recsys_catalog_t *catalog);
+static ngx_int_t ngx_http_recsys_health_not_allowed(ngx_http_request_t *r);
+static ngx_int_t ngx_http_recsys_health_send(ngx_http_request_t *r,
+    ngx_uint_t status, u_char *p, size_t len);
+static ngx_int_t ngx_http_recsys_health_header(ngx_http_request_t *r,
+    char *name, ngx_str_t *value);
+static size_t ngx_http_recsys_health_str_len(ngx_str_t *s);
+static u_char *ngx_http_recsys_health_str(u_char *p, ngx_str_t *s);
+static void *ngx_http_recsys_health_create_loc_conf(ngx_conf_t *cf);
+static char *ngx_http_recsys_health(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+
+
+static ngx_command_t  ngx_http_recsys_health_commands[] = {
+
+    { ngx_string("recsys_health"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_TAKE12,
+      ngx_http_recsys_health,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+      ngx_null_command
+};
 
 
 static ngx_http_module_t  ngx_http_recsys_health_module_ctx = {
@@ -22,15 +110,15 @@ static ngx_http_module_t  ngx_http_recsys_health_module_ctx = {
     NULL,                                  /* create server configuration */
     NULL,                                  /* merge server configuration */
 
-    NULL,                                  /* create location configuration */
+    ngx_http_recsys_health_create_loc_conf, /* create location configuration */
     NULL                                   /* merge location configuration */
 };
 
 
 ngx_module_t  ngx_http_recsys_health_module = {
     NGX_MODULE_V1,
-    &ngx_http_recsys_health_module_ctx,        /* module context */
-    NULL,                                  /* module directives */
+    &ngx_http_recsys_health_module_ctx,    /* module context */
+    ngx_http_recsys_health_commands,       /* module directives */
     NGX_HTTP_MODULE,                       /* module type */
     NULL,                                  /* init master */
     NULL,                                  /* init module */
@@ -41,3 +129,723 @@ ngx_module_t  ngx_http_recsys_health_module = {
     NULL,                                  /* exit master */
     NGX_MODULE_V1_PADDING
 };
+
+
+static const char  *ngx_http_recsys_health_check_status[] = {
+    "pass", "warn", "fail"
+};
+
+
+static const char  *ngx_http_recsys_health_overall[] = {
+    "healthy", "degraded", "unhealthy"
+};
+
+
+static ngx_int_t
+ngx_http_recsys_health_handler(ngx_http_request_t *r)
+{
+    ngx_int_t                           rc;
+    ngx_http_recsys_health_t            h;
+    ngx_http_recsys_health_loc_conf_t  *hlcf;
+
+    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
+        return ngx_http_recsys_health_not_allowed(r);
+    }
+
+    rc = ngx_http_discard_request_body(r);
+
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    hlcf = ngx_http_get_module_loc_conf(r, ngx_http_recsys_health_module);
+
+    if (hlcf->type == NGX_HTTP_RECSYS_HEALTH_LIVE) {
+        return ngx_http_recsys_health_send(r, NGX_HTTP_OK,
+                                           (u_char *) "{\"status\":\"live\"}\n",
+                                           sizeof("{\"status\":\"live\"}\n")
+                                           - 1);
+    }
+
+    ngx_memzero(&h, sizeof(ngx_http_recsys_health_t));
+
+    if (ngx_http_recsys_health_check(r, &h) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (hlcf->type == NGX_HTTP_RECSYS_HEALTH_READY) {
+        return ngx_http_recsys_health_ready(r, &h);
+    }
+
+    return ngx_http_recsys_health_detailed(r, &h);
+}
+
+
+/*
+ * {"status":"ready|not_ready","checks":{"index":{...},"helper":{...}}};
+ * stale is as bad as missing here: a load balancer should send the
+ * traffic to a worker that is up to date.
+ */
+
+static ngx_int_t
+ngx_http_recsys_health_ready(ngx_http_request_t *r,
+    ngx_http_recsys_health_t *h)
+{
+    u_char                          *p, *start;
+    size_t                           len;
+    ngx_str_t                        reason;
+    ngx_uint_t                       i, ready;
+    ngx_http_recsys_health_index_t  *idx;
+
+    ready = (h->failed == NULL);
+
+    len = NGX_HTTP_RECSYS_HEALTH_OBJECT;
+
+    for (i = 0; i < h->nindex; i++) {
+        idx = &h->index[i];
+        len += NGX_HTTP_RECSYS_HEALTH_OBJECT
+               + 2 * ngx_http_recsys_health_str_len(&idx->catalog->name)
+               + 2 * ngx_http_recsys_health_str_len(&idx->reason);
+    }
+
+    start = ngx_pnalloc(r->pool, len);
+    if (start == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    p = ngx_sprintf(start, "{\"status\":\"%s\",\"checks\":{\"index\":"
+                    "{\"status\":\"%s\"", ready ? "ready" : "not_ready",
+                    ready ? "pass" : "fail");
+
+    if (!ready) {
+        idx = h->failed;
+
+        reason.data = ngx_pnalloc(r->pool, idx->catalog->name.len
+                                           + idx->reason.len + 16);
+        if (reason.data == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        reason.len = ngx_sprintf(reason.data, "catalog \"%V\": %V",
+                                 &idx->catalog->name, &idx->reason)
+                     - reason.data;
+
+        p = ngx_cpymem(p, ",\"reason\":", sizeof(",\"reason\":") - 1);
+        p = ngx_http_recsys_health_str(p, &reason);
+    }
+
+    p = ngx_cpymem(p, ",\"catalogs\":{", sizeof(",\"catalogs\":{") - 1);
+
+    for (i = 0; i < h->nindex; i++) {
+        idx = &h->index[i];
+
+        if (i) {
+            *p++ = ',';
+        }
+
+        /* ready or not: a stale index fails here */
+        p = ngx_http_recsys_health_str(p, &idx->catalog->name);
+        p = ngx_sprintf(p, ":{\"status\":\"%s\"",
+                        idx->status == NGX_HTTP_RECSYS_HEALTH_PASS
+                        ? "pass" : "fail");
+
+        if (idx->mapped) {
+            p = ngx_sprintf(p, ",\"generation\":%uL",
+                            idx->manifest.generation);
+
+            p = (idx->age == -1)
+                ? ngx_cpymem(p, ",\"age_seconds\":null",
+                             sizeof(",\"age_seconds\":null") - 1)
+                : ngx_sprintf(p, ",\"age_seconds\":%T", idx->age);
+
+            p = ngx_http_recsys_health_max_age(p, idx->catalog);
+        }
+
+        if (idx->reason.len) {
+            p = ngx_cpymem(p, ",\"reason\":", sizeof(",\"reason\":") - 1);
+            p = ngx_http_recsys_health_str(p, &idx->reason);
+        }
+
+        *p++ = '}';
+    }
+
+    p = ngx_sprintf(p, "}},\"helper\":{\"status\":\"%s\"}}}\n",
+                    ngx_http_recsys_health_helper(NULL));
+
+    return ngx_http_recsys_health_send(r,
+                                       ready ? NGX_HTTP_OK
+                                             : NGX_HTTP_SERVICE_UNAVAILABLE,
+                                       start, p - start);
+}
+
+
+/*
+ * {"status":"healthy|degraded|unhealthy","checks":{"catalogs":{...},
+ * "rate_limit":{...},"workers":{...}}}
+ */
+
+static ngx_int_t
+ngx_http_recsys_health_detailed(ngx_http_request_t *r,
+    ngx_http_recsys_health_t *h)
+{
+    u_char                              *p, *start;
+    size_t                               len;
+    ngx_uint_t                           i, status, zstatus;
+    ngx_str_t                            s;
+    ngx_core_conf_t                     *ccf;
+    recsys_manifest_t                   *m;
+    ngx_http_recsys_health_index_t      *idx;
+    ngx_http_recsys_limit_zone_stats_t  *z;
+
+    zstatus = ngx_http_recsys_health_zones(r, h);
+    status = ngx_max(h->status, zstatus);
+
+    len = NGX_HTTP_RECSYS_HEALTH_OBJECT;
+
+    for (i = 0; i < h->nindex; i++) {
+        idx = &h->index[i];
+        len += 2 * NGX_HTTP_RECSYS_HEALTH_OBJECT
+               + ngx_http_recsys_health_str_len(&idx->catalog->name)
+               + ngx_http_recsys_health_str_len(&idx->reason)
+               + 6 * (sizeof(idx->manifest.factory)
+                      + sizeof(idx->manifest.built_at));
+    }
+
+    for (i = 0; i < h->nzones; i++) {
+        len += NGX_HTTP_RECSYS_HEALTH_OBJECT
+               + ngx_http_recsys_health_str_len(&h->zones[i].name);
+    }
+
+    start = ngx_pnalloc(r->pool, len);
+    if (start == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    p = ngx_sprintf(start, "{\"status\":\"%s\",\"checks\":{\"catalogs\":{",
+                    ngx_http_recsys_health_overall[status]);
+
+    for (i = 0; i < h->nindex; i++) {
+        idx = &h->index[i];
+        m = &idx->manifest;
+
+        if (i) {
+            *p++ = ',';
+        }
+
+        p = ngx_http_recsys_health_str(p, &idx->catalog->name);
+        p = ngx_sprintf(p, ":{\"status\":\"%s\",\"index\":{\"status\":\"%s\"",
+                        ngx_http_recsys_health_check_status[idx->status],
+                        ngx_http_recsys_health_check_status[idx->status]);
+
+        if (idx->mapped) {
+            p = ngx_sprintf(p, ",\"generation\":%uL,\"items\":%uL,"
+                            "\"dimension\":%uD,\"metric\":\"%s\","
+                            "\"factory\":",
+                            m->generation, m->items, m->dimension,
+                            recsys_metric_name(m->metric));
+
+            s.data = (u_char *) m->factory;
+            s.len = ngx_strnlen(s.data, sizeof(m->factory));
+            p = ngx_http_recsys_health_str(p, &s);
+
+            p = ngx_cpymem(p, ",\"built_at\":", sizeof(",\"built_at\":") - 1);
+            s.data = (u_char *) m->built_at;
+            s.len = ngx_strnlen(s.data, sizeof(m->built_at));
+            p = ngx_http_recsys_health_str(p, &s);
+
+            p = (idx->age == -1)
+                ? ngx_cpymem(p, ",\"age_seconds\":null",
+                             sizeof(",\"age_seconds\":null") - 1)
+                : ngx_sprintf(p, ",\"age_seconds\":%T", idx->age);
+
+            p = ngx_http_recsys_health_max_age(p, idx->catalog);
+            p = ngx_sprintf(p, ",\"bytes_mapped\":%O", idx->size);
+        }
+
+        if (idx->reason.len) {
+            p = ngx_cpymem(p, ",\"reason\":", sizeof(",\"reason\":") - 1);
+            p = ngx_http_recsys_health_str(p, &idx->reason);
+        }
+
+        /* never the source: a DSN may name a host and a user */
+        p = ngx_sprintf(p, "},\"builder\":{\"state\":\"%s\"},"
+                        "\"database\":{\"state\":\"%s\"}}",
+                        ngx_http_recsys_health_helper(idx->catalog),
+                        "not_configured");
+    }
+
+    p = ngx_sprintf(p, "},\"rate_limit\":{\"status\":\"%s\",\"zones\":{",
+                    h->nzones ? ngx_http_recsys_health_check_status[zstatus]
+                              : "not_configured");
+
+    for (i = 0; i < h->nzones; i++) {
+        z = &h->zones[i];
+
+        if (i) {
+            *p++ = ',';
+        }
+
+        p = ngx_http_recsys_health_str(p, &z->name);
+        p = ngx_sprintf(p, ":{\"status\":\"%s\",\"used_bytes\":%uz,"
+                        "\"size_bytes\":%uz,\"usage\":%.4f,"
+                        "\"entries\":%uA,\"passed\":%uA,\"rejected\":%uA,"
+                        "\"dry_run\":%uA,\"full\":%uA}",
+                        (double) z->used > NGX_HTTP_RECSYS_HEALTH_ZONE_WARN
+                                           * (double) z->size
+                        ? "warn" : "pass",
+                        z->used, z->size,
+                        z->size ? (double) z->used / (double) z->size : 0.0,
+                        *z->entries, *z->passed, *z->rejected, *z->dry_run,
+                        *z->full);
+    }
+
+    ccf = (ngx_core_conf_t *) ngx_get_conf(ngx_cycle->conf_ctx,
+                                           ngx_core_module);
+
+    p = ngx_sprintf(p, "}},\"workers\":{\"pid\":%P,\"worker_processes\":%i,"
+                    "\"master_process\":%s}}}\n",
+                    ngx_pid, ccf->worker_processes,
+                    (ngx_process == NGX_PROCESS_SINGLE) ? "false" : "true");
+
+    return ngx_http_recsys_health_send(r,
+                                       status == NGX_HTTP_RECSYS_HEALTH_FAIL
+                                       ? NGX_HTTP_SERVICE_UNAVAILABLE
+                                       : NGX_HTTP_OK,
+                                       start, p - start);
+}
+
+
+/* the catalogs of the location, looked at one by one */
+
+static ngx_int_t
+ngx_http_recsys_health_check(ngx_http_request_t *r,
+    ngx_http_recsys_health_t *h)
+{
+    ngx_uint_t                          i, n;
+    ngx_http_recsys_catalog_t         **catalog;
+    ngx_http_recsys_main_conf_t        *rmcf;
+    ngx_http_recsys_health_loc_conf_t  *hlcf;
+
+    hlcf = ngx_http_get_module_loc_conf(r, ngx_http_recsys_health_module);
+    rmcf = ngx_http_get_module_main_conf(r, ngx_http_recsys_module);
+
+    if (hlcf->catalog) {
+        catalog = &hlcf->catalog;
+        n = 1;
+
+    } else {
+        catalog = rmcf->catalogs.elts;
+        n = rmcf->catalogs.nelts;
+    }
+
+    h->index = ngx_pcalloc(r->pool,
+                           (n + 1) * sizeof(ngx_http_recsys_health_index_t));
+    if (h->index == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->nindex = n;
+
+    for (i = 0; i < n; i++) {
+        h->index[i].catalog = catalog[i];
+
+        ngx_http_recsys_health_index(r, &h->index[i]);
+
+        if (h->index[i].reason.data == NULL) {
+            return NGX_ERROR;
+        }
+
+        if (h->index[i].status > h->status) {
+            h->status = h->index[i].status;
+        }
+
+        if (h->index[i].status != NGX_HTTP_RECSYS_HEALTH_PASS
+            && h->failed == NULL)
+        {
+            h->failed = &h->index[i];
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/* fail: nothing mapped; warn: older than maintenance.max_age */
+
+static void
+ngx_http_recsys_health_index(ngx_http_request_t *r,
+    ngx_http_recsys_health_index_t *idx)
+{
+    u_char                     *p;
+    uint64_t                    max_age;
+    ngx_http_recsys_gen_t      *g;
+    ngx_http_recsys_catalog_t  *catalog;
+
+    catalog = idx->catalog;
+
+    p = ngx_pnalloc(r->pool, NGX_MAX_PATH + 128);
+    if (p == NULL) {
+        return;
+    }
+
+    idx->reason.data = p;
+
+    g = ngx_http_recsys_index_acquire(catalog, r->connection->log);
+
+    if (g == NULL) {
+        idx->status = NGX_HTTP_RECSYS_HEALTH_FAIL;
+
+        if (catalog->failed[0]) {
+            p = ngx_snprintf(p, NGX_MAX_PATH + 127,
+                             "generation \"%s\" was refused, see the error "
+                             "log", catalog->failed);
+
+        } else {
+            p = ngx_sprintf(p, "no index published");
+        }
+
+        idx->reason.len = p - idx->reason.data;
+        return;
+    }
+
+    idx->mapped = 1;
+    idx->manifest = g->gen.manifest;
+    idx->age = ngx_http_recsys_metrics_index_age(g);
+    idx->size = ngx_http_recsys_metrics_index_size(g);
+
+    ngx_http_recsys_index_release(g);
+
+    max_age = catalog->conf->maintenance.max_age;
+
+    if (max_age == 0) {
+        return;
+    }
+
+    if (idx->age == -1) {
+        idx->status = NGX_HTTP_RECSYS_HEALTH_WARN;
+        p = ngx_sprintf(p, "index age unknown: built_at \"%s\" is not "
+                        "YYYY-MM-DDTHH:MM:SSZ", idx->manifest.built_at);
+
+    } else if ((uint64_t) idx->age > max_age) {
+        idx->status = NGX_HTTP_RECSYS_HEALTH_WARN;
+        p = ngx_sprintf(p, "index age %Ts exceeds max_age %uLs", idx->age,
+                        max_age);
+    }
+
+    idx->reason.len = p - idx->reason.data;
+}
+
+
+/* the status the rate-limit zones give: warn when one is nearly full */
+
+static ngx_uint_t
+ngx_http_recsys_health_zones(ngx_http_request_t *r,
+    ngx_http_recsys_health_t *h)
+{
+    ngx_uint_t                           i, n, status;
+    ngx_http_recsys_limit_zone_stats_t  *zones;
+
+    n = ngx_http_recsys_limit_zones((ngx_cycle_t *) ngx_cycle, &zones);
+
+    h->zones = ngx_palloc(r->pool,
+                          (n + 1) * sizeof(ngx_http_recsys_limit_zone_stats_t));
+    if (h->zones == NULL) {
+        return NGX_HTTP_RECSYS_HEALTH_PASS;
+    }
+
+    status = NGX_HTTP_RECSYS_HEALTH_PASS;
+
+    /* zones not mapped yet have no counters to show */
+    for (i = 0; i < n; i++) {
+        if (zones[i].passed == NULL) {
+            continue;
+        }
+
+        h->zones[h->nzones++] = zones[i];
+
+        if ((double) zones[i].used
+            > NGX_HTTP_RECSYS_HEALTH_ZONE_WARN * (double) zones[i].size)
+        {
+            status = NGX_HTTP_RECSYS_HEALTH_WARN;
+        }
+    }
+
+    return status;
+}
+
+
+/*
+ * The state of the helper process that rebuilds a catalog's index (NULL:
+ * of the helper itself).  No helper exists in this version: every catalog
+ * is served as published by recsys-build.
+ */
+
+static const char *
+ngx_http_recsys_health_helper(ngx_http_recsys_catalog_t *catalog)
+{
+    return "not_configured";
+}
+
+
+static u_char *
+ngx_http_recsys_health_max_age(u_char *p, ngx_http_recsys_catalog_t *catalog)
+{
+    if (catalog->conf->maintenance.max_age == 0) {
+        return ngx_cpymem(p, ",\"max_age_seconds\":null",
+                          sizeof(",\"max_age_seconds\":null") - 1);
+    }
+
+    return ngx_sprintf(p, ",\"max_age_seconds\":%uL",
+                       catalog->conf->maintenance.max_age);
+}
+
+
+static ngx_int_t
+ngx_http_recsys_health_not_allowed(ngx_http_request_t *r)
+{
+    u_char     *p, *start;
+    size_t      len;
+    ngx_str_t   allow, *cid;
+
+    if (ngx_http_discard_request_body(r) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_str_set(&allow, "GET, HEAD");
+
+    if (ngx_http_recsys_health_header(r, "Allow", &allow) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    cid = ngx_http_recsys_correlation_id(r);
+
+    len = NGX_HTTP_RECSYS_HEALTH_OBJECT
+          + ngx_http_recsys_health_str_len(&r->method_name);
+
+    if (cid) {
+        len += ngx_http_recsys_health_str_len(cid);
+    }
+
+    start = ngx_pnalloc(r->pool, len);
+    if (start == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    p = ngx_cpymem(start, "{\"error\":{\"code\":\"method_not_allowed\","
+                   "\"message\":\"method ",
+                   sizeof("{\"error\":{\"code\":\"method_not_allowed\","
+                          "\"message\":\"method ") - 1);
+    p = (u_char *) recsys_json_escape((char *) p,
+                                      (char *) r->method_name.data,
+                                      r->method_name.len);
+    p = ngx_cpymem(p, " is not allowed, use GET or HEAD\"",
+                   sizeof(" is not allowed, use GET or HEAD\"") - 1);
+
+    if (cid) {
+        p = ngx_cpymem(p, ",\"correlation_id\":",
+                       sizeof(",\"correlation_id\":") - 1);
+        p = ngx_http_recsys_health_str(p, cid);
+    }
+
+    p = ngx_cpymem(p, "}}\n", sizeof("}}\n") - 1);
+
+    return ngx_http_recsys_health_send(r, NGX_HTTP_NOT_ALLOWED, start,
+                                       p - start);
+}
+
+
+static ngx_int_t
+ngx_http_recsys_health_send(ngx_http_request_t *r, ngx_uint_t status,
+    u_char *p, size_t len)
+{
+    u_char                      *ra;
+    ngx_int_t                    rc;
+    ngx_str_t                    value;
+    ngx_buf_t                   *b;
+    ngx_chain_t                  out;
+    ngx_http_recsys_loc_conf_t  *rlcf;
+
+    ngx_str_set(&value, "no-store");
+
+    if (ngx_http_recsys_health_header(r, "Cache-Control", &value) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    /* the same pause the handlers ask for when they have no index */
+
+    if (status == NGX_HTTP_SERVICE_UNAVAILABLE) {
+        rlcf = ngx_http_get_module_loc_conf(r, ngx_http_recsys_module);
+
+        ra = ngx_pnalloc(r->pool, NGX_TIME_T_LEN);
+        if (ra == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        value.data = ra;
+        value.len = ngx_sprintf(ra, "%T", rlcf->retry_after) - ra;
+
+        if (ngx_http_recsys_health_header(r, "Retry-After", &value)
+            != NGX_OK)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+
+    r->headers_out.status = status;
+    r->headers_out.content_length_n = len;
+    ngx_str_set(&r->headers_out.content_type, "application/json");
+    r->headers_out.content_type_len = r->headers_out.content_type.len;
+    r->headers_out.content_type_lowcase = NULL;
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    b = ngx_calloc_buf(r->pool);
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    b->pos = p;
+    b->last = p + len;
+    b->memory = 1;
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_http_output_filter(r, &out);
+}
+
+
+static ngx_int_t
+ngx_http_recsys_health_header(ngx_http_request_t *r, char *name,
+    ngx_str_t *value)
+{
+    ngx_table_elt_t  *h;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = 1;
+    h->key.data = (u_char *) name;
+    h->key.len = ngx_strlen(name);
+    h->value = *value;
+
+    return NGX_OK;
+}
+
+
+/* a JSON string's length with its quotes */
+
+static size_t
+ngx_http_recsys_health_str_len(ngx_str_t *s)
+{
+    return recsys_json_escaped_len((char *) s->data, s->len) + 2;
+}
+
+
+static u_char *
+ngx_http_recsys_health_str(u_char *p, ngx_str_t *s)
+{
+    *p++ = '"';
+    p = (u_char *) recsys_json_escape((char *) p, (char *) s->data, s->len);
+    *p++ = '"';
+
+    return p;
+}
+
+
+static void *
+ngx_http_recsys_health_create_loc_conf(ngx_conf_t *cf)
+{
+    ngx_http_recsys_health_loc_conf_t  *hlcf;
+
+    hlcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_recsys_health_loc_conf_t));
+    if (hlcf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     hlcf->type = 0;
+     *     hlcf->catalog = NULL;
+     */
+
+    return hlcf;
+}
+
+
+static char *
+ngx_http_recsys_health(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_recsys_health_loc_conf_t *hlcf = conf;
+
+    ngx_str_t                     *value;
+    ngx_uint_t                     i;
+    ngx_http_core_loc_conf_t      *clcf;
+    ngx_http_recsys_catalog_t    **catalog;
+    ngx_http_recsys_main_conf_t   *rmcf;
+
+    if (hlcf->type) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_strcmp(value[1].data, "live") == 0) {
+        hlcf->type = NGX_HTTP_RECSYS_HEALTH_LIVE;
+
+        if (cf->args->nelts == 3) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"recsys_health live\" takes no catalog, "
+                               "got \"%V\"", &value[2]);
+            return NGX_CONF_ERROR;
+        }
+
+    } else if (ngx_strcmp(value[1].data, "ready") == 0) {
+        hlcf->type = NGX_HTTP_RECSYS_HEALTH_READY;
+
+    } else if (ngx_strcmp(value[1].data, "detailed") == 0) {
+        hlcf->type = NGX_HTTP_RECSYS_HEALTH_DETAILED;
+
+    } else {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid parameter \"%V\", expected live, ready "
+                           "or detailed", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    if (cf->args->nelts == 3) {
+        rmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_recsys_module);
+        catalog = rmcf->catalogs.elts;
+
+        for (i = 0; i < rmcf->catalogs.nelts; i++) {
+            if (catalog[i]->name.len == value[2].len
+                && ngx_strncmp(catalog[i]->name.data, value[2].data,
+                               value[2].len)
+                   == 0)
+            {
+                hlcf->catalog = catalog[i];
+                break;
+            }
+        }
+
+        if (hlcf->catalog == NULL) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "unknown recsys catalog \"%V\"", &value[2]);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_http_recsys_health_handler;
+
+    return NGX_CONF_OK;
+}

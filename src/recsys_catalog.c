@@ -23,12 +23,17 @@
 /* longest value text quoted back in an error message */
 #define RECSYS_CATALOG_QUOTE_LEN   64
 
+/* ten years: longer is a typo, and it keeps sums far from overflow */
+#define RECSYS_CATALOG_MAX_DURATION  (3650ULL * 86400)
+
 
 typedef enum {
     RECSYS_CATALOG_STRING = 0,      /* char *, non-empty */
     RECSYS_CATALOG_INT,             /* decimal, min..max, uint32_t */
     RECSYS_CATALOG_ENUM,            /* one of values, int */
     RECSYS_CATALOG_PATH,            /* char *, relative to the YAML file */
+    RECSYS_CATALOG_DURATION,        /* "30s", "10m", ..., up to max seconds,
+                                       uint64_t */
     RECSYS_CATALOG_MAPPING          /* nested struct described by keys */
 } recsys_catalog_type_e;
 
@@ -191,6 +196,17 @@ static const recsys_catalog_key_t  recsys_catalog_index_keys[] = {
 };
 
 
+/* one row per maintenance setting; the helper's schedule goes here too */
+static const recsys_catalog_key_t  recsys_catalog_maintenance_keys[] = {
+
+    { .name = "max_age", .type = RECSYS_CATALOG_DURATION,
+      .offset = offsetof(recsys_maintenance_conf_t, max_age),
+      .max = RECSYS_CATALOG_MAX_DURATION, .dflt = "0" },
+
+    { .name = NULL }
+};
+
+
 static const recsys_catalog_key_t  recsys_catalog_keys[] = {
 
     { .name = "source", .type = RECSYS_CATALOG_MAPPING, .required = 1,
@@ -201,6 +217,10 @@ static const recsys_catalog_key_t  recsys_catalog_keys[] = {
       .offset = offsetof(recsys_catalog_t, index),
       .keys = recsys_catalog_index_keys },
 
+    { .name = "maintenance", .type = RECSYS_CATALOG_MAPPING,
+      .offset = offsetof(recsys_catalog_t, maintenance),
+      .keys = recsys_catalog_maintenance_keys },
+
     { .name = NULL }
 };
 
@@ -208,6 +228,11 @@ static const recsys_catalog_key_t  recsys_catalog_keys[] = {
 static const char  *recsys_factory_codecs[] = {
     "Flat", "SQ8", "SQ4", "SQfp16", NULL
 };
+
+
+/* duration units, largest first, and their length in seconds */
+static const char      recsys_duration_units[] = "dhms";
+static const uint64_t  recsys_duration_seconds[] = { 86400, 3600, 60, 1 };
 
 
 recsys_catalog_t *
@@ -447,6 +472,85 @@ recsys_factory_valid(const char *factory)
     }
 
     return (*p == '\0') ? 0 : -1;
+}
+
+
+int
+recsys_duration_parse(const char *s, uint64_t max, uint64_t *sec)
+{
+    int          rank, last;
+    uint64_t     n, unit, total;
+    const char  *p;
+
+    if (*s < '0' || *s > '9') {
+        return -1;
+    }
+
+    total = 0;
+    last = -1;
+    p = s;
+
+    while (*p != '\0') {
+
+        if (*p < '0' || *p > '9') {
+            return -1;
+        }
+
+        /* YAML 1.1 reads a leading zero as octal: refuse the ambiguity */
+
+        if (p == s && p[0] == '0' && p[1] >= '0' && p[1] <= '9') {
+            return -1;
+        }
+
+        /* a number past max saturates: the unit is still checked */
+
+        n = 0;
+
+        while (*p >= '0' && *p <= '9') {
+            n = (n > max / 10) ? max + 1 : n * 10 + (*p - '0');
+            p++;
+        }
+
+        if (*p == '\0') {
+
+            /* a bare number is seconds, and only alone */
+
+            if (last != -1) {
+                return -1;
+            }
+
+            unit = 1;
+
+        } else {
+            rank = 0;
+
+            while (recsys_duration_units[rank] != '\0'
+                   && recsys_duration_units[rank] != *p)
+            {
+                rank++;
+            }
+
+            /* units come once each, largest first */
+
+            if (recsys_duration_units[rank] == '\0' || rank <= last) {
+                return -1;
+            }
+
+            last = rank;
+            unit = recsys_duration_seconds[rank];
+            p++;
+        }
+
+        if (n > max / unit || total + n * unit > max) {
+            return -2;
+        }
+
+        total += n * unit;
+    }
+
+    *sec = total;
+
+    return 0;
 }
 
 
@@ -840,6 +944,27 @@ recsys_catalog_set(recsys_catalog_ctx_t *ctx, const recsys_catalog_key_t *key,
         free(s);
         return 0;
 
+    case RECSYS_CATALOG_DURATION:
+        rc = recsys_duration_parse(s, key->max, &n);
+
+        if (rc == -1) {
+            recsys_catalog_error(ctx, mark, "\"%s\" must be %s, got %s",
+                                 key->name, expect, got);
+            goto failed;
+        }
+
+        if (rc == -2) {
+            recsys_catalog_error(ctx, mark, "\"%s\" must be at most %llus"
+                                 " (%llud), got %s", key->name,
+                                 (unsigned long long) key->max,
+                                 (unsigned long long) key->max / 86400, got);
+            goto failed;
+        }
+
+        *(uint64_t *) (base + key->offset) = n;
+        free(s);
+        return 0;
+
     case RECSYS_CATALOG_ENUM:
         for (e = key->values; e->name != NULL; e++) {
             if (strcmp(e->name, s) == 0) {
@@ -1078,6 +1203,10 @@ recsys_catalog_expected(const recsys_catalog_key_t *key, char *buf,
 
     case RECSYS_CATALOG_PATH:
         snprintf(buf, size, "a path");
+        return;
+
+    case RECSYS_CATALOG_DURATION:
+        snprintf(buf, size, "a duration like 30s, 10m, 24h, 7d or 0");
         return;
 
     case RECSYS_CATALOG_MAPPING:

@@ -258,7 +258,7 @@ test_unknown_key(void **state)
 
     test_error("sources:\n  path: x\n",
                "1:1: unknown key \"sources\" at top level, expected one"
-               " of: source, index");
+               " of: source, index, maintenance");
 
     test_error("source:\n  path: /x\n  dsn: postgres://\n",
                "3:3: unknown key \"dsn\" in \"source\", expected one of:"
@@ -501,20 +501,20 @@ test_not_mapping(void **state)
     (void) state;
 
     test_error("- source\n- index\n",
-               "1:1: top level must be a mapping (keys: source, index),"
-               " got a sequence");
+               "1:1: top level must be a mapping (keys: source, index,"
+               " maintenance), got a sequence");
 
     test_error("hello\n",
-               "1:1: top level must be a mapping (keys: source, index),"
-               " got \"hello\"");
+               "1:1: top level must be a mapping (keys: source, index,"
+               " maintenance), got \"hello\"");
 
     test_error("",
-               "1:1: top level must be a mapping (keys: source, index),"
-               " got an empty document");
+               "1:1: top level must be a mapping (keys: source, index,"
+               " maintenance), got an empty document");
 
     test_error("# only a comment\n",
-               "1:1: top level must be a mapping (keys: source, index),"
-               " got an empty document");
+               "1:1: top level must be a mapping (keys: source, index,"
+               " maintenance), got an empty document");
 
     test_error(TEST_VALID_SOURCE "---\nindex: {}\n",
                "5:1: only one YAML document is allowed");
@@ -781,6 +781,179 @@ test_factory_valid(void **state)
 }
 
 
+static void
+test_maintenance(void **state)
+{
+    recsys_catalog_t  *c;
+
+    (void) state;
+
+    /* absent: no limit */
+
+    c = test_load(TEST_VALID_SOURCE "index: {path: /i, dimension: 8}\n");
+    assert_int_equal(c->maintenance.max_age, 0);
+    recsys_catalog_free(c);
+
+    /* present without max_age: the default */
+
+    c = test_load(TEST_VALID_SOURCE "index: {path: /i, dimension: 8}\n"
+                  "maintenance: {}\n");
+    assert_int_equal(c->maintenance.max_age, 0);
+    recsys_catalog_free(c);
+
+    c = test_load(TEST_VALID_SOURCE "index: {path: /i, dimension: 8}\n"
+                  "maintenance:\n"
+                  "  max_age: 24h\n");
+    assert_int_equal(c->maintenance.max_age, 86400);
+    recsys_catalog_free(c);
+
+    setenv("RECSYS_TEST_AGE", "1h30m", 1);
+
+    c = test_load("maintenance: {max_age: \"${RECSYS_TEST_AGE}\"}\n"
+                  TEST_VALID_SOURCE "index: {path: /i, dimension: 8}\n");
+    assert_int_equal(c->maintenance.max_age, 5400);
+    recsys_catalog_free(c);
+
+    unsetenv("RECSYS_TEST_AGE");
+
+    c = test_load(TEST_VALID_SOURCE "index: {path: /i, dimension: 8}\n"
+                  "maintenance: {max_age: 0}\n");
+    assert_int_equal(c->maintenance.max_age, 0);
+    recsys_catalog_free(c);
+
+    c = test_load(TEST_VALID_SOURCE "index: {path: /i, dimension: 8}\n"
+                  "maintenance: {max_age: 3650d}\n");
+    assert_int_equal(c->maintenance.max_age, 3650ULL * 86400);
+    recsys_catalog_free(c);
+
+    test_error(TEST_VALID_SOURCE "index: {path: /i, dimension: 8}\n"
+               "maintenance:\n"
+               "  max_age: 10 minutes\n",
+               "6:12: \"max_age\" must be a duration like 30s, 10m, 24h,"
+               " 7d or 0, got \"10 minutes\"");
+
+    test_error(TEST_VALID_SOURCE "index: {path: /i, dimension: 8}\n"
+               "maintenance: {max_age: -1s}\n",
+               "5:24: \"max_age\" must be a duration like 30s, 10m, 24h,"
+               " 7d or 0, got \"-1s\"");
+
+    test_error(TEST_VALID_SOURCE "index: {path: /i, dimension: 8}\n"
+               "maintenance: {max_age: ~}\n",
+               "5:24: \"max_age\" must be a duration like 30s, 10m, 24h,"
+               " 7d or 0, got null");
+
+    test_error(TEST_VALID_SOURCE "index: {path: /i, dimension: 8}\n"
+               "maintenance: {max_age: [1h]}\n",
+               "5:24: \"max_age\" must be a duration like 30s, 10m, 24h,"
+               " 7d or 0, got a sequence");
+
+    test_error(TEST_VALID_SOURCE "index: {path: /i, dimension: 8}\n"
+               "maintenance: {max_age: 3651d}\n",
+               "5:24: \"max_age\" must be at most 315360000s (3650d),"
+               " got \"3651d\"");
+
+    test_error(TEST_VALID_SOURCE "index: {path: /i, dimension: 8}\n"
+               "maintenance: {max_age: 1h, every: 1h}\n",
+               "5:28: unknown key \"every\" in \"maintenance\", expected"
+               " one of: max_age");
+
+    test_error(TEST_VALID_SOURCE "index: {path: /i, dimension: 8}\n"
+               "maintenance: 1h\n",
+               "5:14: \"maintenance\" must be a mapping, got \"1h\"");
+
+    test_error(TEST_VALID_SOURCE "index: {path: /i, dimension: 8}\n"
+               "maintenance: {max_age: 1h}\n"
+               "maintenance: {max_age: 2h}\n",
+               "6:1: duplicate key \"maintenance\" at top level, first at"
+               " 5:1");
+}
+
+
+static void
+test_duration_parse(void **state)
+{
+    size_t    i;
+    uint64_t  sec;
+
+    static const struct {
+        const char  *s;
+        int          rc;
+        uint64_t     sec;
+    } cases[] = {
+        { "0", 0, 0 },
+        { "0s", 0, 0 },
+        { "1", 0, 1 },
+        { "30s", 0, 30 },
+        { "10m", 0, 600 },
+        { "24h", 0, 86400 },
+        { "7d", 0, 604800 },
+        { "1h30m", 0, 5400 },
+        { "1d2h3m4s", 0, 93784 },
+        { "1d4s", 0, 86404 },
+        { "90m", 0, 5400 },
+        { "1h05m", 0, 3900 },
+        { "1000", 0, 1000 },
+        { "1000000", 0, 1000000 },
+        { "1000001", -2, 0 },
+        { "11575d", -2, 0 },
+        { "99999999999999999999999h", -2, 0 },
+        { "11d13h46m40s", 0, 1000000 },
+        { "11d13h46m41s", -2, 0 },
+        { "", -1, 0 },
+        { "s", -1, 0 },
+        { "h1", -1, 0 },
+        { "10", 0, 10 },
+        { "010", -1, 0 },
+        { "00s", -1, 0 },
+        { "-1", -1, 0 },
+        { "+1s", -1, 0 },
+        { "1.5h", -1, 0 },
+        { "1 h", -1, 0 },
+        { " 1h", -1, 0 },
+        { "1h ", -1, 0 },
+        { "1H", -1, 0 },
+        { "1ms", -1, 0 },
+        { "1w", -1, 0 },
+        { "1y", -1, 0 },
+        { "1m1h", -1, 0 },
+        { "1h1h", -1, 0 },
+        { "1h30", -1, 0 },
+        { "1hm", -1, 0 },
+        { "99999999999999999999999x", -1, 0 },
+    };
+
+    (void) state;
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        sec = 12345;
+
+        if (recsys_duration_parse(cases[i].s, 1000000, &sec) != cases[i].rc)
+        {
+            fail_msg("duration \"%s\": expected %d", cases[i].s,
+                     cases[i].rc);
+        }
+
+        if (cases[i].rc == 0 && sec != cases[i].sec) {
+            fail_msg("duration \"%s\": got %llu, expected %llu", cases[i].s,
+                     (unsigned long long) sec,
+                     (unsigned long long) cases[i].sec);
+        }
+
+        if (cases[i].rc != 0 && sec != 12345) {
+            fail_msg("duration \"%s\": *sec written on error", cases[i].s);
+        }
+    }
+
+    /* the largest max the header allows does not overflow */
+
+    assert_int_equal(recsys_duration_parse("99999999999999999999d",
+                                           UINT64_MAX / 2, &sec), -2);
+    assert_int_equal(recsys_duration_parse("106751991167300d",
+                                           UINT64_MAX / 2, &sec), 0);
+    assert_true(sec == 106751991167300ULL * 86400);
+}
+
+
 int
 main(void)
 {
@@ -801,6 +974,8 @@ main(void)
         cmocka_unit_test(test_interpolate_yaml),
         cmocka_unit_test(test_interpolate),
         cmocka_unit_test(test_factory_valid),
+        cmocka_unit_test(test_maintenance),
+        cmocka_unit_test(test_duration_parse),
     };
 
     return cmocka_run_group_tests(tests, test_setup, test_teardown);
