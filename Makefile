@@ -9,7 +9,7 @@
 NGINX_SRC   ?= /usr/share/nginx/src
 NGINX_BIN   ?= /usr/sbin/nginx
 PORT        ?= 8080
-BUILD       := build
+BUILD       ?= build
 TOP         := $(CURDIR)
 T           ?= t
 
@@ -34,7 +34,8 @@ MODULE      := $(BUILD)/ngx_http_recsys_module.so
 NGX_OBJS    := $(BUILD)/nginx
 
 PURE_SRCS   := src/recsys_artifact.c src/recsys_catalog.c \
-               src/recsys_builder.c src/recsys_search.c src/recsys_request.c
+               src/recsys_builder.c src/recsys_search.c src/recsys_request.c \
+               src/recsys_gcra.c src/recsys_sha256.c
 NGX_SRCS    := $(wildcard src/ngx_http_recsys_*.c src/ngx_http_recsys_*.h)
 HDRS        := $(wildcard src/*.h)
 
@@ -94,7 +95,7 @@ style:
 
 # the Test::Nginx suites; fixtures are catalogs built by recsys-build
 prove: module tools
-	@scripts/test-fixtures.sh $(BUILD)/t
+	@RECSYS_BUILD=$(TOP)/$(BUILD) scripts/test-fixtures.sh $(BUILD)/t
 	TEST_NGINX_BINARY=$(NGINX_BIN) \
 	TEST_NGINX_LOAD_MODULES=$(TOP)/$(MODULE) \
 	TEST_NGINX_DATA_DIR=$(TOP)/$(BUILD)/t \

@@ -9,7 +9,7 @@ pkgs="gcc g++ make dpkg-dev perl curl
       libfaiss-dev libblas-dev liblapack-dev
       libcjson-dev libyaml-dev libpq-dev
       libcmocka-dev libtest-base-perl
-      valgrind wrk"
+      valgrind wrk prometheus"
 
 missing=""
 for p in $pkgs; do

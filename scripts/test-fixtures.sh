@@ -4,7 +4,7 @@
 set -eu
 
 out=$1
-build=$(cd "$(dirname "$0")/../build" && pwd)
+build=$(cd "${RECSYS_BUILD:-$(dirname "$0")/../build}" && pwd)
 rm -rf "$out"
 mkdir -p "$out"
 TEST_NGINX_DATA_DIR=$(cd "$out" && pwd)

@@ -15,13 +15,24 @@
 
 typedef struct {
     int                 success;
+    int                 full;           /* 0: incremental from previous */
     uint64_t            generation;     /* published generation */
     uint64_t            items;
     uint32_t            dimension;
     char                factory[64];    /* resolved factory */
     double              seconds;
-    char                error[RECSYS_CATALOG_ERRLEN];
+    double              source_seconds; /* time spent reading the source */
+    int                 source_ok;      /* the source answered */
+    char                watermark[64];  /* source watermark, "" if none */
+    char                error[RECSYS_CATALOG_ERRLEN]; /* never a password */
 } recsys_build_result_t;
+
+
+typedef struct {
+    int                 force_full;     /* ignore the watermark */
+    int                 threads;        /* > 0 caps OpenMP threads */
+    volatile int       *cancel;         /* non-zero: stop, publish nothing */
+} recsys_build_opts_t;
 
 
 /*
@@ -39,6 +50,24 @@ void recsys_factory_resolve(const char *factory, uint64_t n, uint32_t nprobe,
  */
 int recsys_build(const recsys_catalog_t *c, int threads,
     recsys_build_result_t *res);
+
+/*
+ * As recsys_build(), with options.  Without force_full, a postgresql source
+ * whose previous generation is compatible (same dimension, metric, factory)
+ * and younger than maintenance.full_interval is rebuilt incrementally: the
+ * previous generation plus rows changed after its watermark, reusing the
+ * trained quantizer.
+ */
+int recsys_build_ex(const recsys_catalog_t *c, const recsys_build_opts_t *o,
+    recsys_build_result_t *res);
+
+/*
+ * Makes the newest kept generation older than the current one current
+ * (atomic symlink swap, fsync).  Returns 0 with *generation set, -1 with
+ * err set when there is none.
+ */
+int recsys_rollback(const recsys_catalog_t *c, uint64_t *generation,
+    char *err, size_t errlen);
 
 
 #endif /* _RECSYS_BUILDER_H_INCLUDED_ */

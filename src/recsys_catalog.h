@@ -21,6 +21,10 @@
 typedef struct {
     int                 type;           /* RECSYS_SOURCE_* */
     char               *path;           /* file: absolute path */
+    char               *dsn;            /* postgresql: conninfo/URI, secret */
+    char               *table;          /* default query's table: "items" */
+    char               *query;          /* custom query, NULL: default */
+    uint32_t            batch_size;     /* rows per cursor FETCH: 10000 */
 } recsys_source_conf_t;
 
 
@@ -34,10 +38,30 @@ typedef struct {
 } recsys_index_conf_t;
 
 
+#define RECSYS_BUILD_ON_START_IF_MISSING  0
+#define RECSYS_BUILD_ON_START_ALWAYS      1
+#define RECSYS_BUILD_ON_START_NEVER       2
+
+
+/* "maintenance:", optional: what keeps the served index fresh */
+typedef struct {
+    uint64_t            max_age;        /* seconds, 0: no limit */
+    uint64_t            interval;       /* seconds between builds, 0: none */
+    uint64_t            full_interval;  /* force a full build after: 7d */
+    int                 build_on_start; /* RECSYS_BUILD_ON_START_* */
+    uint64_t            backoff_initial; /* first retry delay: 1s */
+    uint64_t            backoff_max;    /* retry delay cap: 5m */
+    uint32_t            breaker_threshold; /* failures to open: 5 */
+    uint32_t            threads;        /* build OpenMP threads, 0: cores */
+    int32_t             nice;           /* build niceness: 10 */
+} recsys_maintenance_conf_t;
+
+
 typedef struct {
     char               *file;           /* the YAML file, as given */
     recsys_source_conf_t source;
     recsys_index_conf_t  index;
+    recsys_maintenance_conf_t maintenance;
 } recsys_catalog_t;
 
 
@@ -59,6 +83,14 @@ char *recsys_interpolate(const char *s, char *err, size_t errlen);
 
 /* checks an index factory string: "auto" or the IVF family; 0 if valid */
 int recsys_factory_valid(const char *factory);
+
+/*
+ * Parses a duration: "0", "30s", "10m", "24h", "7d", or groups of them in
+ * decreasing units ("1h30m"); a bare number is seconds.  Returns 0 with
+ * *sec set, -1 when s is not a duration, -2 when it exceeds max seconds
+ * (max up to UINT64_MAX / 2).
+ */
+int recsys_duration_parse(const char *s, uint64_t max, uint64_t *sec);
 
 
 #endif /* _RECSYS_CATALOG_H_INCLUDED_ */

@@ -24,6 +24,11 @@
 #define RECSYS_GEN_DEMO_SUBS     4
 #define RECSYS_GEN_DEMO_SEED     20240601
 
+/* synthetic: cluster centroids around topics, items around clusters */
+#define RECSYS_GEN_CLUSTER_SPREAD  0.7
+#define RECSYS_GEN_ITEM_SPREAD_MIN 0.8
+#define RECSYS_GEN_ITEM_SPREAD_MAX 1.4
+
 #define RECSYS_GEN_ATTR_NONE     0
 #define RECSYS_GEN_ATTR_INT      1
 #define RECSYS_GEN_ATTR_PRICE    2
@@ -519,9 +524,10 @@ recsys_gen_attrs(recsys_gen_out_t *o, recsys_gen_rng_t *r,
 
 
 /*
- * A Gaussian mixture: about N/100 clusters with centroids drawn from
- * N(0, 1) per coordinate and members spread 0.6 around them, so clusters
- * overlap the way real embeddings do instead of being trivially separable.
+ * A two-level Gaussian mixture, closer to real embeddings than equal,
+ * well separated blobs: about sqrt(N/100) topics, N/100 clusters spread
+ * around them, skewed cluster sizes, and a spread of its own per cluster
+ * wide enough that clusters overlap.
  */
 
 static int
@@ -529,44 +535,69 @@ recsys_gen_synthetic(uint64_t n, uint32_t dim, uint64_t seed)
 {
     int                rc;
     char               buf[64];
-    float             *centroids, *vec, *c;
+    float             *topics, *centroids, *spread, *vec, *c;
+    double             u;
     uint32_t          *ranks, j;
-    uint64_t           i, nc, cl;
-    double sigma;
+    uint64_t           i, nc, nt, cl;
     recsys_gen_rng_t   rng;
     recsys_gen_out_t  *o;
 
     memset(&rng, 0, sizeof(recsys_gen_rng_t));
     rng.state = seed ^ 0x5eed5eed5eed5eedULL;
-    sigma = getenv("RG_SIGMA") ? atof(getenv("RG_SIGMA")) : 0.6;
 
-    nc = n / 100;
-    if (nc == 0) {
-        nc = 1;
+    nc = (n >= 100) ? n / 100 : 1;
+    nt = (uint64_t) sqrt((double) nc);
+    if (nt == 0) {
+        nt = 1;
     }
 
     rc = 1;
+    topics = malloc(nt * dim * sizeof(float));
     centroids = malloc(nc * dim * sizeof(float));
+    spread = malloc(nc * sizeof(float));
     vec = malloc(dim * sizeof(float));
     ranks = recsys_gen_permutation(&rng, n);
 
-    if (centroids == NULL || vec == NULL || ranks == NULL) {
+    if (topics == NULL || centroids == NULL || spread == NULL || vec == NULL
+        || ranks == NULL)
+    {
         fprintf(stderr, "recsys-gen: out of memory\n");
         goto done;
     }
 
-    for (i = 0; i < nc * dim; i++) {
-        centroids[i] = (float) recsys_gen_gauss(&rng);
+    for (i = 0; i < nt * dim; i++) {
+        topics[i] = (float) recsys_gen_gauss(&rng);
+    }
+
+    for (cl = 0; cl < nc; cl++) {
+        c = topics + (cl % nt) * dim;
+
+        for (j = 0; j < dim; j++) {
+            centroids[cl * dim + j] =
+                (float) (c[j] + RECSYS_GEN_CLUSTER_SPREAD
+                                * recsys_gen_gauss(&rng));
+        }
+
+        spread[cl] = (float) (RECSYS_GEN_ITEM_SPREAD_MIN
+                              + (RECSYS_GEN_ITEM_SPREAD_MAX
+                                 - RECSYS_GEN_ITEM_SPREAD_MIN)
+                                * recsys_gen_uniform(&rng));
     }
 
     o = &recsys_gen_out;
 
     for (i = 0; i < n && !o->failed; i++) {
-        cl = recsys_gen_below(&rng, nc);
+        /* u^1.5: low-numbered clusters get more items */
+        u = recsys_gen_uniform(&rng);
+        cl = (uint64_t) ((double) nc * pow(u, 1.5));
+        if (cl >= nc) {
+            cl = nc - 1;
+        }
+
         c = centroids + cl * dim;
 
         for (j = 0; j < dim; j++) {
-            vec[j] = (float) (c[j] + sigma * recsys_gen_gauss(&rng));
+            vec[j] = (float) (c[j] + spread[cl] * recsys_gen_gauss(&rng));
         }
 
         snprintf(buf, sizeof(buf), "%llu", (unsigned long long) i);
@@ -590,7 +621,9 @@ recsys_gen_synthetic(uint64_t n, uint32_t dim, uint64_t seed)
 
 done:
 
+    free(topics);
     free(centroids);
+    free(spread);
     free(vec);
     free(ranks);
 
