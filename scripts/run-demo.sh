@@ -7,6 +7,9 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 PORT=${PORT:-8080}
 LISTEN=${LISTEN:-127.0.0.1}
 NGINX_BIN=${NGINX_BIN:-/usr/sbin/nginx}
+# the per-address limit on /v1/: generous for a person and for wrk
+RECSYS_DEMO_RATE=${RECSYS_DEMO_RATE:-2000r/s}
+RECSYS_DEMO_BURST=${RECSYS_DEMO_BURST:-4000}
 RECSYS_DEMO_DIR=$root/build/demo
 
 # nginx started as root runs its workers as "nobody": when they cannot
@@ -27,6 +30,8 @@ sed -e "s|@MODULE@|$root/build/ngx_http_recsys_module.so|" \
     -e "s|@ROOT@|$root|g" \
     -e "s|@LISTEN@|$LISTEN|g" \
     -e "s|@PORT@|$PORT|g" \
+    -e "s|@RATE@|$RECSYS_DEMO_RATE|g" \
+    -e "s|@BURST@|$RECSYS_DEMO_BURST|g" \
     "$root"/conf/nginx-demo.conf > "$RECSYS_DEMO_DIR"/nginx.conf
 
 # workers run as an unprivileged user when nginx starts as root
@@ -44,6 +49,9 @@ recsys demo: nginx on $u (Ctrl-C stops it). Try:
   curl -s -X POST -H 'Content-Type: application/json' \\
        -d '{"history": ["sci-fi-novels-0003", "sci-fi-novels-0010"], "k": 5}' \\
        '$u/v1/recommendations'
+
+Health: $u/health/ready   metrics: $u/metrics
+Timing log: $RECSYS_DEMO_DIR/timing.log
 
 MSG
 
