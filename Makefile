@@ -14,7 +14,8 @@ TOP         := $(CURDIR)
 T           ?= t
 
 CC          ?= gcc
-CFLAGS_PURE := -std=gnu99 -O2 -g -Wall -Wextra -Werror -fPIC -Isrc
+CFLAGS_PURE := -std=gnu99 -O2 -g -Wall -Wextra -Werror -fPIC -Isrc \
+               -I/usr/include/postgresql
 
 MULTIARCH   := /usr/lib/$(shell gcc -print-multiarch)
 FAISS_LIB   ?= $(MULTIARCH)/libfaiss.a
@@ -35,7 +36,7 @@ NGX_OBJS    := $(BUILD)/nginx
 
 PURE_SRCS   := src/recsys_artifact.c src/recsys_catalog.c \
                src/recsys_builder.c src/recsys_search.c src/recsys_request.c \
-               src/recsys_gcra.c src/recsys_sha256.c
+               src/recsys_gcra.c src/recsys_sha256.c src/recsys_source_pg.c
 NGX_SRCS    := $(wildcard src/ngx_http_recsys_*.c src/ngx_http_recsys_*.h)
 HDRS        := $(wildcard src/*.h)
 
@@ -43,7 +44,10 @@ TOOLS       := $(BUILD)/recsys-build $(BUILD)/recsys-gen \
                $(BUILD)/recsys-recall
 UNIT_TESTS  := $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(wildcard t/unit/test_*.c))
 
-LIBS_PURE   := $(FAISS_LIBS) -lcjson -lyaml
+LIBS_PURE   := $(FAISS_LIBS) -lcjson -lyaml -lpq
+
+# the throwaway PostgreSQL cluster of the unit tests (scripts/pg.sh)
+PG_DIR      ?= $(BUILD)/pg
 
 .PHONY: all deps module tools unit style test prove run bench memcheck \
         clean
@@ -79,7 +83,7 @@ $(MODULE): $(NGX_OBJS)/Makefile $(PURE_SRCS) $(NGX_SRCS) $(HDRS)
 module: deps $(MODULE)
 
 $(BUILD)/recsys-%: tools/recsys_%.c $(PURE_SRCS) $(HDRS) | $(FAISS_C_DEP)
-	$(CC) $(CFLAGS_PURE) -o $@ $< $(PURE_SRCS) $(LIBS_PURE) -lpq
+	$(CC) $(CFLAGS_PURE) -o $@ $< $(PURE_SRCS) $(LIBS_PURE)
 
 tools: deps $(TOOLS)
 
@@ -87,8 +91,12 @@ $(BUILD)/unit/%: t/unit/%.c $(PURE_SRCS) $(HDRS) | $(FAISS_C_DEP)
 	@mkdir -p $(BUILD)/unit
 	$(CC) $(CFLAGS_PURE) -o $@ $< $(PURE_SRCS) $(LIBS_PURE) -lcmocka
 
+# test_source_pg needs a server: start one, run every test, stop it
 unit: deps $(UNIT_TESTS)
-	@for t in $(UNIT_TESTS); do echo "== $$t"; $$t || exit 1; done
+	@scripts/pg.sh start $(PG_DIR)
+	@eval "$$(scripts/pg.sh env $(PG_DIR))"; rc=0; \
+	for t in $(UNIT_TESTS); do echo "== $$t"; $$t || { rc=1; break; }; done; \
+	scripts/pg.sh stop $(PG_DIR); exit $$rc
 
 style:
 	@scripts/style.sh

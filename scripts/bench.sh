@@ -2,6 +2,9 @@
 # "make bench": req/s of GET /v1/items/{id}/similar (k=10) on a synthetic
 # catalog against a `return 200 "ok"` baseline, both served by the same
 # nginx (2 workers) in the same run, measured with wrk over keepalive.
+# Then the same similar requests once more, from an nginx with every phase
+# feature on (correlation ids, timing log, per-IP rate limit, metrics), to
+# show what the phases cost.
 #
 # Environment (defaults in brackets):
 #   BENCH_N [100000] BENCH_D [64]      catalog size
@@ -10,13 +13,14 @@
 #   BENCH_PORT [8089] BENCH_K [10]     port on 127.0.0.1, k of similar
 #   BENCH_PLOT [0]                     1: install gnuplot if it is missing
 #   NGINX_BIN [/usr/sbin/nginx]
+#   RECSYS_BUILD [build]               where the module and tools are
 #
 # Everything goes to build/bench/: catalog, nginx prefix, raw wrk outputs,
 # results.tsv and bench.png (when gnuplot is available).
 set -eu
 
 root=$(cd "$(dirname "$0")/.." && pwd)
-build=$root/build
+build=${RECSYS_BUILD:-$root/build}
 out=$build/bench
 lua=$root/scripts/bench/wrk.lua
 
@@ -85,7 +89,21 @@ echo "== recall (recsys-recall, 1000 queries)"
 "$build"/recsys-recall "$out/catalog.yaml" | tee "$out/recall.txt"
 recall=$(awk '/^recall@10 / { print $2; exit }' "$out/recall.txt")
 
-cat > "$prefix/nginx.conf" <<EOF
+# write_conf PHASES: nginx.conf without (0) or with (1) the phase features
+write_conf() {
+    if [ "$1" = 1 ]; then
+        phases_http="recsys_correlation_id on;
+    recsys_timing_log $prefix/logs/timing.log buffer=64k flush=1s;
+    recsys_limit_zone \$binary_remote_addr zone=per_ip:10m
+                      rate=1000000r/s burst=1000000;
+    recsys_limit zone=per_ip;"
+        phases_server="location = /metrics { recsys_metrics; }"
+    else
+        phases_http=
+        phases_server=
+    fi
+
+    cat > "$prefix/nginx.conf" <<EOF
 # written by scripts/bench.sh
 load_module $build/ngx_http_recsys_module.so;
 
@@ -103,6 +121,8 @@ http {
 
     recsys_catalog bench $out/catalog.yaml;
 
+    $phases_http
+
     server {
         listen 127.0.0.1:$PORT;
 
@@ -114,9 +134,12 @@ http {
         location = /baseline {
             return 200 "ok";
         }
+
+        $phases_server
     }
 }
 EOF
+}
 
 # workers run as an unprivileged user when nginx starts as root
 chmod -R a+rX "$out"
@@ -138,18 +161,24 @@ trap stop_nginx EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-echo "== starting nginx on $url"
-"$NGINX_BIN" -q -p "$prefix" -c "$prefix/nginx.conf" \
-    || die "nginx did not start (see $prefix/logs/error.log)"
-
 sample="$url/v1/items/item-0/similar?k=$K"
-for _ in $(seq 50); do
-    curl -s -o /dev/null "$url/baseline" && break
-    sleep 0.1
-done
-code=$(curl -s -o "$out/sample.json" -w '%{http_code}' "$sample" || true)
-[ "$code" = 200 ] \
-    || die "GET $sample answered '$code': $(head -c 300 "$out/sample.json")"
+
+# start_nginx PHASES
+start_nginx() {
+    write_conf "$1"
+    echo "== starting nginx on $url (phase features: $1)"
+    "$NGINX_BIN" -q -p "$prefix" -c "$prefix/nginx.conf" \
+        || die "nginx did not start (see $prefix/logs/error.log)"
+    for _ in $(seq 50); do
+        curl -s -o /dev/null "$url/baseline" && break
+        sleep 0.1
+    done
+    code=$(curl -s -o "$out/sample.json" -w '%{http_code}' "$sample" || true)
+    [ "$code" = 200 ] || die "GET $sample answered '$code':" \
+                             "$(head -c 300 "$out/sample.json")"
+}
+
+start_nginx 0
 
 # run_wrk NAME ARGS...: warm-up, then the measured run saved to wrk-NAME.txt
 run_wrk() {
@@ -167,7 +196,10 @@ run_wrk() {
 
 run_wrk baseline baseline
 run_wrk similar similar "$N" "$K"
+stop_nginx
 
+start_nginx 1
+run_wrk phases similar "$N" "$K"
 stop_nginx
 
 if grep -q '\[\(alert\|crit\|emerg\)\]' "$prefix/logs/error.log"; then
@@ -178,7 +210,7 @@ fi
 tsv=$out/results.tsv
 {
     printf 'endpoint\trequests\treq_per_s\tp50_ms\tp99_ms\terrors\n'
-    for name in baseline similar; do
+    for name in baseline similar phases; do
         awk -v name="$name" '/^BENCH / {
             printf "%s\t%d\t%.0f\t%.3f\t%.3f\t%d\n",
                    name, $2, $3, $4 / 1000, $5 / 1000, $6 + $7 }' \
@@ -200,12 +232,15 @@ awk -F '\t' '
         if (rps["baseline"] > 0)
             printf "\nsimilar/baseline: %.1f %%\n",
                    100 * rps["similar"] / rps["baseline"]
+        if (rps["similar"] > 0)
+            printf "similar with phases/without: %.1f %%\n",
+                   100 * rps["phases"] / rps["similar"]
         max = rps["baseline"] > rps["similar"] ? rps["baseline"] \
                                                : rps["similar"]
         if (max <= 0) exit
         print ""
-        split("baseline similar", order, " ")
-        for (i = 1; i <= 2; i++) {
+        split("baseline similar phases", order, " ")
+        for (i = 1; i <= 3; i++) {
             n = int(50 * rps[order[i]] / max + 0.5)
             if (n < 1 && rps[order[i]] > 0) n = 1
             bar = ""

@@ -7,7 +7,7 @@ set -eu
 pkgs="gcc g++ make dpkg-dev perl curl
       nginx-core nginx-dev
       libfaiss-dev libblas-dev liblapack-dev
-      libcjson-dev libyaml-dev libpq-dev
+      libcjson-dev libyaml-dev libpq-dev postgresql
       libcmocka-dev libtest-base-perl
       valgrind wrk prometheus"
 

@@ -51,7 +51,9 @@ typedef struct recsys_catalog_key_s  recsys_catalog_key_t;
  * One key of a mapping.  offset is into the struct the mapping fills;
  * dflt is YAML text, interpolated and checked like a value.  A key with
  * when_key is required only while that earlier ENUM row of the same table
- * holds when_value.
+ * holds when_value; with only set, it is refused otherwise.  A key with
+ * conflicts may not appear together with that key.  INT and DURATION
+ * values are at least min.
  */
 struct recsys_catalog_key_s {
     const char                   *name;
@@ -67,6 +69,8 @@ struct recsys_catalog_key_s {
     const char                   *expect;       /* what check accepts */
     const char                   *when_key;
     int                           when_value;
+    int                           only;
+    const char                   *conflicts;
 };
 
 
@@ -114,6 +118,11 @@ static const recsys_catalog_key_t *recsys_catalog_lookup(
     const recsys_catalog_key_t *keys, yaml_node_t *kn);
 static int recsys_catalog_required(const recsys_catalog_key_t *keys,
     const recsys_catalog_key_t *key, const char *base);
+static int recsys_catalog_when(const recsys_catalog_key_t *keys,
+    const recsys_catalog_key_t *key, const char *base, const char **value);
+static int recsys_catalog_combine(recsys_catalog_ctx_t *ctx,
+    const recsys_catalog_key_t *keys, yaml_node_t *node, const char *base);
+static int recsys_catalog_table_name(const char *s);
 static int recsys_catalog_null(yaml_node_t *node);
 static void recsys_catalog_expected(const recsys_catalog_key_t *key,
     char *buf, size_t size);
@@ -136,8 +145,15 @@ static int recsys_factory_number(const char **p, uint64_t min, uint64_t max);
 
 static const recsys_catalog_enum_t  recsys_catalog_source_types[] = {
     { "file",          RECSYS_SOURCE_FILE,          NULL },
-    { "postgresql",    RECSYS_SOURCE_POSTGRESQL,
-      "source type postgresql is not supported yet" },
+    { "postgresql",    RECSYS_SOURCE_POSTGRESQL,    NULL },
+    { NULL, 0, NULL }
+};
+
+
+static const recsys_catalog_enum_t  recsys_catalog_build_on_start[] = {
+    { "if_missing",    RECSYS_BUILD_ON_START_IF_MISSING, NULL },
+    { "always",        RECSYS_BUILD_ON_START_ALWAYS,     NULL },
+    { "never",         RECSYS_BUILD_ON_START_NEVER,      NULL },
     { NULL, 0, NULL }
 };
 
@@ -159,7 +175,30 @@ static const recsys_catalog_key_t  recsys_catalog_source_keys[] = {
 
     { .name = "path", .type = RECSYS_CATALOG_PATH, .required = 1,
       .offset = offsetof(recsys_source_conf_t, path),
-      .when_key = "type", .when_value = RECSYS_SOURCE_FILE },
+      .when_key = "type", .when_value = RECSYS_SOURCE_FILE, .only = 1 },
+
+    { .name = "dsn", .type = RECSYS_CATALOG_STRING, .required = 1,
+      .offset = offsetof(recsys_source_conf_t, dsn),
+      .when_key = "type", .when_value = RECSYS_SOURCE_POSTGRESQL,
+      .only = 1 },
+
+    { .name = "table", .type = RECSYS_CATALOG_STRING,
+      .offset = offsetof(recsys_source_conf_t, table),
+      .dflt = "items", .check = recsys_catalog_table_name,
+      .expect = "a table name, optionally schema-qualified (schema.table)",
+      .when_key = "type", .when_value = RECSYS_SOURCE_POSTGRESQL,
+      .only = 1 },
+
+    { .name = "query", .type = RECSYS_CATALOG_STRING,
+      .offset = offsetof(recsys_source_conf_t, query),
+      .when_key = "type", .when_value = RECSYS_SOURCE_POSTGRESQL,
+      .only = 1, .conflicts = "table" },
+
+    { .name = "batch_size", .type = RECSYS_CATALOG_INT,
+      .offset = offsetof(recsys_source_conf_t, batch_size),
+      .min = 1, .max = 1000000, .dflt = "10000",
+      .when_key = "type", .when_value = RECSYS_SOURCE_POSTGRESQL,
+      .only = 1 },
 
     { .name = NULL }
 };
@@ -202,6 +241,39 @@ static const recsys_catalog_key_t  recsys_catalog_maintenance_keys[] = {
     { .name = "max_age", .type = RECSYS_CATALOG_DURATION,
       .offset = offsetof(recsys_maintenance_conf_t, max_age),
       .max = RECSYS_CATALOG_MAX_DURATION, .dflt = "0" },
+
+    { .name = "interval", .type = RECSYS_CATALOG_DURATION,
+      .offset = offsetof(recsys_maintenance_conf_t, interval),
+      .max = RECSYS_CATALOG_MAX_DURATION, .dflt = "0" },
+
+    { .name = "full_interval", .type = RECSYS_CATALOG_DURATION,
+      .offset = offsetof(recsys_maintenance_conf_t, full_interval),
+      .max = RECSYS_CATALOG_MAX_DURATION, .dflt = "7d" },
+
+    { .name = "build_on_start", .type = RECSYS_CATALOG_ENUM,
+      .offset = offsetof(recsys_maintenance_conf_t, build_on_start),
+      .values = recsys_catalog_build_on_start, .dflt = "if_missing" },
+
+    { .name = "backoff_initial", .type = RECSYS_CATALOG_DURATION,
+      .offset = offsetof(recsys_maintenance_conf_t, backoff_initial),
+      .min = 1, .max = 86400, .dflt = "1s" },
+
+    { .name = "backoff_max", .type = RECSYS_CATALOG_DURATION,
+      .offset = offsetof(recsys_maintenance_conf_t, backoff_max),
+      .min = 1, .max = 86400, .dflt = "5m" },
+
+    { .name = "breaker_threshold", .type = RECSYS_CATALOG_INT,
+      .offset = offsetof(recsys_maintenance_conf_t, breaker_threshold),
+      .min = 1, .max = 1000, .dflt = "5" },
+
+    { .name = "threads", .type = RECSYS_CATALOG_INT,
+      .offset = offsetof(recsys_maintenance_conf_t, threads),
+      .min = 0, .max = 1024, .dflt = "0" },
+
+    /* int32_t field: 0..19 fits the uint32_t the INT type stores */
+    { .name = "nice", .type = RECSYS_CATALOG_INT,
+      .offset = offsetof(recsys_maintenance_conf_t, nice),
+      .min = 0, .max = 19, .dflt = "10" },
 
     { .name = NULL }
 };
@@ -823,6 +895,60 @@ recsys_catalog_mapping(recsys_catalog_ctx_t *ctx,
         }
     }
 
+    if (node != NULL) {
+        return recsys_catalog_combine(ctx, keys, node, base);
+    }
+
+    return 0;
+}
+
+
+/*
+ * Checks keys that depend on others, once every value of the mapping is
+ * known: a key valid only for one type, two keys that exclude each other.
+ */
+
+static int
+recsys_catalog_combine(recsys_catalog_ctx_t *ctx,
+    const recsys_catalog_key_t *keys, yaml_node_t *node, const char *base)
+{
+    yaml_node_t                 *kn, *on;
+    const char                  *value;
+    yaml_node_pair_t            *pair, *other;
+    const recsys_catalog_key_t  *key;
+
+    for (pair = node->data.mapping.pairs.start;
+         pair < node->data.mapping.pairs.top;
+         pair++)
+    {
+        kn = yaml_document_get_node(ctx->doc, pair->key);
+        key = recsys_catalog_lookup(keys, kn);
+
+        if (key->only && !recsys_catalog_when(keys, key, base, &value)) {
+            return recsys_catalog_error(ctx, &kn->start_mark,
+                                        "\"%s\" is only valid with %s %s",
+                                        key->name, key->when_key, value);
+        }
+
+        if (key->conflicts == NULL) {
+            continue;
+        }
+
+        other = recsys_catalog_pair(ctx, node, key->conflicts, NULL);
+        if (other == NULL) {
+            continue;
+        }
+
+        on = yaml_document_get_node(ctx->doc, other->key);
+        if (on->start_mark.index > kn->start_mark.index) {
+            kn = on;
+        }
+
+        return recsys_catalog_error(ctx, &kn->start_mark,
+                                    "\"%s\" and \"%s\" are mutually"
+                                    " exclusive", key->conflicts, key->name);
+    }
+
     return 0;
 }
 
@@ -958,6 +1084,13 @@ recsys_catalog_set(recsys_catalog_ctx_t *ctx, const recsys_catalog_key_t *key,
                                  " (%llud), got %s", key->name,
                                  (unsigned long long) key->max,
                                  (unsigned long long) key->max / 86400, got);
+            goto failed;
+        }
+
+        if (n < key->min) {
+            recsys_catalog_error(ctx, mark, "\"%s\" must be at least %llus,"
+                                 " got %s", key->name,
+                                 (unsigned long long) key->min, got);
             goto failed;
         }
 
@@ -1148,23 +1281,77 @@ static int
 recsys_catalog_required(const recsys_catalog_key_t *keys,
     const recsys_catalog_key_t *key, const char *base)
 {
-    const recsys_catalog_key_t  *k;
+    const char  *value;
 
     if (!key->required) {
         return 0;
     }
+
+    return recsys_catalog_when(keys, key, base, &value);
+}
+
+
+/* 1 when key's condition holds; value names the value it needs */
+
+static int
+recsys_catalog_when(const recsys_catalog_key_t *keys,
+    const recsys_catalog_key_t *key, const char *base, const char **value)
+{
+    const recsys_catalog_key_t   *k;
+    const recsys_catalog_enum_t  *e;
+
+    *value = "";
 
     if (key->when_key == NULL) {
         return 1;
     }
 
     for (k = keys; k->name != NULL; k++) {
-        if (strcmp(k->name, key->when_key) == 0) {
-            return *(const int *) (base + k->offset) == key->when_value;
+        if (strcmp(k->name, key->when_key) != 0) {
+            continue;
         }
+
+        for (e = k->values; e != NULL && e->name != NULL; e++) {
+            if (e->value == key->when_value) {
+                *value = e->name;
+            }
+        }
+
+        return *(const int *) (base + k->offset) == key->when_value;
     }
 
     return 1;
+}
+
+
+/* [schema.]table: plain identifiers, quoted by the reader */
+
+static int
+recsys_catalog_table_name(const char *s)
+{
+    int          dots;
+    const char  *p;
+
+    dots = 0;
+
+    for (p = s; *p != '\0'; p++) {
+        if (*p == '.') {
+            if (p == s || p[1] == '\0' || p[-1] == '.' || ++dots > 1) {
+                return -1;
+            }
+
+            continue;
+        }
+
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')
+              || (*p >= '0' && *p <= '9') || *p == '_'
+              || (unsigned char) *p >= 0x80))
+        {
+            return -1;
+        }
+    }
+
+    return (p == s) ? -1 : 0;
 }
 
 
