@@ -5,7 +5,8 @@
 set -eu
 
 root=$(cd "$(dirname "$0")/.." && pwd)
-dir=$root/build/memcheck
+build=${RECSYS_BUILD:-$root/build}
+dir=$build/memcheck
 port=${MEMCHECK_PORT:-18095}
 NGINX_BIN=${NGINX_BIN:-/usr/sbin/nginx}
 
@@ -13,11 +14,11 @@ rm -rf "$dir"
 mkdir -p "$dir/logs"
 TEST_NGINX_DATA_DIR=$dir
 export TEST_NGINX_DATA_DIR
-"$root"/build/recsys-build -q "$root"/t/data/small.yaml 2>/dev/null
+"$build"/recsys-build -q "$root"/t/data/small.yaml 2>/dev/null
 chmod -R a+rX "$dir"
 
 cat > "$dir/nginx.conf" <<CONF
-load_module $root/build/ngx_http_recsys_module.so;
+load_module $build/ngx_http_recsys_module.so;
 master_process off;
 daemon off;
 error_log $dir/logs/error.log warn;
@@ -27,8 +28,16 @@ http {
     access_log off;
     client_body_temp_path $dir/body;
     recsys_catalog small $root/t/data/small.yaml;
+    recsys_correlation_id on;
+    recsys_timing_log $dir/logs/timing.log buffer=4k;
+    recsys_limit_zone \$binary_remote_addr zone=ip:1m rate=100r/s burst=50;
+    recsys_limit_zone \$http_x_api_key zone=key:1m rate=1r/m;
     server {
         listen 127.0.0.1:$port;
+        location = /limited { recsys_limit zone=key; recsys popular; }
+        location = /health/ready { recsys_health ready; }
+        location = /health/detailed { recsys_health detailed; }
+        location = /metrics { recsys_metrics; }
         location ~ ^/v1/items/(?<item>[^/]+)/similar\$ {
             recsys similar;
             recsys_item_id \$item;
@@ -36,6 +45,7 @@ http {
         location = /v1/recommendations { recsys recommendations; }
         location = /v1/search { recsys search; recsys_max_body_size 300; }
         location = /v1/popular { recsys popular; }
+        recsys_limit zone=ip cost=k;
     }
 }
 CONF
@@ -74,6 +84,12 @@ while [ $i -lt 20 ]; do
     curl -s -o /dev/null -H 'Transfer-Encoding: chunked' -H "$json" \
         -d "{\"vector\":[$big 1]}" "$u/v1/search"
     curl -s -o /dev/null -X DELETE "$u/v1/popular"
+    curl -s -o /dev/null -H "X-Correlation-ID: ok-$i" "$u/v1/popular?k=2"
+    curl -s -o /dev/null -H 'X-Correlation-ID: "bad' "$u/v1/popular"
+    curl -s -o /dev/null -H "X-Api-Key: k$((i % 3))" "$u/limited"
+    curl -s -o /dev/null "$u/health/ready"
+    curl -s -o /dev/null "$u/health/detailed"
+    curl -s -o /dev/null "$u/metrics"
     i=$((i + 1))
 done
 
@@ -86,4 +102,4 @@ if [ $rc -ne 0 ]; then
     echo "memcheck: valgrind reported errors (exit $rc), see $dir/valgrind.log"
     exit 1
 fi
-echo "memcheck: no memory errors, no definite leaks (260 requests)"
+echo "memcheck: no memory errors, no definite leaks (380 requests)"
