@@ -30,7 +30,7 @@ http {
     recsys_catalog small $root/t/data/small.yaml;
     recsys_correlation_id on;
     recsys_timing_log $dir/logs/timing.log buffer=4k;
-    recsys_limit_zone \$binary_remote_addr zone=ip:1m rate=100r/s burst=50;
+    recsys_limit_zone \$binary_remote_addr zone=ip:1m rate=10000r/s burst=10000;
     recsys_limit_zone \$http_x_api_key zone=key:1m rate=1r/m;
     server {
         listen 127.0.0.1:$port;

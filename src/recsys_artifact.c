@@ -1510,7 +1510,7 @@ recsys_manifest_write(const char *path, const recsys_manifest_t *m,
         return -1;
     }
 
-    if (m->nfiles > 3) {
+    if (m->nfiles > RECSYS_MANIFEST_FILES) {
         snprintf(err, errlen, "%s: too many files (%u)", name, m->nfiles);
         return -1;
     }
@@ -1673,9 +1673,9 @@ recsys_manifest_files(cJSON *files, recsys_manifest_t *m, const char *ctx,
     m->nfiles = 0;
 
     cJSON_ArrayForEach(f, files) {
-        if (m->nfiles == 3) {
-            snprintf(err, errlen, "%s: \"files\" has more than 3 entries",
-                     ctx);
+        if (m->nfiles == RECSYS_MANIFEST_FILES) {
+            snprintf(err, errlen, "%s: \"files\" has more than %d entries",
+                     ctx, RECSYS_MANIFEST_FILES);
             return -1;
         }
 
@@ -2052,6 +2052,12 @@ recsys_generation_check_file(recsys_generation_t *g,
     if (strcmp(fs->name, RECSYS_VECTORS_FILE) == 0) {
         g->vectors = base;
         g->vectors_size = size;
+        return 0;
+    }
+
+    if (strcmp(fs->name, RECSYS_NEIGHBORS_FILE) == 0) {
+        g->neighbors.base = base;
+        g->neighbors.size = size;
         return 0;
     }
 

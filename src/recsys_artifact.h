@@ -27,6 +27,7 @@
 #define RECSYS_VECTORS_FILE        "vectors.f32"
 #define RECSYS_INDEX_FILE          "index.faiss"
 #define RECSYS_MANIFEST_FILE       "manifest.json"
+#define RECSYS_NEIGHBORS_FILE      "neighbors.bin"
 #define RECSYS_GENERATIONS_DIR     "generations"
 #define RECSYS_CURRENT_LINK        "current"
 
@@ -74,6 +75,37 @@ typedef struct {
 } recsys_file_sum_t;
 
 
+/* items, vectors, index and the optional neighbors */
+#define RECSYS_MANIFEST_FILES      4
+
+/*
+ * neighbors.bin: a 32-byte header (RECSYS_NEIGHBORS_MAGIC, version, m,
+ * nprobe, count, metric, reserved), then count x m int32 rows, then
+ * count x m float32 scores.  Row r's list is its m best hits by score
+ * desc, id asc, from the index at that nprobe, itself excluded.  A short
+ * list ends with RECSYS_NEIGHBORS_END when it holds every candidate the
+ * probed lists had, RECSYS_NEIGHBORS_CUT when more exist.
+ */
+#define RECSYS_NEIGHBORS_MAGIC     0x424e5352u     /* "RSNB" */
+#define RECSYS_NEIGHBORS_VERSION   1
+#define RECSYS_NEIGHBORS_HEADER    32
+#define RECSYS_NEIGHBORS_MAX       1000
+#define RECSYS_NEIGHBORS_END       -1
+#define RECSYS_NEIGHBORS_CUT       -2
+
+
+/* neighbors.bin mapped read-only; rows is NULL when not used */
+typedef struct {
+    const uint8_t      *base;
+    size_t              size;
+    uint32_t            m;
+    uint32_t            nprobe;
+    uint64_t            count;
+    const int32_t      *rows;           /* count x m */
+    const float        *scores;         /* count x m */
+} recsys_neighbors_t;
+
+
 typedef struct {
     uint32_t            format;         /* 1 */
     uint64_t            generation;
@@ -86,7 +118,7 @@ typedef struct {
     double              build_seconds;
     char                source_type[16];
     char                source[256];    /* path or DSN without password */
-    recsys_file_sum_t   files[3];       /* items, vectors, index */
+    recsys_file_sum_t   files[RECSYS_MANIFEST_FILES];
     uint32_t            nfiles;
 } recsys_manifest_t;
 
@@ -98,6 +130,7 @@ typedef struct {
     const float        *vectors;        /* items.count x dimension, mmap */
     size_t              vectors_size;
     void               *index;          /* FaissIndex *, inverted lists mmap */
+    recsys_neighbors_t  neighbors;
     char                dir[4096];      /* the generation's directory */
 } recsys_generation_t;
 
@@ -154,6 +187,23 @@ int recsys_generation_open(recsys_generation_t *g, const char *dir,
     uint32_t expect_dim, int expect_metric, uint32_t nprobe,
     char *err, size_t errlen);
 void recsys_generation_close(recsys_generation_t *g);
+
+/*
+ * The second half of recsys_generation_open(): maps the files of
+ * g->manifest found in g->dir.  The builder uses it on a generation whose
+ * manifest is not written yet.  neighbors.bin is used only when its
+ * nprobe is the index's; an invalid one refuses the generation.
+ */
+int recsys_generation_map(recsys_generation_t *g, uint32_t nprobe,
+    char *err, size_t errlen);
+
+/* the index's nprobe as a search uses it: 1..nlist; 0 when not IVF */
+uint32_t recsys_generation_nprobe(const recsys_generation_t *g);
+
+/* writes neighbors.bin for rows x m lists computed at nprobe */
+int recsys_neighbors_write(const char *path, uint32_t m, uint32_t nprobe,
+    uint64_t count, int metric, const int32_t *rows, const float *scores,
+    char *err, size_t errlen);
 
 
 /* layout helpers: all return 0 on success, -1 with err set */
