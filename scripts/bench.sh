@@ -11,6 +11,7 @@
 #   BENCH_DURATION [10s] BENCH_WARMUP [2s]
 #   BENCH_THREADS [2] BENCH_CONNECTIONS [32]
 #   BENCH_PORT [8089] BENCH_K [10]     port on 127.0.0.1, k of similar
+#   BENCH_NEIGHBORS [32]               index.neighbors; 0: live search only
 #   BENCH_PLOT [0]                     1: install gnuplot if it is missing
 #   NGINX_BIN [/usr/sbin/nginx]
 #   RECSYS_BUILD [build]               where the module and tools are
@@ -27,6 +28,7 @@ lua=$root/scripts/bench/wrk.lua
 N=${BENCH_N:-100000}
 D=${BENCH_D:-64}
 K=${BENCH_K:-10}
+NEIGHBORS=${BENCH_NEIGHBORS:-32}
 DURATION=${BENCH_DURATION:-10s}
 WARMUP=${BENCH_WARMUP:-2s}
 THREADS=${BENCH_THREADS:-2}
@@ -80,6 +82,7 @@ index:
   metric: cosine
   factory: auto
   keep: 1
+  neighbors: $NEIGHBORS
 EOF
 
 echo "== building the index"
@@ -219,8 +222,8 @@ tsv=$out/results.tsv
 } > "$tsv"
 
 echo
-echo "catalog $N x $D cosine, factory auto, recall@10 ${recall:-?};" \
-     "nginx 2 workers; wrk $THREADS threads, $CONNS connections," \
+echo "catalog $N x $D cosine, factory auto, recall@10 ${recall:-?}," \
+     "neighbors $NEIGHBORS; nginx 2 workers; wrk $THREADS threads, $CONNS connections," \
      "$DURATION; wrk and nginx share $(nproc) cores"
 echo
 awk -F '\t' '

@@ -209,6 +209,8 @@ static int recsys_generation_check_file(recsys_generation_t *g,
     const recsys_file_sum_t *fs, char *err, size_t errlen);
 static const recsys_file_sum_t *recsys_manifest_file(
     const recsys_manifest_t *m, const char *name);
+static int recsys_generation_neighbors(recsys_generation_t *g, char *err,
+    size_t errlen);
 static int recsys_generation_index(recsys_generation_t *g, uint32_t nprobe,
     char *err, size_t errlen);
 static const char *recsys_faiss_error(void);
@@ -219,6 +221,8 @@ static int recsys_fsync_dir(const char *dir, char *err, size_t errlen);
 static void recsys_prune(const char *gens_dir, uint64_t current,
     uint32_t keep);
 static int recsys_cmp_u64_desc(const void *a, const void *b);
+static uint64_t recsys_rollback_target(const char *gens_dir,
+    uint64_t current, const uint64_t *gens, size_t n);
 static int recsys_pid_alive(const char *s);
 
 
@@ -1545,7 +1549,17 @@ recsys_manifest_write(const char *path, const recsys_manifest_t *m,
                                    m->build_seconds) == NULL
         || cJSON_AddStringToObject(root, "source_type", m->source_type)
            == NULL
-        || cJSON_AddStringToObject(root, "source", m->source) == NULL)
+        || cJSON_AddStringToObject(root, "source", m->source) == NULL
+        || cJSON_AddBoolToObject(root, "full", m->full) == NULL
+        || cJSON_AddStringToObject(root, "full_built_at",
+                                   m->full_built_at[0] ? m->full_built_at
+                                                       : m->built_at)
+           == NULL
+        || cJSON_AddStringToObject(root, "factory_configured",
+                                   m->factory_conf) == NULL
+        || cJSON_AddStringToObject(root, "watermark", m->watermark) == NULL
+        || cJSON_AddNumberToObject(root, "previous", (double) m->previous)
+           == NULL)
     {
         goto nomem;
     }
@@ -1919,6 +1933,41 @@ recsys_manifest_read(const char *path, recsys_manifest_t *m, char *err,
         goto done;
     }
 
+    /* absent from manifests of older builds: a full build, no watermark */
+
+    v = cJSON_GetObjectItemCaseSensitive(root, "full");
+    m->full = (v == NULL) || cJSON_IsTrue(v);
+
+    if (v != NULL && !cJSON_IsBool(v)) {
+        snprintf(err, errlen, "%s: \"full\" must be true or false", ctx);
+        goto done;
+    }
+
+    if ((cJSON_HasObjectItem(root, "full_built_at")
+         && recsys_json_str(root, "full_built_at", m->full_built_at,
+                            sizeof(m->full_built_at), ctx, err, errlen) != 0)
+        || (cJSON_HasObjectItem(root, "factory_configured")
+            && recsys_json_str(root, "factory_configured", m->factory_conf,
+                               sizeof(m->factory_conf), ctx, err, errlen)
+               != 0)
+        || (cJSON_HasObjectItem(root, "watermark")
+            && recsys_json_str(root, "watermark", m->watermark,
+                               sizeof(m->watermark), ctx, err, errlen) != 0))
+    {
+        goto done;
+    }
+
+    if (m->full_built_at[0] == '\0') {
+        memcpy(m->full_built_at, m->built_at, sizeof(m->built_at));
+    }
+
+    if (cJSON_HasObjectItem(root, "previous")
+        && recsys_json_uint(root, "previous", RECSYS_JSON_INT_MAX,
+                            &m->previous, ctx, err, errlen) != 0)
+    {
+        goto done;
+    }
+
     v = cJSON_GetObjectItemCaseSensitive(root, "files");
 
     if (v == NULL) {
@@ -2157,14 +2206,8 @@ recsys_generation_open(recsys_generation_t *g, const char *dir,
     uint32_t expect_dim, int expect_metric, uint32_t nprobe, char *err,
     size_t errlen)
 {
-    int                       i;
-    char                      path[RECSYS_PATH_MAX];
-    uint64_t                  need;
-    recsys_manifest_t        *m;
-    const recsys_file_sum_t  *fs;
-    static const char        *required[3] = {
-        RECSYS_ITEMS_FILE, RECSYS_VECTORS_FILE, RECSYS_INDEX_FILE
-    };
+    char                path[RECSYS_PATH_MAX];
+    recsys_manifest_t  *m;
 
     memset(g, 0, sizeof(recsys_generation_t));
     m = &g->manifest;
@@ -2199,6 +2242,25 @@ recsys_generation_open(recsys_generation_t *g, const char *dir,
         return -1;
     }
 
+    return recsys_generation_map(g, nprobe, err, errlen);
+}
+
+
+int
+recsys_generation_map(recsys_generation_t *g, uint32_t nprobe, char *err,
+    size_t errlen)
+{
+    int                       i;
+    char                      path[RECSYS_PATH_MAX];
+    uint64_t                  need;
+    recsys_manifest_t        *m;
+    const recsys_file_sum_t  *fs;
+    static const char        *required[3] = {
+        RECSYS_ITEMS_FILE, RECSYS_VECTORS_FILE, RECSYS_INDEX_FILE
+    };
+
+    m = &g->manifest;
+
     for (i = 0; i < 3; i++) {
         if (recsys_manifest_file(m, required[i]) == NULL) {
             snprintf(err, errlen, "%s: \"files\" has no \"%s\"",
@@ -2215,7 +2277,7 @@ recsys_generation_open(recsys_generation_t *g, const char *dir,
         }
     }
 
-    if (recsys_join(path, sizeof(path), dir, RECSYS_ITEMS_FILE) != 0) {
+    if (recsys_join(path, sizeof(path), g->dir, RECSYS_ITEMS_FILE) != 0) {
         snprintf(err, errlen, "%s: path too long", RECSYS_ITEMS_FILE);
         goto failed;
     }
@@ -2252,6 +2314,12 @@ recsys_generation_open(recsys_generation_t *g, const char *dir,
         goto failed;
     }
 
+    if (g->neighbors.base != NULL
+        && recsys_generation_neighbors(g, err, errlen) != 0)
+    {
+        goto failed;
+    }
+
     return 0;
 
 failed:
@@ -2259,6 +2327,133 @@ failed:
     recsys_generation_close(g);
 
     return -1;
+}
+
+
+uint32_t
+recsys_generation_nprobe(const recsys_generation_t *g)
+{
+    size_t          nprobe, nlist;
+    FaissIndexIVF  *ivf;
+
+    ivf = faiss_IndexIVF_cast(g->index);
+    if (ivf == NULL) {
+        return 0;
+    }
+
+    /* as recsys_search.c clamps it */
+    nprobe = faiss_IndexIVF_nprobe(ivf);
+    nlist = faiss_IndexIVF_nlist(ivf);
+
+    if (nprobe > nlist) {
+        nprobe = nlist;
+    }
+
+    return nprobe ? (uint32_t) nprobe : 1;
+}
+
+
+int
+recsys_neighbors_write(const char *path, uint32_t m, uint32_t nprobe,
+    uint64_t count, int metric, const int32_t *rows, const float *scores,
+    char *err, size_t errlen)
+{
+    int        rc;
+    char      *buf;
+    size_t     part;
+    uint32_t   h[RECSYS_NEIGHBORS_HEADER / 4];
+
+    part = (size_t) count * m * 4;
+
+    buf = malloc(RECSYS_NEIGHBORS_HEADER + 2 * part);
+    if (buf == NULL) {
+        snprintf(err, errlen, "%s: out of memory", RECSYS_NEIGHBORS_FILE);
+        return -1;
+    }
+
+    memset(h, 0, sizeof(h));
+    h[0] = RECSYS_NEIGHBORS_MAGIC;
+    h[1] = RECSYS_NEIGHBORS_VERSION;
+    h[2] = m;
+    h[3] = nprobe;
+    memcpy(&h[4], &count, sizeof(uint64_t));
+    h[6] = (uint32_t) metric;
+
+    memcpy(buf, h, sizeof(h));
+    memcpy(buf + RECSYS_NEIGHBORS_HEADER, rows, part);
+    memcpy(buf + RECSYS_NEIGHBORS_HEADER + part, scores, part);
+
+    rc = recsys_write_file(path, buf, RECSYS_NEIGHBORS_HEADER + 2 * part,
+                           err, errlen);
+
+    free(buf);
+
+    return rc;
+}
+
+
+/*
+ * Validates the mapped neighbors.bin.  Lists computed at another nprobe
+ * than the one served would not match a live search: they are unmapped
+ * and the generation serves without them.
+ */
+
+static int
+recsys_generation_neighbors(recsys_generation_t *g, char *err,
+    size_t errlen)
+{
+    uint32_t             h[RECSYS_NEIGHBORS_HEADER / 4];
+    uint64_t             count, need;
+    recsys_neighbors_t  *nb;
+
+    nb = &g->neighbors;
+
+    if (nb->size < RECSYS_NEIGHBORS_HEADER) {
+        snprintf(err, errlen, "%s: truncated header", RECSYS_NEIGHBORS_FILE);
+        return -1;
+    }
+
+    memcpy(h, nb->base, sizeof(h));
+    memcpy(&count, &h[4], sizeof(uint64_t));
+
+    if (h[0] != RECSYS_NEIGHBORS_MAGIC || h[1] != RECSYS_NEIGHBORS_VERSION) {
+        snprintf(err, errlen, "%s: bad magic or version",
+                 RECSYS_NEIGHBORS_FILE);
+        return -1;
+    }
+
+    if (h[2] == 0 || h[2] > RECSYS_NEIGHBORS_MAX
+        || count != g->items.count || h[6] != (uint32_t) g->manifest.metric)
+    {
+        snprintf(err, errlen, "%s: %u neighbors of %llu rows, metric %u, "
+                 "do not match the generation", RECSYS_NEIGHBORS_FILE, h[2],
+                 (unsigned long long) count, h[6]);
+        return -1;
+    }
+
+    need = RECSYS_NEIGHBORS_HEADER + count * h[2] * 8;
+
+    if (nb->size != need) {
+        snprintf(err, errlen, "%s: size %llu, expected %llu",
+                 RECSYS_NEIGHBORS_FILE, (unsigned long long) nb->size,
+                 (unsigned long long) need);
+        return -1;
+    }
+
+    if (h[3] != recsys_generation_nprobe(g)) {
+        munmap((void *) nb->base, nb->size);
+        memset(nb, 0, sizeof(recsys_neighbors_t));
+        return 0;
+    }
+
+    nb->m = h[2];
+    nb->nprobe = h[3];
+    nb->count = count;
+    nb->rows = (const int32_t *) (nb->base + RECSYS_NEIGHBORS_HEADER);
+    nb->scores = (const float *) (nb->base + RECSYS_NEIGHBORS_HEADER
+                                  + count * h[2] * 4);
+
+    return 0;
 }
 
 
@@ -2278,6 +2473,12 @@ recsys_generation_close(recsys_generation_t *g)
 
     g->vectors = NULL;
     g->vectors_size = 0;
+
+    if (g->neighbors.base != NULL) {
+        munmap((void *) g->neighbors.base, g->neighbors.size);
+    }
+
+    memset(&g->neighbors, 0, sizeof(recsys_neighbors_t));
 }
 
 
@@ -2459,6 +2660,112 @@ recsys_cmp_u64_desc(const void *a, const void *b)
 }
 
 
+/*
+ * The generation a rollback from current goes to: the one current was
+ * built over (its manifest's "previous"), when it still exists, else the
+ * newest older one.  gens is sorted newest first.
+ */
+
+static uint64_t
+recsys_rollback_target(const char *gens_dir, uint64_t current,
+    const uint64_t *gens, size_t n)
+{
+    char               path[RECSYS_PATH_MAX], err[RECSYS_ERRLEN];
+    size_t             i;
+    recsys_manifest_t  m;
+
+    snprintf(path, sizeof(path), "%s/%llu/%s", gens_dir,
+             (unsigned long long) current, RECSYS_MANIFEST_FILE);
+
+    if (recsys_manifest_read(path, &m, err, sizeof(err)) == 0
+        && m.previous != 0 && m.previous != current)
+    {
+        for (i = 0; i < n; i++) {
+            if (gens[i] == m.previous) {
+                return m.previous;
+            }
+        }
+    }
+
+    for (i = 0; i < n; i++) {
+        if (gens[i] < current) {
+            return gens[i];
+        }
+    }
+
+    return 0;
+}
+
+
+int
+recsys_rollback_candidates(const char *index_dir, uint64_t current,
+    uint64_t *out, size_t max)
+{
+    DIR            *d;
+    char            gens_dir[RECSYS_PATH_MAX];
+    size_t          n, nalloc, i, k;
+    uint64_t        g, first, *gens, *p;
+    struct dirent  *de;
+
+    if (recsys_join(gens_dir, sizeof(gens_dir), index_dir,
+                    RECSYS_GENERATIONS_DIR) != 0)
+    {
+        return -1;
+    }
+
+    d = opendir(gens_dir);
+    if (d == NULL) {
+        return -1;
+    }
+
+    gens = NULL;
+    n = 0;
+    nalloc = 0;
+
+    while ((de = readdir(d)) != NULL) {
+        if (recsys_parse_uint(de->d_name, strlen(de->d_name), &g) != 0) {
+            continue;
+        }
+
+        if (n == nalloc) {
+            nalloc = nalloc ? nalloc * 2 : 16;
+            p = realloc(gens, nalloc * sizeof(uint64_t));
+            if (p == NULL) {
+                free(gens);
+                closedir(d);
+                return -1;
+            }
+
+            gens = p;
+        }
+
+        gens[n++] = g;
+    }
+
+    closedir(d);
+
+    qsort(gens, n, sizeof(uint64_t), recsys_cmp_u64_desc);
+
+    /* the preferred target first, then every older one, newest first */
+    first = recsys_rollback_target(gens_dir, current, gens, n);
+    k = 0;
+
+    if (first != 0 && k < max) {
+        out[k++] = first;
+    }
+
+    for (i = 0; i < n && k < max; i++) {
+        if (gens[i] < current && gens[i] != first) {
+            out[k++] = gens[i];
+        }
+    }
+
+    free(gens);
+
+    return (int) k;
+}
+
+
 /* best effort: the new generation is already published */
 
 static void
@@ -2468,7 +2775,7 @@ recsys_prune(const char *gens_dir, uint64_t current, uint32_t keep)
     DIR            *d;
     char            path[RECSYS_PATH_MAX];
     size_t          n, nalloc, i;
-    uint64_t        g, *gens, *p;
+    uint64_t        g, *gens, *p, rollback;
     struct dirent  *de;
 
     d = opendir(gens_dir);
@@ -2500,8 +2807,11 @@ recsys_prune(const char *gens_dir, uint64_t current, uint32_t keep)
 
     qsort(gens, n, sizeof(uint64_t), recsys_cmp_u64_desc);
 
+    /* the current one and the one a rollback would choose always stay */
+    rollback = recsys_rollback_target(gens_dir, current, gens, n);
+
     for (i = keep; i < n; i++) {
-        if (gens[i] == current) {
+        if (gens[i] == current || gens[i] == rollback) {
             continue;
         }
 
@@ -2565,7 +2875,7 @@ recsys_publish(const char *index_dir, const char *tmp_dir,
     uint64_t generation, uint32_t keep, char *err, size_t errlen)
 {
     char         gens[RECSYS_PATH_MAX], dst[RECSYS_PATH_MAX];
-    char         path[RECSYS_PATH_MAX], target[64];
+    char         target[64];
     struct stat  st;
 
     /* every file of the generation reaches the disk before it is named */
@@ -2611,6 +2921,25 @@ recsys_publish(const char *index_dir, const char *tmp_dir,
         return -1;
     }
 
+    if (recsys_set_current(index_dir, generation, err, errlen) != 0) {
+        return -1;
+    }
+
+    recsys_prune(gens, generation, keep ? keep : 1);
+
+    return 0;
+}
+
+
+int
+recsys_set_current(const char *index_dir, uint64_t generation, char *err,
+    size_t errlen)
+{
+    char  path[RECSYS_PATH_MAX], dst[RECSYS_PATH_MAX], target[64];
+
+    snprintf(target, sizeof(target), RECSYS_GENERATIONS_DIR "/%llu",
+             (unsigned long long) generation);
+
     if (snprintf(path, sizeof(path), "%s/.current.tmp.%ld", index_dir,
                  (long) getpid())
         >= (int) sizeof(path))
@@ -2636,13 +2965,7 @@ recsys_publish(const char *index_dir, const char *tmp_dir,
         return -1;
     }
 
-    if (recsys_fsync_path(index_dir, err, errlen) != 0) {
-        return -1;
-    }
-
-    recsys_prune(gens, generation, keep ? keep : 1);
-
-    return 0;
+    return recsys_fsync_path(index_dir, err, errlen);
 }
 
 

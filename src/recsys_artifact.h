@@ -118,6 +118,12 @@ typedef struct {
     double              build_seconds;
     char                source_type[16];
     char                source[256];    /* path or DSN without password */
+    int                 full;           /* 0: incremental over the previous */
+    char                full_built_at[32]; /* the last full build, ISO 8601 */
+    char                factory_conf[64]; /* as configured, e.g. "auto" */
+    char                watermark[64];  /* source max(updated_at), or "" */
+    uint64_t            previous;       /* current when this one was built,
+                                           the rollback target; 0: none */
     recsys_file_sum_t   files[RECSYS_MANIFEST_FILES];
     uint32_t            nfiles;
 } recsys_manifest_t;
@@ -223,6 +229,22 @@ int recsys_fsync_path(const char *path, char *err, size_t errlen);
  */
 int recsys_publish(const char *index_dir, const char *tmp_dir,
     uint64_t generation, uint32_t keep, char *err, size_t errlen);
+
+/*
+ * Points "current" at generations/<generation>: rename(2) of a temp
+ * symlink, then fsync of the index directory.
+ */
+int recsys_set_current(const char *index_dir, uint64_t generation,
+    char *err, size_t errlen);
+
+/*
+ * Generations a rollback from current may go to, best first: the one
+ * current was built over (manifest "previous") if it exists, then older
+ * ones, newest first.  Returns how many were stored in out, -1 on error.
+ * Publishing never prunes the first of them.
+ */
+int recsys_rollback_candidates(const char *index_dir, uint64_t current,
+    uint64_t *out, size_t max);
 
 /* highest generation number found under generations/, 0 if none */
 uint64_t recsys_last_generation(const char *index_dir);

@@ -29,6 +29,8 @@
 #include <faiss/c_api/index_io_c.h>
 
 #include "recsys_builder.h"
+#include "recsys_source_pg.h"
+#include "recsys_search.h"
 
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
@@ -63,10 +65,45 @@ typedef struct {
     uint64_t                    line;
     char                       *err;
     size_t                      errlen;
+
+    const recsys_build_opts_t  *opts;
+    int                         full;
+    char                        watermark[RECSYS_PG_WATERMARK_LEN];
+    char                        source[256];    /* manifest: no password */
+    const recsys_generation_t  *prev;           /* incremental: its base */
+    char                      **changed;        /* incremental: ids read */
+    uint64_t                    nchanged;
+    uint64_t                    changed_cap;
+    uint64_t                    nmodified;      /* differ from prev */
+    uint64_t                    current;        /* when the build began */
+    double                      source_seconds;
+    int                         source_ok;
 } recsys_build_ctx_t;
 
 
 static int recsys_build_read(recsys_build_ctx_t *ctx);
+static int recsys_build_pg(recsys_build_ctx_t *ctx, recsys_generation_t *g);
+static int recsys_build_pg_read(recsys_build_ctx_t *ctx, const char *since,
+    uint64_t *live);
+static int recsys_build_pg_row(void *data, const recsys_pg_row_t *row,
+    char *err, size_t errlen);
+static int recsys_build_previous(recsys_build_ctx_t *ctx,
+    recsys_generation_t *g);
+static int recsys_build_merge(recsys_build_ctx_t *ctx,
+    const recsys_generation_t *g, uint64_t live);
+static int recsys_build_changed(recsys_build_ctx_t *ctx, const char *id,
+    size_t len);
+static void recsys_build_reset(recsys_build_ctx_t *ctx);
+static int recsys_build_reuse(recsys_build_ctx_t *ctx, const char *path);
+static void recsys_build_manifest_source(recsys_build_ctx_t *ctx,
+    recsys_manifest_t *m);
+static int recsys_build_cancelled(recsys_build_ctx_t *ctx);
+static int recsys_build_same(recsys_build_ctx_t *ctx,
+    const recsys_item_t *it, const float *v);
+static int recsys_build_same_str(const char *a, size_t alen, const char *b,
+    size_t blen);
+static int recsys_build_cmp_str(const void *a, const void *b);
+static int recsys_build_iso_time(const char *s, time_t *t);
 static int recsys_build_line(recsys_build_ctx_t *ctx, const char *buf,
     size_t len);
 static int recsys_build_item(recsys_build_ctx_t *ctx, cJSON *root);
@@ -87,6 +124,8 @@ static int recsys_build_sum(const char *dir, const char *name,
 static int recsys_build_generation(recsys_build_ctx_t *ctx,
     const char *tmp, uint64_t generation, const char *factory,
     uint32_t nlist, double start);
+static int recsys_build_neighbors(recsys_build_ctx_t *ctx, const char *tmp,
+    recsys_manifest_t *m);
 static const char *recsys_build_faiss_error(void);
 static uint32_t recsys_build_parse_nlist(const char *factory,
     const char **digits, const char **rest);
@@ -137,35 +176,70 @@ int
 recsys_build(const recsys_catalog_t *c, int threads,
     recsys_build_result_t *res)
 {
-    int                  rc, saved_threads;
-    char                 tmp[4096];
-    uint32_t             nlist, asked;
-    uint64_t             generation;
-    const char          *dir;
-    double               start;
-    recsys_build_ctx_t   ctx;
+    recsys_build_opts_t  o;
+
+    memset(&o, 0, sizeof(recsys_build_opts_t));
+    o.threads = threads;
+
+    return recsys_build_ex(c, &o, res);
+}
+
+
+int
+recsys_build_ex(const recsys_catalog_t *c, const recsys_build_opts_t *o,
+    recsys_build_result_t *res)
+{
+    int                   rc, saved_threads, threads;
+    char                  tmp[4096];
+    uint32_t              nlist, asked;
+    uint64_t              generation;
+    const char           *dir;
+    double                start;
+    recsys_build_ctx_t    ctx;
+    recsys_generation_t  *prev;
+    recsys_build_opts_t   none;
 
     start = recsys_build_now();
+
+    if (o == NULL) {
+        memset(&none, 0, sizeof(recsys_build_opts_t));
+        o = &none;
+    }
 
     memset(res, 0, sizeof(recsys_build_result_t));
     memset(&ctx, 0, sizeof(recsys_build_ctx_t));
 
     ctx.conf = c;
+    ctx.opts = o;
     ctx.err = res->error;
     ctx.errlen = sizeof(res->error);
+    ctx.full = 1;
 
     res->dimension = c->index.dimension;
+    res->full = 1;
     dir = c->index.path;
+    threads = (o->threads > 0) ? o->threads : (int) c->maintenance.threads;
 
-    if (c->source.type != RECSYS_SOURCE_FILE || c->source.path == NULL) {
+    if ((c->source.type == RECSYS_SOURCE_FILE && c->source.path == NULL)
+        || (c->source.type == RECSYS_SOURCE_POSTGRESQL
+            && c->source.dsn == NULL)
+        || (c->source.type != RECSYS_SOURCE_FILE
+            && c->source.type != RECSYS_SOURCE_POSTGRESQL))
+    {
         snprintf(res->error, sizeof(res->error),
-                 "only the \"file\" source can be built here");
+                 "catalog has no usable source");
         return -1;
     }
 
     if (dir == NULL || dir[0] == '\0' || c->index.dimension == 0) {
         snprintf(res->error, sizeof(res->error),
                  "catalog has no index path or dimension");
+        return -1;
+    }
+
+    prev = calloc(1, sizeof(recsys_generation_t));
+    if (prev == NULL) {
+        snprintf(res->error, sizeof(res->error), "out of memory");
         return -1;
     }
 
@@ -177,34 +251,85 @@ recsys_build(const recsys_catalog_t *c, int threads,
     rc = -1;
     tmp[0] = '\0';
 
+    if (recsys_build_mkdirs(dir, res->error, sizeof(res->error)) != 0) {
+        goto done;
+    }
+
+    /* leftovers of builds killed half-way */
+    recsys_cleanup_temp(dir);
+
+    /* the generation served now: a rollback from the new one returns here */
+    if (recsys_current_dir(dir, tmp, sizeof(tmp), res->error,
+                           sizeof(res->error)) == 0
+        && strrchr(tmp, '/') != NULL)
+    {
+        ctx.current = strtoull(strrchr(tmp, '/') + 1, NULL, 10);
+    }
+
+    tmp[0] = '\0';
+    res->error[0] = '\0';
+
     ctx.writer = recsys_items_writer_create(c->index.dimension);
     if (ctx.writer == NULL) {
         snprintf(res->error, sizeof(res->error), "out of memory");
         goto done;
     }
 
-    if (recsys_build_read(&ctx) != 0) {
+    if (c->source.type == RECSYS_SOURCE_POSTGRESQL) {
+        rc = recsys_build_pg(&ctx, prev);
+
+    } else {
+        snprintf(ctx.source, sizeof(ctx.source), "%s", c->source.path);
+        ctx.source_seconds = recsys_build_now();
+        rc = recsys_build_read(&ctx);
+        ctx.source_seconds = recsys_build_now() - ctx.source_seconds;
+        ctx.source_ok = (rc == 0);
+    }
+
+    res->source_ok = ctx.source_ok;
+    res->source_seconds = ctx.source_seconds;
+
+    if (rc != 0) {
+        rc = -1;
         goto done;
     }
 
+    rc = -1;
     res->items = ctx.rows;
+    res->full = ctx.full;
+    snprintf(res->watermark, sizeof(res->watermark), "%s", ctx.watermark);
 
-    recsys_factory_resolve(c->index.factory, ctx.rows, c->index.nprobe,
-                           res->factory, sizeof(res->factory), &nlist);
-
-    asked = recsys_build_parse_nlist(c->index.factory, NULL, NULL);
-    if (asked > nlist) {
-        fprintf(stderr, "recsys: warning: factory \"%s\" asks for %u lists "
-                "but there are only %llu items, using \"%s\"\n",
-                c->index.factory, asked, (unsigned long long) ctx.rows,
-                res->factory);
-    }
-
-    if (recsys_build_mkdirs(dir, res->error, sizeof(res->error)) != 0) {
+    /* an incremental build that found no change publishes nothing */
+    if (ctx.prev != NULL && ctx.nmodified == 0) {
+        res->generation = ctx.prev->manifest.generation;
+        snprintf(res->factory, sizeof(res->factory), "%s",
+                 ctx.prev->manifest.factory);
+        res->success = 1;
+        rc = 0;
         goto done;
     }
 
-    recsys_cleanup_temp(dir);
+    if (ctx.prev != NULL) {
+        snprintf(res->factory, sizeof(res->factory), "%s",
+                 ctx.prev->manifest.factory);
+        nlist = ctx.prev->manifest.nlist;
+
+    } else {
+        recsys_factory_resolve(c->index.factory, ctx.rows, c->index.nprobe,
+                               res->factory, sizeof(res->factory), &nlist);
+
+        asked = recsys_build_parse_nlist(c->index.factory, NULL, NULL);
+        if (asked > nlist) {
+            fprintf(stderr, "recsys: warning: factory \"%s\" asks for %u "
+                    "lists but there are only %llu items, using \"%s\"\n",
+                    c->index.factory, asked, (unsigned long long) ctx.rows,
+                    res->factory);
+        }
+    }
+
+    if (recsys_build_cancelled(&ctx)) {
+        goto done;
+    }
 
     generation = recsys_last_generation(dir) + 1;
 
@@ -231,6 +356,11 @@ recsys_build(const recsys_catalog_t *c, int threads,
         goto done;
     }
 
+    /* the last moment a cancel still publishes nothing */
+    if (recsys_build_cancelled(&ctx)) {
+        goto done;
+    }
+
     if (recsys_publish(dir, tmp, generation, c->index.keep, res->error,
                        sizeof(res->error))
         != 0)
@@ -240,6 +370,7 @@ recsys_build(const recsys_catalog_t *c, int threads,
 
     tmp[0] = '\0';
     res->generation = generation;
+    res->published = 1;
     res->success = 1;
     res->error[0] = '\0';
     rc = 0;
@@ -250,14 +381,16 @@ done:
         recsys_build_rmtree(tmp);
     }
 
-    if (ctx.writer != NULL) {
-        recsys_items_writer_destroy(ctx.writer);
-    }
-
-    free(ctx.vectors);
+    recsys_build_reset(&ctx);
+    recsys_generation_close(prev);
+    free(prev);
 
     if (threads > 0) {
         omp_set_num_threads(saved_threads);
+    }
+
+    if (rc != 0) {
+        res->success = 0;
     }
 
     res->seconds = recsys_build_now() - start;
@@ -266,6 +399,626 @@ done:
 }
 
 
+/*
+ * A postgresql source.  Incremental when the current generation allows
+ * it: rows changed after its watermark are read, then merged with its
+ * items.  A live-row count that does not add up (a row deleted with
+ * DELETE instead of the deleted flag, a missed change) or an "auto"
+ * factory that would now resolve differently falls back to a full read.
+ */
+
+static int
+recsys_build_pg(recsys_build_ctx_t *ctx, recsys_generation_t *g)
+{
+    int          rc;
+    char         factory[64];
+    uint32_t     nlist;
+    uint64_t     live;
+
+    recsys_pg_redact(ctx->conf->source.dsn, ctx->source,
+                     sizeof(ctx->source));
+
+    if (!ctx->opts->force_full && recsys_build_previous(ctx, g)) {
+        ctx->full = 0;
+        ctx->prev = g;
+
+        rc = recsys_build_pg_read(ctx, g->manifest.watermark, &live);
+        if (rc != 0) {
+            return rc;
+        }
+
+        rc = recsys_build_merge(ctx, g, live);
+
+        if (rc == 0) {
+            recsys_factory_resolve(ctx->conf->index.factory, ctx->rows,
+                                   ctx->conf->index.nprobe, factory,
+                                   sizeof(factory), &nlist);
+
+            if (strcmp(factory, g->manifest.factory) == 0) {
+                ctx->full = 0;
+                return 0;
+            }
+        }
+
+        if (rc == -1) {
+            return -1;
+        }
+
+        /* rc 1 or a new factory: start over with a full read */
+        ctx->prev = NULL;
+        recsys_build_reset(ctx);
+
+        ctx->writer = recsys_items_writer_create(ctx->conf->index.dimension);
+        if (ctx->writer == NULL) {
+            snprintf(ctx->err, ctx->errlen, "out of memory");
+            return -1;
+        }
+    }
+
+    ctx->full = 1;
+
+    return recsys_build_pg_read(ctx, NULL, &live);
+}
+
+
+static int
+recsys_build_pg_read(recsys_build_ctx_t *ctx, const char *since,
+    uint64_t *live)
+{
+    int                rc;
+    recsys_pg_read_t   r;
+
+    memset(&r, 0, sizeof(recsys_pg_read_t));
+    r.conf = &ctx->conf->source;
+    r.dimension = ctx->conf->index.dimension;
+    r.since = since;
+    r.cancel = ctx->opts->cancel;
+    r.row = recsys_build_pg_row;
+    r.data = ctx;
+
+    rc = recsys_pg_read(&r, ctx->err, ctx->errlen);
+
+    ctx->source_ok = r.contacted;
+    ctx->source_seconds += r.seconds;
+
+    if (rc != 0) {
+        return -1;
+    }
+
+    if (since == NULL && ctx->rows == 0) {
+        snprintf(ctx->err, ctx->errlen, "postgresql: no items");
+        return -1;
+    }
+
+    snprintf(ctx->watermark, sizeof(ctx->watermark), "%s", r.watermark);
+    *live = r.live;
+
+    return 0;
+}
+
+
+static int
+recsys_build_pg_row(void *data, const recsys_pg_row_t *row, char *err,
+    size_t errlen)
+{
+    float                *dst;
+    double                norm;
+    uint32_t              i, dim;
+    recsys_item_t         it;
+    recsys_build_ctx_t   *ctx;
+
+    ctx = data;
+    dim = ctx->conf->index.dimension;
+
+    if (recsys_build_cancelled(ctx)) {
+        snprintf(err, errlen, "cancelled");
+        return -1;
+    }
+
+    /* an incremental read remembers every id it saw */
+    if (!ctx->full && recsys_build_changed(ctx, row->id, row->id_len) != 0)
+    {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+
+    if (row->deleted) {
+        if (!ctx->full && recsys_items_find(&ctx->prev->items, row->id,
+                                            row->id_len) != -1)
+        {
+            ctx->nmodified++;
+        }
+
+        return 0;
+    }
+
+    if (ctx->rows == ctx->cap && recsys_build_grow(ctx) != 0) {
+        snprintf(err, errlen, "%s", ctx->err);
+        return -1;
+    }
+
+    dst = ctx->vectors + ctx->rows * dim;
+    memcpy(dst, row->vector, dim * sizeof(float));
+
+    if (ctx->conf->index.metric == RECSYS_METRIC_COSINE) {
+        norm = 0;
+
+        for (i = 0; i < dim; i++) {
+            norm += (double) dst[i] * dst[i];
+        }
+
+        if (norm == 0 || !isfinite(norm)) {
+            snprintf(err, errlen, "embedding has zero length, can't "
+                     "normalize it for the cosine metric");
+            return -1;
+        }
+
+        norm = sqrt(norm);
+
+        for (i = 0; i < dim; i++) {
+            dst[i] = (float) (dst[i] / norm);
+        }
+    }
+
+    memset(&it, 0, sizeof(recsys_item_t));
+    it.id = row->id;
+    it.id_len = row->id_len;
+    it.title = row->title_len ? row->title : NULL;
+    it.title_len = row->title_len;
+    it.category = row->category_len ? row->category : NULL;
+    it.category_len = row->category_len;
+    it.attributes = row->attributes;
+    it.attributes_len = row->attributes_len;
+    it.popularity = row->popularity;
+
+    if (recsys_items_writer_add(ctx->writer, &it, err, errlen) != 0) {
+        return -1;
+    }
+
+    if (!ctx->full && !recsys_build_same(ctx, &it, dst)) {
+        ctx->nmodified++;
+    }
+
+    ctx->rows++;
+
+    return 0;
+}
+
+
+/* an incremental row identical to the previous generation's changes nothing */
+
+static int
+recsys_build_same(recsys_build_ctx_t *ctx, const recsys_item_t *it,
+    const float *v)
+{
+    int64_t          row;
+    uint32_t         dim;
+    recsys_item_t    old;
+
+    row = recsys_items_find(&ctx->prev->items, it->id, it->id_len);
+    if (row == -1) {
+        return 0;
+    }
+
+    recsys_items_get(&ctx->prev->items, (uint32_t) row, &old);
+    dim = ctx->conf->index.dimension;
+
+    return old.popularity == it->popularity
+           && recsys_build_same_str(old.title, old.title_len, it->title,
+                                    it->title_len)
+           && recsys_build_same_str(old.category, old.category_len,
+                                    it->category, it->category_len)
+           && recsys_build_same_str(old.attributes, old.attributes_len,
+                                    it->attributes, it->attributes_len)
+           && memcmp(ctx->prev->vectors + (size_t) row * dim, v,
+                     dim * sizeof(float)) == 0;
+}
+
+
+static int
+recsys_build_same_str(const char *a, size_t alen, const char *b,
+    size_t blen)
+{
+    if (a == NULL || b == NULL) {
+        return (a == NULL || alen == 0) && (b == NULL || blen == 0);
+    }
+
+    return alen == blen && memcmp(a, b, alen) == 0;
+}
+
+
+/*
+ * Whether the current generation can be the base of an incremental build,
+ * opened into g if so: same dimension, metric and configured factory, a
+ * watermark, and a last full build younger than full_interval.
+ */
+
+static int
+recsys_build_previous(recsys_build_ctx_t *ctx, recsys_generation_t *g)
+{
+    char                      dir[4096], err[RECSYS_ERRLEN];
+    time_t                    full_at;
+    uint64_t                  full_interval;
+    const recsys_catalog_t   *c;
+
+    c = ctx->conf;
+    full_interval = c->maintenance.full_interval;
+
+    if (full_interval == 0
+        || recsys_current_dir(c->index.path, dir, sizeof(dir), err,
+                              sizeof(err))
+           != 0)
+    {
+        return 0;
+    }
+
+    if (recsys_generation_open(g, dir, c->index.dimension, c->index.metric,
+                               0, err, sizeof(err))
+        != 0)
+    {
+        return 0;
+    }
+
+    if (strcmp(g->manifest.source_type, "postgresql") != 0
+        || g->manifest.watermark[0] == '\0'
+        || strcmp(g->manifest.factory_conf,
+                  c->index.factory ? c->index.factory : "auto") != 0
+        || recsys_build_iso_time(g->manifest.full_built_at, &full_at) != 0
+        || (uint64_t) (time(NULL) - full_at) >= full_interval)
+    {
+        recsys_generation_close(g);
+        return 0;
+    }
+
+    return 1;
+}
+
+
+/*
+ * Adds the previous generation's items not read again to the writer and
+ * the vectors.  Returns 0, 1 when the live count says a full read is
+ * needed, -1 on error.
+ */
+
+static int
+recsys_build_merge(recsys_build_ctx_t *ctx, const recsys_generation_t *g,
+    uint64_t live)
+{
+    int64_t         row;
+    uint8_t        *gone;
+    uint32_t        dim;
+    uint64_t        i, n, kept;
+    recsys_item_t   it;
+
+    n = g->items.count;
+    dim = ctx->conf->index.dimension;
+
+    qsort(ctx->changed, ctx->nchanged, sizeof(char *), recsys_build_cmp_str);
+
+    for (i = 1; i < ctx->nchanged; i++) {
+        if (strcmp(ctx->changed[i - 1], ctx->changed[i]) == 0) {
+            snprintf(ctx->err, ctx->errlen, "postgresql: row id \"%.64s\":"
+                     " duplicate id", ctx->changed[i]);
+            return -1;
+        }
+    }
+
+    gone = calloc(n ? n : 1, 1);
+    if (gone == NULL) {
+        snprintf(ctx->err, ctx->errlen, "out of memory");
+        return -1;
+    }
+
+    kept = n;
+
+    for (i = 0; i < ctx->nchanged; i++) {
+        row = recsys_items_find(&g->items, ctx->changed[i],
+                                strlen(ctx->changed[i]));
+
+        if (row != -1 && !gone[row]) {
+            gone[row] = 1;
+            kept--;
+        }
+    }
+
+    if (kept + ctx->rows != live) {
+        free(gone);
+        return 1;
+    }
+
+    /* nothing changed: the caller publishes nothing */
+    if (ctx->nmodified == 0) {
+        ctx->rows = live;
+        free(gone);
+        return 0;
+    }
+
+    for (i = 0; i < n; i++) {
+        if (gone[i]) {
+            continue;
+        }
+
+        if (ctx->rows == ctx->cap && recsys_build_grow(ctx) != 0) {
+            free(gone);
+            return -1;
+        }
+
+        recsys_items_get(&g->items, (uint32_t) i, &it);
+
+        if (recsys_items_writer_add(ctx->writer, &it, ctx->err, ctx->errlen)
+            != 0)
+        {
+            free(gone);
+            return -1;
+        }
+
+        /* already normalized when the previous generation was built */
+        memcpy(ctx->vectors + ctx->rows * dim, g->vectors + i * dim,
+               dim * sizeof(float));
+        ctx->rows++;
+    }
+
+    free(gone);
+
+    return 0;
+}
+
+
+/* ids are stored NUL-terminated; one with a NUL byte was refused before */
+
+static int
+recsys_build_changed(recsys_build_ctx_t *ctx, const char *id, size_t len)
+{
+    char      **p;
+    uint64_t    cap;
+
+    if (ctx->nchanged == ctx->changed_cap) {
+        cap = ctx->changed_cap ? ctx->changed_cap * 2 : 256;
+
+        p = realloc(ctx->changed, cap * sizeof(char *));
+        if (p == NULL) {
+            return -1;
+        }
+
+        ctx->changed = p;
+        ctx->changed_cap = cap;
+    }
+
+    ctx->changed[ctx->nchanged] = strndup(id, len);
+    if (ctx->changed[ctx->nchanged] == NULL) {
+        return -1;
+    }
+
+    ctx->nchanged++;
+
+    return 0;
+}
+
+
+/* frees what a read gathered */
+
+static void
+recsys_build_reset(recsys_build_ctx_t *ctx)
+{
+    uint64_t  i;
+
+    if (ctx->writer != NULL) {
+        recsys_items_writer_destroy(ctx->writer);
+        ctx->writer = NULL;
+    }
+
+    free(ctx->vectors);
+    ctx->vectors = NULL;
+    ctx->rows = 0;
+    ctx->cap = 0;
+
+    for (i = 0; i < ctx->nchanged; i++) {
+        free(ctx->changed[i]);
+    }
+
+    free(ctx->changed);
+    ctx->changed = NULL;
+    ctx->nchanged = 0;
+    ctx->changed_cap = 0;
+    ctx->nmodified = 0;
+    ctx->watermark[0] = '\0';
+}
+
+
+/*
+ * The incremental index: the previous index.faiss read into memory (not
+ * mapped: it is modified), emptied with reset(), which keeps the trained
+ * quantizer and codec, then every row added again.  Adding assigns each
+ * vector to its list; training is what a full build spends more on.
+ */
+
+static int
+recsys_build_reuse(recsys_build_ctx_t *ctx, const char *path)
+{
+    int          rc;
+    char         prev[4096 + 32];
+    FaissIndex  *idx;
+    const char  *what;
+
+    snprintf(prev, sizeof(prev), "%s/%s", ctx->prev->dir, RECSYS_INDEX_FILE);
+
+    idx = NULL;
+    what = "read";
+
+    if (faiss_read_index_fname(prev, 0, &idx) != 0) {
+        goto failed;
+    }
+
+    what = "reset";
+    if (faiss_Index_reset(idx) != 0) {
+        goto failed;
+    }
+
+    what = "add";
+    if (faiss_Index_add(idx, (idx_t) ctx->rows, ctx->vectors) != 0) {
+        goto failed;
+    }
+
+    what = "write";
+    if (faiss_write_index_fname(idx, path) != 0) {
+        goto failed;
+    }
+
+    rc = 0;
+    goto done;
+
+failed:
+
+    snprintf(ctx->err, ctx->errlen, "faiss: %s previous index: %s", what,
+             recsys_build_faiss_error());
+    rc = -1;
+
+done:
+
+    if (idx != NULL) {
+        faiss_Index_free(idx);
+    }
+
+    return rc;
+}
+
+
+static void
+recsys_build_manifest_source(recsys_build_ctx_t *ctx, recsys_manifest_t *m)
+{
+    snprintf(m->source_type, sizeof(m->source_type), "%s",
+             ctx->conf->source.type == RECSYS_SOURCE_POSTGRESQL
+             ? "postgresql" : "file");
+    snprintf(m->source, sizeof(m->source), "%s", ctx->source);
+    snprintf(m->factory_conf, sizeof(m->factory_conf), "%s",
+             ctx->conf->index.factory ? ctx->conf->index.factory : "auto");
+    snprintf(m->watermark, sizeof(m->watermark), "%s", ctx->watermark);
+
+    m->full = ctx->full;
+    m->previous = ctx->current;
+
+    /* an incremental generation inherits its base's full build time */
+    if (!ctx->full && ctx->prev != NULL) {
+        memcpy(m->full_built_at, ctx->prev->manifest.full_built_at,
+               sizeof(m->full_built_at));
+    }
+}
+
+
+static int
+recsys_build_cancelled(recsys_build_ctx_t *ctx)
+{
+    if (ctx->opts == NULL || ctx->opts->cancel == NULL
+        || *ctx->opts->cancel == 0)
+    {
+        return 0;
+    }
+
+    snprintf(ctx->err, ctx->errlen, "cancelled");
+
+    return 1;
+}
+
+
+static int
+recsys_build_cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char * const *) a, *(char * const *) b);
+}
+
+
+/* "YYYY-MM-DDTHH:MM:SSZ" as written in manifests */
+
+static int
+recsys_build_iso_time(const char *s, time_t *t)
+{
+    int        n;
+    struct tm  tm;
+
+    memset(&tm, 0, sizeof(struct tm));
+    n = 0;
+
+    if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2dZ%n", &tm.tm_year, &tm.tm_mon,
+               &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &n)
+        != 6 || s[n] != '\0')
+    {
+        return -1;
+    }
+
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+
+    *t = timegm(&tm);
+
+    return (*t == (time_t) -1) ? -1 : 0;
+}
+
+
+int
+recsys_rollback(const recsys_catalog_t *c, uint64_t *generation, char *err,
+    size_t errlen)
+{
+    int                   i, n;
+    char                  cur[4096], dir[4096 + 64];
+    char                  why[RECSYS_ERRLEN];
+    uint64_t              current, cand[64];
+    const char           *p;
+    recsys_generation_t  *gen;
+
+    if (recsys_current_dir(c->index.path, cur, sizeof(cur), err, errlen)
+        != 0)
+    {
+        return -1;
+    }
+
+    p = strrchr(cur, '/');
+    current = strtoull(p + 1, NULL, 10);
+
+    n = recsys_rollback_candidates(c->index.path, current, cand, 64);
+
+    gen = calloc(1, sizeof(recsys_generation_t));
+    if (gen == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+
+    why[0] = '\0';
+
+    /* a generation that does not open is skipped, as workers would */
+
+    for (i = 0; i < n; i++) {
+        snprintf(dir, sizeof(dir), "%s/%s/%llu", c->index.path,
+                 RECSYS_GENERATIONS_DIR, (unsigned long long) cand[i]);
+
+        if (recsys_generation_open(gen, dir, c->index.dimension,
+                                   c->index.metric, 0, err, errlen)
+            == 0)
+        {
+            recsys_generation_close(gen);
+            free(gen);
+
+            if (recsys_set_current(c->index.path, cand[i], err, errlen)
+                != 0)
+            {
+                return -1;
+            }
+
+            *generation = cand[i];
+
+            return 0;
+        }
+
+        snprintf(why, sizeof(why), ": generation %llu: %.200s",
+                 (unsigned long long) cand[i], err);
+    }
+
+    free(gen);
+
+    snprintf(err, errlen, "no generation to roll back to from %llu%s",
+             (unsigned long long) current, why);
+
+    return -1;
+}
 static int
 recsys_build_read(recsys_build_ctx_t *ctx)
 {
@@ -561,8 +1314,12 @@ recsys_build_line_error(recsys_build_ctx_t *ctx, const char *fmt, ...)
     int      n;
     va_list  args;
 
-    n = snprintf(ctx->err, ctx->errlen, "%s:%llu: ", ctx->conf->source.path,
-                 (unsigned long long) ctx->line);
+    if (ctx->conf->source.type == RECSYS_SOURCE_FILE) {
+        n = snprintf(ctx->err, ctx->errlen, "%s:%llu: ",
+                     ctx->conf->source.path, (unsigned long long) ctx->line);
+    } else {
+        n = snprintf(ctx->err, ctx->errlen, "postgresql: ");
+    }
 
     if (n < 0 || (size_t) n >= ctx->errlen) {
         return;
@@ -663,8 +1420,13 @@ recsys_build_generation(recsys_build_ctx_t *ctx, const char *tmp,
     m.metric = ctx->conf->index.metric;
     m.nlist = nlist;
     snprintf(m.factory, sizeof(m.factory), "%s", factory);
-    snprintf(m.source_type, sizeof(m.source_type), "file");
-    snprintf(m.source, sizeof(m.source), "%s", ctx->conf->source.path);
+    recsys_build_manifest_source(ctx, &m);
+
+    if (ctx->conf->index.neighbors > 0 && m.items > 0
+        && recsys_build_neighbors(ctx, tmp, &m) != 0)
+    {
+        return -1;
+    }
 
     now = time(NULL);
     gmtime_r(&now, &tm);
@@ -675,6 +1437,94 @@ recsys_build_generation(recsys_build_ctx_t *ctx, const char *tmp,
     snprintf(path, sizeof(path), "%s/%s", tmp, RECSYS_MANIFEST_FILE);
 
     return recsys_manifest_write(path, &m, ctx->err, ctx->errlen);
+}
+
+
+/*
+ * neighbors.bin, for the whole generation on every build: each item's
+ * nearest items, searched through the files as a worker maps them and at
+ * the served nprobe, so that a similar query answered from them gets the
+ * live search's answer.  Adds the file to the manifest m.
+ */
+
+static int
+recsys_build_neighbors(recsys_build_ctx_t *ctx, const char *tmp,
+    recsys_manifest_t *m)
+{
+    int                   rc;
+    char                  path[4096 + 32];
+    float                *scores;
+    size_t                n;
+    int32_t              *rows;
+    uint32_t              nb;
+    recsys_generation_t  *g;
+
+    nb = ctx->conf->index.neighbors;
+
+    g = calloc(1, sizeof(recsys_generation_t));
+    if (g == NULL) {
+        snprintf(ctx->err, ctx->errlen, "out of memory");
+        return -1;
+    }
+
+    snprintf(g->dir, sizeof(g->dir), "%s", tmp);
+    g->manifest = *m;
+
+    if (recsys_generation_map(g, ctx->conf->index.nprobe, ctx->err,
+                              ctx->errlen)
+        != 0)
+    {
+        free(g);
+        return -1;
+    }
+
+    n = (size_t) m->items * nb;
+    rows = malloc(n * sizeof(int32_t));
+    scores = malloc(n * sizeof(float));
+
+    rc = -1;
+
+    if (rows == NULL || scores == NULL) {
+        snprintf(ctx->err, ctx->errlen, "out of memory for %llu x %u "
+                 "neighbors", (unsigned long long) m->items, nb);
+        goto done;
+    }
+
+    if (recsys_neighbors_compute(g, nb, omp_get_max_threads(), rows, scores,
+                                 ctx->err, ctx->errlen)
+        != 0)
+    {
+        goto done;
+    }
+
+    snprintf(path, sizeof(path), "%s/%s", tmp, RECSYS_NEIGHBORS_FILE);
+
+    if (recsys_neighbors_write(path, nb, recsys_generation_nprobe(g),
+                               m->items, m->metric, rows, scores, ctx->err,
+                               ctx->errlen)
+        != 0)
+    {
+        goto done;
+    }
+
+    if (recsys_build_sum(tmp, RECSYS_NEIGHBORS_FILE, &m->files[m->nfiles],
+                         ctx->err, ctx->errlen)
+        != 0)
+    {
+        goto done;
+    }
+
+    m->nfiles++;
+    rc = 0;
+
+done:
+
+    free(rows);
+    free(scores);
+    recsys_generation_close(g);
+    free(g);
+
+    return rc;
 }
 
 
@@ -691,6 +1541,10 @@ recsys_build_index(recsys_build_ctx_t *ctx, const char *factory,
     const float      *x;
     unsigned long     pq;
     FaissIndexIVF    *ivf;
+
+    if (ctx->prev != NULL) {
+        return recsys_build_reuse(ctx, path);
+    }
 
     dim = ctx->conf->index.dimension;
     metric = (ctx->conf->index.metric == RECSYS_METRIC_L2)

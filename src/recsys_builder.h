@@ -17,6 +17,8 @@ typedef struct {
     int                 success;
     int                 full;           /* 0: incremental from previous */
     uint64_t            generation;     /* published generation */
+    int                 published;      /* 0: no change, generation is
+                                           the current one */
     uint64_t            items;
     uint32_t            dimension;
     char                factory[64];    /* resolved factory */
@@ -30,7 +32,8 @@ typedef struct {
 
 typedef struct {
     int                 force_full;     /* ignore the watermark */
-    int                 threads;        /* > 0 caps OpenMP threads */
+    int                 threads;        /* > 0 caps OpenMP threads; 0:
+                                           maintenance.threads */
     volatile int       *cancel;         /* non-zero: stop, publish nothing */
 } recsys_build_opts_t;
 
@@ -52,19 +55,25 @@ int recsys_build(const recsys_catalog_t *c, int threads,
     recsys_build_result_t *res);
 
 /*
- * As recsys_build(), with options.  Without force_full, a postgresql source
- * whose previous generation is compatible (same dimension, metric, factory)
- * and younger than maintenance.full_interval is rebuilt incrementally: the
- * previous generation plus rows changed after its watermark, reusing the
- * trained quantizer.
+ * As recsys_build(), with options (NULL: none).  Without force_full, a
+ * postgresql source whose current generation is compatible (same
+ * dimension, metric, configured factory, a watermark) and whose last full
+ * build is younger than maintenance.full_interval is rebuilt
+ * incrementally: the current generation plus rows changed after its
+ * watermark, reusing the trained quantizer; res->full says which.  An
+ * incremental build that changes nothing publishes nothing (success,
+ * published 0, generation: the current one).  Leftover temp directories
+ * are removed first.  o->cancel is checked between batches and phases;
+ * once set, nothing is published.
  */
 int recsys_build_ex(const recsys_catalog_t *c, const recsys_build_opts_t *o,
     recsys_build_result_t *res);
 
 /*
- * Makes the newest kept generation older than the current one current
- * (atomic symlink swap, fsync).  Returns 0 with *generation set, -1 with
- * err set when there is none.
+ * Makes the generation the current one was built over current again (its
+ * manifest's "previous"), or else the newest older one; candidates that do
+ * not open and verify are skipped.  Atomic symlink swap, fsync.  Returns 0
+ * with *generation set, -1 with err set when there is none.
  */
 int recsys_rollback(const recsys_catalog_t *c, uint64_t *generation,
     char *err, size_t errlen);

@@ -231,6 +231,10 @@ static const recsys_catalog_key_t  recsys_catalog_index_keys[] = {
       .offset = offsetof(recsys_index_conf_t, keep),
       .min = 1, .max = 100, .dflt = "3" },
 
+    { .name = "neighbors", .type = RECSYS_CATALOG_INT,
+      .offset = offsetof(recsys_index_conf_t, neighbors),
+      .min = 0, .max = 1000, .dflt = "32" },
+
     { .name = NULL }
 };
 

@@ -35,6 +35,7 @@ typedef struct {
     char               *factory;        /* "auto" (default) or IVF family */
     uint32_t            nprobe;         /* 1..65536, default 16 */
     uint32_t            keep;           /* generations kept, default 3 */
+    uint32_t            neighbors;      /* precomputed per item, 0: none */
 } recsys_index_conf_t;
 
 

@@ -8,6 +8,8 @@
  */
 
 #include <math.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -53,6 +55,17 @@ typedef struct {
 } recsys_heap_t;
 
 
+/* the builder's threads share one row counter */
+typedef struct {
+    const recsys_generation_t  *g;
+    uint32_t                    m;
+    int32_t                    *rows;
+    float                      *scores;
+    uint64_t                    next;
+    int                         failed;
+} recsys_neighbors_job_t;
+
+
 static int recsys_pass_init(recsys_pass_t *p, const recsys_generation_t *g,
     const recsys_filter_t *f, uint32_t extra);
 static int recsys_pass_row(const recsys_pass_t *p, uint32_t row,
@@ -75,6 +88,11 @@ static int recsys_search_faiss(const recsys_generation_t *g,
 static int recsys_search_run(const recsys_generation_t *g,
     const float *query, const recsys_pass_t *p, uint32_t k,
     recsys_hit_t *out, uint32_t *nout);
+static int recsys_category_exact(const recsys_generation_t *g, uint32_t n);
+static void *recsys_neighbors_worker(void *data);
+static int recsys_neighbors_row(const recsys_generation_t *g, uint32_t row,
+    uint32_t m, idx_t kk, idx_t *labels, recsys_hit_t *hits, int32_t *rows,
+    float *scores);
 
 
 int
@@ -127,6 +145,301 @@ recsys_search_similar(const recsys_generation_t *g, uint32_t row,
     free(p.sorted);
 
     return rc;
+}
+
+
+/*
+ * A row's list is a prefix of its live candidates in result order, so the
+ * first k passing the filter are the live answer, provided the live search
+ * would not look past the list: the list must hold every candidate, or
+ * end with a score below the k-th one (ties there may continue past it).
+ */
+
+int
+recsys_search_neighbors(const recsys_generation_t *g, uint32_t row,
+    const recsys_filter_t *f, recsys_hit_t *out, uint32_t *nout)
+{
+    int32_t                    r;
+    uint32_t                   i, m, n, found;
+    recsys_pass_t              p;
+    const float               *scores;
+    const int32_t             *rows;
+    const recsys_neighbors_t  *nb;
+
+    *nout = 0;
+    nb = &g->neighbors;
+
+    if (nb->rows == NULL || row >= nb->count || f->k == 0 || f->k > nb->m
+        || f->category == RECSYS_CATEGORY_NONE)
+    {
+        return 0;
+    }
+
+    /* small categories are scanned exactly by the live search */
+
+    if (f->category >= 0) {
+        if ((uint64_t) f->category >= g->items.ncategories
+            || recsys_items_category_rows(&g->items, (uint32_t) f->category,
+                                          &n)
+               == NULL
+            || n == 0
+            || recsys_category_exact(g, n))
+        {
+            return 0;
+        }
+    }
+
+    if (recsys_pass_init(&p, g, f, row) != 0) {
+        return -1;
+    }
+
+    m = nb->m;
+    rows = nb->rows + (size_t) row * m;
+    scores = nb->scores + (size_t) row * m;
+    found = 0;
+
+    for (i = 0; i < m && found < f->k; i++) {
+        r = rows[i];
+
+        if (r < 0) {
+            break;
+        }
+
+        if ((uint64_t) r >= g->items.count
+            || !recsys_pass_row(&p, (uint32_t) r, 1))
+        {
+            continue;
+        }
+
+        out[found].row = (uint32_t) r;
+        out[found].score = scores[i];
+        found++;
+    }
+
+    free(p.sorted);
+
+    if (found < f->k) {
+        return 0;
+    }
+
+    for ( /* void */ ; i < m && rows[i] >= 0; i++) {
+        if (scores[i] != out[found - 1].score) {
+            *nout = found;
+            return 1;
+        }
+    }
+
+    if (i < m && rows[i] == RECSYS_NEIGHBORS_END) {
+        *nout = found;
+        return 1;
+    }
+
+    return 0;
+}
+
+
+int
+recsys_neighbors_compute(const recsys_generation_t *g, uint32_t m,
+    int threads, int32_t *rows, float *scores, char *err, size_t errlen)
+{
+    int                      i, started;
+    pthread_t               *tids;
+    recsys_neighbors_job_t   job;
+
+    job.g = g;
+    job.m = m;
+    job.rows = rows;
+    job.scores = scores;
+    job.next = 0;
+    job.failed = 0;
+
+    if (g->items.count == 0 || m == 0) {
+        return 0;
+    }
+
+    if (threads < 1) {
+        threads = 1;
+    }
+
+    tids = calloc(threads, sizeof(pthread_t));
+    if (tids == NULL) {
+        snprintf(err, errlen, "%s: out of memory", RECSYS_NEIGHBORS_FILE);
+        return -1;
+    }
+
+    /* this thread is one of them; fewer threads is not an error */
+
+    started = 0;
+
+    for (i = 1; i < threads; i++) {
+        if (pthread_create(&tids[started], NULL, recsys_neighbors_worker,
+                           &job)
+            != 0)
+        {
+            break;
+        }
+
+        started++;
+    }
+
+    recsys_neighbors_worker(&job);
+
+    for (i = 0; i < started; i++) {
+        pthread_join(tids[i], NULL);
+    }
+
+    free(tids);
+
+    if (job.failed) {
+        snprintf(err, errlen, "%s: FAISS search or allocation failed",
+                 RECSYS_NEIGHBORS_FILE);
+        return -1;
+    }
+
+    return 0;
+}
+
+
+static void *
+recsys_neighbors_worker(void *data)
+{
+    idx_t                    kk, ntotal;
+    idx_t                   *labels;
+    uint64_t                 row;
+    recsys_hit_t            *hits;
+    recsys_neighbors_job_t  *job;
+
+    job = data;
+
+    /* the item itself, m neighbors, and one more to see a tie at the cut */
+
+    ntotal = faiss_Index_ntotal((FaissIndex *) job->g->index);
+    kk = (idx_t) job->m + 2;
+    if (kk > ntotal) {
+        kk = ntotal;
+    }
+
+    labels = malloc(kk * (sizeof(idx_t) + sizeof(float)));
+    hits = malloc(job->m * sizeof(recsys_hit_t));
+
+    if (kk <= 0 || labels == NULL || hits == NULL) {
+        __atomic_store_n(&job->failed, 1, __ATOMIC_RELAXED);
+        free(labels);
+        free(hits);
+        return NULL;
+    }
+
+    for ( ;; ) {
+        if (__atomic_load_n(&job->failed, __ATOMIC_RELAXED)) {
+            break;
+        }
+
+        row = __atomic_fetch_add(&job->next, 1, __ATOMIC_RELAXED);
+        if (row >= job->g->items.count) {
+            break;
+        }
+
+        if (recsys_neighbors_row(job->g, (uint32_t) row, job->m, kk, labels,
+                                 hits, job->rows + row * job->m,
+                                 job->scores + row * job->m)
+            != 0)
+        {
+            __atomic_store_n(&job->failed, 1, __ATOMIC_RELAXED);
+            break;
+        }
+    }
+
+    free(labels);
+    free(hits);
+
+    return NULL;
+}
+
+
+/*
+ * One row, through the live path's FAISS call and heap, so that ids,
+ * scores and tie order are the live search's own.
+ */
+
+static int
+recsys_neighbors_row(const recsys_generation_t *g, uint32_t row, uint32_t m,
+    idx_t kk, idx_t *labels, recsys_hit_t *hits, int32_t *rows,
+    float *scores)
+{
+    int             l2, dry, complete;
+    float          *dist, last;
+    idx_t           i, ntotal;
+    int32_t         pad;
+    uint32_t        j, n, ncand;
+    recsys_heap_t   h;
+
+    ntotal = faiss_Index_ntotal((FaissIndex *) g->index);
+    l2 = (g->manifest.metric == RECSYS_METRIC_L2);
+    dist = (float *) (labels + kk);
+
+    if (recsys_faiss_search((FaissIndex *) g->index,
+                            g->vectors + (size_t) row * g->manifest.dimension,
+                            kk, dist, labels)
+        != 0)
+    {
+        return -1;
+    }
+
+    h.g = g;
+    h.hits = hits;
+    h.n = 0;
+    h.cap = m;
+
+    dry = 0;
+    ncand = 0;
+
+    for (i = 0; i < kk; i++) {
+        if (labels[i] < 0) {
+            dry = 1;
+            continue;
+        }
+
+        if ((uint64_t) labels[i] >= g->items.count
+            || (uint32_t) labels[i] == row)
+        {
+            continue;
+        }
+
+        ncand++;
+        recsys_heap_push(&h, (uint32_t) labels[i],
+                         l2 ? -dist[i] : dist[i]);
+    }
+
+    recsys_heap_sort(&h);
+    n = h.n;
+
+    if (dry || kk >= ntotal) {
+        /* every candidate of the probed lists was seen */
+        complete = (ncand <= m);
+
+    } else {
+        /* unseen candidates tying the last seen one may have smaller ids */
+        last = l2 ? -dist[kk - 1] : dist[kk - 1];
+        complete = 0;
+
+        while (n > 0 && hits[n - 1].score == last) {
+            n--;
+        }
+    }
+
+    for (j = 0; j < n; j++) {
+        rows[j] = (int32_t) hits[j].row;
+        scores[j] = hits[j].score;
+    }
+
+    pad = complete ? RECSYS_NEIGHBORS_END : RECSYS_NEIGHBORS_CUT;
+
+    for ( /* void */ ; j < m; j++) {
+        rows[j] = pad;
+        scores[j] = 0;
+    }
+
+    return 0;
 }
 
 
@@ -714,9 +1027,7 @@ recsys_search_run(const recsys_generation_t *g, const float *query,
             return 0;
         }
 
-        if (n <= RECSYS_SEARCH_EXACT_ROWS
-            || (uint64_t) n * RECSYS_SEARCH_EXACT_SHARE <= g->items.count)
-        {
+        if (recsys_category_exact(g, n)) {
             recsys_scan(g, query, p, rows, n, &h);
             goto done;
         }
@@ -742,4 +1053,14 @@ done:
     *nout = h.n;
 
     return 0;
+}
+
+
+/* the live search scans small categories exactly instead of asking FAISS */
+
+static int
+recsys_category_exact(const recsys_generation_t *g, uint32_t n)
+{
+    return n <= RECSYS_SEARCH_EXACT_ROWS
+           || (uint64_t) n * RECSYS_SEARCH_EXACT_SHARE <= g->items.count;
 }

@@ -44,6 +44,23 @@ int recsys_search_vector(const recsys_generation_t *g, float *query,
 int recsys_search_similar(const recsys_generation_t *g, uint32_t row,
     const recsys_filter_t *f, recsys_hit_t *out, uint32_t *nout);
 
+/*
+ * Answers a similar query from the generation's precomputed neighbors
+ * when they hold the answer: returns 1 with out filled exactly as
+ * recsys_search_similar() would, 0 when a live search must answer, -1 on
+ * allocation failure.
+ */
+int recsys_search_neighbors(const recsys_generation_t *g, uint32_t row,
+    const recsys_filter_t *f, recsys_hit_t *out, uint32_t *nout);
+
+/*
+ * Computes the neighbors of every row of g with the live search path:
+ * rows and scores are count x m, padded with RECSYS_NEIGHBORS_END or _CUT.
+ * Runs on "threads" threads.  Returns 0, or -1 with err set.
+ */
+int recsys_neighbors_compute(const recsys_generation_t *g, uint32_t m,
+    int threads, int32_t *rows, float *scores, char *err, size_t errlen);
+
 /* most popular items passing the filter; score is the popularity */
 int recsys_search_popular(const recsys_generation_t *g,
     const recsys_filter_t *f, recsys_hit_t *out, uint32_t *nout);

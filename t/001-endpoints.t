@@ -284,3 +284,25 @@ location = /demo { recsys popular demo; }
 ['"id":"salmon"', '"category":"coffee"']
 --- no_error_log
 [error]
+
+
+
+=== TEST 22: similar: answered from the precomputed neighbors
+--- request
+GET /v1/items/apple/similar?k=3&exclude=pear
+--- ids: quince plum cherry
+--- response_headers_like
+Server-Timing: parse;dur=\d+\.\d{3}, rank;dur=\d+\.\d{3}, retrieve;dur=\d+\.\d{3};desc=neighbors, serialize;dur=\d+\.\d{3}
+--- no_error_log
+[error]
+
+
+
+=== TEST 23: similar: k beyond the neighbors list searches live, same order
+--- request
+GET /v1/items/apple/similar?k=1000
+--- ids: quince pear plum cherry mystery tuna carrot kale leek salmon trout
+--- response_headers_like
+Server-Timing: parse;dur=\d+\.\d{3}, rank;dur=\d+\.\d{3}, retrieve;dur=\d+\.\d{3}, serialize;dur=\d+\.\d{3}
+--- no_error_log
+[error]

@@ -2,12 +2,14 @@
  * recsys-build: builds and publishes the next generation of a catalog,
  * the same way the helper process does.
  *
- *   recsys-build [-t threads] [-q] <catalog.yaml>
+ *   recsys-build [-t threads] [-q] [--full] <catalog.yaml>
+ *   recsys-build --rollback <catalog.yaml>
  *
  * Exit status: 0 published, 1 failed (nothing published), 2 bad usage.
  */
 
 #include <errno.h>
+#include <getopt.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,18 +25,36 @@ static void recsys_build_usage(void);
 int
 main(int argc, char **argv)
 {
-    int                     ch, quiet, threads;
+    int                     ch, quiet, threads, rollback;
     long                    n;
     char                   *end;
     char                    err[RECSYS_CATALOG_ERRLEN];
+    uint64_t                generation;
     recsys_catalog_t       *c;
+    recsys_build_opts_t     opts;
     recsys_build_result_t   res;
+
+    static const struct option  longopts[] = {
+        { "full",     no_argument, NULL, 'f' },
+        { "rollback", no_argument, NULL, 'r' },
+        { NULL,       0,           NULL, 0 }
+    };
 
     quiet = 0;
     threads = 0;
+    rollback = 0;
+    memset(&opts, 0, sizeof(recsys_build_opts_t));
 
-    while ((ch = getopt(argc, argv, "t:qh")) != -1) {
+    while ((ch = getopt_long(argc, argv, "t:qh", longopts, NULL)) != -1) {
         switch (ch) {
+
+        case 'f':
+            opts.force_full = 1;
+            break;
+
+        case 'r':
+            rollback = 1;
+            break;
 
         case 't':
             errno = 0;
@@ -72,18 +92,39 @@ main(int argc, char **argv)
         return 1;
     }
 
-    if (recsys_build(c, threads, &res) != 0) {
+    if (rollback) {
+        if (recsys_rollback(c, &generation, err, sizeof(err)) != 0) {
+            fprintf(stderr, "recsys-build: rollback: %s\n", err);
+            recsys_catalog_free(c);
+            return 1;
+        }
+
+        if (!quiet) {
+            printf("recsys-build: generation %llu is current\n",
+                   (unsigned long long) generation);
+        }
+
+        recsys_catalog_free(c);
+        return 0;
+    }
+
+    opts.threads = threads;
+
+    if (recsys_build_ex(c, &opts, &res) != 0) {
         fprintf(stderr, "recsys-build: %s\n", res.error);
         recsys_catalog_free(c);
         return 1;
     }
 
     if (!quiet) {
-        printf("recsys-build: published generation %llu (%llu items, "
-               "dimension %u, %s) in %.2f s\n",
+        printf("recsys-build: %s generation %llu (%s, %llu items, "
+               "dimension %u, %s) in %.2f s, source %.2f s%s%s\n",
+               res.published ? "published" : "no change, current is",
                (unsigned long long) res.generation,
+               res.full ? "full" : "incremental",
                (unsigned long long) res.items, res.dimension, res.factory,
-               res.seconds);
+               res.seconds, res.source_seconds,
+               res.watermark[0] ? ", watermark " : "", res.watermark);
     }
 
     recsys_catalog_free(c);
@@ -96,7 +137,12 @@ static void
 recsys_build_usage(void)
 {
     fprintf(stderr,
-            "usage: recsys-build [-t threads] [-q] <catalog.yaml>\n"
-            "  -t threads  OpenMP threads for training (default: all)\n"
-            "  -q          print nothing on success\n");
+            "usage: recsys-build [-t threads] [-q] [--full] <catalog.yaml>\n"
+            "       recsys-build [-q] --rollback <catalog.yaml>\n"
+            "  -t threads  OpenMP threads (default: maintenance.threads,"
+            " else all)\n"
+            "  -q          print nothing on success\n"
+            "  --full      a full build, even when an incremental one is"
+            " possible\n"
+            "  --rollback  make the previous kept generation current\n");
 }

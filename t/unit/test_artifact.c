@@ -939,7 +939,7 @@ test_manifest(void **state)
             { MF(",\"files\":{\"a\":{},\"b\":{}}"),
               "files.a: missing \"size\"" },
             { MF(",\"files\":{\"a\":" F1 ",\"b\":" F1 ",\"c\":" F1
-                 ",\"d\":" F1 "}"), "more than 3 entries" },
+                 ",\"d\":" F1 ",\"e\":" F1 "}"), "more than 4 entries" },
             { MF(",\"files\":{\"a\":" F1 ",\"a\":" F1 "}"),
               "duplicate file \"a\"" },
         };
@@ -1049,12 +1049,12 @@ test_layout(void **state)
     assert_int_equal(mkdir(path, 0755), 0);
     assert_int_equal(recsys_last_generation(idx), 4);
 
-    /* keep 0 means 1; a lower number published is kept as current */
+    /* keep 0 means 1, but the rollback target (4) is never pruned */
     test_fmt(tmp, "%s/stage5", t->dir);
     test_mkdir_file(tmp, "x");
     assert_int_equal(recsys_publish(idx, tmp, 5, 0, err, sizeof(err)), 0);
     test_fmt(path, "%s/generations/4", idx);
-    assert_int_equal(stat(path, &st), -1);
+    assert_int_equal(stat(path, &st), 0);
     test_fmt(path, "%s/generations/3", idx);
     assert_int_equal(stat(path, &st), -1);
     test_fmt(path, "%s/generations/12abc", idx);

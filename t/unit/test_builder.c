@@ -387,10 +387,10 @@ test_build_no_items(void **state)
     assert_non_null(strstr(res.error, src));
     assert_non_null(strstr(res.error, "No such file"));
 
-    /* only the file source is built here */
+    /* a postgresql source without a dsn */
     c.source.type = RECSYS_SOURCE_POSTGRESQL;
     assert_int_equal(recsys_build(&c, 1, &res), -1);
-    assert_non_null(strstr(res.error, "\"file\" source"));
+    assert_non_null(strstr(res.error, "no usable source"));
 }
 
 

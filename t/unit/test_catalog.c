@@ -135,7 +135,8 @@ test_valid_full(void **state)
                   "  metric: l2\n"
                   "  factory: IVF256,PQ16x8\n"
                   "  nprobe: 32\n"
-                  "  keep: 5\n");
+                  "  keep: 5\n"
+                  "  neighbors: 64\n");
 
     assert_int_equal(c->source.type, RECSYS_SOURCE_FILE);
     assert_string_equal(c->source.path, "/srv/items.jsonl");
@@ -145,6 +146,7 @@ test_valid_full(void **state)
     assert_string_equal(c->index.factory, "IVF256,PQ16x8");
     assert_int_equal(c->index.nprobe, 32);
     assert_int_equal(c->index.keep, 5);
+    assert_int_equal(c->index.neighbors, 64);
     assert_non_null(strstr(c->file, "cat.yaml"));
 
     recsys_catalog_free(c);
@@ -153,12 +155,22 @@ test_valid_full(void **state)
 
     c = test_load("{source: {path: '/a'}, index: {path: \"/b\","
                   " dimension: \"4096\", metric: inner_product,"
-                  " nprobe: 65536, keep: 100}}\n");
+                  " nprobe: 65536, keep: 100, neighbors: 1000}}\n");
 
     assert_int_equal(c->index.dimension, 4096);
     assert_int_equal(c->index.metric, RECSYS_METRIC_INNER_PRODUCT);
     assert_int_equal(c->index.nprobe, 65536);
     assert_int_equal(c->index.keep, 100);
+    assert_int_equal(c->index.neighbors, 1000);
+
+    recsys_catalog_free(c);
+
+    /* 0 turns precomputed neighbors off */
+
+    c = test_load("{source: {path: '/a'}, index: {path: /b, dimension: 2,"
+                  " neighbors: 0}}\n");
+
+    assert_int_equal(c->index.neighbors, 0);
 
     recsys_catalog_free(c);
 }
@@ -183,6 +195,7 @@ test_defaults(void **state)
     assert_string_equal(c->index.factory, "auto");
     assert_int_equal(c->index.nprobe, 16);
     assert_int_equal(c->index.keep, 3);
+    assert_int_equal(c->index.neighbors, 32);
 
     recsys_catalog_free(c);
 }
@@ -254,15 +267,19 @@ test_unknown_key(void **state)
                "  dimension: 64\n"
                "  foo: 1\n",
                "7:3: unknown key \"foo\" in \"index\", expected one of:"
-               " path, dimension, metric, factory, nprobe, keep");
+               " path, dimension, metric, factory, nprobe, keep,"
+               " neighbors");
 
     test_error("sources:\n  path: x\n",
                "1:1: unknown key \"sources\" at top level, expected one"
                " of: source, index, maintenance");
 
     test_error("source:\n  path: /x\n  dsn: postgres://\n",
-               "3:3: unknown key \"dsn\" in \"source\", expected one of:"
-               " type, path");
+               "3:3: \"dsn\" is only valid with type postgresql");
+
+    test_error("source:\n  path: /x\n  host: db\n",
+               "3:3: unknown key \"host\" in \"source\", expected one of:"
+               " type, path, dsn, table, query, batch_size");
 
     test_error("? [a]\n: b\n",
                "1:3: key at top level must be a scalar, got a sequence");
@@ -390,6 +407,14 @@ test_out_of_range(void **state)
     test_error(TEST_VALID_SOURCE
                "index: {path: /idx, dimension: 8, keep: 101}\n",
                "4:41: \"keep\" must be between 1 and 100, got 101");
+
+    test_error(TEST_VALID_SOURCE
+               "index: {path: /idx, dimension: 8, neighbors: 1001}\n",
+               "4:46: \"neighbors\" must be between 0 and 1000, got 1001");
+
+    test_error(TEST_VALID_SOURCE
+               "index: {path: /idx, dimension: 8, neighbors: -1}\n",
+               "4:46: \"neighbors\" must be an integer, got \"-1\"");
 }
 
 
@@ -418,7 +443,7 @@ test_bad_enum(void **state)
                "2:9: \"type\" must be one of file, postgresql, got \"csv\"");
 
     test_error("source:\n  type: postgresql\n",
-               "2:9: source type postgresql is not supported yet");
+               "2:3: missing required key \"dsn\" in \"source\"");
 }
 
 
@@ -855,7 +880,9 @@ test_maintenance(void **state)
     test_error(TEST_VALID_SOURCE "index: {path: /i, dimension: 8}\n"
                "maintenance: {max_age: 1h, every: 1h}\n",
                "5:28: unknown key \"every\" in \"maintenance\", expected"
-               " one of: max_age");
+               " one of: max_age, interval, full_interval, build_on_start,"
+               " backoff_initial, backoff_max, breaker_threshold, threads,"
+               " nice");
 
     test_error(TEST_VALID_SOURCE "index: {path: /i, dimension: 8}\n"
                "maintenance: 1h\n",
@@ -866,6 +893,187 @@ test_maintenance(void **state)
                "maintenance: {max_age: 2h}\n",
                "6:1: duplicate key \"maintenance\" at top level, first at"
                " 5:1");
+}
+
+
+static void
+test_maintenance_keys(void **state)
+{
+    recsys_catalog_t  *c;
+
+    (void) state;
+
+    c = test_load(TEST_VALID_SOURCE "index: {path: /i, dimension: 8}\n");
+    assert_int_equal(c->maintenance.interval, 0);
+    assert_int_equal(c->maintenance.full_interval, 7 * 86400);
+    assert_int_equal(c->maintenance.build_on_start,
+                     RECSYS_BUILD_ON_START_IF_MISSING);
+    assert_int_equal(c->maintenance.backoff_initial, 1);
+    assert_int_equal(c->maintenance.backoff_max, 300);
+    assert_int_equal(c->maintenance.breaker_threshold, 5);
+    assert_int_equal(c->maintenance.threads, 0);
+    assert_int_equal(c->maintenance.nice, 10);
+    recsys_catalog_free(c);
+
+    c = test_load(TEST_VALID_SOURCE "index: {path: /i, dimension: 8}\n"
+                  "maintenance:\n"
+                  "  interval: 24h\n"
+                  "  full_interval: 0\n"
+                  "  build_on_start: always\n"
+                  "  backoff_initial: 500s\n"
+                  "  backoff_max: 1h\n"
+                  "  breaker_threshold: 3\n"
+                  "  threads: 2\n"
+                  "  nice: 19\n");
+    assert_int_equal(c->maintenance.interval, 86400);
+    assert_int_equal(c->maintenance.full_interval, 0);
+    assert_int_equal(c->maintenance.build_on_start,
+                     RECSYS_BUILD_ON_START_ALWAYS);
+    assert_int_equal(c->maintenance.backoff_initial, 500);
+    assert_int_equal(c->maintenance.backoff_max, 3600);
+    assert_int_equal(c->maintenance.breaker_threshold, 3);
+    assert_int_equal(c->maintenance.threads, 2);
+    assert_int_equal(c->maintenance.nice, 19);
+    recsys_catalog_free(c);
+
+    c = test_load(TEST_VALID_SOURCE "index: {path: /i, dimension: 8}\n"
+                  "maintenance: {build_on_start: never, nice: 0}\n");
+    assert_int_equal(c->maintenance.build_on_start,
+                     RECSYS_BUILD_ON_START_NEVER);
+    assert_int_equal(c->maintenance.nice, 0);
+    recsys_catalog_free(c);
+
+    test_error(TEST_VALID_SOURCE "index: {path: /i, dimension: 8}\n"
+               "maintenance: {build_on_start: sometimes}\n",
+               "5:31: \"build_on_start\" must be one of if_missing, always,"
+               " never, got \"sometimes\"");
+
+    test_error(TEST_VALID_SOURCE "index: {path: /i, dimension: 8}\n"
+               "maintenance: {nice: 20}\n",
+               "5:21: \"nice\" must be between 0 and 19, got 20");
+
+    test_error(TEST_VALID_SOURCE "index: {path: /i, dimension: 8}\n"
+               "maintenance: {backoff_initial: 0}\n",
+               "5:32: \"backoff_initial\" must be at least 1s, got \"0\"");
+
+    test_error(TEST_VALID_SOURCE "index: {path: /i, dimension: 8}\n"
+               "maintenance: {breaker_threshold: 0}\n",
+               "5:34: \"breaker_threshold\" must be between 1 and 1000,"
+               " got 0");
+
+    test_error(TEST_VALID_SOURCE "index: {path: /i, dimension: 8}\n"
+               "maintenance: {threads: many}\n",
+               "5:24: \"threads\" must be an integer, got \"many\"");
+
+    test_error(TEST_VALID_SOURCE "index: {path: /i, dimension: 8}\n"
+               "maintenance: {full_interval: weekly}\n",
+               "5:30: \"full_interval\" must be a duration like 30s, 10m,"
+               " 24h, 7d or 0, got \"weekly\"");
+}
+
+
+static void
+test_postgresql_source(void **state)
+{
+    recsys_catalog_t  *c;
+
+    (void) state;
+
+    setenv("RECSYS_TEST_DSN", "postgresql://u:pw@db/cat", 1);
+
+    c = test_load("source:\n"
+                  "  type: postgresql\n"
+                  "  dsn: \"${RECSYS_TEST_DSN}\"\n"
+                  "index: {path: /i, dimension: 8}\n");
+    assert_int_equal(c->source.type, RECSYS_SOURCE_POSTGRESQL);
+    assert_string_equal(c->source.dsn, "postgresql://u:pw@db/cat");
+    assert_string_equal(c->source.table, "items");
+    assert_null(c->source.query);
+    assert_null(c->source.path);
+    assert_int_equal(c->source.batch_size, 10000);
+    recsys_catalog_free(c);
+
+    c = test_load("source:\n"
+                  "  type: postgresql\n"
+                  "  dsn: host=db dbname=cat\n"
+                  "  table: shop.products\n"
+                  "  batch_size: 1000000\n"
+                  "index: {path: /i, dimension: 8}\n");
+    assert_string_equal(c->source.dsn, "host=db dbname=cat");
+    assert_string_equal(c->source.table, "shop.products");
+    assert_int_equal(c->source.batch_size, 1000000);
+    recsys_catalog_free(c);
+
+    c = test_load("source:\n"
+                  "  type: postgresql\n"
+                  "  dsn: host=db\n"
+                  "  query: SELECT id, embedding FROM v\n"
+                  "  batch_size: 1\n"
+                  "index: {path: /i, dimension: 8}\n");
+    assert_string_equal(c->source.query, "SELECT id, embedding FROM v");
+    assert_int_equal(c->source.batch_size, 1);
+    recsys_catalog_free(c);
+
+    unsetenv("RECSYS_TEST_DSN");
+
+    test_error("source:\n"
+               "  type: postgresql\n"
+               "  dsn: \"${RECSYS_TEST_DSN}\"\n"
+               "index: {path: /i, dimension: 8}\n",
+               "3:8: environment variable \"RECSYS_TEST_DSN\" is not set");
+
+    test_error("source:\n"
+               "  type: postgresql\n"
+               "  dsn: host=db\n"
+               "  path: /x.jsonl\n"
+               "index: {path: /i, dimension: 8}\n",
+               "4:3: \"path\" is only valid with type file");
+
+    /* the error is where the second of the two appears */
+    test_error("source:\n"
+               "  type: postgresql\n"
+               "  query: SELECT 1\n"
+               "  dsn: host=db\n"
+               "  table: t\n"
+               "index: {path: /i, dimension: 8}\n",
+               "5:3: \"table\" and \"query\" are mutually exclusive");
+
+    test_error("source:\n"
+               "  type: postgresql\n"
+               "  dsn: host=db\n"
+               "  table: \"items; DROP TABLE x\"\n"
+               "index: {path: /i, dimension: 8}\n",
+               "4:10: \"table\" must be a table name, optionally"
+               " schema-qualified (schema.table), got \"items; DROP TABLE"
+               " x\"");
+
+    test_error("source:\n"
+               "  type: postgresql\n"
+               "  dsn: host=db\n"
+               "  table: a.b.c\n"
+               "index: {path: /i, dimension: 8}\n",
+               "4:10: \"table\" must be a table name, optionally"
+               " schema-qualified (schema.table), got \"a.b.c\"");
+
+    test_error("source:\n"
+               "  type: postgresql\n"
+               "  dsn: host=db\n"
+               "  batch_size: 0\n"
+               "index: {path: /i, dimension: 8}\n",
+               "4:15: \"batch_size\" must be between 1 and 1000000, got 0");
+
+    test_error("source:\n"
+               "  type: postgresql\n"
+               "  dsn: ''\n"
+               "index: {path: /i, dimension: 8}\n",
+               "3:8: \"dsn\" must not be empty");
+
+    test_error("source:\n"
+               "  type: file\n"
+               "  path: /x\n"
+               "  batch_size: 10\n"
+               "index: {path: /i, dimension: 8}\n",
+               "4:3: \"batch_size\" is only valid with type postgresql");
 }
 
 
@@ -975,6 +1183,8 @@ main(void)
         cmocka_unit_test(test_interpolate),
         cmocka_unit_test(test_factory_valid),
         cmocka_unit_test(test_maintenance),
+        cmocka_unit_test(test_maintenance_keys),
+        cmocka_unit_test(test_postgresql_source),
         cmocka_unit_test(test_duration_parse),
     };
 

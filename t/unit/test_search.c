@@ -69,6 +69,10 @@ static void test_check(const recsys_generation_t *g, const recsys_hit_t *hits,
     uint32_t n, const test_ref_t *ref, uint32_t nref);
 static int64_t test_cat(const recsys_generation_t *g, const char *name);
 static void test_random_query(uint32_t dim, float *q);
+static void test_neighbors_of(uint32_t gen, uint32_t m, int32_t **rows,
+    float **scores, recsys_generation_t *ng);
+static uint32_t test_neighbors_compare(const recsys_generation_t *ng,
+    const recsys_generation_t *g, uint32_t row, const recsys_filter_t *f);
 
 
 static float
@@ -448,9 +452,9 @@ teardown(void **state)
 {
     int          i, j;
     char         path[600];
-    static const char  *files[4] = {
+    static const char  *files[5] = {
         RECSYS_ITEMS_FILE, RECSYS_VECTORS_FILE, RECSYS_INDEX_FILE,
-        RECSYS_MANIFEST_FILE
+        RECSYS_MANIFEST_FILE, RECSYS_NEIGHBORS_FILE
     };
 
     (void) state;
@@ -462,7 +466,7 @@ teardown(void **state)
 
         recsys_generation_close(&gens[i].g);
 
-        for (j = 0; j < 4; j++) {
+        for (j = 0; j < 5; j++) {
             if (snprintf(path, sizeof(path), "%s/%s", gens[i].dir, files[j])
                 < (int) sizeof(path))
             {
@@ -1071,6 +1075,353 @@ test_history_normalize(void **state)
 }
 
 
+/* neighbors of every row of gens[gen], and a copy of it serving them */
+
+static void
+test_neighbors_of(uint32_t gen, uint32_t m, int32_t **rows, float **scores,
+    recsys_generation_t *ng)
+{
+    char                        err[RECSYS_ERRLEN];
+    const recsys_generation_t  *g;
+
+    g = &gens[gen].g;
+
+    *rows = malloc(g->items.count * m * sizeof(int32_t));
+    *scores = malloc(g->items.count * m * sizeof(float));
+    assert_non_null(*rows);
+    assert_non_null(*scores);
+
+    if (recsys_neighbors_compute(g, m, 3, *rows, *scores, err, sizeof(err))
+        != 0)
+    {
+        fail_msg("neighbors: %s", err);
+    }
+
+    *ng = *g;
+    ng->neighbors.m = m;
+    ng->neighbors.count = g->items.count;
+    ng->neighbors.nprobe = recsys_generation_nprobe(g);
+    ng->neighbors.rows = *rows;
+    ng->neighbors.scores = *scores;
+}
+
+
+/* 1 when the neighbors answered, and then exactly as the live search */
+
+static uint32_t
+test_neighbors_compare(const recsys_generation_t *ng,
+    const recsys_generation_t *g, uint32_t row, const recsys_filter_t *f)
+{
+    int           rc;
+    uint32_t      n, nlive, i;
+    recsys_hit_t  hits[MAXK], live[MAXK];
+
+    rc = recsys_search_neighbors(ng, row, f, hits, &n);
+    assert_true(rc == 0 || rc == 1);
+
+    if (rc == 0) {
+        return 0;
+    }
+
+    assert_int_equal(recsys_search_similar(g, row, f, live, &nlive), 0);
+    assert_int_equal(n, nlive);
+
+    for (i = 0; i < n; i++) {
+        if (hits[i].row != live[i].row || hits[i].score != live[i].score) {
+            fail_msg("row %u k %u hit %u: %u %.9g, live %u %.9g", row, f->k,
+                     i, hits[i].row, hits[i].score, live[i].row,
+                     live[i].score);
+        }
+    }
+
+    return 1;
+}
+
+
+static void
+test_neighbors_match(void **state)
+{
+    float                      *scores;
+    int32_t                    *rows, *list;
+    uint32_t                    c, gen, row, step, v, i, m, asked, answered;
+    uint32_t                    plain, plain_answered, ex[24];
+    recsys_filter_t             f;
+    recsys_generation_t         ng;
+    const recsys_generation_t  *g;
+    static const uint32_t       cases[][2] = {
+        { GEN_COS, 32 }, { GEN_COS, 8 }, { GEN_BIG, 32 }, { GEN_L2, 16 },
+        { GEN_IVF, 32 }, { GEN_IVF, 64 }
+    };
+
+    (void) state;
+
+    for (c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+        gen = cases[c][0];
+        m = cases[c][1];
+        g = &gens[gen].g;
+
+        test_neighbors_of(gen, m, &rows, &scores, &ng);
+
+        asked = 0;
+        answered = 0;
+        plain = 0;
+        plain_answered = 0;
+        step = g->items.count > 300 ? g->items.count / 300 : 1;
+
+        for (row = 0; row < g->items.count; row += step) {
+            list = rows + (size_t) row * m;
+
+            for (v = 0; v < 5; v++) {
+                memset(&f, 0, sizeof(f));
+                f.category = RECSYS_CATEGORY_ANY;
+                f.exclude = ex;
+
+                switch (v) {
+
+                case 0:
+                    f.k = 10;
+                    break;
+
+                case 1:
+                    /* k around m, some beyond it */
+                    f.k = 1 + row % (m + 2);
+                    break;
+
+                case 2:
+                    /* a few of its own neighbors excluded */
+                    f.k = 4;
+                    for (i = 0; i < m && f.nexclude < 3; i += 2) {
+                        if (list[i] >= 0) {
+                            ex[f.nexclude++] = (uint32_t) list[i];
+                        }
+                    }
+                    break;
+
+                case 3:
+                    /* more than the linear limit: sorted and searched */
+                    f.k = 3;
+                    for (i = 0; i < 24; i++) {
+                        ex[i] = (i % 2 && list[i % m] >= 0)
+                                ? (uint32_t) list[i % m]
+                                : (row * 7 + i * 13) % g->items.count;
+                    }
+                    f.nexclude = 24;
+                    break;
+
+                default:
+                    f.k = 5;
+                    if (test_category(gen, row) != NULL) {
+                        f.category = test_cat(g, test_category(gen, row));
+                    }
+                }
+
+                asked++;
+                answered += test_neighbors_compare(&ng, g, row, &f);
+
+                if (v == 0) {
+                    plain++;
+                    plain_answered += test_neighbors_compare(&ng, g, row,
+                                                             &f);
+                }
+            }
+        }
+
+        /* most plain k=10 queries need no search; filters may */
+        assert_true(answered > 0);
+
+        if (m >= 16) {
+            assert_true(plain_answered * 10 >= plain * 9);
+        }
+
+        print_message("neighbors gen %u m %u: %u of %u answered\n", gen, m,
+                      answered, asked);
+
+        free(rows);
+        free(scores);
+    }
+}
+
+
+static void
+test_neighbors_ties(void **state)
+{
+    float                      *scores;
+    int32_t                    *rows;
+    uint32_t                    i, n, row, complete;
+    recsys_hit_t                hits[MAXK];
+    recsys_filter_t             f;
+    recsys_generation_t         ng;
+    const recsys_generation_t  *g;
+    static const uint32_t       others[4] = { 10, 30, 20, 40 };
+
+    (void) state;
+
+    /* the identical rows of "dup-z" come first, in id order */
+
+    g = &gens[GEN_COS].g;
+    test_neighbors_of(GEN_COS, 8, &rows, &scores, &ng);
+
+    for (i = 0; i < 4; i++) {
+        assert_int_equal(rows[5 * 8 + i], others[i]);
+        assert_true(scores[5 * 8 + i] == scores[5 * 8]);
+    }
+
+    memset(&f, 0, sizeof(f));
+    f.category = RECSYS_CATEGORY_ANY;
+
+    for (f.k = 1; f.k <= 4; f.k++) {
+        assert_int_equal(test_neighbors_compare(&ng, g, 5, &f), 1);
+    }
+
+    /* "dup" excluded: "dup-a" first */
+
+    f.k = 2;
+    f.exclude = &others[0];
+    f.nexclude = 1;
+    assert_int_equal(recsys_search_neighbors(&ng, 5, &f, hits, &n), 1);
+    assert_int_equal(n, 2);
+    assert_int_equal(hits[0].row, 30);
+    assert_int_equal(hits[1].row, 20);
+
+    /* small categories and unknown ones are the live search's */
+
+    f.exclude = NULL;
+    f.nexclude = 0;
+    f.category = test_cat(g, "cat1");
+    assert_int_equal(recsys_search_neighbors(&ng, 5, &f, hits, &n), 0);
+
+    f.category = RECSYS_CATEGORY_NONE;
+    assert_int_equal(recsys_search_neighbors(&ng, 5, &f, hits, &n), 0);
+
+    /* k beyond m, or no neighbors at all */
+
+    f.category = RECSYS_CATEGORY_ANY;
+    f.k = 9;
+    assert_int_equal(recsys_search_neighbors(&ng, 5, &f, hits, &n), 0);
+
+    f.k = 3;
+    assert_int_equal(recsys_search_neighbors(g, 5, &f, hits, &n), 0);
+
+    free(rows);
+    free(scores);
+
+    /* 16 lists of about 50, one probed, m 64: lists end complete */
+
+    g = &gens[GEN_IVF].g;
+    test_neighbors_of(GEN_IVF, 64, &rows, &scores, &ng);
+
+    complete = 0;
+
+    for (row = 0; row < g->items.count; row++) {
+        for (i = 0; i < 64 && rows[row * 64 + i] >= 0; i++) {
+            /* score desc */
+            assert_true(i == 0
+                        || scores[row * 64 + i - 1]
+                           >= scores[row * 64 + i]);
+        }
+
+        if (i < 64 && rows[row * 64 + i] == RECSYS_NEIGHBORS_END) {
+            complete++;
+
+            /* all of them, and one past the list falls back */
+            f.k = i;
+            if (i > 0) {
+                assert_int_equal(test_neighbors_compare(&ng, g, row, &f), 1);
+            }
+
+            f.k = i + 1;
+            assert_int_equal(recsys_search_neighbors(&ng, row, &f, hits, &n),
+                             0);
+        }
+    }
+
+    assert_true(complete > 0);
+
+    free(rows);
+    free(scores);
+}
+
+
+/* neighbors.bin through the manifest: mapped, nprobe-checked, validated */
+
+static void
+test_neighbors_file(void **state)
+{
+    char                  path[600], err[RECSYS_ERRLEN];
+    float                *scores;
+    int32_t              *rows;
+    recsys_manifest_t     m;
+    recsys_generation_t   ng, g2;
+    const test_gen_t     *t;
+
+    (void) state;
+
+    t = &gens[GEN_IVF];
+    test_neighbors_of(GEN_IVF, 16, &rows, &scores, &ng);
+
+    snprintf(path, sizeof(path), "%s/%s", t->dir, RECSYS_NEIGHBORS_FILE);
+    assert_int_equal(recsys_neighbors_write(path, 16, 1, 800,
+                                            RECSYS_METRIC_COSINE, rows,
+                                            scores, err, sizeof(err)),
+                     0);
+
+    m = t->g.manifest;
+    test_sum_file(t->dir, RECSYS_NEIGHBORS_FILE, &m.files[m.nfiles]);
+    m.nfiles++;
+
+    snprintf(path, sizeof(path), "%s/%s", t->dir, RECSYS_MANIFEST_FILE);
+    assert_int_equal(recsys_manifest_write(path, &m, err, sizeof(err)), 0);
+
+    if (recsys_generation_open(&g2, t->dir, 8, RECSYS_METRIC_COSINE, 1, err,
+                               sizeof(err))
+        != 0)
+    {
+        fail_msg("open: %s", err);
+    }
+
+    assert_int_equal(g2.neighbors.m, 16);
+    assert_int_equal(g2.neighbors.count, 800);
+    assert_int_equal(g2.neighbors.nprobe, 1);
+    assert_memory_equal(g2.neighbors.rows, rows, 800 * 16 * sizeof(int32_t));
+    assert_memory_equal(g2.neighbors.scores, scores,
+                        800 * 16 * sizeof(float));
+    recsys_generation_close(&g2);
+
+    /* served at another nprobe: opened without them */
+
+    assert_int_equal(recsys_generation_open(&g2, t->dir, 8,
+                                            RECSYS_METRIC_COSINE, 4, err,
+                                            sizeof(err)),
+                     0);
+    assert_null(g2.neighbors.rows);
+    assert_null(g2.neighbors.base);
+    recsys_generation_close(&g2);
+
+    /* a header that does not match the generation refuses it */
+
+    snprintf(path, sizeof(path), "%s/%s", t->dir, RECSYS_NEIGHBORS_FILE);
+    assert_int_equal(recsys_neighbors_write(path, 16, 1, 799,
+                                            RECSYS_METRIC_COSINE, rows,
+                                            scores, err, sizeof(err)),
+                     0);
+    m.nfiles--;
+    test_sum_file(t->dir, RECSYS_NEIGHBORS_FILE, &m.files[m.nfiles]);
+    m.nfiles++;
+
+    snprintf(path, sizeof(path), "%s/%s", t->dir, RECSYS_MANIFEST_FILE);
+    assert_int_equal(recsys_manifest_write(path, &m, err, sizeof(err)), 0);
+
+    assert_int_equal(recsys_generation_open(&g2, t->dir, 8,
+                                            RECSYS_METRIC_COSINE, 1, err,
+                                            sizeof(err)),
+                     -1);
+    assert_non_null(strstr(err, "neighbors.bin"));
+
+    free(rows);
+    free(scores);
+}
+
+
 int
 main(void)
 {
@@ -1084,6 +1435,9 @@ main(void)
         cmocka_unit_test(test_l2),
         cmocka_unit_test(test_ivf_fallback),
         cmocka_unit_test(test_history_normalize),
+        cmocka_unit_test(test_neighbors_match),
+        cmocka_unit_test(test_neighbors_ties),
+        cmocka_unit_test(test_neighbors_file),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);

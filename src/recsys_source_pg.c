@@ -1,0 +1,1571 @@
+/*
+ * PostgreSQL source.  One REPEATABLE READ, READ ONLY transaction: the
+ * columns are checked by describing "SELECT * FROM <table or query>",
+ * then a BINARY cursor is fetched batch_size rows at a time, so memory
+ * holds one batch, never the table as text.  Values are decoded from the
+ * binary wire format here (big-endian; arrays as ndim, flags, element
+ * type, dims and lower bounds, then length-prefixed elements).
+ */
+
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE  /* memmem */
+#endif
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <libpq-fe.h>
+
+#include "recsys_source_pg.h"
+
+
+/* type OIDs of PostgreSQL's catalog; stable across versions */
+#define RECSYS_PG_BOOL             16
+#define RECSYS_PG_INT8             20
+#define RECSYS_PG_INT2             21
+#define RECSYS_PG_INT4             23
+#define RECSYS_PG_TEXT             25
+#define RECSYS_PG_JSON             114
+#define RECSYS_PG_FLOAT4           700
+#define RECSYS_PG_FLOAT8           701
+#define RECSYS_PG_FLOAT4_ARRAY     1021
+#define RECSYS_PG_FLOAT8_ARRAY     1022
+#define RECSYS_PG_BPCHAR           1042
+#define RECSYS_PG_VARCHAR          1043
+#define RECSYS_PG_TIMESTAMP        1114
+#define RECSYS_PG_TIMESTAMPTZ      1184
+#define RECSYS_PG_UUID             2950
+#define RECSYS_PG_JSONB            3802
+
+/* 2000-01-01, PostgreSQL's epoch, in Unix seconds */
+#define RECSYS_PG_EPOCH            946684800LL
+
+#define RECSYS_PG_CONNECT_TIMEOUT  "10"
+#define RECSYS_PG_MAX_SECRETS      4
+#define RECSYS_PG_QUOTE_LEN        64
+
+
+enum {
+    RECSYS_PG_ID = 0,
+    RECSYS_PG_EMBEDDING,
+    RECSYS_PG_TITLE,
+    RECSYS_PG_CATEGORY,
+    RECSYS_PG_POPULARITY,
+    RECSYS_PG_ATTRIBUTES,
+    RECSYS_PG_UPDATED_AT,
+    RECSYS_PG_DELETED,
+    RECSYS_PG_NCOLS
+};
+
+
+typedef struct {
+    const char         *name;
+    int                 required;
+    Oid                 types[6];       /* 0-terminated */
+    const char         *expect;
+} recsys_pg_column_t;
+
+
+typedef struct {
+    size_t              start;
+    size_t              len;
+    int                 uri;            /* percent-encoded */
+} recsys_pg_span_t;
+
+
+typedef struct {
+    recsys_pg_read_t   *r;
+    PGconn             *conn;
+    char               *err;
+    size_t              errlen;
+    int                 col[RECSYS_PG_NCOLS];
+    Oid                 type[RECSYS_PG_NCOLS];
+    float              *vec;
+    int64_t             max_ts;
+    int                 have_ts;
+    uint64_t            rowno;
+    const char         *id;
+    int                 id_len;
+    char                idbuf[64];
+} recsys_pg_ctx_t;
+
+
+static int recsys_pg_connect(recsys_pg_ctx_t *ctx);
+static int recsys_pg_exec(recsys_pg_ctx_t *ctx, const char *sql);
+static char *recsys_pg_base(recsys_pg_ctx_t *ctx);
+static int recsys_pg_describe(recsys_pg_ctx_t *ctx, const char *base);
+static char *recsys_pg_select(recsys_pg_ctx_t *ctx, const char *base);
+static int recsys_pg_fetch(recsys_pg_ctx_t *ctx);
+static int recsys_pg_count(recsys_pg_ctx_t *ctx, const char *base);
+static int recsys_pg_decode(recsys_pg_ctx_t *ctx, PGresult *res, int row);
+static int recsys_pg_id(recsys_pg_ctx_t *ctx, PGresult *res, int row);
+static int recsys_pg_vector(recsys_pg_ctx_t *ctx, const unsigned char *p,
+    int len);
+static int recsys_pg_number(recsys_pg_ctx_t *ctx, Oid type,
+    const unsigned char *p, int len, double *out);
+static int recsys_pg_json(recsys_pg_ctx_t *ctx, Oid type,
+    const unsigned char *p, int len, const char **s, size_t *slen);
+static void recsys_pg_type_error(recsys_pg_ctx_t *ctx, int c, Oid type);
+static void recsys_pg_error(recsys_pg_ctx_t *ctx, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void recsys_pg_row_error(recsys_pg_ctx_t *ctx, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void recsys_pg_result_error(recsys_pg_ctx_t *ctx, const char *what,
+    const char *msg);
+static void recsys_pg_quote(const char *s, size_t len, char *buf,
+    size_t size);
+static void recsys_pg_timestamp(int64_t us, char *buf, size_t size);
+static int recsys_pg_secrets(const char *dsn, recsys_pg_span_t *spans);
+static size_t recsys_pg_decode_span(const char *s, size_t len, int uri,
+    char *out);
+static int recsys_pg_hex(char c);
+static void recsys_pg_replace(char *msg, size_t size, const char *secret,
+    size_t len);
+static uint32_t recsys_pg_u32(const unsigned char *p);
+static uint64_t recsys_pg_u64(const unsigned char *p);
+static double recsys_pg_now(void);
+
+
+static const recsys_pg_column_t  recsys_pg_columns[RECSYS_PG_NCOLS] = {
+    { "id", 1,
+      { RECSYS_PG_TEXT, RECSYS_PG_VARCHAR, RECSYS_PG_BPCHAR, RECSYS_PG_INT8,
+        RECSYS_PG_INT4, RECSYS_PG_UUID },
+      "text, varchar, bigint, integer or uuid" },
+    { "embedding", 1,
+      { RECSYS_PG_FLOAT4_ARRAY, RECSYS_PG_FLOAT8_ARRAY, 0 },
+      "real[] or double precision[]" },
+    { "title", 0,
+      { RECSYS_PG_TEXT, RECSYS_PG_VARCHAR, RECSYS_PG_BPCHAR, 0 },
+      "text or varchar" },
+    { "category", 0,
+      { RECSYS_PG_TEXT, RECSYS_PG_VARCHAR, RECSYS_PG_BPCHAR, 0 },
+      "text or varchar" },
+    { "popularity", 0,
+      { RECSYS_PG_FLOAT8, RECSYS_PG_FLOAT4, RECSYS_PG_INT4, RECSYS_PG_INT8,
+        RECSYS_PG_INT2, 0 },
+      "double precision, real or an integer type" },
+    { "attributes", 0,
+      { RECSYS_PG_JSONB, RECSYS_PG_JSON, 0 },
+      "jsonb or json" },
+    { "updated_at", 0,
+      { RECSYS_PG_TIMESTAMPTZ, RECSYS_PG_TIMESTAMP, 0 },
+      "timestamp with time zone or timestamp" },
+    { "deleted", 0,
+      { RECSYS_PG_BOOL, 0 },
+      "boolean" }
+};
+
+
+int
+recsys_pg_read(recsys_pg_read_t *r, char *err, size_t errlen)
+{
+    int               rc, i;
+    char             *base, *select, msg[1024];
+    double            start;
+    recsys_pg_ctx_t   ctx;
+
+    start = recsys_pg_now();
+
+    r->contacted = 0;
+    r->has_updated_at = 0;
+    r->has_deleted = 0;
+    r->rows = 0;
+    r->live = 0;
+    r->watermark[0] = '\0';
+
+    memset(&ctx, 0, sizeof(recsys_pg_ctx_t));
+    ctx.r = r;
+    ctx.err = msg;
+    ctx.errlen = sizeof(msg);
+    msg[0] = '\0';
+
+    for (i = 0; i < RECSYS_PG_NCOLS; i++) {
+        ctx.col[i] = -1;
+    }
+
+    base = NULL;
+    select = NULL;
+    rc = -1;
+
+    if (r->conf->dsn == NULL || r->dimension == 0) {
+        recsys_pg_error(&ctx, "no dsn or dimension");
+        goto done;
+    }
+
+    ctx.vec = malloc((size_t) r->dimension * sizeof(float));
+    if (ctx.vec == NULL) {
+        recsys_pg_error(&ctx, "out of memory");
+        goto done;
+    }
+
+    if (recsys_pg_connect(&ctx) != 0) {
+        goto done;
+    }
+
+    /* one snapshot for the rows and the live count; UTC watermarks */
+    if (recsys_pg_exec(&ctx, "BEGIN ISOLATION LEVEL REPEATABLE READ "
+                             "READ ONLY; SET LOCAL TIME ZONE 'UTC'")
+        != 0)
+    {
+        goto done;
+    }
+
+    base = recsys_pg_base(&ctx);
+    if (base == NULL) {
+        goto done;
+    }
+
+    if (recsys_pg_describe(&ctx, base) != 0) {
+        goto done;
+    }
+
+    if (r->since != NULL && !r->has_updated_at) {
+        recsys_pg_error(&ctx, "an incremental read needs an \"updated_at\""
+                        " column");
+        goto done;
+    }
+
+    select = recsys_pg_select(&ctx, base);
+    if (select == NULL) {
+        goto done;
+    }
+
+    if (recsys_pg_exec(&ctx, select) != 0) {
+        goto done;
+    }
+
+    if (recsys_pg_fetch(&ctx) != 0) {
+        goto done;
+    }
+
+    if (r->since != NULL && recsys_pg_count(&ctx, base) != 0) {
+        goto done;
+    }
+
+    if (recsys_pg_exec(&ctx, "CLOSE recsys_rows; COMMIT") != 0) {
+        goto done;
+    }
+
+    if (ctx.have_ts) {
+        recsys_pg_timestamp(ctx.max_ts, r->watermark,
+                            sizeof(r->watermark));
+
+        /* rows re-read in the overlap must not move the watermark back */
+        if (r->since != NULL && strcmp(r->watermark, r->since) < 0) {
+            snprintf(r->watermark, sizeof(r->watermark), "%s", r->since);
+        }
+
+    } else if (r->since != NULL) {
+        snprintf(r->watermark, sizeof(r->watermark), "%s", r->since);
+    }
+
+    rc = 0;
+
+done:
+
+    if (ctx.conn != NULL) {
+        PQfinish(ctx.conn);
+    }
+
+    free(base);
+    free(select);
+    free(ctx.vec);
+
+    if (rc != 0) {
+        snprintf(err, errlen, "postgresql: %s", msg);
+
+        if (r->conf->dsn != NULL) {
+            recsys_pg_scrub(r->conf->dsn, err, errlen);
+        }
+    }
+
+    r->seconds = recsys_pg_now() - start;
+
+    return rc;
+}
+
+
+static int
+recsys_pg_connect(recsys_pg_ctx_t *ctx)
+{
+    char                 redacted[256];
+    const char          *keys[4], *values[4];
+    const char          *status;
+
+    /* the dsn comes last so that its own settings win */
+    keys[0] = "connect_timeout";
+    values[0] = RECSYS_PG_CONNECT_TIMEOUT;
+    keys[1] = "fallback_application_name";
+    values[1] = "recsys-build";
+    keys[2] = "dbname";
+    values[2] = ctx->r->conf->dsn;
+    keys[3] = NULL;
+    values[3] = NULL;
+
+    ctx->conn = PQconnectdbParams(keys, values, 1);
+
+    if (ctx->conn == NULL) {
+        recsys_pg_error(ctx, "out of memory");
+        return -1;
+    }
+
+    if (PQstatus(ctx->conn) != CONNECTION_OK) {
+        recsys_pg_redact(ctx->r->conf->dsn, redacted, sizeof(redacted));
+        recsys_pg_error(ctx, "cannot connect to %s: ", redacted);
+        recsys_pg_result_error(ctx, NULL, PQerrorMessage(ctx->conn));
+        return -1;
+    }
+
+    ctx->r->contacted = 1;
+
+    status = PQparameterStatus(ctx->conn, "integer_datetimes");
+
+    if (status == NULL || strcmp(status, "on") != 0) {
+        recsys_pg_error(ctx, "the server must have integer_datetimes on");
+        return -1;
+    }
+
+    return 0;
+}
+
+
+static int
+recsys_pg_exec(recsys_pg_ctx_t *ctx, const char *sql)
+{
+    PGresult  *res;
+
+    res = PQexec(ctx->conn, sql);
+
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+        recsys_pg_result_error(ctx, "query failed: ",
+                               res ? PQresultErrorMessage(res)
+                                   : PQerrorMessage(ctx->conn));
+        PQclear(res);
+        return -1;
+    }
+
+    PQclear(res);
+
+    return 0;
+}
+
+
+/*
+ * What rows are read from: the query as a subquery, or the quoted table;
+ * a malloc'ed string.
+ */
+
+static char *
+recsys_pg_base(recsys_pg_ctx_t *ctx)
+{
+    char                        *out, *part[2];
+    size_t                       len, plen[2];
+    const char                  *dot, *name;
+    const recsys_source_conf_t  *conf;
+
+    conf = ctx->r->conf;
+
+    if (conf->query != NULL) {
+        len = strlen(conf->query) + sizeof("() AS recsys_q");
+        out = malloc(len);
+
+        if (out == NULL) {
+            recsys_pg_error(ctx, "out of memory");
+            return NULL;
+        }
+
+        snprintf(out, len, "(%s) AS recsys_q", conf->query);
+
+        return out;
+    }
+
+    name = (conf->table != NULL) ? conf->table : "items";
+    dot = strchr(name, '.');
+
+    plen[0] = dot ? (size_t) (dot - name) : strlen(name);
+    plen[1] = dot ? strlen(dot + 1) : 0;
+
+    part[0] = PQescapeIdentifier(ctx->conn, name, plen[0]);
+    part[1] = dot ? PQescapeIdentifier(ctx->conn, dot + 1, plen[1]) : NULL;
+
+    out = NULL;
+
+    if (part[0] != NULL && (dot == NULL || part[1] != NULL)) {
+        len = strlen(part[0]) + (dot ? strlen(part[1]) + 1 : 0) + 1;
+        out = malloc(len);
+
+        if (out != NULL) {
+            snprintf(out, len, "%s%s%s", part[0], dot ? "." : "",
+                     dot ? part[1] : "");
+        }
+    }
+
+    if (out == NULL) {
+        recsys_pg_error(ctx, "table name: out of memory or invalid");
+    }
+
+    PQfreemem(part[0]);
+    PQfreemem(part[1]);
+
+    return out;
+}
+
+
+/* finds the known columns and checks their types without running it */
+
+static int
+recsys_pg_describe(recsys_pg_ctx_t *ctx, const char *base)
+{
+    int          i, c, n, k;
+    char        *sql;
+    Oid          type;
+    size_t       len;
+    PGresult    *res;
+    const char  *name;
+
+    len = strlen(base) + sizeof("SELECT * FROM ");
+    sql = malloc(len);
+    if (sql == NULL) {
+        recsys_pg_error(ctx, "out of memory");
+        return -1;
+    }
+
+    snprintf(sql, len, "SELECT * FROM %s", base);
+
+    res = PQprepare(ctx->conn, "", sql, 0, NULL);
+    free(sql);
+
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+        recsys_pg_result_error(ctx, "query failed: ",
+                               res ? PQresultErrorMessage(res)
+                                   : PQerrorMessage(ctx->conn));
+        PQclear(res);
+        return -1;
+    }
+
+    PQclear(res);
+
+    res = PQdescribePrepared(ctx->conn, "");
+
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+        recsys_pg_result_error(ctx, "describe failed: ",
+                               res ? PQresultErrorMessage(res)
+                                   : PQerrorMessage(ctx->conn));
+        PQclear(res);
+        return -1;
+    }
+
+    n = PQnfields(res);
+
+    for (i = 0; i < n; i++) {
+        name = PQfname(res, i);
+
+        for (c = 0; c < RECSYS_PG_NCOLS; c++) {
+            if (strcmp(name, recsys_pg_columns[c].name) == 0) {
+                break;
+            }
+        }
+
+        if (c == RECSYS_PG_NCOLS) {
+            continue;
+        }
+
+        if (ctx->col[c] != -1) {
+            recsys_pg_error(ctx, "the source has two \"%s\" columns", name);
+            PQclear(res);
+            return -1;
+        }
+
+        type = PQftype(res, i);
+
+        for (k = 0; recsys_pg_columns[c].types[k] != 0; k++) {
+            if (recsys_pg_columns[c].types[k] == type) {
+                break;
+            }
+        }
+
+        if (recsys_pg_columns[c].types[k] == 0) {
+            PQclear(res);
+            recsys_pg_type_error(ctx, c, type);
+            return -1;
+        }
+
+        ctx->col[c] = i;
+        ctx->type[c] = type;
+    }
+
+    PQclear(res);
+
+    for (c = 0; c < RECSYS_PG_NCOLS; c++) {
+        if (recsys_pg_columns[c].required && ctx->col[c] == -1) {
+            recsys_pg_error(ctx, "the source has no \"%s\" column; it must "
+                            "return id and embedding, and may return title,"
+                            " category, popularity, attributes, updated_at"
+                            " and deleted", recsys_pg_columns[c].name);
+            return -1;
+        }
+    }
+
+    ctx->r->has_updated_at = (ctx->col[RECSYS_PG_UPDATED_AT] != -1);
+    ctx->r->has_deleted = (ctx->col[RECSYS_PG_DELETED] != -1);
+
+    return 0;
+}
+
+
+/* the DECLARE of the cursor; columns are renumbered in select order */
+
+static char *
+recsys_pg_select(recsys_pg_ctx_t *ctx, const char *base)
+{
+    int          c, n;
+    char        *sql, *lit, where[256];
+    size_t       len, off;
+
+    where[0] = '\0';
+
+    if (ctx->r->since != NULL) {
+        lit = PQescapeLiteral(ctx->conn, ctx->r->since,
+                              strlen(ctx->r->since));
+        if (lit == NULL) {
+            recsys_pg_error(ctx, "out of memory");
+            return NULL;
+        }
+
+        snprintf(where, sizeof(where), " WHERE updated_at > %s::timestamptz"
+                 " - interval '" RECSYS_PG_OVERLAP "'", lit);
+        PQfreemem(lit);
+
+    } else if (ctx->r->has_deleted) {
+        snprintf(where, sizeof(where), " WHERE deleted IS NOT TRUE");
+    }
+
+    len = strlen(base) + strlen(where) + 512;
+    sql = malloc(len);
+    if (sql == NULL) {
+        recsys_pg_error(ctx, "out of memory");
+        return NULL;
+    }
+
+    off = snprintf(sql, len, "DECLARE recsys_rows NO SCROLL BINARY CURSOR"
+                   " FOR SELECT ");
+    n = 0;
+
+    for (c = 0; c < RECSYS_PG_NCOLS; c++) {
+        if (ctx->col[c] == -1) {
+            continue;
+        }
+
+        off += snprintf(sql + off, len - off, "%s%s", n ? ", " : "",
+                        recsys_pg_columns[c].name);
+        ctx->col[c] = n++;
+    }
+
+    snprintf(sql + off, len - off, " FROM %s%s", base, where);
+
+    return sql;
+}
+
+
+static int
+recsys_pg_fetch(recsys_pg_ctx_t *ctx)
+{
+    int        i, n;
+    char       sql[64];
+    PGresult  *res;
+
+    snprintf(sql, sizeof(sql), "FETCH FORWARD %u FROM recsys_rows",
+             ctx->r->conf->batch_size ? ctx->r->conf->batch_size : 10000);
+
+    for ( ;; ) {
+        if (ctx->r->cancel != NULL && *ctx->r->cancel) {
+            recsys_pg_error(ctx, "cancelled");
+            return -1;
+        }
+
+        res = PQexecParams(ctx->conn, sql, 0, NULL, NULL, NULL, NULL, 1);
+
+        if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+            recsys_pg_result_error(ctx, "fetch failed: ",
+                                   res ? PQresultErrorMessage(res)
+                                       : PQerrorMessage(ctx->conn));
+            PQclear(res);
+            return -1;
+        }
+
+        n = PQntuples(res);
+
+        if (n == 0) {
+            PQclear(res);
+            return 0;
+        }
+
+        for (i = 0; i < n; i++) {
+            ctx->rowno++;
+
+            if (recsys_pg_decode(ctx, res, i) != 0) {
+                PQclear(res);
+                return -1;
+            }
+        }
+
+        PQclear(res);
+    }
+}
+
+
+/* with a watermark: how many live rows the source has in this snapshot */
+
+static int
+recsys_pg_count(recsys_pg_ctx_t *ctx, const char *base)
+{
+    int          rc;
+    char        *sql, *end;
+    size_t       len;
+    PGresult    *res;
+
+    len = strlen(base) + 128;
+    sql = malloc(len);
+    if (sql == NULL) {
+        recsys_pg_error(ctx, "out of memory");
+        return -1;
+    }
+
+    snprintf(sql, len, "SELECT count(*) FROM %s%s", base,
+             ctx->r->has_deleted ? " WHERE deleted IS NOT TRUE" : "");
+
+    res = PQexec(ctx->conn, sql);
+    free(sql);
+
+    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+        recsys_pg_result_error(ctx, "count failed: ",
+                               res ? PQresultErrorMessage(res)
+                                   : PQerrorMessage(ctx->conn));
+        PQclear(res);
+        return -1;
+    }
+
+    ctx->r->live = strtoull(PQgetvalue(res, 0, 0), &end, 10);
+    rc = (*end == '\0') ? 0 : -1;
+
+    if (rc != 0) {
+        recsys_pg_error(ctx, "count failed: bad number");
+    }
+
+    PQclear(res);
+
+    return rc;
+}
+
+
+static int
+recsys_pg_decode(recsys_pg_ctx_t *ctx, PGresult *res, int row)
+{
+    int                   c;
+    char                  cberr[512];
+    double                d;
+    int64_t               ts;
+    recsys_pg_row_t       r;
+    const unsigned char  *p;
+
+    memset(&r, 0, sizeof(recsys_pg_row_t));
+
+    if (recsys_pg_id(ctx, res, row) != 0) {
+        return -1;
+    }
+
+    r.id = ctx->id;
+    r.id_len = (size_t) ctx->id_len;
+
+    c = ctx->col[RECSYS_PG_DELETED];
+    if (c != -1 && !PQgetisnull(res, row, c)) {
+        p = (const unsigned char *) PQgetvalue(res, row, c);
+        r.deleted = (PQgetlength(res, row, c) == 1 && p[0] != 0);
+    }
+
+    c = ctx->col[RECSYS_PG_UPDATED_AT];
+    if (c != -1) {
+        if (PQgetisnull(res, row, c) || PQgetlength(res, row, c) != 8) {
+            recsys_pg_row_error(ctx, "updated_at is NULL; incremental "
+                                "builds need it on every row");
+            return -1;
+        }
+
+        ts = (int64_t) recsys_pg_u64((const unsigned char *)
+                                     PQgetvalue(res, row, c));
+
+        if (ts == INT64_MAX || ts == INT64_MIN) {
+            recsys_pg_row_error(ctx, "updated_at is infinite");
+            return -1;
+        }
+
+        if (!ctx->have_ts || ts > ctx->max_ts) {
+            ctx->max_ts = ts;
+            ctx->have_ts = 1;
+        }
+    }
+
+    if (!r.deleted) {
+        c = ctx->col[RECSYS_PG_EMBEDDING];
+
+        if (PQgetisnull(res, row, c)) {
+            recsys_pg_row_error(ctx, "embedding is NULL");
+            return -1;
+        }
+
+        if (recsys_pg_vector(ctx,
+                             (const unsigned char *) PQgetvalue(res, row, c),
+                             PQgetlength(res, row, c))
+            != 0)
+        {
+            return -1;
+        }
+
+        r.vector = ctx->vec;
+    }
+
+    c = ctx->col[RECSYS_PG_TITLE];
+    if (c != -1 && !PQgetisnull(res, row, c)) {
+        r.title = PQgetvalue(res, row, c);
+        r.title_len = (size_t) PQgetlength(res, row, c);
+    }
+
+    c = ctx->col[RECSYS_PG_CATEGORY];
+    if (c != -1 && !PQgetisnull(res, row, c)) {
+        r.category = PQgetvalue(res, row, c);
+        r.category_len = (size_t) PQgetlength(res, row, c);
+    }
+
+    c = ctx->col[RECSYS_PG_POPULARITY];
+    if (c != -1 && !PQgetisnull(res, row, c)) {
+        if (recsys_pg_number(ctx, ctx->type[RECSYS_PG_POPULARITY],
+                             (const unsigned char *) PQgetvalue(res, row, c),
+                             PQgetlength(res, row, c), &d)
+            != 0)
+        {
+            return -1;
+        }
+
+        if (!isfinite(d) || !isfinite((float) d)) {
+            recsys_pg_row_error(ctx, "popularity is not a finite number");
+            return -1;
+        }
+
+        r.popularity = (float) d;
+    }
+
+    c = ctx->col[RECSYS_PG_ATTRIBUTES];
+    if (c != -1 && !PQgetisnull(res, row, c)) {
+        if (recsys_pg_json(ctx, ctx->type[RECSYS_PG_ATTRIBUTES],
+                           (const unsigned char *) PQgetvalue(res, row, c),
+                           PQgetlength(res, row, c), &r.attributes,
+                           &r.attributes_len)
+            != 0)
+        {
+            return -1;
+        }
+    }
+
+    cberr[0] = '\0';
+
+    if (ctx->r->row(ctx->r->data, &r, cberr, sizeof(cberr)) != 0) {
+        recsys_pg_row_error(ctx, "%s", cberr);
+        return -1;
+    }
+
+    ctx->r->rows++;
+
+    return 0;
+}
+
+
+/* the row's id as text, in ctx->id; integers and uuids are formatted */
+
+static int
+recsys_pg_id(recsys_pg_ctx_t *ctx, PGresult *res, int row)
+{
+    int                   c, len, i, n;
+    const unsigned char  *p;
+
+    c = ctx->col[RECSYS_PG_ID];
+    ctx->id = NULL;
+    ctx->id_len = 0;
+
+    if (PQgetisnull(res, row, c)) {
+        recsys_pg_error(ctx, "row %llu: id is NULL",
+                        (unsigned long long) ctx->rowno);
+        return -1;
+    }
+
+    p = (const unsigned char *) PQgetvalue(res, row, c);
+    len = PQgetlength(res, row, c);
+
+    switch (ctx->type[RECSYS_PG_ID]) {
+
+    case RECSYS_PG_INT8:
+        if (len != 8) {
+            goto bad;
+        }
+
+        len = snprintf(ctx->idbuf, sizeof(ctx->idbuf), "%lld",
+                       (long long) (int64_t) recsys_pg_u64(p));
+        p = (const unsigned char *) ctx->idbuf;
+        break;
+
+    case RECSYS_PG_INT4:
+        if (len != 4) {
+            goto bad;
+        }
+
+        len = snprintf(ctx->idbuf, sizeof(ctx->idbuf), "%d",
+                       (int) (int32_t) recsys_pg_u32(p));
+        p = (const unsigned char *) ctx->idbuf;
+        break;
+
+    case RECSYS_PG_UUID:
+        if (len != 16) {
+            goto bad;
+        }
+
+        for (i = 0, n = 0; i < 16; i++) {
+            n += snprintf(ctx->idbuf + n, sizeof(ctx->idbuf) - n, "%s%02x",
+                          (i == 4 || i == 6 || i == 8 || i == 10) ? "-" : "",
+                          p[i]);
+        }
+
+        len = n;
+        p = (const unsigned char *) ctx->idbuf;
+        break;
+
+    default:
+        break;
+    }
+
+    ctx->id = (const char *) p;
+    ctx->id_len = len;
+
+    if (len == 0) {
+        recsys_pg_error(ctx, "row %llu: id is empty",
+                        (unsigned long long) ctx->rowno);
+        return -1;
+    }
+
+    if (memchr(p, '\0', len) != NULL) {
+        recsys_pg_row_error(ctx, "id contains a NUL byte");
+        return -1;
+    }
+
+    return 0;
+
+bad:
+
+    recsys_pg_error(ctx, "row %llu: id has a bad binary length %d",
+                    (unsigned long long) ctx->rowno, len);
+
+    return -1;
+}
+
+
+/* a one-dimensional float4[] or float8[] of exactly dimension numbers */
+
+static int
+recsys_pg_vector(recsys_pg_ctx_t *ctx, const unsigned char *p, int len)
+{
+    int                   ndim, elen;
+    Oid                   elem, want;
+    float                 f;
+    double                d;
+    uint32_t              i, n, dim;
+    const unsigned char  *end;
+    union {
+        uint32_t          u;
+        float             f;
+    }                     u32;
+    union {
+        uint64_t          u;
+        double            d;
+    }                     u64;
+
+    dim = ctx->r->dimension;
+    end = p + len;
+    want = (ctx->type[RECSYS_PG_EMBEDDING] == RECSYS_PG_FLOAT4_ARRAY)
+           ? RECSYS_PG_FLOAT4 : RECSYS_PG_FLOAT8;
+
+    if (len < 12) {
+        goto corrupt;
+    }
+
+    ndim = (int) recsys_pg_u32(p);
+    elem = (Oid) recsys_pg_u32(p + 8);
+    p += 12;
+
+    if (ndim == 0) {
+        recsys_pg_row_error(ctx, "embedding is empty, expected %u numbers",
+                            dim);
+        return -1;
+    }
+
+    if (ndim != 1) {
+        recsys_pg_row_error(ctx, "embedding has %d dimensions, expected a "
+                            "flat array of %u numbers", ndim, dim);
+        return -1;
+    }
+
+    if (elem != want || end - p < 8) {
+        goto corrupt;
+    }
+
+    n = recsys_pg_u32(p);
+    p += 8;
+
+    if (n != dim) {
+        recsys_pg_row_error(ctx, "embedding has %u numbers, expected %u", n,
+                            dim);
+        return -1;
+    }
+
+    elen = (want == RECSYS_PG_FLOAT4) ? 4 : 8;
+
+    for (i = 0; i < n; i++) {
+        if (end - p < 4) {
+            goto corrupt;
+        }
+
+        if (recsys_pg_u32(p) == 0xffffffffu) {
+            recsys_pg_row_error(ctx, "embedding[%u] is NULL", i);
+            return -1;
+        }
+
+        if ((int) recsys_pg_u32(p) != elen || end - p < 4 + elen) {
+            goto corrupt;
+        }
+
+        p += 4;
+
+        if (elen == 4) {
+            u32.u = recsys_pg_u32(p);
+            f = u32.f;
+            d = f;
+
+        } else {
+            u64.u = recsys_pg_u64(p);
+            d = u64.d;
+            f = (float) d;
+        }
+
+        p += elen;
+
+        if (!isfinite(d) || !isfinite(f)) {
+            recsys_pg_row_error(ctx, "embedding[%u] is not a finite float32"
+                                " number", i);
+            return -1;
+        }
+
+        ctx->vec[i] = f;
+    }
+
+    return 0;
+
+corrupt:
+
+    recsys_pg_row_error(ctx, "embedding is not a valid binary array");
+
+    return -1;
+}
+
+
+static int
+recsys_pg_number(recsys_pg_ctx_t *ctx, Oid type, const unsigned char *p,
+    int len, double *out)
+{
+    union {
+        uint32_t  u;
+        float     f;
+    }             u32;
+    union {
+        uint64_t  u;
+        double    d;
+    }             u64;
+
+    switch (type) {
+
+    case RECSYS_PG_FLOAT4:
+        if (len != 4) {
+            break;
+        }
+
+        u32.u = recsys_pg_u32(p);
+        *out = u32.f;
+        return 0;
+
+    case RECSYS_PG_FLOAT8:
+        if (len != 8) {
+            break;
+        }
+
+        u64.u = recsys_pg_u64(p);
+        *out = u64.d;
+        return 0;
+
+    case RECSYS_PG_INT2:
+        if (len != 2) {
+            break;
+        }
+
+        *out = (int16_t) (((uint16_t) p[0] << 8) | p[1]);
+        return 0;
+
+    case RECSYS_PG_INT4:
+        if (len != 4) {
+            break;
+        }
+
+        *out = (int32_t) recsys_pg_u32(p);
+        return 0;
+
+    case RECSYS_PG_INT8:
+        if (len != 8) {
+            break;
+        }
+
+        *out = (double) (int64_t) recsys_pg_u64(p);
+        return 0;
+
+    default:
+        break;
+    }
+
+    recsys_pg_row_error(ctx, "popularity has a bad binary value");
+
+    return -1;
+}
+
+
+/* jsonb's binary form is a version byte, 1, then the text */
+
+static int
+recsys_pg_json(recsys_pg_ctx_t *ctx, Oid type, const unsigned char *p,
+    int len, const char **s, size_t *slen)
+{
+    int  i;
+
+    if (type == RECSYS_PG_JSONB) {
+        if (len < 1 || p[0] != 1) {
+            recsys_pg_row_error(ctx, "attributes: unknown jsonb version");
+            return -1;
+        }
+
+        p++;
+        len--;
+    }
+
+    for (i = 0; i < len; i++) {
+        if (p[i] != ' ' && p[i] != '\t' && p[i] != '\r' && p[i] != '\n') {
+            break;
+        }
+    }
+
+    /* a JSON null is no attributes */
+    if (len - i == 4 && memcmp(p + i, "null", 4) == 0) {
+        return 0;
+    }
+
+    if (i == len || p[i] != '{') {
+        recsys_pg_row_error(ctx, "attributes must be a JSON object");
+        return -1;
+    }
+
+    *s = (const char *) p;
+    *slen = (size_t) len;
+
+    return 0;
+}
+
+
+static void
+recsys_pg_type_error(recsys_pg_ctx_t *ctx, int c, Oid type)
+{
+    char         oid[16];
+    const char  *params[1];
+    PGresult    *res;
+
+    snprintf(oid, sizeof(oid), "%u", type);
+    params[0] = oid;
+
+    res = PQexecParams(ctx->conn, "SELECT format_type($1::oid, NULL)", 1,
+                       NULL, params, NULL, NULL, 0);
+
+    recsys_pg_error(ctx, "column \"%s\" is %s, expected %s",
+                    recsys_pg_columns[c].name,
+                    (PQresultStatus(res) == PGRES_TUPLES_OK
+                     && PQntuples(res) == 1) ? PQgetvalue(res, 0, 0) : oid,
+                    recsys_pg_columns[c].expect);
+
+    PQclear(res);
+}
+
+
+static void
+recsys_pg_error(recsys_pg_ctx_t *ctx, const char *fmt, ...)
+{
+    va_list  args;
+
+    va_start(args, fmt);
+    vsnprintf(ctx->err, ctx->errlen, fmt, args);
+    va_end(args);
+}
+
+
+static void
+recsys_pg_row_error(recsys_pg_ctx_t *ctx, const char *fmt, ...)
+{
+    int      n;
+    char     q[RECSYS_PG_QUOTE_LEN + 8];
+    va_list  args;
+
+    recsys_pg_quote(ctx->id, (size_t) ctx->id_len, q, sizeof(q));
+    n = snprintf(ctx->err, ctx->errlen, "row id %s: ", q);
+
+    if (n < 0 || (size_t) n >= ctx->errlen) {
+        return;
+    }
+
+    va_start(args, fmt);
+    vsnprintf(ctx->err + n, ctx->errlen - n, fmt, args);
+    va_end(args);
+}
+
+
+/* appends libpq's message, on one line, to what err already holds */
+
+static void
+recsys_pg_result_error(recsys_pg_ctx_t *ctx, const char *what,
+    const char *msg)
+{
+    size_t  n;
+    char   *p;
+
+    n = (what != NULL) ? 0 : strlen(ctx->err);
+
+    if (what != NULL) {
+        n = snprintf(ctx->err, ctx->errlen, "%s", what);
+    }
+
+    if (n >= ctx->errlen) {
+        return;
+    }
+
+    snprintf(ctx->err + n, ctx->errlen - n, "%s",
+             (msg != NULL && *msg != '\0') ? msg : "unknown error");
+
+    for (p = ctx->err; *p != '\0'; p++) {
+        if (*p == '\n' || *p == '\r' || *p == '\t') {
+            *p = (p[1] == '\0') ? '\0' : ' ';
+        }
+    }
+}
+
+
+static void
+recsys_pg_quote(const char *s, size_t len, char *buf, size_t size)
+{
+    size_t  i, n;
+
+    if (s == NULL || size < RECSYS_PG_QUOTE_LEN + 6) {
+        snprintf(buf, size, "?");
+        return;
+    }
+
+    n = 0;
+    buf[n++] = '"';
+
+    for (i = 0; i < len && i < RECSYS_PG_QUOTE_LEN; i++) {
+        buf[n++] = ((unsigned char) s[i] < 0x20 || s[i] == 0x7f
+                    || s[i] == '"') ? '?' : s[i];
+    }
+
+    if (i < len) {
+        memcpy(buf + n, "...", 3);
+        n += 3;
+    }
+
+    buf[n++] = '"';
+    buf[n] = '\0';
+}
+
+
+/* PostgreSQL microseconds since 2000 as "YYYY-MM-DD HH:MM:SS.ffffff+00" */
+
+static void
+recsys_pg_timestamp(int64_t us, char *buf, size_t size)
+{
+    int64_t    sec, frac;
+    time_t     t;
+    struct tm  tm;
+
+    sec = us / 1000000;
+    frac = us % 1000000;
+
+    if (frac < 0) {
+        frac += 1000000;
+        sec--;
+    }
+
+    t = (time_t) (sec + RECSYS_PG_EPOCH);
+    gmtime_r(&t, &tm);
+
+    snprintf(buf, size, "%04d-%02d-%02d %02d:%02d:%02d.%06d+00",
+             tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+             tm.tm_min, tm.tm_sec, (int) frac);
+}
+
+
+size_t
+recsys_pg_redact(const char *dsn, char *out, size_t outlen)
+{
+    int                i, n;
+    size_t             pos, len, need;
+    recsys_pg_span_t   spans[RECSYS_PG_MAX_SECRETS];
+
+    n = recsys_pg_secrets(dsn, spans);
+    len = strlen(dsn);
+    pos = 0;
+    need = 0;
+
+    if (outlen > 0) {
+        out[0] = '\0';
+    }
+
+    /* spans come in order and do not overlap */
+    for (i = 0; i <= n; i++) {
+        len = (i < n) ? spans[i].start - pos : strlen(dsn) - pos;
+
+        if (need + len < outlen) {
+            memcpy(out + need, dsn + pos, len);
+        } else if (need < outlen) {
+            memcpy(out + need, dsn + pos, outlen - need - 1);
+        }
+
+        need += len;
+
+        if (i < n) {
+            if (need + 3 < outlen) {
+                memcpy(out + need, "***", 3);
+            } else if (need < outlen) {
+                memcpy(out + need, "***", outlen - need - 1);
+            }
+
+            need += 3;
+            pos = spans[i].start + spans[i].len;
+        }
+    }
+
+    if (outlen > 0) {
+        out[need < outlen ? need : outlen - 1] = '\0';
+    }
+
+    return need;
+}
+
+
+void
+recsys_pg_scrub(const char *dsn, char *msg, size_t size)
+{
+    int                i, n;
+    char              *plain;
+    size_t             len;
+    recsys_pg_span_t   spans[RECSYS_PG_MAX_SECRETS];
+
+    n = recsys_pg_secrets(dsn, spans);
+
+    for (i = 0; i < n; i++) {
+        if (spans[i].len == 0) {
+            continue;
+        }
+
+        recsys_pg_replace(msg, size, dsn + spans[i].start, spans[i].len);
+
+        plain = malloc(spans[i].len + 1);
+
+        if (plain == NULL) {
+            /* cannot check the decoded form: say nothing at all */
+            snprintf(msg, size, "postgresql: error (message withheld)");
+            return;
+        }
+
+        len = recsys_pg_decode_span(dsn + spans[i].start, spans[i].len,
+                                    spans[i].uri, plain);
+
+        if (len > 0) {
+            recsys_pg_replace(msg, size, plain, len);
+        }
+
+        free(plain);
+    }
+}
+
+
+/*
+ * The passwords of a DSN, in order.  In a URI the user info ends at the
+ * last "@" (a raw "/", "?" or "@" in a password is still covered, at
+ * worst more is hidden), parameters follow the first "?" after it.
+ */
+
+static int
+recsys_pg_secrets(const char *dsn, recsys_pg_span_t *spans)
+{
+    int          n;
+    char         key[16];
+    size_t       klen;
+    const char  *p, *at, *colon, *q, *k, *v, *end;
+
+    n = 0;
+
+    if (strncmp(dsn, "postgresql://", 13) == 0
+        || strncmp(dsn, "postgres://", 11) == 0)
+    {
+        p = strstr(dsn, "://") + 3;
+        at = strrchr(p, '@');
+
+        if (at != NULL) {
+            colon = memchr(p, ':', at - p);
+
+            if (colon != NULL) {
+                spans[n].start = colon + 1 - dsn;
+                spans[n].len = at - colon - 1;
+                spans[n].uri = 1;
+                n++;
+            }
+
+            p = at + 1;
+        }
+
+        q = strchr(p, '?');
+
+        while (q != NULL && n < RECSYS_PG_MAX_SECRETS) {
+            k = q + 1;
+            end = strchr(k, '&');
+            if (end == NULL) {
+                end = k + strlen(k);
+            }
+
+            v = memchr(k, '=', end - k);
+
+            if (v != NULL && (size_t) (v - k) < sizeof(key)) {
+                klen = recsys_pg_decode_span(k, v - k, 1, key);
+                key[klen] = '\0';
+
+                if (strcmp(key, "password") == 0) {
+                    spans[n].start = v + 1 - dsn;
+                    spans[n].len = end - v - 1;
+                    spans[n].uri = 1;
+                    n++;
+                }
+            }
+
+            q = (*end == '&') ? end : NULL;
+        }
+
+        return n;
+    }
+
+    /* key = value pairs; values bare or single-quoted with \ escapes */
+
+    p = dsn;
+
+    while (n < RECSYS_PG_MAX_SECRETS) {
+        while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r') {
+            p++;
+        }
+
+        if (*p == '\0') {
+            break;
+        }
+
+        k = p;
+        while (*p != '\0' && *p != '=' && *p != ' ' && *p != '\t'
+               && *p != '\n' && *p != '\r')
+        {
+            p++;
+        }
+
+        klen = p - k;
+
+        while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r') {
+            p++;
+        }
+
+        if (*p != '=') {
+            break;
+        }
+
+        p++;
+
+        while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r') {
+            p++;
+        }
+
+        v = p;
+
+        if (*p == '\'') {
+            p++;
+
+            while (*p != '\0' && *p != '\'') {
+                if (*p == '\\' && p[1] != '\0') {
+                    p++;
+                }
+
+                p++;
+            }
+
+            if (*p == '\'') {
+                p++;
+            }
+
+        } else {
+            while (*p != '\0' && *p != ' ' && *p != '\t' && *p != '\n'
+                   && *p != '\r')
+            {
+                if (*p == '\\' && p[1] != '\0') {
+                    p++;
+                }
+
+                p++;
+            }
+        }
+
+        if (klen == 8 && memcmp(k, "password", 8) == 0) {
+            spans[n].start = v - dsn;
+            spans[n].len = p - v;
+            spans[n].uri = 0;
+            n++;
+        }
+    }
+
+    return n;
+}
+
+
+/* the value a span stands for: percent-decoded, or unquoted, unescaped */
+
+static size_t
+recsys_pg_decode_span(const char *s, size_t len, int uri, char *out)
+{
+    int      hi, lo;
+    size_t   i, n;
+
+    n = 0;
+
+    if (uri) {
+        for (i = 0; i < len; i++) {
+            hi = (i + 2 < len) ? recsys_pg_hex(s[i + 1]) : -1;
+            lo = (i + 2 < len) ? recsys_pg_hex(s[i + 2]) : -1;
+
+            if (s[i] == '%' && hi != -1 && lo != -1) {
+                out[n++] = (char) (hi * 16 + lo);
+                i += 2;
+
+            } else {
+                out[n++] = s[i];
+            }
+        }
+
+        return n;
+    }
+
+    if (len >= 2 && s[0] == '\'') {
+        s++;
+        len -= (s[len - 2] == '\'') ? 2 : 1;
+    }
+
+    for (i = 0; i < len; i++) {
+        if (s[i] == '\\' && i + 1 < len) {
+            i++;
+        }
+
+        out[n++] = s[i];
+    }
+
+    return n;
+}
+
+
+static int
+recsys_pg_hex(char c)
+{
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+
+    if (c >= 'a' && c <= 'f') {
+        return c - 'a' + 10;
+    }
+
+    if (c >= 'A' && c <= 'F') {
+        return c - 'A' + 10;
+    }
+
+    return -1;
+}
+
+
+/* replaces each occurrence by "***"; what no longer fits is cut off */
+
+static void
+recsys_pg_replace(char *msg, size_t size, const char *secret, size_t len)
+{
+    char    *p;
+    size_t   off, tail;
+
+    p = msg;
+
+    while ((p = memmem(p, strlen(p), secret, len)) != NULL) {
+        off = (size_t) (p - msg);
+        tail = strlen(p + len);
+
+        if (off + 4 > size) {
+            *p = '\0';
+            return;
+        }
+
+        if (off + 3 + tail + 1 > size) {
+            tail = size - off - 3 - 1;
+        }
+
+        memmove(p + 3, p + len, tail);
+        p[3 + tail] = '\0';
+        memcpy(p, "***", 3);
+
+        p += 3;
+    }
+}
+
+
+static uint32_t
+recsys_pg_u32(const unsigned char *p)
+{
+    return ((uint32_t) p[0] << 24) | ((uint32_t) p[1] << 16)
+           | ((uint32_t) p[2] << 8) | (uint32_t) p[3];
+}
+
+
+static uint64_t
+recsys_pg_u64(const unsigned char *p)
+{
+    return ((uint64_t) recsys_pg_u32(p) << 32) | recsys_pg_u32(p + 4);
+}
+
+
+static double
+recsys_pg_now(void)
+{
+    struct timespec  ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+
+    return (double) ts.tv_sec + ts.tv_nsec / 1e9;
+}

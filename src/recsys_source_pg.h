@@ -1,0 +1,85 @@
+/*
+ * The PostgreSQL source: reads a catalog's rows through libpq with a
+ * server-side cursor fetched in batches as binary results, and hands
+ * them one by one to a callback.  Pure C: no nginx header.
+ */
+
+#ifndef _RECSYS_SOURCE_PG_H_INCLUDED_
+#define _RECSYS_SOURCE_PG_H_INCLUDED_
+
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "recsys_catalog.h"
+
+
+#define RECSYS_PG_WATERMARK_LEN    64
+
+/* an incremental read also takes rows up to this before the watermark */
+#define RECSYS_PG_OVERLAP          "1 minute"
+
+
+/* one row; pointers are valid during the callback only */
+typedef struct {
+    const char         *id;
+    size_t              id_len;
+    const char         *title;          /* NULL when absent or NULL */
+    size_t              title_len;
+    const char         *category;       /* NULL when absent or NULL */
+    size_t              category_len;
+    const char         *attributes;     /* JSON object text, or NULL */
+    size_t              attributes_len;
+    float               popularity;
+    const float        *vector;         /* dimension floats; NULL: deleted */
+    int                 deleted;
+} recsys_pg_row_t;
+
+
+typedef int (*recsys_pg_row_pt)(void *data, const recsys_pg_row_t *row,
+    char *err, size_t errlen);
+
+
+typedef struct {
+    /* in */
+    const recsys_source_conf_t *conf;
+    uint32_t            dimension;
+    const char         *since;          /* NULL: every live row; else rows
+                                           changed after this watermark,
+                                           deleted ones included */
+    volatile int       *cancel;
+    recsys_pg_row_pt    row;
+    void               *data;
+
+    /* out */
+    int                 contacted;      /* the server answered */
+    int                 has_updated_at; /* incremental reads are possible */
+    int                 has_deleted;
+    uint64_t            rows;           /* rows handed to the callback */
+    uint64_t            live;           /* with since: live rows in all */
+    double              seconds;
+    char                watermark[RECSYS_PG_WATERMARK_LEN]; /* "" if none */
+} recsys_pg_read_t;
+
+
+/*
+ * Reads the source described by r->conf.  Returns 0, or -1 with err set:
+ * it names the row id for bad rows and never contains the password.
+ * r->watermark is max(updated_at) of the rows read (or r->since when no
+ * row changed) as "YYYY-MM-DD HH:MM:SS.ffffff+00".
+ */
+int recsys_pg_read(recsys_pg_read_t *r, char *err, size_t errlen);
+
+/*
+ * Copies dsn to out with every password replaced by "***": the password
+ * of a postgresql:// URI's user info, a "password" URI parameter and a
+ * "password=" key of a key=value connection string.  Returns the length
+ * the copy needs, like snprintf.
+ */
+size_t recsys_pg_redact(const char *dsn, char *out, size_t outlen);
+
+/* replaces every password of dsn found in msg (raw or decoded) by "***" */
+void recsys_pg_scrub(const char *dsn, char *msg, size_t size);
+
+
+#endif /* _RECSYS_SOURCE_PG_H_INCLUDED_ */
