@@ -101,16 +101,20 @@ unit: deps $(UNIT_TESTS)
 style:
 	@scripts/style.sh
 
-# the Test::Nginx suites; fixtures are catalogs built by recsys-build
+# the Test::Nginx suites; fixtures are catalogs built by recsys-build;
+# the PostgreSQL suites use a throwaway cluster (RECSYS_DATABASE_URL)
 prove: module tools
 	@RECSYS_BUILD=$(TOP)/$(BUILD) scripts/test-fixtures.sh $(BUILD)/t
+	@scripts/pg.sh start $(PG_DIR)
+	@eval "$$(scripts/pg.sh env $(PG_DIR))"; \
 	TEST_NGINX_BINARY=$(NGINX_BIN) \
 	TEST_NGINX_LOAD_MODULES=$(TOP)/$(MODULE) \
 	TEST_NGINX_DATA_DIR=$(TOP)/$(BUILD)/t \
 	TEST_NGINX_CONF_DIR=$(TOP)/t/data \
 	TEST_NGINX_BUILD_DIR=$(TOP)/$(BUILD) \
 	TEST_NGINX_SERVROOT=$(TOP)/$(BUILD)/servroot \
-	    prove -r $(T)
+	    prove -r $(T); rc=$$?; \
+	scripts/pg.sh stop $(PG_DIR); exit $$rc
 
 test: deps style module tools unit prove memcheck
 
@@ -118,10 +122,10 @@ run: module tools
 	@PORT=$(PORT) NGINX_BIN=$(NGINX_BIN) scripts/run-demo.sh
 
 memcheck: module tools
-	@NGINX_BIN=$(NGINX_BIN) scripts/memcheck.sh
+	@NGINX_BIN=$(NGINX_BIN) RECSYS_BUILD=$(TOP)/$(BUILD) scripts/memcheck.sh
 
 bench: module tools
-	@NGINX_BIN=$(NGINX_BIN) scripts/bench.sh
+	@NGINX_BIN=$(NGINX_BIN) RECSYS_BUILD=$(TOP)/$(BUILD) scripts/bench.sh
 
 clean:
 	rm -rf $(BUILD)

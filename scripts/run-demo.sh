@@ -34,8 +34,12 @@ sed -e "s|@MODULE@|$root/build/ngx_http_recsys_module.so|" \
     -e "s|@BURST@|$RECSYS_DEMO_BURST|g" \
     "$root"/conf/nginx-demo.conf > "$RECSYS_DEMO_DIR"/nginx.conf
 
-# workers run as an unprivileged user when nginx starts as root
+# workers run as an unprivileged user when nginx starts as root; the
+# helper, which rebuilds the index, runs as that user too
 chmod -R a+rX "$RECSYS_DEMO_DIR"
+if [ "$(id -u)" -eq 0 ]; then
+    chown -R nobody "$RECSYS_DEMO_DIR"/index
+fi
 
 "$NGINX_BIN" -t -q -p "$RECSYS_DEMO_DIR" -c "$RECSYS_DEMO_DIR"/nginx.conf
 
@@ -51,6 +55,8 @@ recsys demo: nginx on $u (Ctrl-C stops it). Try:
        '$u/v1/recommendations'
 
 Health: $u/health/ready   metrics: $u/metrics
+Rebuild the index (127.0.0.1 only, no token: a demo):
+  curl -s -X POST '$u/admin/index/rebuild'; curl -s '$u/admin/index/status'
 Timing log: $RECSYS_DEMO_DIR/timing.log
 
 MSG

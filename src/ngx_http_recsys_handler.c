@@ -54,10 +54,6 @@ static ngx_int_t ngx_http_recsys_item_id(ngx_http_request_t *r,
 static ngx_int_t ngx_http_recsys_send_items(ngx_http_request_t *r,
     ngx_http_recsys_ctx_t *ctx, recsys_hit_t *hits, uint32_t n,
     ngx_http_recsys_answer_t *ans);
-static ngx_int_t ngx_http_recsys_send_error(ngx_http_request_t *r,
-    ngx_uint_t status, const char *code, const char *fmt, ...);
-static ngx_int_t ngx_http_recsys_send_json(ngx_http_request_t *r,
-    ngx_uint_t status, u_char *p, size_t len);
 static ngx_int_t ngx_http_recsys_add_header(ngx_http_request_t *r,
     const char *name, ngx_str_t *value);
 static ngx_int_t ngx_http_recsys_server_timing(ngx_http_request_t *r,
@@ -505,7 +501,18 @@ ngx_http_recsys_answer(ngx_http_request_t *r, ngx_http_recsys_ctx_t *ctx,
         }
 
         ans->strategy = "similar";
-        rc = recsys_search_similar(g, (uint32_t) row, &f, hits, nhits);
+
+        /* neighbors.bin answers without FAISS when its list suffices */
+        rc = recsys_search_neighbors(g, (uint32_t) row, &f, hits, nhits);
+
+        if (rc == 1) {
+            ctx->stats.precomputed = 1;
+            rc = 0;
+
+        } else if (rc == 0) {
+            rc = recsys_search_similar(g, (uint32_t) row, &f, hits, nhits);
+        }
+
         break;
 
     case NGX_HTTP_RECSYS_SEARCH:
@@ -713,7 +720,7 @@ ngx_http_recsys_send_items(ngx_http_request_t *r, ngx_http_recsys_ctx_t *ctx,
 }
 
 
-static ngx_int_t
+ngx_int_t
 ngx_http_recsys_send_error(ngx_http_request_t *r, ngx_uint_t status,
     const char *code, const char *fmt, ...)
 {
@@ -763,7 +770,7 @@ ngx_http_recsys_send_error(ngx_http_request_t *r, ngx_uint_t status,
 }
 
 
-static ngx_int_t
+ngx_int_t
 ngx_http_recsys_send_json(ngx_http_request_t *r, ngx_uint_t status,
     u_char *p, size_t len)
 {
@@ -833,19 +840,24 @@ ngx_http_recsys_server_timing(ngx_http_request_t *r,
     ngx_str_t  value;
 
     value.data = ngx_pnalloc(r->pool, 4 * (sizeof("serialize;dur=, ")
-                                           + NGX_INT64_LEN + 4));
+                                           + NGX_INT64_LEN + 4)
+                                      + sizeof(";desc=neighbors"));
     if (value.data == NULL) {
         return NGX_ERROR;
     }
 
-    /* milliseconds with microsecond resolution, as the header wants */
+    /*
+     * milliseconds with microsecond resolution, as the header wants;
+     * desc says when precomputed neighbors answered instead of a search
+     */
     value.len = ngx_sprintf(value.data,
                             "parse;dur=%uL.%03uL, rank;dur=%uL.%03uL, "
-                            "retrieve;dur=%uL.%03uL, "
+                            "retrieve;dur=%uL.%03uL%s, "
                             "serialize;dur=%uL.%03uL",
                             st->parse_us / 1000, st->parse_us % 1000,
                             st->rank_us / 1000, st->rank_us % 1000,
                             st->retrieve_us / 1000, st->retrieve_us % 1000,
+                            st->precomputed ? ";desc=neighbors" : "",
                             st->serialize_us / 1000, st->serialize_us % 1000)
                 - value.data;
 

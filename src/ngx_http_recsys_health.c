@@ -14,6 +14,7 @@
 #include "ngx_http_recsys_module.h"
 #include "ngx_http_recsys_metrics.h"
 #include "ngx_http_recsys_limit.h"
+#include "ngx_http_recsys_helper.h"
 #include "recsys_request.h"
 
 
@@ -73,6 +74,10 @@ static ngx_uint_t ngx_http_recsys_health_zones(ngx_http_request_t *r,
     ngx_http_recsys_health_t *h);
 static const char *ngx_http_recsys_health_helper(
     ngx_http_recsys_catalog_t *catalog);
+static u_char *ngx_http_recsys_health_builder(u_char *p,
+    ngx_http_recsys_catalog_t *catalog);
+static u_char *ngx_http_recsys_health_time(u_char *p, const char *key,
+    time_t t);
 static u_char *ngx_http_recsys_health_max_age(u_char *p,
     ngx_http_recsys_catalog_t *catalog);
 static ngx_int_t ngx_http_recsys_health_not_allowed(ngx_http_request_t *r);
@@ -194,10 +199,15 @@ ngx_http_recsys_health_ready(ngx_http_request_t *r,
     u_char                          *p, *start;
     size_t                           len;
     ngx_str_t                        reason;
-    ngx_uint_t                       i, ready;
+    ngx_uint_t                       i, ready, helper_ok;
+    const char                      *helper;
     ngx_http_recsys_health_index_t  *idx;
 
     ready = (h->failed == NULL);
+
+    /* a helper process that stopped beating rebuilds nothing any more */
+    helper = ngx_http_recsys_health_helper(NULL);
+    helper_ok = (ngx_strcmp(helper, "fail") != 0);
 
     len = NGX_HTTP_RECSYS_HEALTH_OBJECT;
 
@@ -214,7 +224,8 @@ ngx_http_recsys_health_ready(ngx_http_request_t *r,
     }
 
     p = ngx_sprintf(start, "{\"status\":\"%s\",\"checks\":{\"index\":"
-                    "{\"status\":\"%s\"", ready ? "ready" : "not_ready",
+                    "{\"status\":\"%s\"",
+                    (ready && helper_ok) ? "ready" : "not_ready",
                     ready ? "pass" : "fail");
 
     if (!ready) {
@@ -269,12 +280,20 @@ ngx_http_recsys_health_ready(ngx_http_request_t *r,
         *p++ = '}';
     }
 
-    p = ngx_sprintf(p, "}},\"helper\":{\"status\":\"%s\"}}}\n",
-                    ngx_http_recsys_health_helper(NULL));
+    p = ngx_sprintf(p, "}},\"helper\":{\"status\":\"%s\"", helper);
+
+    if (!helper_ok) {
+        p = ngx_sprintf(p, ",\"reason\":\"the helper process has not "
+                        "reported for over %d seconds\"",
+                        NGX_HTTP_RECSYS_HELPER_STALE);
+    }
+
+    p = ngx_cpymem(p, "}}}\n", sizeof("}}}\n") - 1);
 
     return ngx_http_recsys_health_send(r,
-                                       ready ? NGX_HTTP_OK
-                                             : NGX_HTTP_SERVICE_UNAVAILABLE,
+                                       (ready && helper_ok)
+                                       ? NGX_HTTP_OK
+                                       : NGX_HTTP_SERVICE_UNAVAILABLE,
                                        start, p - start);
 }
 
@@ -367,11 +386,9 @@ ngx_http_recsys_health_detailed(ngx_http_request_t *r,
             p = ngx_http_recsys_health_str(p, &idx->reason);
         }
 
-        /* never the source: a DSN may name a host and a user */
-        p = ngx_sprintf(p, "},\"builder\":{\"state\":\"%s\"},"
-                        "\"database\":{\"state\":\"%s\"}}",
-                        ngx_http_recsys_health_helper(idx->catalog),
-                        "not_configured");
+        *p++ = '}';
+        p = ngx_http_recsys_health_builder(p, idx->catalog);
+        *p++ = '}';
     }
 
     p = ngx_sprintf(p, "},\"rate_limit\":{\"status\":\"%s\",\"zones\":{",
@@ -575,15 +592,81 @@ ngx_http_recsys_health_zones(ngx_http_request_t *r,
 
 
 /*
- * The state of the helper process that rebuilds a catalog's index (NULL:
- * of the helper itself).  No helper exists in this version: every catalog
- * is served as published by recsys-build.
+ * The helper process that rebuilds the catalogs' indexes (catalog NULL:
+ * all of them): "pass", "fail" when its heartbeat is stale, "in_process"
+ * with master_process off, "not_configured" without catalogs.
  */
 
 static const char *
 ngx_http_recsys_health_helper(ngx_http_recsys_catalog_t *catalog)
 {
-    return "not_configured";
+    return ngx_http_recsys_helper_status(catalog);
+}
+
+
+/*
+ * ,"builder":{...},"database":{...}; never the source itself: a DSN may
+ * name a host, a user and a password.
+ */
+
+static u_char *
+ngx_http_recsys_health_builder(u_char *p, ngx_http_recsys_catalog_t *catalog)
+{
+    ngx_http_recsys_helper_info_t  info;
+
+    if (ngx_http_recsys_helper_info(catalog, &info) != NGX_OK) {
+        return ngx_cpymem(p, ",\"builder\":{\"state\":\"not_configured\"},"
+                          "\"database\":{\"state\":\"not_configured\"}",
+                          sizeof(",\"builder\":{\"state\":\"not_configured\"},"
+                                 "\"database\":{\"state\":"
+                                 "\"not_configured\"}") - 1);
+    }
+
+    p = ngx_sprintf(p, ",\"builder\":{\"state\":\"%s\",\"helper\":\"%s\"",
+                    ngx_http_recsys_helper_state_name(info.state),
+                    ngx_http_recsys_health_helper(catalog));
+    p = ngx_http_recsys_health_time(p, "last_success", info.last_success);
+    p = ngx_http_recsys_health_time(p, "last_failure", info.last_failure);
+    p = ngx_sprintf(p, ",\"consecutive_failures\":%ui,\"breaker\":\"%s\"",
+                    info.failures, info.breaker_open ? "open" : "closed");
+    p = ngx_http_recsys_health_time(p, "next_run", info.next_build);
+
+    if (!info.database) {
+        return ngx_cpymem(p, "},\"database\":{\"state\":\"not_configured\"}",
+                          sizeof("},\"database\":{\"state\":"
+                                 "\"not_configured\"}") - 1);
+    }
+
+    if (info.db_contact == 0) {
+        return ngx_cpymem(p, "},\"database\":{\"state\":\"unknown\"}",
+                          sizeof("},\"database\":{\"state\":\"unknown\"}")
+                          - 1);
+    }
+
+    p = ngx_sprintf(p, "},\"database\":{\"state\":\"%s\"",
+                    info.db_ok ? "ok" : "failing");
+    p = ngx_http_recsys_health_time(p, "last_contact", info.db_contact);
+
+    return ngx_sprintf(p, ",\"latency_ms\":%M}", info.db_latency);
+}
+
+
+/* ,"key":"YYYY-MM-DDTHH:MM:SSZ", or ,"key":null for 0 */
+
+static u_char *
+ngx_http_recsys_health_time(u_char *p, const char *key, time_t t)
+{
+    ngx_tm_t  tm;
+
+    if (t == 0) {
+        return ngx_sprintf(p, ",\"%s\":null", key);
+    }
+
+    ngx_gmtime(t, &tm);
+
+    return ngx_sprintf(p, ",\"%s\":\"%4d-%02d-%02dT%02d:%02d:%02dZ\"", key,
+                       tm.ngx_tm_year, tm.ngx_tm_mon, tm.ngx_tm_mday,
+                       tm.ngx_tm_hour, tm.ngx_tm_min, tm.ngx_tm_sec);
 }
 
 

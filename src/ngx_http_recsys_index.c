@@ -3,7 +3,11 @@
  * Per-process mapping of published generations.  A process maps the
  * generation "current" points to, hands it to requests with a reference
  * each, and unmaps an old generation once the last request using it is
- * done.  "current" is looked at no more than once per event loop tick.
+ * done.  A request compares the builder's publish counter in shared memory
+ * with the one this process saw (one load); "current" is read when it
+ * moved, at start, and once a second for publishes made outside the
+ * builder (recsys-build).  Without the counter, "current" is read once per
+ * event loop tick.
  */
 
 
@@ -17,6 +21,9 @@
 /* seconds before a refused generation is looked at again */
 #define NGX_HTTP_RECSYS_RETRY_REFUSED  30
 
+/* ms between two reads of "current" when the publish counter is there */
+#define NGX_HTTP_RECSYS_RELINK         1000
+
 
 static ngx_http_recsys_gen_t *ngx_http_recsys_index_open(
     ngx_http_recsys_catalog_t *catalog, u_char *target, size_t len,
@@ -29,7 +36,23 @@ ngx_http_recsys_gen_t *
 ngx_http_recsys_index_acquire(ngx_http_recsys_catalog_t *catalog,
     ngx_log_t *log)
 {
-    if (catalog->current == NULL || catalog->checked != ngx_current_msec) {
+    ngx_atomic_uint_t  seq;
+
+    if (catalog->published) {
+        seq = *catalog->published;
+
+        if (catalog->current == NULL
+            || seq != catalog->seen
+            || ngx_current_msec - catalog->checked >= NGX_HTTP_RECSYS_RELINK)
+        {
+            catalog->seen = seq;
+            catalog->checked = ngx_current_msec;
+            ngx_http_recsys_index_switch(catalog, log);
+        }
+
+    } else if (catalog->current == NULL
+               || catalog->checked != ngx_current_msec)
+    {
         catalog->checked = ngx_current_msec;
         ngx_http_recsys_index_switch(catalog, log);
     }

@@ -39,6 +39,10 @@ typedef struct {
     u_char                      failed[NGX_MAX_PATH];
     time_t                      failed_at;
     ngx_uint_t                  missing_logged;
+
+    /* the builder's publish counter in shared memory, NULL: none */
+    ngx_atomic_t               *published;
+    ngx_atomic_uint_t           seen;
 } ngx_http_recsys_catalog_t;
 
 
@@ -62,7 +66,8 @@ typedef struct {
  * What a recsys content handler did for a request, for the timing log and
  * the metrics (LOG phase).  Stage times are in microseconds: parse (query
  * string and body), rank (exclusions, category, history averaging),
- * retrieve (the search call: FAISS or exact scan, filters, ordering),
+ * retrieve (the search call: precomputed neighbors, FAISS or exact scan,
+ * filters, ordering),
  * serialize (the JSON answer).
  */
 typedef struct {
@@ -77,6 +82,7 @@ typedef struct {
     uint64_t                    retrieve_us;
     uint64_t                    serialize_us;
     ngx_str_t                   catalog;
+    ngx_uint_t                  precomputed; /* neighbors.bin answered */
 } ngx_http_recsys_stats_t;
 
 
@@ -97,6 +103,12 @@ void ngx_http_recsys_index_close(ngx_http_recsys_catalog_t *catalog);
 
 ngx_int_t ngx_http_recsys_handler(ngx_http_request_t *r);
 
+/* {"error":{"code","message","correlation_id"}} with the status */
+ngx_int_t ngx_http_recsys_send_error(ngx_http_request_t *r,
+    ngx_uint_t status, const char *code, const char *fmt, ...);
+ngx_int_t ngx_http_recsys_send_json(ngx_http_request_t *r,
+    ngx_uint_t status, u_char *p, size_t len);
+
 
 extern ngx_module_t  ngx_http_recsys_module;
 extern ngx_module_t  ngx_http_recsys_correlation_module;
@@ -104,6 +116,7 @@ extern ngx_module_t  ngx_http_recsys_limit_module;
 extern ngx_module_t  ngx_http_recsys_timing_module;
 extern ngx_module_t  ngx_http_recsys_metrics_module;
 extern ngx_module_t  ngx_http_recsys_health_module;
+extern ngx_module_t  ngx_http_recsys_helper_module;
 
 
 #endif /* _NGX_HTTP_RECSYS_MODULE_H_INCLUDED_ */

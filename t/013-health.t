@@ -199,7 +199,7 @@ checks.index.reason=(missing)
 checks.index.catalogs.small.status=pass
 checks.index.catalogs.small.generation=1
 checks.index.catalogs.small.max_age_seconds=null
-checks.helper.status=not_configured
+checks.helper.status=in_process
 --- age_of: small checks.index.catalogs.small.age_seconds
 --- no_error_log
 [error]
@@ -223,7 +223,7 @@ checks.index.reason=catalog "empty": no index published
 checks.index.catalogs.empty.status=fail
 checks.index.catalogs.empty.reason=no index published
 checks.index.catalogs.empty.generation=(missing)
-checks.helper.status=not_configured
+checks.helper.status=in_process
 --- no_error_log
 [error]
 
@@ -416,7 +416,10 @@ checks.catalogs.small.index.factory=IVF1,Flat
 checks.catalogs.small.index.built_at~^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$
 checks.catalogs.small.index.max_age_seconds=null
 checks.catalogs.small.index.reason=(missing)
-checks.catalogs.small.builder.state=not_configured
+checks.catalogs.small.builder.state=idle
+checks.catalogs.small.builder.helper=in_process
+checks.catalogs.small.builder.breaker=closed
+checks.catalogs.small.builder.consecutive_failures=0
 checks.catalogs.small.database.state=not_configured
 checks.rate_limit.status=not_configured
 checks.workers.pid~^[1-9]\d*$
@@ -449,7 +452,7 @@ checks.catalogs.empty.status=fail
 checks.catalogs.empty.index.status=fail
 checks.catalogs.empty.index.reason=no index published
 checks.catalogs.empty.index.generation=(missing)
-checks.catalogs.empty.builder.state=not_configured
+checks.catalogs.empty.builder.state=idle
 --- no_error_log
 [error]
 
@@ -510,6 +513,8 @@ source:
 index:
   path: $TEST_NGINX_HTML_DIR/idx
   dimension: 4
+maintenance:
+  build_on_start: never
 --- build_after_0: late.yaml
 --- request eval
 ["GET /health/ready", "GET /health/ready", "GET /health/ready",

@@ -1,0 +1,423 @@
+# The helper: builds on start, admin rebuild/status/rollback, one build at a
+# time, auth, a helper killed mid-build, a corrupt generation refused.
+#
+# wait_idle, kill_helper, corrupt, generations_complete: see
+# t/lib/RecsysHelper.pm.  Index directories are $TEST_NGINX_DATA_DIR/h<N>,
+# removed when the file starts; "big" is 30k x 64, slow enough to build
+# to be caught running.
+
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use RecsysTestNginx;
+use RecsysChecks;
+use RecsysHelper;
+
+repeat_each(1);
+no_shuffle();
+master_on();
+workers(1);
+plan('no_plan');
+
+RecsysHelper::big_catalog();
+
+run_tests();
+
+__DATA__
+
+=== TEST 1: build_on_start (default if_missing) builds an empty index dir
+--- user_files
+>>> h1.yaml
+source: {type: file, path: $TEST_NGINX_CONF_DIR/small.jsonl}
+index: {path: $TEST_NGINX_DATA_DIR/h1, dimension: 4}
+--- http_config
+recsys_catalog h1 ../html/h1.yaml;
+--- config
+location = /p { recsys popular; }
+location = /admin/index/status { recsys_admin status; }
+--- wait_idle: 0:1
+--- request eval
+["GET /admin/index/status", "GET /p?k=1", "GET /admin/index/status"]
+--- error_code eval
+[200, 200, 200]
+--- response_headers_like eval
+["", "X-Index-Generation: 1", ""]
+--- response_body_like eval
+['"catalog":"h1"', '"generation":1',
+ '"builder":\{"state":"idle","mode":"helper_process".*"builds":\[\{"id":1,"success":true,"type":"full","trigger":"start","generation":1,"items":12']
+--- no_error_log
+[alert]
+[crit]
+
+
+
+=== TEST 2: admin rebuild: 202 with the build id, then a new generation is served
+--- user_files
+>>> h2.yaml
+source: {type: file, path: $TEST_NGINX_CONF_DIR/small.jsonl}
+index: {path: $TEST_NGINX_DATA_DIR/h2, dimension: 4}
+--- http_config
+recsys_catalog h2 ../html/h2.yaml;
+--- config
+location = /p { recsys popular; }
+location = /admin/index/status { recsys_admin status; }
+location = /admin/index/rebuild { recsys_admin rebuild; }
+--- wait_idle: 0:1 2:2
+--- request eval
+["GET /admin/index/status", "GET /p?k=1",
+ "POST /admin/index/rebuild", "GET /admin/index/status", "GET /p?k=1"]
+--- error_code eval
+[200, 200, 202, 200, 200]
+--- response_headers_like eval
+["", "X-Index-Generation: 1", "Location: /admin/index/status", "",
+ "X-Index-Generation: 2"]
+--- response_body_like eval
+['"catalog":"h2"',
+ '"generation":1',
+ '^\{"build_id":2,"full":false,"catalog":"h2","status":"queued","status_url":"/admin/index/status"\}$',
+ '"generation":\{"number":2,.*"builds":\[\{"id":2,"success":true,"type":"full","trigger":"admin","generation":2.*\},\{"id":1,',
+ '"generation":2']
+--- log_has: 4 recsys catalog "h2": build 2 published generation 2
+--- no_error_log
+[error]
+
+
+
+=== TEST 3: a rebuild while one runs is 409, so is a rollback; {"full": true}
+--- user_files
+>>> h3.yaml
+source: {type: file, path: $TEST_NGINX_DATA_DIR/big.jsonl}
+index: {path: $TEST_NGINX_DATA_DIR/h3, dimension: 64}
+maintenance: {build_on_start: never}
+--- http_config
+recsys_catalog h3 ../html/h3.yaml;
+--- config
+location = /admin/index/status { recsys_admin status; }
+location = /admin/index/rebuild { recsys_admin rebuild; }
+location = /admin/index/rollback { recsys_admin rollback; }
+--- wait_idle: 3:1
+--- more_headers
+Content-Type: application/json
+--- request eval
+["POST /admin/index/rebuild\n{\"full\": true}",
+ "POST /admin/index/rebuild",
+ "POST /admin/index/rollback",
+ "GET /admin/index/status",
+ "GET /admin/index/status"]
+--- error_code eval
+[202, 409, 409, 200, 200]
+--- response_body_like eval
+['"build_id":1,"full":true',
+ '"code":"build_in_progress","message":"build 1 of catalog .+h3.+ is running or queued"',
+ '"code":"build_in_progress"',
+ '"catalog":"h3"',
+ '"state":"idle".*"builds":\[\{"id":1,"success":true,"type":"full","trigger":"admin","generation":1,"items":30000']
+--- timeout: 120
+--- no_error_log
+[alert]
+
+
+
+=== TEST 4: rollback makes the previous generation current; 409 without one
+--- user_files
+>>> h4.yaml
+source: {type: file, path: $TEST_NGINX_CONF_DIR/small.jsonl}
+index: {path: $TEST_NGINX_DATA_DIR/h4, dimension: 4}
+--- http_config
+recsys_catalog h4 ../html/h4.yaml;
+--- config
+location = /p { recsys popular; }
+location = /admin/index/status { recsys_admin status; }
+location = /admin/index/rebuild { recsys_admin rebuild; }
+location = /admin/index/rollback { recsys_admin rollback; }
+--- wait_idle: 0:1 1:2
+--- request eval
+["GET /admin/index/status", "POST /admin/index/rebuild", "GET /p?k=1",
+ "POST /admin/index/rollback", "GET /p?k=1", "GET /admin/index/status",
+ "POST /admin/index/rollback", "GET /admin/index/rollback"]
+--- error_code eval
+[200, 202, 200, 200, 200, 200, 409, 405]
+--- response_headers_like eval
+["", "", "X-Index-Generation: 2", "", "X-Index-Generation: 1", "", "",
+ "Allow: POST"]
+--- response_body_like eval
+['"catalog":"h4"', '"build_id":2', '"generation":2',
+ '^\{"catalog":"h4","generation":1,"previous_generation":2\}$',
+ '"generation":1', '"generation":\{"number":1,',
+ '"code":"no_previous_generation"', '"code":"method_not_allowed"']
+--- log_has: 3 recsys catalog "h4": rolled back from generation 2 to 1
+--- no_error_log
+[alert]
+
+
+
+=== TEST 5: a bearer token: missing is 401 with WWW-Authenticate, wrong is 403
+--- user_files
+>>> h5.yaml
+source: {type: file, path: $TEST_NGINX_CONF_DIR/small.jsonl}
+index: {path: $TEST_NGINX_DATA_DIR/h5, dimension: 4}
+maintenance: {build_on_start: never}
+--- http_config
+recsys_catalog h5 ../html/h5.yaml;
+recsys_admin_token "s3cret token";
+--- config
+location = /admin/index/status { recsys_admin status; }
+location = /admin/index/rebuild { recsys_admin rebuild; }
+location = /var/status {
+    set $admin_token "";
+    recsys_admin status;
+    recsys_admin_token $admin_token;
+}
+--- request eval
+["GET /admin/index/status", "GET /admin/index/status",
+ "GET /admin/index/status", "GET /admin/index/status",
+ "POST /admin/index/rebuild", "GET /var/status"]
+--- more_headers eval
+["", "Authorization: Bearer wrong", "Authorization: Basic czNjcmV0",
+ "Authorization: Bearer s3cret token", "Authorization: Bearer s3cret",
+ "Authorization: Bearer anything"]
+--- error_code eval
+[401, 403, 401, 200, 403, 403]
+--- response_headers_like eval
+['WWW-Authenticate: Bearer realm="recsys admin"',
+ 'WWW-Authenticate: Bearer realm="recsys admin", error="invalid_token"',
+ 'WWW-Authenticate: Bearer realm="recsys admin"',
+ "Content-Type: application/json", "", ""]
+--- error_json eval
+"unauthorized forbidden unauthorized - forbidden forbidden"
+--- response_body_unlike eval
+["s3cret", "s3cret", "s3cret", "s3cret", "s3cret", "s3cret"]
+--- no_error_log
+[alert]
+
+
+
+=== TEST 6: nginx allow/deny guard the admin locations
+--- user_files
+>>> h6.yaml
+source: {type: file, path: $TEST_NGINX_CONF_DIR/small.jsonl}
+index: {path: $TEST_NGINX_DATA_DIR/h6, dimension: 4}
+maintenance: {build_on_start: never}
+--- http_config
+recsys_catalog h6 ../html/h6.yaml;
+--- config
+location = /admin/index/rebuild {
+    allow 192.0.2.1;
+    deny all;
+    recsys_admin rebuild;
+}
+location = /admin/index/status {
+    allow 127.0.0.1;
+    deny all;
+    recsys_admin status;
+}
+--- request eval
+["POST /admin/index/rebuild", "GET /admin/index/status"]
+--- error_code eval
+[403, 200]
+--- response_body_like eval
+["403 Forbidden", '"builds":\[\]']
+--- log_has: 0 access forbidden by rule
+
+
+
+=== TEST 7: kill -9 of the helper mid-build: nothing partial, the retry succeeds
+--- user_files
+>>> h7.yaml
+source: {type: file, path: $TEST_NGINX_DATA_DIR/big.jsonl}
+index: {path: $TEST_NGINX_DATA_DIR/h7, dimension: 64}
+maintenance: {build_on_start: never, backoff_initial: 1s}
+--- http_config
+recsys_catalog h7 ../html/h7.yaml;
+--- config
+location = /p { recsys popular; }
+location = /admin/index/status { recsys_admin status; }
+location = /admin/index/rebuild { recsys_admin rebuild; }
+--- kill_helper: 0
+--- wait_idle: 1:2
+--- generations_complete: 2
+--- request eval
+["POST /admin/index/rebuild", "GET /p?k=1", "GET /admin/index/status",
+ "GET /p?k=1"]
+--- error_code eval
+[202, 503, 200, 200]
+--- response_headers_like eval
+["", "", "", "X-Index-Generation: 1"]
+--- response_body_like eval
+['"build_id":1',
+ '"code":"index_unavailable"',
+ '"builds":\[\{"id":2,"success":true,"type":"full","trigger":"retry","generation":1,.*\},\{"id":1,"success":false,"type":"full","trigger":"admin","generation":null,"items":null,"duration_seconds":[0-9.]+,"error":"interrupted: the helper process \d+ exited during the build"',
+ '"generation":1']
+--- timeout: 120
+--- log_has: 2 recsys catalog "h7": interrupted: the helper process \d+ exited
+
+
+
+=== TEST 8: a corrupt generation is refused with a log line, the old one serves
+--- user_files
+>>> h8.yaml
+source: {type: file, path: $TEST_NGINX_CONF_DIR/small.jsonl}
+index: {path: $TEST_NGINX_DATA_DIR/h8, dimension: 4}
+--- http_config
+recsys_catalog h8 ../html/h8.yaml;
+--- config
+location = /p { recsys popular; }
+location = /admin/index/status { recsys_admin status; }
+location = /admin/index/rebuild { recsys_admin rebuild; }
+--- wait_idle: 0:1
+--- corrupt: 2
+--- request eval
+["GET /admin/index/status", "GET /p?k=1", "POST /admin/index/rebuild",
+ "GET /p?k=1", "GET /p?k=1"]
+--- error_code eval
+[200, 200, 202, 200, 200]
+--- response_headers_like eval
+["", "X-Index-Generation: 1", "", "X-Index-Generation: 1",
+ "X-Index-Generation: 1"]
+--- log_has: 3 recsys catalog "h8": generation "\S+/generations/2" refused, .*items\.bin
+--- no_error_log
+[alert]
+[crit]
+
+
+
+=== TEST 9: with an interval, the status shows the next scheduled build
+--- user_files
+>>> h9.yaml
+source: {type: file, path: $TEST_NGINX_CONF_DIR/small.jsonl}
+index: {path: $TEST_NGINX_DATA_DIR/h9, dimension: 4}
+maintenance: {build_on_start: never, interval: 1h}
+--- http_config
+recsys_catalog h9 ../html/h9.yaml;
+--- config
+location = /admin/index/status { recsys_admin status; }
+--- wait_idle: 0:0
+--- request eval
+["GET /admin/index/status", "GET /admin/index/status"]
+--- response_body_like eval
+['"catalog":"h9"', '"generation":null,"builder":\{"state":"idle".*"next_build":"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ","next_build_in_seconds":(3600|3599),"interval_seconds":3600,"database":\{"state":"not_configured"\},"builds":\[\]\}$']
+
+
+
+=== TEST 10: a config mistake names the directive and the value
+--- http_config
+recsys_catalog small $TEST_NGINX_CONF_DIR/small.yaml;
+--- config
+location = /a { recsys_admin reload; }
+--- must_die
+--- error_log
+invalid parameter "reload", expected rebuild, status or rollback
+
+
+
+=== TEST 11: the helper's builds are counted in the metrics, by result
+--- user_files
+>>> h11.yaml
+source: {type: file, path: $TEST_NGINX_CONF_DIR/small.jsonl}
+index: {path: $TEST_NGINX_DATA_DIR/h11, dimension: 4}
+--- http_config
+recsys_catalog h11 ../html/h11.yaml;
+--- config
+location = /metrics { recsys_metrics; }
+location = /admin/index/status { recsys_admin status; }
+location = /admin/index/rebuild { recsys_admin rebuild; }
+--- wait_idle: 0:1 1:2
+--- request eval
+["GET /admin/index/status", "POST /admin/index/rebuild", "GET /metrics"]
+--- error_code eval
+[200, 202, 200]
+--- response_body_like eval
+['"catalog":"h11"', '"build_id":2',
+ 'recsys_rebuilds_total\{catalog="h11",result="success"\} 2\n(?s:.*)recsys_rebuilds_total\{catalog="h11",result="failure"\} 0\n(?s:.*)recsys_rebuild_duration_seconds_count\{catalog="h11"\} 2\n']
+--- no_error_log
+[error]
+
+
+
+=== TEST 12: ready fails while the helper process does not beat
+--- user_files
+>>> h12.yaml
+source: {type: file, path: $TEST_NGINX_CONF_DIR/small.jsonl}
+index: {path: $TEST_NGINX_DATA_DIR/h12, dimension: 4}
+--- http_config
+recsys_catalog h12 ../html/h12.yaml;
+--- config
+location = /admin/index/status { recsys_admin status; }
+location = /health/ready { recsys_health ready; }
+location = /health/detailed { recsys_health detailed; }
+--- wait_idle: 0:1
+--- stop_helper: 1:11.5
+--- cont_helper: 2
+--- request eval
+["GET /admin/index/status", "GET /health/ready", "GET /health/ready",
+ "GET /health/detailed"]
+--- error_code eval
+[200, 200, 503, 200]
+--- response_body_like eval
+['"catalog":"h12"',
+ '"helper":\{"status":"pass"\}',
+ '"status":"not_ready","checks":\{"index":\{"status":"pass".*"helper":\{"status":"fail","reason":"the helper process has not reported for over 10 seconds"\}',
+ '"builder":\{"state":"idle","helper":"(fail|pass)","last_success":"[^"]+","last_failure":null,"consecutive_failures":0,"breaker":"closed","next_run":null\},"database":\{"state":"not_configured"\}']
+--- timeout: 30
+
+
+
+=== TEST 13: a reload replaces the helper; history, ids and schedule stay
+--- user_files
+>>> h13.yaml
+source: {type: file, path: $TEST_NGINX_CONF_DIR/small.jsonl}
+index: {path: $TEST_NGINX_DATA_DIR/h13, dimension: 4}
+maintenance: {build_on_start: always}
+--- http_config
+recsys_catalog h13 ../html/h13.yaml;
+--- config
+location = /p { recsys popular; }
+location = /admin/index/status { recsys_admin status; }
+location = /admin/index/rebuild { recsys_admin rebuild; }
+--- wait_idle: 0:1 1:1 3:2
+--- hup: 0
+--- request eval
+["GET /admin/index/status", "GET /admin/index/status", "GET /p?k=1",
+ "POST /admin/index/rebuild", "GET /admin/index/status", "GET /p?k=1"]
+--- error_code eval
+[200, 200, 200, 202, 200, 200]
+--- response_headers_like eval
+["", "", "X-Index-Generation: 1", "", "", "X-Index-Generation: 2"]
+--- response_body_like eval
+['"catalog":"h13"',
+ '"builder":\{"state":"idle".*"builds":\[\{"id":1,"success":true,"type":"full","trigger":"start"[^\]]*\]\}',
+ '"generation":1',
+ '"build_id":2',
+ '"builds":\[\{"id":2,"success":true,.*\{"id":1,',
+ '"generation":2']
+--- no_error_log
+[alert]
+[crit]
+
+
+
+=== TEST 14: a reload during a build: nothing partial, the new helper retries
+--- user_files
+>>> h14.yaml
+source: {type: file, path: $TEST_NGINX_DATA_DIR/big.jsonl}
+index: {path: $TEST_NGINX_DATA_DIR/h14, dimension: 64}
+maintenance: {build_on_start: never, backoff_initial: 1s}
+--- http_config
+recsys_catalog h14 ../html/h14.yaml;
+--- config
+location = /admin/index/status { recsys_admin status; }
+location = /admin/index/rebuild { recsys_admin rebuild; }
+--- running: 0
+--- hup: 0
+--- wait_idle: 1:2
+--- generations_complete: 2
+--- request eval
+["POST /admin/index/rebuild", "GET /admin/index/status",
+ "GET /admin/index/status"]
+--- error_code eval
+[202, 200, 200]
+--- response_body_like eval
+['"build_id":1', '"catalog":"h14"',
+ '"generation":\{"number":1,.*"builds":\[\{"id":2,"success":true,"type":"full","trigger":"retry","generation":1,.*\},\{"id":1,"success":false,.*"error":"interrupted: the helper process \d+ exited during the build"']
+--- timeout: 120
+--- no_error_log
+[crit]

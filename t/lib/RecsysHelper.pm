@@ -1,0 +1,233 @@
+package RecsysHelper;
+
+# Sections for the helper suites, run by either Test::Nginx runner through
+# add_response_body_check, after request N of a block:
+#
+#   --- wait_idle: N:B ...    poll GET /admin/index/status until the
+#                             helper beats, the builder is idle, nothing is
+#                             queued and the history has at least B builds
+#   --- kill_helper: N        once a build runs, kill -9 the helper
+#                             ("nginx: cache manager process")
+#   --- corrupt: N            wait as wait_idle N:2, then truncate the
+#                             items.bin of the catalog's newest generation
+#   --- generations_complete: N   every generations/<G> of the catalog has
+#                             its manifest, no temp directory is left and
+#                             "current" points to a complete generation
+#   --- running: N            wait until a build runs (before hup)
+#   --- hup: N                SIGHUP the master, wait until a new helper
+#                             replaced the old one
+#   --- stop_helper: N:S      SIGSTOP the helper, then sleep S seconds
+#   --- cont_helper: N        SIGCONT it
+#   --- wait_failures: N:F    poll until the builder backs off after at
+#                             least F consecutive failures
+#   --- sql_at: N             run the SQL of "--- sql" with psql on
+#                             $RECSYS_DATABASE_URL
+#   --- no_secret             no answer contains the password of
+#                             $RECSYS_DATABASE_URL
+#
+# The catalog is the one named in the status answer; its index directory
+# is $TEST_NGINX_DATA_DIR/<name>.
+
+use strict;
+use warnings;
+use File::Path qw(remove_tree);
+use HTTP::Tiny;
+use JSON::PP;
+use Test::More;
+use Time::HiRes qw(sleep time);
+
+my $Timeout = 120;
+
+sub import {
+    main::add_response_body_check(\&check);
+}
+
+sub data_dir { $ENV{TEST_NGINX_DATA_DIR} or die "TEST_NGINX_DATA_DIR unset" }
+
+# 30k x 64: a catalog whose build takes long enough to be caught running; index
+# directories of earlier runs are removed so every block starts empty
+sub big_catalog {
+    my $dir = data_dir();
+    my $big = "$dir/big.jsonl";
+    if (!-s $big) {
+        my $gen = "$ENV{TEST_NGINX_BUILD_DIR}/recsys-gen";
+        system("'$gen' synthetic 30000 64 > '$big.tmp'") == 0
+            or die "recsys-gen failed";
+        rename "$big.tmp", $big or die "rename: $!";
+    }
+    for my $d (glob "$dir/h[0-9]*") {
+        remove_tree($d);
+    }
+}
+
+sub status {
+    my $port = main::server_port();
+    my $res = HTTP::Tiny->new(timeout => 5)
+        ->get("http://127.0.0.1:$port/admin/index/status");
+    return undef unless $res->{success};
+    return eval { decode_json($res->{content}) };
+}
+
+sub wait_until {
+    my ($cond) = @_;
+    my $deadline = time + $Timeout;
+    while (time < $deadline) {
+        my $st = status();
+        return $st if $st && $cond->($st);
+        sleep 0.05;
+    }
+    return undef;
+}
+
+sub wait_idle {
+    my ($name, $builds) = @_;
+    my $st = wait_until(sub {
+        my $s = shift;
+        $s->{builder}{pid} && $s->{builder}{state} eq 'idle'
+            && !defined $s->{builder}{queued_build_id}
+            && @{ $s->{builds} } >= $builds;
+    });
+    ok($st, "$name - builder idle with $builds build(s)");
+    return $st;
+}
+
+sub master_pid {
+    my $root = $ENV{TEST_NGINX_SERVROOT} || 't/servroot';
+    open my $fh, '<', "$root/logs/nginx.pid" or return 0;
+    chomp(my $master = <$fh> // '');
+    return $master;
+}
+
+sub helper_pids {
+    my $master = master_pid() or return ();
+    my @pids;
+    for my $stat (glob "/proc/[0-9]*/stat") {
+        open my $s, '<', $stat or next;
+        my $line = <$s> // next;
+        my ($pid, $ppid) = $line =~ /^(\d+) \(.*\) \S+ (\d+)/ or next;
+        next unless $ppid == $master;
+        open my $c, '<', "/proc/$pid/cmdline" or next;
+        my $cmd = <$c> // '';
+        push @pids, $pid if $cmd =~ /cache manager process/;
+    }
+    return @pids;
+}
+
+sub psql {
+    my ($sql) = @_;
+    open my $p, '|-', 'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1',
+        $ENV{RECSYS_DATABASE_URL} or die "psql: $!";
+    print $p $sql;
+    close $p;
+    return $? == 0;
+}
+
+sub db_password {
+    my ($pw) = ($ENV{RECSYS_DATABASE_URL} // '') =~ m{://[^:/@]+:([^@]+)@};
+    return $pw;
+}
+
+sub check {
+    my ($block, $body, $req_idx, $repeated_req_idx, $dry_run) = @_;
+    return if $dry_run;
+    my $name = $block->name;
+
+    if (defined $block->no_secret) {
+        my $pw = db_password();
+        unlike($body, qr/\Q$pw\E/, "$name - no password in answer $req_idx")
+            if defined $pw;
+    }
+
+    if (defined $block->sql_at && $block->sql_at == $req_idx) {
+        ok(psql($block->sql), "$name - sql after request $req_idx");
+    }
+
+    if (defined $block->wait_failures) {
+        my ($idx, $f) = split /:/, $block->wait_failures;
+        if ($idx == $req_idx) {
+            ok(wait_until(sub {
+                   $_[0]{builder}{state} eq 'backing_off'
+                   && $_[0]{consecutive_failures} >= $f;
+               }), "$name - backing off after $f failures");
+        }
+    }
+
+    if (defined $block->kill_helper && $block->kill_helper == $req_idx) {
+        my $st = wait_until(sub { $_[0]{builder}{state} eq 'running' });
+        ok($st, "$name - a build runs");
+        sleep 0.5;    # well into it: the temp directory exists
+        my @pids = helper_pids();
+        is(scalar @pids, 1, "$name - one helper process");
+        ok(kill('KILL', @pids), "$name - helper killed") if @pids;
+    }
+
+    if (defined $block->stop_helper) {
+        my ($idx, $secs) = split /:/, $block->stop_helper;
+        if ($idx == $req_idx) {
+            my @pids = helper_pids();
+            ok(@pids && kill('STOP', @pids), "$name - helper stopped");
+            sleep $secs;
+        }
+    }
+
+    if (defined $block->cont_helper && $block->cont_helper == $req_idx) {
+        my @pids = helper_pids();
+        ok(@pids && kill('CONT', @pids), "$name - helper continued");
+    }
+
+    if (defined $block->wait_idle) {
+        for my $spec (split ' ', $block->wait_idle) {
+            my ($idx, $builds) = split /:/, $spec;
+            wait_idle($name, $builds // 1) if $idx == $req_idx;
+        }
+    }
+
+    if (defined $block->running && $block->running == $req_idx) {
+        ok(wait_until(sub { $_[0]{builder}{state} eq 'running' }),
+           "$name - a build runs");
+        sleep 0.5;
+    }
+
+    if (defined $block->hup && $block->hup == $req_idx) {
+        my %old = map { $_ => 1 } helper_pids();
+        ok(kill('HUP', master_pid()), "$name - SIGHUP sent");
+        my $deadline = time + 10;
+        my @new;
+        while (time < $deadline) {
+            my @all = helper_pids();
+            @new = grep { !$old{$_} } @all;
+            last if @new == 1 && @all == 1;
+            sleep 0.05;
+        }
+        is(scalar @new, 1, "$name - one new helper after the reload");
+    }
+
+    if (defined $block->corrupt && $block->corrupt == $req_idx) {
+        my $st = wait_idle($name, 2) or return;
+        my $dir = data_dir() . "/$st->{catalog}/generations";
+        my ($newest) = sort { $b <=> $a } map { m{/(\d+)$} ? $1 : () }
+                       glob "$dir/*";
+        my $items = "$dir/$newest/items.bin";
+        ok(truncate($items, 100), "$name - $items truncated");
+    }
+
+    if (defined $block->generations_complete
+        && $block->generations_complete == $req_idx)
+    {
+        my $st = status() or return fail("$name - status");
+        my $dir = data_dir() . "/$st->{catalog}";
+        my @gens = glob "$dir/generations/*";
+        ok(@gens > 0, "$name - generations exist");
+        for my $g (@gens) {
+            ok(-f "$g/manifest.json" && -f "$g/index.faiss"
+               && -f "$g/items.bin", "$name - $g complete");
+        }
+        opendir my $dh, $dir or return fail("$name - opendir $dir");
+        my @tmp = grep { /^\.tmp-|^\.current\.tmp\./ } readdir $dh;
+        is("@tmp", '', "$name - no temp directory left");
+        like(readlink("$dir/current") // '', qr{^generations/\d+$},
+             "$name - current points to a generation");
+    }
+}
+
+1;
