@@ -35,11 +35,22 @@ data=$dir/data
 sock=$dir/sock
 
 if [ "$(id -u)" -eq 0 ]; then
-    as() { su postgres -s /bin/sh -c "$*"; }
+    as() { su postgres -s /bin/sh -c "cd / && $*"; }
     owner=postgres
 else
     as() { sh -c "$*"; }
     owner=
+fi
+
+# a checkout under a 0700 home directory is out of the postgres user's
+# reach: keep the cluster under /tmp then, named after dir so start, env
+# and stop agree
+if [ -n "$owner" ] \
+   && ! as "test -x '$(dirname "$dir")'" 2>/dev/null
+then
+    dir=/tmp/recsys-pg-$(printf '%s' "$dir" | cksum | cut -d' ' -f1)
+    data=$dir/data
+    sock=$dir/sock
 fi
 
 url="postgresql://recsys:$password@127.0.0.1:$port/recsys"
