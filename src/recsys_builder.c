@@ -1,8 +1,9 @@
 /*
- * The offline builder: streams a JSON Lines source into items.bin and a
- * growing float array, trains and fills the FAISS index, writes a complete
- * generation to "<index dir>/.tmp-<pid>-<G>" and publishes it.  Nothing is
- * published unless every file is written, synced and checksummed.
+ * The builder: streams a source (JSON Lines file or PostgreSQL) into
+ * items.bin and a growing float array, trains and fills the FAISS index,
+ * writes a complete generation to "<index dir>/.tmp-<pid>-<G>" and
+ * publishes it.  Nothing is published unless every file is written,
+ * synced and checksummed.
  */
 
 #include <dirent.h>
