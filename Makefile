@@ -34,9 +34,7 @@ FAISS_LIBS  := $(FAISS_C_LIB) $(FAISS_LIB) -lblas -llapack -lgomp \
 MODULE      := $(BUILD)/ngx_http_recsys_module.so
 NGX_OBJS    := $(BUILD)/nginx
 
-PURE_SRCS   := src/recsys_artifact.c src/recsys_catalog.c \
-               src/recsys_builder.c src/recsys_search.c src/recsys_request.c \
-               src/recsys_gcra.c src/recsys_sha256.c src/recsys_source_pg.c
+PURE_SRCS   := $(wildcard src/recsys_*.c)
 NGX_SRCS    := $(wildcard src/ngx_http_recsys_*.c src/ngx_http_recsys_*.h)
 HDRS        := $(wildcard src/*.h)
 
@@ -62,7 +60,13 @@ $(TOP)/$(BUILD)/faiss/libfaiss_c.a:
 
 # nginx's configure runs in a private copy of the source tree, so the
 # system's /usr/share/nginx/src is never written to
-$(NGX_OBJS)/Makefile: config | $(FAISS_C_DEP)
+# the list of module sources, rewritten only when a file comes or goes, so
+# adding a source reconfigures nginx's tree and editing one does not
+SRC_LIST    := $(BUILD)/module-sources
+$(shell mkdir -p $(BUILD); l="$(sort $(wildcard src/*.c src/*.h))"; \
+    [ "$$(cat $(SRC_LIST) 2>/dev/null)" = "$$l" ] || echo "$$l" > $(SRC_LIST))
+
+$(NGX_OBJS)/Makefile: config $(SRC_LIST) | $(FAISS_C_DEP)
 	rm -rf $(NGX_OBJS)
 	mkdir -p $(NGX_OBJS)
 	cp -r $(NGINX_SRC)/. $(NGX_OBJS)/
