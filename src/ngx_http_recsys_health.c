@@ -612,9 +612,9 @@ ngx_http_recsys_health_helper(ngx_http_recsys_catalog_t *catalog)
 static u_char *
 ngx_http_recsys_health_builder(u_char *p, ngx_http_recsys_catalog_t *catalog)
 {
-    ngx_http_recsys_helper_info_t  info;
+    ngx_http_recsys_helper_state_t  st;
 
-    if (ngx_http_recsys_helper_info(catalog, &info) != NGX_OK) {
+    if (ngx_http_recsys_helper_state(catalog, &st) != NGX_OK) {
         return ngx_cpymem(p, ",\"builder\":{\"state\":\"not_configured\"},"
                           "\"database\":{\"state\":\"not_configured\"}",
                           sizeof(",\"builder\":{\"state\":\"not_configured\"},"
@@ -623,31 +623,33 @@ ngx_http_recsys_health_builder(u_char *p, ngx_http_recsys_catalog_t *catalog)
     }
 
     p = ngx_sprintf(p, ",\"builder\":{\"state\":\"%s\",\"helper\":\"%s\"",
-                    ngx_http_recsys_helper_state_name(info.state),
+                    recsys_schedule_state_name(st.sched.state),
                     ngx_http_recsys_health_helper(catalog));
-    p = ngx_http_recsys_health_time(p, "last_success", info.last_success);
-    p = ngx_http_recsys_health_time(p, "last_failure", info.last_failure);
+    p = ngx_http_recsys_health_time(p, "last_success", st.last_success);
+    p = ngx_http_recsys_health_time(p, "last_failure", st.last_failure);
     p = ngx_sprintf(p, ",\"consecutive_failures\":%ui,\"breaker\":\"%s\"",
-                    info.failures, info.breaker_open ? "open" : "closed");
-    p = ngx_http_recsys_health_time(p, "next_run", info.next_build);
+                    (ngx_uint_t) st.sched.failures,
+                    st.sched.breaker_open ? "open" : "closed");
+    p = ngx_http_recsys_health_time(p, "next_run",
+                                    (time_t) (st.sched.next_build / 1000));
 
-    if (!info.database) {
+    if (catalog->conf->source.type != RECSYS_SOURCE_POSTGRESQL) {
         return ngx_cpymem(p, "},\"database\":{\"state\":\"not_configured\"}",
                           sizeof("},\"database\":{\"state\":"
                                  "\"not_configured\"}") - 1);
     }
 
-    if (info.db_contact == 0) {
+    if (st.db_contact == 0) {
         return ngx_cpymem(p, "},\"database\":{\"state\":\"unknown\"}",
                           sizeof("},\"database\":{\"state\":\"unknown\"}")
                           - 1);
     }
 
     p = ngx_sprintf(p, "},\"database\":{\"state\":\"%s\"",
-                    info.db_ok ? "ok" : "failing");
-    p = ngx_http_recsys_health_time(p, "last_contact", info.db_contact);
+                    st.db_ok ? "ok" : "failing");
+    p = ngx_http_recsys_health_time(p, "last_contact", st.db_contact);
 
-    return ngx_sprintf(p, ",\"latency_ms\":%M}", info.db_latency);
+    return ngx_sprintf(p, ",\"latency_ms\":%M}", st.db_latency);
 }
 
 

@@ -1,0 +1,903 @@
+
+/*
+ * ngx_http_recsys_admin_module: the admin locations of a catalog's index,
+ * "recsys_admin rebuild|status|rollback", behind an optional bearer token.
+ * A rebuild only queues a request for the helper (see
+ * ngx_http_recsys_helper.c); the status is read from the helper's zone
+ * and the served generation's manifest.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include <cjson/cJSON.h>
+
+#include "ngx_http_recsys_module.h"
+#include "ngx_http_recsys_helper.h"
+#include "recsys_request.h"
+
+
+#define NGX_HTTP_RECSYS_ADMIN_REBUILD     1
+#define NGX_HTTP_RECSYS_ADMIN_STATUS      2
+#define NGX_HTTP_RECSYS_ADMIN_ROLLBACK    3
+
+#define NGX_HTTP_RECSYS_ADMIN_MAX_BODY    4096
+
+
+typedef struct {
+    ngx_uint_t                  admin;          /* NGX_HTTP_RECSYS_ADMIN_* */
+    ngx_http_recsys_catalog_t  *catalog;
+    ngx_http_complex_value_t   *token;
+    ngx_str_t                   status_url;
+} ngx_http_recsys_admin_loc_conf_t;
+
+
+static ngx_int_t ngx_http_recsys_admin_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_recsys_admin_auth(ngx_http_request_t *r,
+    ngx_http_recsys_admin_loc_conf_t *alcf);
+static void ngx_http_recsys_admin_body(ngx_http_request_t *r);
+static ngx_int_t ngx_http_recsys_admin_rebuild(ngx_http_request_t *r,
+    ngx_uint_t full);
+static ngx_int_t ngx_http_recsys_admin_status(ngx_http_request_t *r);
+static ngx_int_t ngx_http_recsys_admin_rollback(ngx_http_request_t *r);
+static ngx_int_t ngx_http_recsys_admin_unavailable(ngx_http_request_t *r);
+static u_char *ngx_http_recsys_admin_time(u_char *p, const char *key,
+    time_t t);
+static u_char *ngx_http_recsys_admin_str(u_char *p, const char *key,
+    const char *s, size_t len);
+static ngx_int_t ngx_http_recsys_admin_header(ngx_http_request_t *r,
+    const char *name, ngx_str_t *value);
+
+static void *ngx_http_recsys_admin_create_loc_conf(ngx_conf_t *cf);
+static char *ngx_http_recsys_admin_merge_loc_conf(ngx_conf_t *cf,
+    void *parent, void *child);
+static char *ngx_http_recsys_admin(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+
+
+static ngx_command_t  ngx_http_recsys_admin_commands[] = {
+
+    { ngx_string("recsys_admin"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_TAKE12,
+      ngx_http_recsys_admin,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("recsys_admin_token"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_set_complex_value_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_recsys_admin_loc_conf_t, token),
+      NULL },
+
+    { ngx_string("recsys_admin_status_url"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_recsys_admin_loc_conf_t, status_url),
+      NULL },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_http_recsys_admin_module_ctx = {
+    NULL,                                  /* preconfiguration */
+    NULL,                                  /* postconfiguration */
+
+    NULL,                                  /* create main configuration */
+    NULL,                                  /* init main configuration */
+
+    NULL,                                  /* create server configuration */
+    NULL,                                  /* merge server configuration */
+
+    ngx_http_recsys_admin_create_loc_conf, /* create location configuration */
+    ngx_http_recsys_admin_merge_loc_conf   /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_http_recsys_admin_module = {
+    NGX_MODULE_V1,
+    &ngx_http_recsys_admin_module_ctx,     /* module context */
+    ngx_http_recsys_admin_commands,        /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    NULL,                                  /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    NULL,                                  /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+static ngx_int_t
+ngx_http_recsys_admin_handler(ngx_http_request_t *r)
+{
+    ngx_int_t                          rc;
+    ngx_str_t                          allow;
+    ngx_uint_t                         methods;
+    ngx_http_recsys_admin_loc_conf_t  *alcf;
+
+    alcf = ngx_http_get_module_loc_conf(r, ngx_http_recsys_admin_module);
+
+    if (alcf->admin == NGX_HTTP_RECSYS_ADMIN_STATUS) {
+        methods = NGX_HTTP_GET|NGX_HTTP_HEAD;
+        ngx_str_set(&allow, "GET, HEAD");
+
+    } else {
+        methods = NGX_HTTP_POST;
+        ngx_str_set(&allow, "POST");
+    }
+
+    if (!(r->method & methods)) {
+        if (ngx_http_discard_request_body(r) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        if (ngx_http_recsys_admin_header(r, "Allow", &allow) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        return ngx_http_recsys_send_error(r, NGX_HTTP_NOT_ALLOWED,
+                                          "method_not_allowed",
+                                          "method %V is not allowed, use %V",
+                                          &r->method_name, &allow);
+    }
+
+    rc = ngx_http_recsys_admin_auth(r, alcf);
+
+    if (rc != NGX_DECLINED) {
+        return rc;
+    }
+
+    if (alcf->admin == NGX_HTTP_RECSYS_ADMIN_REBUILD) {
+
+        if (r->headers_in.content_length_n > NGX_HTTP_RECSYS_ADMIN_MAX_BODY) {
+            if (ngx_http_discard_request_body(r) != NGX_OK) {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+
+            return ngx_http_recsys_send_error(r,
+                                        NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+                                        "body_too_large",
+                                        "the body is larger than %d bytes",
+                                        NGX_HTTP_RECSYS_ADMIN_MAX_BODY);
+        }
+
+        rc = ngx_http_read_client_request_body(r,
+                                               ngx_http_recsys_admin_body);
+
+        if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+            return rc;
+        }
+
+        return NGX_DONE;
+    }
+
+    if (ngx_http_discard_request_body(r) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (alcf->admin == NGX_HTTP_RECSYS_ADMIN_STATUS) {
+        return ngx_http_recsys_admin_status(r);
+    }
+
+    return ngx_http_recsys_admin_rollback(r);
+}
+
+
+/*
+ * "Authorization: Bearer <token>" against recsys_admin_token, compared in
+ * a time that depends on the configured token's length only.  An empty
+ * token value (an unset variable) locks the location rather than opening
+ * it.  NGX_DECLINED: go on; anything else has answered the request.
+ */
+
+static ngx_int_t
+ngx_http_recsys_admin_auth(ngx_http_request_t *r,
+    ngx_http_recsys_admin_loc_conf_t *alcf)
+{
+    u_char       diff;
+    size_t       i;
+    ngx_str_t    token, given, value;
+    ngx_int_t    rc;
+
+    if (alcf->token == NULL) {
+        return NGX_DECLINED;
+    }
+
+    if (ngx_http_complex_value(r, alcf->token, &token) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (r->headers_in.authorization == NULL) {
+        ngx_str_set(&value, "Bearer realm=\"recsys admin\"");
+        rc = 401;
+        goto failed;
+    }
+
+    given = r->headers_in.authorization->value;
+
+    if (given.len < sizeof("Bearer ") - 1
+        || ngx_strncasecmp(given.data, (u_char *) "Bearer ",
+                           sizeof("Bearer ") - 1)
+           != 0)
+    {
+        ngx_str_set(&value, "Bearer realm=\"recsys admin\"");
+        rc = 401;
+        goto failed;
+    }
+
+    given.data += sizeof("Bearer ") - 1;
+    given.len -= sizeof("Bearer ") - 1;
+
+    diff = (given.len != token.len) || token.len == 0;
+
+    for (i = 0; i < token.len; i++) {
+        diff |= token.data[i] ^ (i < given.len ? given.data[i] : 0);
+    }
+
+    if (diff == 0) {
+        return NGX_DECLINED;
+    }
+
+    ngx_str_set(&value, "Bearer realm=\"recsys admin\", "
+                        "error=\"invalid_token\"");
+    rc = NGX_HTTP_FORBIDDEN;
+
+failed:
+
+    if (ngx_http_discard_request_body(r) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ngx_http_recsys_admin_header(r, "WWW-Authenticate", &value)
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                  "recsys admin: %s bearer token for \"%V\"",
+                  rc == 401 ? "no" : "wrong", &r->uri);
+
+    if (rc == 401) {
+        return ngx_http_recsys_send_error(r, 401, "unauthorized",
+                                          "a bearer token is required");
+    }
+
+    return ngx_http_recsys_send_error(r, rc, "forbidden",
+                                      "the bearer token is not valid");
+}
+
+
+static void
+ngx_http_recsys_admin_body(ngx_http_request_t *r)
+{
+    u_char       *p, *body;
+    off_t         len, size;
+    cJSON        *root, *full;
+    ssize_t       n;
+    ngx_int_t     rc;
+    ngx_buf_t    *b;
+    ngx_uint_t    want_full;
+    ngx_chain_t  *cl;
+
+    len = 0;
+
+    if (r->request_body) {
+        for (cl = r->request_body->bufs; cl; cl = cl->next) {
+            b = cl->buf;
+            len += b->in_file ? b->file_last - b->file_pos
+                              : b->last - b->pos;
+        }
+    }
+
+    /* a chunked body has no length to check up front */
+    if (len > NGX_HTTP_RECSYS_ADMIN_MAX_BODY) {
+        rc = ngx_http_recsys_send_error(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+                                        "body_too_large",
+                                        "the body is larger than %d bytes",
+                                        NGX_HTTP_RECSYS_ADMIN_MAX_BODY);
+        ngx_http_finalize_request(r, rc);
+        return;
+    }
+
+    body = ngx_pnalloc(r->pool, len + 1);
+    if (body == NULL) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    p = body;
+
+    for (cl = r->request_body ? r->request_body->bufs : NULL; cl;
+         cl = cl->next)
+    {
+        b = cl->buf;
+
+        if (b->in_file) {
+            size = b->file_last - b->file_pos;
+            n = ngx_read_file(b->file, p, size, b->file_pos);
+
+            if (n != size) {
+                ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+                return;
+            }
+
+            p += size;
+
+        } else {
+            p = ngx_cpymem(p, b->pos, b->last - b->pos);
+        }
+    }
+
+    *p = '\0';
+
+    want_full = 0;
+
+    for (p = body; *p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'; p++)
+    {
+        /* void */
+    }
+
+    if (*p) {
+        root = cJSON_ParseWithLength((char *) body, (size_t) len);
+
+        if (root == NULL || !cJSON_IsObject(root)) {
+            cJSON_Delete(root);
+            rc = ngx_http_recsys_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                            "bad_json",
+                                            "the body must be a JSON "
+                                            "object, e.g. {\"full\": true}");
+            ngx_http_finalize_request(r, rc);
+            return;
+        }
+
+        full = cJSON_GetObjectItemCaseSensitive(root, "full");
+
+        if (full && !cJSON_IsBool(full)) {
+            cJSON_Delete(root);
+            rc = ngx_http_recsys_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                            "bad_parameter",
+                                            "\"full\" must be true or "
+                                            "false");
+            ngx_http_finalize_request(r, rc);
+            return;
+        }
+
+        want_full = (full && cJSON_IsTrue(full));
+        cJSON_Delete(root);
+    }
+
+    rc = ngx_http_recsys_admin_rebuild(r, want_full);
+
+    ngx_http_finalize_request(r, rc);
+}
+
+
+static ngx_int_t
+ngx_http_recsys_admin_rebuild(ngx_http_request_t *r, ngx_uint_t full)
+{
+    u_char                            *p, *start;
+    uint64_t                           id;
+    ngx_int_t                          rc;
+    ngx_str_t                          location;
+    ngx_http_recsys_catalog_t         *catalog;
+    ngx_http_recsys_admin_loc_conf_t  *alcf;
+
+    alcf = ngx_http_get_module_loc_conf(r, ngx_http_recsys_admin_module);
+    catalog = alcf->catalog;
+
+    rc = ngx_http_recsys_helper_request(catalog, full, &id);
+
+    if (rc == NGX_DECLINED) {
+        return ngx_http_recsys_admin_unavailable(r);
+    }
+
+    if (rc == NGX_BUSY) {
+        return ngx_http_recsys_send_error(r, NGX_HTTP_CONFLICT,
+                                          "build_in_progress",
+                                          "build %uL of catalog \"%V\" is "
+                                          "running or queued", id,
+                                          &catalog->name);
+    }
+
+    ngx_log_error(NGX_LOG_NOTICE, r->connection->log, 0,
+                  "recsys catalog \"%V\": build %uL requested (%s)",
+                  &catalog->name, id, full ? "full" : "default");
+
+    location = alcf->status_url;
+
+    if (ngx_http_recsys_admin_header(r, "Location", &location) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    start = ngx_pnalloc(r->pool, 256 + 6 * alcf->status_url.len
+                                 + 6 * catalog->name.len);
+    if (start == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    p = ngx_sprintf(start, "{\"build_id\":%uL,\"full\":%s,", id,
+                    full ? "true" : "false");
+    p = ngx_http_recsys_admin_str(p, "catalog", (char *) catalog->name.data,
+                                  catalog->name.len);
+    p = ngx_cpymem(p, ",\"status\":\"queued\",",
+                   sizeof(",\"status\":\"queued\",") - 1);
+    p = ngx_http_recsys_admin_str(p, "status_url",
+                                  (char *) alcf->status_url.data,
+                                  alcf->status_url.len);
+    p = ngx_cpymem(p, "}\n", 2);
+
+    return ngx_http_recsys_send_json(r, NGX_HTTP_ACCEPTED, start, p - start);
+}
+
+
+static ngx_int_t
+ngx_http_recsys_admin_status(ngx_http_request_t *r)
+{
+    u_char                            *p, *start;
+    char                               dir[NGX_MAX_PATH], path[NGX_MAX_PATH];
+    char                               err[RECSYS_ERRLEN];
+    off_t                              size;
+    size_t                             len;
+    time_t                             now;
+    uint64_t                           now_ms;
+    ngx_uint_t                         i, k, have, threshold;
+    ngx_time_t                        *tp;
+    recsys_manifest_t                  m;
+    recsys_catalog_t                  *conf;
+    ngx_http_recsys_catalog_t         *catalog;
+    ngx_http_recsys_helper_build_t    *b;
+    ngx_http_recsys_helper_state_t     snap;
+    ngx_http_recsys_admin_loc_conf_t  *alcf;
+
+    alcf = ngx_http_get_module_loc_conf(r, ngx_http_recsys_admin_module);
+    catalog = alcf->catalog;
+    conf = catalog->conf;
+
+    if (ngx_http_recsys_helper_state(catalog, &snap) != NGX_OK) {
+        return ngx_http_recsys_admin_unavailable(r);
+    }
+
+    /* what "current" points to now, from its manifest: nothing is mapped */
+    have = recsys_current_dir(conf->index.path, dir, sizeof(dir), err,
+                              sizeof(err))
+           == 0;
+
+    if (have) {
+        ngx_snprintf((u_char *) path, sizeof(path),
+                     "%s/" RECSYS_MANIFEST_FILE "%Z", dir);
+        have = recsys_manifest_read(path, &m, err, sizeof(err)) == 0;
+    }
+
+    len = 4096 + 6 * catalog->name.len + 6 * sizeof(recsys_manifest_t)
+          + NGX_HTTP_RECSYS_HELPER_HISTORY
+            * (1024 + 6 * RECSYS_CATALOG_ERRLEN);
+
+    start = ngx_pnalloc(r->pool, len);
+    if (start == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    tp = ngx_timeofday();
+    now = tp->sec;
+    now_ms = (uint64_t) tp->sec * 1000 + tp->msec;
+
+    p = ngx_cpymem(start, "{", 1);
+    p = ngx_http_recsys_admin_str(p, "catalog", (char *) catalog->name.data,
+                                  catalog->name.len);
+
+    if (have) {
+        size = 0;
+
+        for (i = 0; i < m.nfiles; i++) {
+            size += (off_t) m.files[i].size;
+        }
+
+        p = ngx_sprintf(p, ",\"generation\":{\"number\":%uL,\"items\":%uL,"
+                        "\"dimension\":%uD,\"metric\":\"%s\",",
+                        m.generation, m.items, m.dimension,
+                        recsys_metric_name(m.metric));
+        p = ngx_http_recsys_admin_str(p, "factory", m.factory,
+                                      ngx_strnlen((u_char *) m.factory,
+                                                  sizeof(m.factory)));
+        *p++ = ',';
+        p = ngx_http_recsys_admin_str(p, "built_at", m.built_at,
+                                      ngx_strnlen((u_char *) m.built_at,
+                                                  sizeof(m.built_at)));
+        *p++ = ',';
+        p = ngx_http_recsys_admin_str(p, "source_type", m.source_type,
+                                      ngx_strnlen((u_char *) m.source_type,
+                                                  sizeof(m.source_type)));
+
+        if (snap.watermark_gen == m.generation && snap.watermark[0]) {
+            *p++ = ',';
+            p = ngx_http_recsys_admin_str(p, "watermark",
+                                          (char *) snap.watermark,
+                                          ngx_strlen(snap.watermark));
+
+        } else {
+            p = ngx_cpymem(p, ",\"watermark\":null",
+                           sizeof(",\"watermark\":null") - 1);
+        }
+
+        p = ngx_sprintf(p, ",\"size_bytes\":%O}", size);
+
+    } else {
+        p = ngx_cpymem(p, ",\"generation\":null",
+                       sizeof(",\"generation\":null") - 1);
+    }
+
+    p = ngx_sprintf(p, ",\"builder\":{\"state\":\"%s\",\"mode\":\"%s\"",
+                    recsys_schedule_state_name(snap.sched.state),
+                    ngx_process == NGX_PROCESS_SINGLE ? "in_process"
+                                                      : "helper_process");
+
+    if (snap.sched.state == RECSYS_SCHEDULE_RUNNING) {
+        p = ngx_sprintf(p, ",\"build_id\":%uL,\"full\":%s",
+                        snap.running_id,
+                        snap.running_full ? "true" : "false");
+        p = ngx_http_recsys_admin_time(p, "running_since",
+                                       snap.running_since);
+
+    } else {
+        p = ngx_cpymem(p, ",\"build_id\":null", sizeof(",\"build_id\":null")
+                                                - 1);
+    }
+
+    if (snap.requested) {
+        p = ngx_sprintf(p, ",\"queued_build_id\":%uL", snap.requested_id);
+    }
+
+    p = ngx_sprintf(p, ",\"pid\":%P", snap.pid);
+
+    p = snap.heartbeat
+        ? ngx_sprintf(p, ",\"heartbeat_age_seconds\":%T",
+                      now - snap.heartbeat)
+        : ngx_cpymem(p, ",\"heartbeat_age_seconds\":null",
+                     sizeof(",\"heartbeat_age_seconds\":null") - 1);
+
+    threshold = recsys_schedule_threshold(&conf->maintenance);
+
+    p = ngx_sprintf(p, "},\"breaker\":{\"state\":\"%s\","
+                    "\"consecutive_failures\":%ui,\"threshold\":%ui}",
+                    snap.sched.breaker_open ? "open" : "closed",
+                    (ngx_uint_t) snap.sched.failures, threshold);
+
+    p = ngx_sprintf(p, ",\"consecutive_failures\":%ui",
+                    (ngx_uint_t) snap.sched.failures);
+
+    if (snap.sched.next_build) {
+        p = ngx_http_recsys_admin_time(p, "next_build",
+                                       (time_t) (snap.sched.next_build
+                                                 / 1000));
+        p = ngx_sprintf(p, ",\"next_build_in_seconds\":%uL",
+                        snap.sched.next_build > now_ms
+                        ? (snap.sched.next_build - now_ms + 999) / 1000 : 0);
+
+    } else {
+        p = ngx_cpymem(p, ",\"next_build\":null,"
+                       "\"next_build_in_seconds\":null",
+                       sizeof(",\"next_build\":null,"
+                              "\"next_build_in_seconds\":null") - 1);
+    }
+
+    p = ngx_sprintf(p, ",\"interval_seconds\":%uL",
+                    conf->maintenance.interval);
+
+    /* never the DSN: it may carry a host, a user and a password */
+    if (conf->source.type != RECSYS_SOURCE_POSTGRESQL) {
+        p = ngx_cpymem(p, ",\"database\":{\"state\":\"not_configured\"}",
+                       sizeof(",\"database\":{\"state\":\"not_configured\"}")
+                       - 1);
+
+    } else if (snap.db_contact == 0) {
+        p = ngx_cpymem(p, ",\"database\":{\"state\":\"unknown\"}",
+                       sizeof(",\"database\":{\"state\":\"unknown\"}") - 1);
+
+    } else {
+        p = ngx_sprintf(p, ",\"database\":{\"state\":\"%s\"",
+                        snap.db_ok ? "ok" : "failing");
+        p = ngx_http_recsys_admin_time(p, "last_contact", snap.db_contact);
+        p = ngx_sprintf(p, ",\"latency_ms\":%M}", snap.db_latency);
+    }
+
+    p = ngx_cpymem(p, ",\"builds\":[", sizeof(",\"builds\":[") - 1);
+
+    /* newest first */
+    for (i = 0; i < snap.nbuilds; i++) {
+        k = (snap.newest + NGX_HTTP_RECSYS_HELPER_HISTORY - i)
+            % NGX_HTTP_RECSYS_HELPER_HISTORY;
+        b = &snap.builds[k];
+
+        if (i) {
+            *p++ = ',';
+        }
+
+        p = ngx_sprintf(p, "{\"id\":%uL,\"success\":%s,\"type\":\"%s\",",
+                        b->id, b->success ? "true" : "false",
+                        b->full ? "full" : "incremental");
+        p = ngx_http_recsys_admin_str(p, "trigger", (char *) b->trigger,
+                                      ngx_strlen(b->trigger));
+
+        if (b->success) {
+            p = ngx_sprintf(p, ",\"generation\":%uL,\"items\":%uL",
+                            b->generation, b->items);
+
+        } else {
+            p = ngx_cpymem(p, ",\"generation\":null,\"items\":null",
+                           sizeof(",\"generation\":null,\"items\":null")
+                           - 1);
+        }
+
+        p = ngx_sprintf(p, ",\"duration_seconds\":%ui.%03ui",
+                        (ngx_uint_t) (b->duration / 1000),
+                        (ngx_uint_t) (b->duration % 1000));
+
+        if (b->error[0]) {
+            *p++ = ',';
+            p = ngx_http_recsys_admin_str(p, "error", (char *) b->error,
+                                          ngx_strlen(b->error));
+
+        } else {
+            p = ngx_cpymem(p, ",\"error\":null", sizeof(",\"error\":null")
+                                                 - 1);
+        }
+
+        p = ngx_http_recsys_admin_time(p, "started_at", b->started);
+        p = ngx_http_recsys_admin_time(p, "finished_at", b->finished);
+        *p++ = '}';
+    }
+
+    p = ngx_cpymem(p, "]}\n", 3);
+
+    return ngx_http_recsys_send_json(r, NGX_HTTP_OK, start, p - start);
+}
+
+
+static ngx_int_t
+ngx_http_recsys_admin_rollback(ngx_http_request_t *r)
+{
+    u_char                            *p, *start;
+    char                               err[RECSYS_CATALOG_ERRLEN];
+    uint64_t                           generation, previous;
+    ngx_int_t                          rc;
+    ngx_http_recsys_catalog_t         *catalog;
+    ngx_http_recsys_admin_loc_conf_t  *alcf;
+
+    alcf = ngx_http_get_module_loc_conf(r, ngx_http_recsys_admin_module);
+    catalog = alcf->catalog;
+
+    rc = ngx_http_recsys_helper_rollback(catalog, r->connection->log,
+                                         &generation, &previous, err,
+                                         sizeof(err));
+
+    if (rc == NGX_DECLINED) {
+        return ngx_http_recsys_admin_unavailable(r);
+    }
+
+    if (rc == NGX_BUSY) {
+        return ngx_http_recsys_send_error(r, NGX_HTTP_CONFLICT,
+                                          "build_in_progress",
+                                          "a build or rollback of catalog "
+                                          "\"%V\" is running or queued",
+                                          &catalog->name);
+    }
+
+    if (rc != NGX_OK) {
+        return ngx_http_recsys_send_error(r, NGX_HTTP_CONFLICT,
+                                          "no_previous_generation",
+                                          "catalog \"%V\" has no generation "
+                                          "to roll back to%s%s",
+                                          &catalog->name,
+                                          err[0] ? ": " : "", err);
+    }
+
+    start = ngx_pnalloc(r->pool, 128 + 6 * catalog->name.len);
+    if (start == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    p = ngx_cpymem(start, "{", 1);
+    p = ngx_http_recsys_admin_str(p, "catalog", (char *) catalog->name.data,
+                                  catalog->name.len);
+    p = ngx_sprintf(p, ",\"generation\":%uL,\"previous_generation\":%uL}\n",
+                    generation, previous);
+
+    return ngx_http_recsys_send_json(r, NGX_HTTP_OK, start, p - start);
+}
+
+
+static ngx_int_t
+ngx_http_recsys_admin_unavailable(ngx_http_request_t *r)
+{
+    ngx_http_recsys_admin_loc_conf_t  *alcf;
+
+    alcf = ngx_http_get_module_loc_conf(r, ngx_http_recsys_admin_module);
+
+    return ngx_http_recsys_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                      "builder_unavailable",
+                                      "the builder of catalog \"%V\" is "
+                                      "not available",
+                                      &alcf->catalog->name);
+}
+
+
+/* ,"key":"YYYY-MM-DDTHH:MM:SSZ" or ,"key":null for 0 */
+
+static u_char *
+ngx_http_recsys_admin_time(u_char *p, const char *key, time_t t)
+{
+    ngx_tm_t  tm;
+
+    if (t == 0) {
+        return ngx_sprintf(p, ",\"%s\":null", key);
+    }
+
+    ngx_gmtime(t, &tm);
+
+    return ngx_sprintf(p, ",\"%s\":\"%4d-%02d-%02dT%02d:%02d:%02dZ\"", key,
+                       tm.ngx_tm_year, tm.ngx_tm_mon, tm.ngx_tm_mday,
+                       tm.ngx_tm_hour, tm.ngx_tm_min, tm.ngx_tm_sec);
+}
+
+
+/* "key":"escaped value" */
+
+static u_char *
+ngx_http_recsys_admin_str(u_char *p, const char *key, const char *s,
+    size_t len)
+{
+    p = ngx_sprintf(p, "\"%s\":\"", key);
+    p = (u_char *) recsys_json_escape((char *) p, s, len);
+    *p++ = '"';
+
+    return p;
+}
+
+
+static ngx_int_t
+ngx_http_recsys_admin_header(ngx_http_request_t *r, const char *name,
+    ngx_str_t *value)
+{
+    ngx_table_elt_t  *h;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = 1;
+    h->key.data = (u_char *) name;
+    h->key.len = ngx_strlen(name);
+    h->value = *value;
+
+    return NGX_OK;
+}
+
+
+static void *
+ngx_http_recsys_admin_create_loc_conf(ngx_conf_t *cf)
+{
+    ngx_http_recsys_admin_loc_conf_t  *alcf;
+
+    alcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_recsys_admin_loc_conf_t));
+    if (alcf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     alcf->admin = 0;
+     *     alcf->catalog = NULL;
+     *     alcf->token = NULL;
+     *     alcf->status_url = { 0, NULL };
+     */
+
+    return alcf;
+}
+
+
+static char *
+ngx_http_recsys_admin_merge_loc_conf(ngx_conf_t *cf, void *parent,
+    void *child)
+{
+    ngx_http_recsys_admin_loc_conf_t *prev = parent;
+    ngx_http_recsys_admin_loc_conf_t *conf = child;
+
+    if (conf->token == NULL) {
+        conf->token = prev->token;
+    }
+
+    ngx_conf_merge_str_value(conf->status_url, prev->status_url,
+                             "/admin/index/status");
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_recsys_admin(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_recsys_admin_loc_conf_t *alcf = conf;
+
+    ngx_str_t                     *value;
+    ngx_uint_t                     i;
+    ngx_http_core_loc_conf_t      *clcf;
+    ngx_http_recsys_catalog_t    **catalog;
+    ngx_http_recsys_main_conf_t   *rmcf;
+
+    if (alcf->admin) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_strcmp(value[1].data, "rebuild") == 0) {
+        alcf->admin = NGX_HTTP_RECSYS_ADMIN_REBUILD;
+
+    } else if (ngx_strcmp(value[1].data, "status") == 0) {
+        alcf->admin = NGX_HTTP_RECSYS_ADMIN_STATUS;
+
+    } else if (ngx_strcmp(value[1].data, "rollback") == 0) {
+        alcf->admin = NGX_HTTP_RECSYS_ADMIN_ROLLBACK;
+
+    } else {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid parameter \"%V\", expected rebuild, "
+                           "status or rollback", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    rmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_recsys_module);
+    catalog = rmcf->catalogs.elts;
+
+    if (cf->args->nelts == 3) {
+        for (i = 0; i < rmcf->catalogs.nelts; i++) {
+            if (catalog[i]->name.len == value[2].len
+                && ngx_strncmp(catalog[i]->name.data, value[2].data,
+                               value[2].len)
+                   == 0)
+            {
+                alcf->catalog = catalog[i];
+                break;
+            }
+        }
+
+        if (alcf->catalog == NULL) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "unknown recsys catalog \"%V\"", &value[2]);
+            return NGX_CONF_ERROR;
+        }
+
+    } else if (rmcf->catalogs.nelts == 1) {
+        alcf->catalog = catalog[0];
+
+    } else if (rmcf->catalogs.nelts == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"recsys_admin %V\" is used but no "
+                           "\"recsys_catalog\" is declared before it",
+                           &value[1]);
+        return NGX_CONF_ERROR;
+
+    } else {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"recsys_admin %V\" needs a catalog name: %ui "
+                           "catalogs are declared", &value[1],
+                           rmcf->catalogs.nelts);
+        return NGX_CONF_ERROR;
+    }
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_http_recsys_admin_handler;
+
+    return NGX_CONF_OK;
+}
