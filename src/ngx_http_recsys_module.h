@@ -10,7 +10,8 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
-#include "recsys_artifact.h"
+#include "recsys_generation.h"
+#include "recsys_layout.h"
 #include "recsys_catalog.h"
 
 

@@ -6,7 +6,6 @@
  * synced and checksummed.
  */
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -16,7 +15,6 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 
@@ -30,6 +28,9 @@
 #include <faiss/c_api/index_io_c.h>
 
 #include "recsys_builder.h"
+#include "recsys_faiss.h"
+#include "recsys_files.h"
+#include "recsys_items_writer.h"
 #include "recsys_source_pg.h"
 #include "recsys_search.h"
 
@@ -118,21 +119,14 @@ static int recsys_build_index(recsys_build_ctx_t *ctx, const char *factory,
     uint32_t nlist, const char *path);
 static int recsys_build_quantizer(recsys_build_ctx_t *ctx,
     FaissIndexIVF *ivf, uint32_t nlist, uint64_t m, const float *x);
-static int recsys_build_write_vectors(recsys_build_ctx_t *ctx,
-    const char *path);
-static int recsys_build_sum(const char *dir, const char *name,
-    recsys_file_sum_t *sum, char *err, size_t errlen);
 static int recsys_build_generation(recsys_build_ctx_t *ctx,
     const char *tmp, uint64_t generation, const char *factory,
     uint32_t nlist, double start);
 static int recsys_build_neighbors(recsys_build_ctx_t *ctx, const char *tmp,
     recsys_manifest_t *m);
-static const char *recsys_build_faiss_error(void);
 static uint32_t recsys_build_parse_nlist(const char *factory,
     const char **digits, const char **rest);
 static uint32_t recsys_build_auto_nlist(uint64_t n, uint32_t nprobe);
-static int recsys_build_mkdirs(const char *path, char *err, size_t errlen);
-static void recsys_build_rmtree(const char *path);
 static double recsys_build_now(void);
 
 
@@ -191,7 +185,7 @@ recsys_build_ex(const recsys_catalog_t *c, const recsys_build_opts_t *o,
     recsys_build_result_t *res)
 {
     int                   rc, saved_threads, threads;
-    char                  tmp[4096];
+    char                  tmp[RECSYS_PATH_MAX], why[RECSYS_ERRLEN];
     uint32_t              nlist, asked;
     uint64_t              generation;
     const char           *dir;
@@ -252,7 +246,7 @@ recsys_build_ex(const recsys_catalog_t *c, const recsys_build_opts_t *o,
     rc = -1;
     tmp[0] = '\0';
 
-    if (recsys_build_mkdirs(dir, res->error, sizeof(res->error)) != 0) {
+    if (recsys_mkdirs(dir, res->error, sizeof(res->error)) != 0) {
         goto done;
     }
 
@@ -379,7 +373,7 @@ recsys_build_ex(const recsys_catalog_t *c, const recsys_build_opts_t *o,
 done:
 
     if (tmp[0] != '\0') {
-        recsys_build_rmtree(tmp);
+        (void) recsys_remove_tree(tmp, why, sizeof(why));
     }
 
     recsys_build_reset(&ctx);
@@ -871,7 +865,7 @@ recsys_build_reuse(recsys_build_ctx_t *ctx, const char *path)
 failed:
 
     snprintf(ctx->err, ctx->errlen, "faiss: %s previous index: %s", what,
-             recsys_build_faiss_error());
+             recsys_faiss_error());
     rc = -1;
 
 done:
@@ -1392,7 +1386,11 @@ recsys_build_generation(recsys_build_ctx_t *ctx, const char *tmp,
 
     snprintf(path, sizeof(path), "%s/%s", tmp, RECSYS_VECTORS_FILE);
 
-    if (recsys_build_write_vectors(ctx, path) != 0) {
+    if (recsys_file_write(path, ctx->vectors, (size_t) ctx->rows
+                          * ctx->conf->index.dimension * sizeof(float),
+                          ctx->err, ctx->errlen)
+        != 0)
+    {
         return -1;
     }
 
@@ -1405,7 +1403,7 @@ recsys_build_generation(recsys_build_ctx_t *ctx, const char *tmp,
     memset(&m, 0, sizeof(recsys_manifest_t));
 
     for (i = 0; i < 3; i++) {
-        if (recsys_build_sum(tmp, files[i], &m.files[i], ctx->err,
+        if (recsys_file_sum(tmp, files[i], &m.files[i], ctx->err,
                              ctx->errlen)
             != 0)
         {
@@ -1508,7 +1506,7 @@ recsys_build_neighbors(recsys_build_ctx_t *ctx, const char *tmp,
         goto done;
     }
 
-    if (recsys_build_sum(tmp, RECSYS_NEIGHBORS_FILE, &m->files[m->nfiles],
+    if (recsys_file_sum(tmp, RECSYS_NEIGHBORS_FILE, &m->files[m->nfiles],
                          ctx->err, ctx->errlen)
         != 0)
     {
@@ -1572,7 +1570,7 @@ recsys_build_index(recsys_build_ctx_t *ctx, const char *factory,
         != 0)
     {
         snprintf(ctx->err, ctx->errlen, "faiss: factory \"%s\": %s", factory,
-                 recsys_build_faiss_error());
+                 recsys_faiss_error());
         return -1;
     }
 
@@ -1638,7 +1636,7 @@ recsys_build_index(recsys_build_ctx_t *ctx, const char *factory,
 failed:
 
     snprintf(ctx->err, ctx->errlen, "faiss: %s \"%s\": %s", what, factory,
-             recsys_build_faiss_error());
+             recsys_faiss_error());
 
 done:
 
@@ -1691,143 +1689,6 @@ recsys_build_quantizer(recsys_build_ctx_t *ctx, FaissIndexIVF *ivf,
     return rc == 0 ? 0 : -1;
 }
 
-
-static int
-recsys_build_write_vectors(recsys_build_ctx_t *ctx, const char *path)
-{
-    int            fd;
-    size_t         left;
-    ssize_t        n;
-    const char    *p;
-
-    fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (fd == -1) {
-        snprintf(ctx->err, ctx->errlen, "open(\"%.400s\"): %s", path,
-                 strerror(errno));
-        return -1;
-    }
-
-    p = (const char *) ctx->vectors;
-    left = (size_t) ctx->rows * ctx->conf->index.dimension * sizeof(float);
-
-    while (left > 0) {
-        n = write(fd, p, left);
-
-        if (n < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
-
-            goto failed;
-        }
-
-        p += n;
-        left -= (size_t) n;
-    }
-
-    if (fsync(fd) != 0) {
-        goto failed;
-    }
-
-    if (close(fd) != 0) {
-        snprintf(ctx->err, ctx->errlen, "close(\"%.400s\"): %s", path,
-                 strerror(errno));
-        return -1;
-    }
-
-    return 0;
-
-failed:
-
-    snprintf(ctx->err, ctx->errlen, "write(\"%.400s\"): %s", path,
-             strerror(errno));
-    close(fd);
-
-    return -1;
-}
-
-
-static int
-recsys_build_sum(const char *dir, const char *name, recsys_file_sum_t *sum,
-    char *err, size_t errlen)
-{
-    int          fd;
-    char         path[4096 + 32];
-    void        *p;
-    struct stat  st;
-
-    snprintf(path, sizeof(path), "%s/%s", dir, name);
-
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd == -1) {
-        snprintf(err, errlen, "open(\"%.400s\"): %s", path, strerror(errno));
-        return -1;
-    }
-
-    if (fstat(fd, &st) != 0) {
-        snprintf(err, errlen, "fstat(\"%.400s\"): %s", path, strerror(errno));
-        close(fd);
-        return -1;
-    }
-
-    snprintf(sum->name, sizeof(sum->name), "%s", name);
-    sum->size = (uint64_t) st.st_size;
-
-    if (st.st_size == 0) {
-        sum->checksum = recsys_checksum("", 0);
-        close(fd);
-        return 0;
-    }
-
-    p = mmap(NULL, (size_t) st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-    if (p == MAP_FAILED) {
-        snprintf(err, errlen, "mmap(\"%.400s\"): %s", path, strerror(errno));
-        close(fd);
-        return -1;
-    }
-
-    sum->checksum = recsys_checksum(p, (size_t) st.st_size);
-
-    munmap(p, (size_t) st.st_size);
-    close(fd);
-
-    return 0;
-}
-
-
-/*
- * FAISS messages start with "Error in <C++ signature> at <file>:<line>:
- * Error: '<condition>' failed: "; the reason is what follows.
- */
-
-static const char *
-recsys_build_faiss_error(void)
-{
-    const char  *e, *p;
-
-    e = faiss_get_last_error();
-    if (e == NULL) {
-        return "unknown error";
-    }
-
-    p = strstr(e, "' failed: ");
-    if (p != NULL) {
-        return p + sizeof("' failed: ") - 1;
-    }
-
-    p = strstr(e, "Error: ");
-    if (p != NULL) {
-        return p + sizeof("Error: ") - 1;
-    }
-
-    return e;
-}
-
-
-/*
- * Returns the number after "IVF" in a factory string, 0 when there is
- * none; digits and rest point at the number and what follows it.
- */
 
 static uint32_t
 recsys_build_parse_nlist(const char *factory, const char **digits,
@@ -1903,76 +1764,6 @@ recsys_build_auto_nlist(uint64_t n, uint32_t nprobe)
     }
 
     return nlist;
-}
-
-
-static int
-recsys_build_mkdirs(const char *path, char *err, size_t errlen)
-{
-    char    buf[4096], *p;
-    size_t  len;
-
-    len = strlen(path);
-    if (len == 0 || len >= sizeof(buf)) {
-        snprintf(err, errlen, "bad index path \"%s\"", path);
-        return -1;
-    }
-
-    memcpy(buf, path, len + 1);
-
-    for (p = buf + 1; /* void */ ; p++) {
-        if (*p != '/' && *p != '\0') {
-            continue;
-        }
-
-        if (*p == '/') {
-            *p = '\0';
-        }
-
-        if (mkdir(buf, 0755) != 0 && errno != EEXIST) {
-            snprintf(err, errlen, "mkdir(\"%.400s\"): %s", buf,
-                     strerror(errno));
-            return -1;
-        }
-
-        if (p == buf + len) {
-            break;
-        }
-
-        *p = '/';
-    }
-
-    return 0;
-}
-
-
-/* the temp directory only ever holds plain files */
-
-static void
-recsys_build_rmtree(const char *path)
-{
-    DIR            *d;
-    char            file[4096 + 256];
-    struct dirent  *de;
-
-    d = opendir(path);
-
-    if (d != NULL) {
-        while ((de = readdir(d)) != NULL) {
-            if (strcmp(de->d_name, ".") == 0
-                || strcmp(de->d_name, "..") == 0)
-            {
-                continue;
-            }
-
-            snprintf(file, sizeof(file), "%s/%s", path, de->d_name);
-            (void) unlink(file);
-        }
-
-        closedir(d);
-    }
-
-    (void) rmdir(path);
 }
 
 

@@ -9,8 +9,9 @@
 #define _RECSYS_BUILDER_H_INCLUDED_
 
 
-#include "recsys_artifact.h"
 #include "recsys_catalog.h"
+#include "recsys_generation.h"
+#include "recsys_layout.h"
 
 
 typedef struct {

@@ -8,7 +8,7 @@
 #define _RECSYS_SEARCH_H_INCLUDED_
 
 
-#include "recsys_artifact.h"
+#include "recsys_generation.h"
 
 
 #define RECSYS_CATEGORY_ANY      -1

@@ -25,8 +25,9 @@
 #include <faiss/c_api/IndexIVF_c.h>
 #include <faiss/c_api/error_c.h>
 
-#include "recsys_artifact.h"
 #include "recsys_catalog.h"
+#include "recsys_generation.h"
+#include "recsys_layout.h"
 
 
 typedef struct {

@@ -23,6 +23,7 @@
 #include <faiss/c_api/index_factory_c.h>
 #include <faiss/c_api/index_io_c.h>
 
+#include "recsys_items_writer.h"
 #include "recsys_search.h"
 
 

@@ -1,0 +1,61 @@
+/*
+ * File and directory helpers of the generation code: paths, whole-file
+ * writes that reach the disk, read-only shared mappings, numbered
+ * directory listings and tree removal.  All return 0 on success, -1 with
+ * err set (where they take one).
+ */
+
+#ifndef _RECSYS_FILES_H_INCLUDED_
+#define _RECSYS_FILES_H_INCLUDED_
+
+
+#include "recsys_artifact.h"
+
+
+/* "dir/name" into out; -1 when it does not fit */
+int recsys_path_join(char *out, size_t outlen, const char *dir,
+    const char *name);
+
+/* the last component of path */
+const char *recsys_path_base(const char *path);
+
+/* a decimal number of at most 20 digits, no sign: 0, else -1 */
+int recsys_parse_uint(const char *s, size_t len, uint64_t *out);
+
+/* writes data to a new file (mode 0644), fsyncs it; removes it on error */
+int recsys_file_write(const char *path, const void *data, size_t len,
+    char *err, size_t errlen);
+
+/*
+ * Maps a regular file read-only and shared; an empty file gives base
+ * NULL and size 0.  Errors name the file's last component.
+ */
+int recsys_file_map(const char *path, const void **base, size_t *size,
+    char *err, size_t errlen);
+
+/* fsync a file or directory by path */
+int recsys_fsync_path(const char *path, char *err, size_t errlen);
+
+/* fsyncs every regular file in dir, then dir itself */
+int recsys_fsync_dir(const char *dir, char *err, size_t errlen);
+
+/* creates path and its missing parents (mode 0755) */
+int recsys_mkdirs(const char *path, char *err, size_t errlen);
+
+/*
+ * The entries of dir named by a decimal number, largest first, in a
+ * malloc()ed array the caller frees (NULL when there are none).  Returns
+ * how many, -1 when dir cannot be read or memory runs out.
+ */
+int recsys_dir_numbers(const char *dir, uint64_t **out);
+
+/*
+ * Removes path and everything under it, going on past failures; a
+ * read-only directory of ours is made writable first.  Returns
+ * 0 when all is gone, else -1 with the first failure in err ("<path>:
+ * <call> failed: <reason>").
+ */
+int recsys_remove_tree(const char *path, char *err, size_t errlen);
+
+
+#endif /* _RECSYS_FILES_H_INCLUDED_ */

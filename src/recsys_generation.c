@@ -1,0 +1,452 @@
+/*
+ * Opening a generation: the manifest, then each file it lists checked
+ * against it and mapped, then the FAISS index read with its inverted
+ * lists mapped; and neighbors.bin, written by the builder.
+ */
+
+#include <sys/types.h>
+#include <sys/stat.h>
+#include <sys/mman.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <faiss/c_api/Index_c.h>
+#include <faiss/c_api/IndexIVF_c.h>
+#include <faiss/c_api/index_io_c.h>
+
+#include "recsys_faiss.h"
+#include "recsys_files.h"
+#include "recsys_generation.h"
+
+
+static int recsys_generation_check_file(recsys_generation_t *g,
+    const recsys_file_sum_t *fs, char *err, size_t errlen);
+static int recsys_generation_neighbors(recsys_generation_t *g, char *err,
+    size_t errlen);
+static int recsys_generation_index(recsys_generation_t *g, uint32_t nprobe,
+    char *err, size_t errlen);
+
+
+/* checks size and checksum of one file; keeps the vectors mapping */
+
+static int
+recsys_generation_check_file(recsys_generation_t *g,
+    const recsys_file_sum_t *fs, char *err, size_t errlen)
+{
+    char          path[RECSYS_PATH_MAX];
+    size_t        size;
+    uint64_t      sum;
+    struct stat   st;
+    const void   *base;
+
+    if (recsys_path_join(path, sizeof(path), g->dir, fs->name) != 0) {
+        snprintf(err, errlen, "%s: path too long", fs->name);
+        return -1;
+    }
+
+    if (stat(path, &st) != 0) {
+        snprintf(err, errlen, "%s: stat failed: %s", fs->name,
+                 strerror(errno));
+        return -1;
+    }
+
+    if ((uint64_t) st.st_size != fs->size) {
+        snprintf(err, errlen, "%s: size %llu does not match manifest %llu",
+                 fs->name, (unsigned long long) st.st_size,
+                 (unsigned long long) fs->size);
+        return -1;
+    }
+
+    if (recsys_file_map(path, &base, &size, err, errlen) != 0) {
+        return -1;
+    }
+
+    if (size != fs->size) {
+        snprintf(err, errlen, "%s: size %llu does not match manifest %llu",
+                 fs->name, (unsigned long long) size,
+                 (unsigned long long) fs->size);
+        goto failed;
+    }
+
+    sum = recsys_checksum(base, size);
+
+    if (sum != fs->checksum) {
+        snprintf(err, errlen, "%s: checksum %016llx does not match "
+                 "manifest %016llx", fs->name, (unsigned long long) sum,
+                 (unsigned long long) fs->checksum);
+        goto failed;
+    }
+
+    if (strcmp(fs->name, RECSYS_VECTORS_FILE) == 0) {
+        g->vectors = base;
+        g->vectors_size = size;
+        return 0;
+    }
+
+    if (strcmp(fs->name, RECSYS_NEIGHBORS_FILE) == 0) {
+        g->neighbors.base = base;
+        g->neighbors.size = size;
+        return 0;
+    }
+
+    if (base != NULL) {
+        munmap((void *) base, size);
+    }
+
+    return 0;
+
+failed:
+
+    if (base != NULL) {
+        munmap((void *) base, size);
+    }
+
+    return -1;
+}
+
+
+static int
+recsys_generation_index(recsys_generation_t *g, uint32_t nprobe, char *err,
+    size_t errlen)
+{
+    int              metric;
+    char             path[RECSYS_PATH_MAX];
+    FaissIndex      *idx;
+    FaissIndexIVF   *ivf;
+
+    if (recsys_path_join(path, sizeof(path), g->dir, RECSYS_INDEX_FILE) != 0) {
+        snprintf(err, errlen, "%s: path too long", RECSYS_INDEX_FILE);
+        return -1;
+    }
+
+    idx = NULL;
+
+    if (faiss_read_index_fname(path, RECSYS_FAISS_IO_FLAG_MMAP, &idx) != 0
+        || idx == NULL)
+    {
+        snprintf(err, errlen, "%s: %s", RECSYS_INDEX_FILE,
+                 recsys_faiss_error());
+        return -1;
+    }
+
+    g->index = idx;
+
+    if ((uint64_t) faiss_Index_ntotal(idx) != g->manifest.items) {
+        snprintf(err, errlen, "%s: %lld vectors, manifest says %llu items",
+                 RECSYS_INDEX_FILE, (long long) faiss_Index_ntotal(idx),
+                 (unsigned long long) g->manifest.items);
+        return -1;
+    }
+
+    if (faiss_Index_d(idx) < 0
+        || (uint32_t) faiss_Index_d(idx) != g->manifest.dimension)
+    {
+        snprintf(err, errlen, "%s: dimension %d does not match manifest %u",
+                 RECSYS_INDEX_FILE, faiss_Index_d(idx),
+                 g->manifest.dimension);
+        return -1;
+    }
+
+    /* cosine is an inner product over normalized vectors */
+    metric = (g->manifest.metric == RECSYS_METRIC_L2)
+             ? METRIC_L2 : METRIC_INNER_PRODUCT;
+
+    if ((int) faiss_Index_metric_type(idx) != metric) {
+        snprintf(err, errlen, "%s: FAISS metric type %d does not match "
+                 "metric %s", RECSYS_INDEX_FILE,
+                 (int) faiss_Index_metric_type(idx),
+                 recsys_metric_name(g->manifest.metric));
+        return -1;
+    }
+
+    ivf = faiss_IndexIVF_cast(idx);
+
+    if (ivf != NULL && nprobe > 0) {
+        faiss_IndexIVF_set_nprobe(ivf, nprobe);
+    }
+
+    return 0;
+}
+
+
+int
+recsys_generation_open(recsys_generation_t *g, const char *dir,
+    uint32_t expect_dim, int expect_metric, uint32_t nprobe, char *err,
+    size_t errlen)
+{
+    char                path[RECSYS_PATH_MAX];
+    recsys_manifest_t  *m;
+
+    memset(g, 0, sizeof(recsys_generation_t));
+    m = &g->manifest;
+
+    if (strlen(dir) >= sizeof(g->dir)) {
+        snprintf(err, errlen, "generation directory path too long");
+        return -1;
+    }
+
+    strcpy(g->dir, dir);
+
+    if (recsys_path_join(path, sizeof(path), dir, RECSYS_MANIFEST_FILE) != 0) {
+        snprintf(err, errlen, "%s: path too long", RECSYS_MANIFEST_FILE);
+        return -1;
+    }
+
+    if (recsys_manifest_read(path, m, err, errlen) != 0) {
+        return -1;
+    }
+
+    if (expect_dim != 0 && m->dimension != expect_dim) {
+        snprintf(err, errlen, "dimension %u does not match the configured %u",
+                 m->dimension, expect_dim);
+        return -1;
+    }
+
+    if (expect_metric != -1 && m->metric != expect_metric) {
+        snprintf(err, errlen, "metric %s does not match the configured %s",
+                 recsys_metric_name(m->metric),
+                 recsys_metric_name(expect_metric)
+                 ? recsys_metric_name(expect_metric) : "(unknown)");
+        return -1;
+    }
+
+    return recsys_generation_map(g, nprobe, err, errlen);
+}
+
+
+int
+recsys_generation_map(recsys_generation_t *g, uint32_t nprobe, char *err,
+    size_t errlen)
+{
+    int                       i;
+    char                      path[RECSYS_PATH_MAX];
+    uint64_t                  need;
+    recsys_manifest_t        *m;
+    const recsys_file_sum_t  *fs;
+    static const char        *required[3] = {
+        RECSYS_ITEMS_FILE, RECSYS_VECTORS_FILE, RECSYS_INDEX_FILE
+    };
+
+    m = &g->manifest;
+
+    for (i = 0; i < 3; i++) {
+        if (recsys_manifest_file(m, required[i]) == NULL) {
+            snprintf(err, errlen, "%s: \"files\" has no \"%s\"",
+                     RECSYS_MANIFEST_FILE, required[i]);
+            return -1;
+        }
+    }
+
+    for (i = 0; i < (int) m->nfiles; i++) {
+        fs = &m->files[i];
+
+        if (recsys_generation_check_file(g, fs, err, errlen) != 0) {
+            goto failed;
+        }
+    }
+
+    if (recsys_path_join(path, sizeof(path), g->dir, RECSYS_ITEMS_FILE) != 0) {
+        snprintf(err, errlen, "%s: path too long", RECSYS_ITEMS_FILE);
+        goto failed;
+    }
+
+    if (recsys_items_open(&g->items, path, err, errlen) != 0) {
+        goto failed;
+    }
+
+    if (g->items.count != m->items) {
+        snprintf(err, errlen, "%s: %llu items, manifest says %llu",
+                 RECSYS_ITEMS_FILE, (unsigned long long) g->items.count,
+                 (unsigned long long) m->items);
+        goto failed;
+    }
+
+    if (g->items.dimension != m->dimension) {
+        snprintf(err, errlen, "%s: dimension %u does not match manifest %u",
+                 RECSYS_ITEMS_FILE, g->items.dimension, m->dimension);
+        goto failed;
+    }
+
+    need = m->items * m->dimension * sizeof(float);
+
+    if (g->vectors_size != need) {
+        snprintf(err, errlen, "%s: size %llu, expected %llu "
+                 "(%llu items x %u dimensions x 4)", RECSYS_VECTORS_FILE,
+                 (unsigned long long) g->vectors_size,
+                 (unsigned long long) need, (unsigned long long) m->items,
+                 m->dimension);
+        goto failed;
+    }
+
+    if (recsys_generation_index(g, nprobe, err, errlen) != 0) {
+        goto failed;
+    }
+
+    if (g->neighbors.base != NULL
+        && recsys_generation_neighbors(g, err, errlen) != 0)
+    {
+        goto failed;
+    }
+
+    return 0;
+
+failed:
+
+    recsys_generation_close(g);
+
+    return -1;
+}
+
+
+uint32_t
+recsys_generation_nprobe(const recsys_generation_t *g)
+{
+    size_t          nprobe, nlist;
+    FaissIndexIVF  *ivf;
+
+    ivf = faiss_IndexIVF_cast(g->index);
+    if (ivf == NULL) {
+        return 0;
+    }
+
+    /* as recsys_search.c clamps it */
+    nprobe = faiss_IndexIVF_nprobe(ivf);
+    nlist = faiss_IndexIVF_nlist(ivf);
+
+    if (nprobe > nlist) {
+        nprobe = nlist;
+    }
+
+    return nprobe ? (uint32_t) nprobe : 1;
+}
+
+
+int
+recsys_neighbors_write(const char *path, uint32_t m, uint32_t nprobe,
+    uint64_t count, int metric, const int32_t *rows, const float *scores,
+    char *err, size_t errlen)
+{
+    int        rc;
+    char      *buf;
+    size_t     part;
+    uint32_t   h[RECSYS_NEIGHBORS_HEADER / 4];
+
+    part = (size_t) count * m * 4;
+
+    buf = malloc(RECSYS_NEIGHBORS_HEADER + 2 * part);
+    if (buf == NULL) {
+        snprintf(err, errlen, "%s: out of memory", RECSYS_NEIGHBORS_FILE);
+        return -1;
+    }
+
+    memset(h, 0, sizeof(h));
+    h[0] = RECSYS_NEIGHBORS_MAGIC;
+    h[1] = RECSYS_NEIGHBORS_VERSION;
+    h[2] = m;
+    h[3] = nprobe;
+    memcpy(&h[4], &count, sizeof(uint64_t));
+    h[6] = (uint32_t) metric;
+
+    memcpy(buf, h, sizeof(h));
+    memcpy(buf + RECSYS_NEIGHBORS_HEADER, rows, part);
+    memcpy(buf + RECSYS_NEIGHBORS_HEADER + part, scores, part);
+
+    rc = recsys_file_write(path, buf, RECSYS_NEIGHBORS_HEADER + 2 * part,
+                           err, errlen);
+
+    free(buf);
+
+    return rc;
+}
+
+
+/*
+ * Validates the mapped neighbors.bin.  Lists computed at another nprobe
+ * than the one served would not match a live search: they are unmapped
+ * and the generation serves without them.
+ */
+
+static int
+recsys_generation_neighbors(recsys_generation_t *g, char *err,
+    size_t errlen)
+{
+    uint32_t             h[RECSYS_NEIGHBORS_HEADER / 4];
+    uint64_t             count, need;
+    recsys_neighbors_t  *nb;
+
+    nb = &g->neighbors;
+
+    if (nb->size < RECSYS_NEIGHBORS_HEADER) {
+        snprintf(err, errlen, "%s: truncated header", RECSYS_NEIGHBORS_FILE);
+        return -1;
+    }
+
+    memcpy(h, nb->base, sizeof(h));
+    memcpy(&count, &h[4], sizeof(uint64_t));
+
+    if (h[0] != RECSYS_NEIGHBORS_MAGIC || h[1] != RECSYS_NEIGHBORS_VERSION) {
+        snprintf(err, errlen, "%s: bad magic or version",
+                 RECSYS_NEIGHBORS_FILE);
+        return -1;
+    }
+
+    if (h[2] == 0 || h[2] > RECSYS_NEIGHBORS_MAX
+        || count != g->items.count || h[6] != (uint32_t) g->manifest.metric)
+    {
+        snprintf(err, errlen, "%s: %u neighbors of %llu rows, metric %u, "
+                 "do not match the generation", RECSYS_NEIGHBORS_FILE, h[2],
+                 (unsigned long long) count, h[6]);
+        return -1;
+    }
+
+    need = RECSYS_NEIGHBORS_HEADER + count * h[2] * 8;
+
+    if (nb->size != need) {
+        snprintf(err, errlen, "%s: size %llu, expected %llu",
+                 RECSYS_NEIGHBORS_FILE, (unsigned long long) nb->size,
+                 (unsigned long long) need);
+        return -1;
+    }
+
+    if (h[3] != recsys_generation_nprobe(g)) {
+        munmap((void *) nb->base, nb->size);
+        memset(nb, 0, sizeof(recsys_neighbors_t));
+        return 0;
+    }
+
+    nb->m = h[2];
+    nb->nprobe = h[3];
+    nb->count = count;
+    nb->rows = (const int32_t *) (nb->base + RECSYS_NEIGHBORS_HEADER);
+    nb->scores = (const float *) (nb->base + RECSYS_NEIGHBORS_HEADER
+                                  + count * h[2] * 4);
+
+    return 0;
+}
+
+
+void
+recsys_generation_close(recsys_generation_t *g)
+{
+    if (g->index != NULL) {
+        faiss_Index_free(g->index);
+        g->index = NULL;
+    }
+
+    recsys_items_close(&g->items);
+
+    if (g->vectors != NULL) {
+        munmap((void *) g->vectors, g->vectors_size);
+    }
+
+    g->vectors = NULL;
+    g->vectors_size = 0;
+
+    if (g->neighbors.base != NULL) {
+        munmap((void *) g->neighbors.base, g->neighbors.size);
+    }
+
+    memset(&g->neighbors, 0, sizeof(recsys_neighbors_t));
+}

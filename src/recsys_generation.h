@@ -1,0 +1,85 @@
+/*
+ * A generation as a worker serves it: the manifest, items.bin,
+ * vectors.f32, index.faiss and the optional neighbors.bin of one
+ * generation directory, mapped read-only and shared.
+ */
+
+#ifndef _RECSYS_GENERATION_H_INCLUDED_
+#define _RECSYS_GENERATION_H_INCLUDED_
+
+
+#include "recsys_items.h"
+#include "recsys_manifest.h"
+
+
+/*
+ * neighbors.bin: a 32-byte header (RECSYS_NEIGHBORS_MAGIC, version, m,
+ * nprobe, count, metric, reserved), then count x m int32 rows, then
+ * count x m float32 scores.  Row r's list is its m best hits by score
+ * desc, id asc, from the index at that nprobe, itself excluded.  A short
+ * list ends with RECSYS_NEIGHBORS_END when it holds every candidate the
+ * probed lists had, RECSYS_NEIGHBORS_CUT when more exist.
+ */
+#define RECSYS_NEIGHBORS_MAGIC     0x424e5352u     /* "RSNB" */
+#define RECSYS_NEIGHBORS_VERSION   1
+#define RECSYS_NEIGHBORS_HEADER    32
+#define RECSYS_NEIGHBORS_MAX       1000
+#define RECSYS_NEIGHBORS_END       -1
+#define RECSYS_NEIGHBORS_CUT       -2
+
+
+/* neighbors.bin mapped read-only; rows is NULL when not used */
+typedef struct {
+    const uint8_t      *base;
+    size_t              size;
+    uint32_t            m;
+    uint32_t            nprobe;
+    uint64_t            count;
+    const int32_t      *rows;           /* count x m */
+    const float        *scores;         /* count x m */
+} recsys_neighbors_t;
+
+
+/* a mapped generation: what a worker serves from */
+typedef struct {
+    recsys_manifest_t   manifest;
+    recsys_items_t      items;
+    const float        *vectors;        /* items.count x dimension, mmap */
+    size_t              vectors_size;
+    void               *index;          /* FaissIndex *, inverted lists mmap */
+    recsys_neighbors_t  neighbors;
+    char                dir[RECSYS_PATH_MAX]; /* the generation's directory */
+} recsys_generation_t;
+
+
+/*
+ * Opens generation directory "dir": reads the manifest, checks sizes and
+ * checksums of every file, maps items and vectors, reads index.faiss with
+ * RECSYS_FAISS_IO_FLAG_MMAP and sets nprobe.  expect_dim/expect_metric of 0
+ * and -1 skip those checks.  On failure nothing stays mapped and err names
+ * the file and the reason.
+ */
+int recsys_generation_open(recsys_generation_t *g, const char *dir,
+    uint32_t expect_dim, int expect_metric, uint32_t nprobe,
+    char *err, size_t errlen);
+void recsys_generation_close(recsys_generation_t *g);
+
+/*
+ * The second half of recsys_generation_open(): maps the files of
+ * g->manifest found in g->dir.  The builder uses it on a generation whose
+ * manifest is not written yet.  neighbors.bin is used only when its
+ * nprobe is the index's; an invalid one refuses the generation.
+ */
+int recsys_generation_map(recsys_generation_t *g, uint32_t nprobe,
+    char *err, size_t errlen);
+
+/* the index's nprobe as a search uses it: 1..nlist; 0 when not IVF */
+uint32_t recsys_generation_nprobe(const recsys_generation_t *g);
+
+/* writes neighbors.bin for rows x m lists computed at nprobe */
+int recsys_neighbors_write(const char *path, uint32_t m, uint32_t nprobe,
+    uint64_t count, int metric, const int32_t *rows, const float *scores,
+    char *err, size_t errlen);
+
+
+#endif /* _RECSYS_GENERATION_H_INCLUDED_ */

@@ -1,0 +1,50 @@
+/*
+ * The index directory: generations/<G>/ directories, the "current"
+ * symlink, publishing, pruning, rollback candidates and leftovers of
+ * builds that died.  All return 0 on success, -1 with err set.
+ */
+
+#ifndef _RECSYS_LAYOUT_H_INCLUDED_
+#define _RECSYS_LAYOUT_H_INCLUDED_
+
+
+#include "recsys_artifact.h"
+
+
+/* resolves <index_dir>/current to "<index_dir>/generations/<G>" */
+int recsys_current_dir(const char *index_dir, char *out, size_t outlen,
+    char *err, size_t errlen);
+
+/*
+ * Renames the finished temp directory tmp_dir to generations/<generation>,
+ * fsyncs, points "current" at it with rename(2) of a temp symlink, fsyncs
+ * the index directory, and removes all but the newest "keep" generations
+ * (never the current one).
+ */
+int recsys_publish(const char *index_dir, const char *tmp_dir,
+    uint64_t generation, uint32_t keep, char *err, size_t errlen);
+
+/*
+ * Points "current" at generations/<generation>: rename(2) of a temp
+ * symlink, then fsync of the index directory.
+ */
+int recsys_set_current(const char *index_dir, uint64_t generation,
+    char *err, size_t errlen);
+
+/*
+ * Generations a rollback from current may go to, best first: the one
+ * current was built over (manifest "previous") if it exists, then older
+ * ones, newest first.  Returns how many were stored in out, -1 on error.
+ * Publishing never prunes the first of them.
+ */
+int recsys_rollback_candidates(const char *index_dir, uint64_t current,
+    uint64_t *out, size_t max);
+
+/* highest generation number found under generations/, 0 if none */
+uint64_t recsys_last_generation(const char *index_dir);
+
+/* removes leftover temp directories of builds that died half-way */
+void recsys_cleanup_temp(const char *index_dir);
+
+
+#endif /* _RECSYS_LAYOUT_H_INCLUDED_ */

@@ -1,0 +1,306 @@
+/*
+ * Unit tests for recsys_generation.c and recsys_faiss.c: opening a
+ * generation with a real FAISS index, and refusing damaged ones.
+ */
+
+#include <sys/types.h>
+#include <sys/stat.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <omp.h>
+#include <faiss/c_api/Index_c.h>
+#include <faiss/c_api/IndexIVF_c.h>
+#include <faiss/c_api/index_factory_c.h>
+#include <faiss/c_api/index_io_c.h>
+
+#include "recsys_generation.h"
+#include "test_tmp.h"
+
+
+#define TEST_DIM      8
+#define TEST_NITEMS   40
+
+
+static void test_make_generation(const char *dir);
+static void test_generation_failed(recsys_generation_t *g, const char *dir,
+    uint32_t dim, int metric, const char *expect);
+static int test_mapped_shared(const char *dir, const char *name);
+
+
+/* a complete generation in dir: 40 normalized vectors of dimension 8 */
+
+static void
+test_make_generation(const char *dir)
+{
+    char                    path[4200], id[32], err[RECSYS_ERRLEN];
+    void                   *data;
+    float                   x[TEST_NITEMS * TEST_DIM], norm;
+    size_t                  len;
+    uint32_t                i, j;
+    FaissIndex             *idx;
+    recsys_manifest_t       m;
+    recsys_items_writer_t  *w;
+    static const char      *files[3] = {
+        RECSYS_ITEMS_FILE, RECSYS_VECTORS_FILE, RECSYS_INDEX_FILE
+    };
+
+    srand(7);
+
+    for (i = 0; i < TEST_NITEMS; i++) {
+        norm = 0;
+
+        for (j = 0; j < TEST_DIM; j++) {
+            x[i * TEST_DIM + j] = (float) (rand() % 2000 - 1000) / 1000.0f;
+            norm += x[i * TEST_DIM + j] * x[i * TEST_DIM + j];
+        }
+
+        norm = sqrtf(norm);
+
+        for (j = 0; j < TEST_DIM; j++) {
+            x[i * TEST_DIM + j] /= norm;
+        }
+    }
+
+    test_fmt(path, "%s/%s", dir, RECSYS_VECTORS_FILE);
+    test_write_bytes(path, x, sizeof(x));
+
+    w = recsys_items_writer_create(TEST_DIM);
+    assert_non_null(w);
+
+    for (i = 0; i < TEST_NITEMS; i++) {
+        snprintf(id, sizeof(id), "item-%u", i);
+        test_add(w, id, NULL, NULL, NULL, (float) i);
+    }
+
+    test_fmt(path, "%s/%s", dir, RECSYS_ITEMS_FILE);
+    assert_int_equal(recsys_items_writer_write(w, path, err, sizeof(err)),
+                     0);
+    recsys_items_writer_destroy(w);
+
+    assert_int_equal(faiss_index_factory(&idx, TEST_DIM, "IVF1,Flat",
+                                         METRIC_INNER_PRODUCT), 0);
+    assert_int_equal(faiss_Index_train(idx, TEST_NITEMS, x), 0);
+    assert_int_equal(faiss_Index_add(idx, TEST_NITEMS, x), 0);
+    test_fmt(path, "%s/%s", dir, RECSYS_INDEX_FILE);
+    assert_int_equal(faiss_write_index_fname(idx, path), 0);
+    faiss_Index_free(idx);
+
+    memset(&m, 0, sizeof(m));
+    m.format = 1;
+    m.generation = 1;
+    m.items = TEST_NITEMS;
+    m.dimension = TEST_DIM;
+    m.metric = RECSYS_METRIC_INNER_PRODUCT;
+    strcpy(m.factory, "IVF1,Flat");
+    m.nlist = 1;
+    strcpy(m.built_at, "2024-01-01T00:00:00Z");
+    strcpy(m.source_type, "file");
+    strcpy(m.source, "test");
+    m.nfiles = 3;
+
+    for (i = 0; i < 3; i++) {
+        test_fmt(path, "%s/%s", dir, files[i]);
+        data = test_read_bytes(path, &len);
+        strcpy(m.files[i].name, files[i]);
+        m.files[i].size = len;
+        m.files[i].checksum = recsys_checksum(data, len);
+        free(data);
+    }
+
+    test_fmt(path, "%s/%s", dir, RECSYS_MANIFEST_FILE);
+    assert_int_equal(recsys_manifest_write(path, &m, err, sizeof(err)), 0);
+}
+
+static void
+test_generation_failed(recsys_generation_t *g, const char *dir,
+    uint32_t dim, int metric, const char *expect)
+{
+    char  err[RECSYS_ERRLEN];
+
+    err[0] = '\0';
+    assert_int_equal(recsys_generation_open(g, dir, dim, metric, 4, err,
+                                            sizeof(err)), -1);
+
+    if (strstr(err, expect) == NULL) {
+        fail_msg("error \"%s\" lacks \"%s\"", err, expect);
+    }
+
+    assert_null(g->index);
+    assert_null(g->vectors);
+    assert_null(g->items.base);
+}
+
+/* whether /proc/self/maps has dir/name mapped "r--s" */
+
+static int
+test_mapped_shared(const char *dir, const char *name)
+{
+    int    found;
+    char   line[8400], path[4200];
+    FILE  *f;
+
+    test_fmt(path, "%s/%s", dir, name);
+
+    f = fopen("/proc/self/maps", "r");
+    assert_non_null(f);
+
+    found = 0;
+
+    while (fgets(line, sizeof(line), f) != NULL) {
+        line[strcspn(line, "\n")] = '\0';
+
+        if (strstr(line, " r--s ") != NULL
+            && strlen(line) >= strlen(path)
+            && strcmp(line + strlen(line) - strlen(path), path) == 0)
+        {
+            found = 1;
+        }
+    }
+
+    fclose(f);
+
+    return found;
+}
+
+static void
+test_generation(void **state)
+{
+    char                  dir[4200], path[4200], saved[4200];
+    char                  err[RECSYS_ERRLEN];
+    void                 *data;
+    float                 dist[3];
+    size_t                len;
+    idx_t                 labels[3];
+    test_tmp_t           *t;
+    FaissIndexIVF        *ivf;
+    recsys_manifest_t     m;
+    recsys_generation_t   g;
+
+    t = *state;
+    test_path(t, "gen", dir);
+    assert_int_equal(mkdir(dir, 0755), 0);
+    test_make_generation(dir);
+
+    assert_int_equal(recsys_generation_open(&g, dir, TEST_DIM,
+                                            RECSYS_METRIC_INNER_PRODUCT, 3,
+                                            err, sizeof(err)), 0);
+    assert_string_equal(g.dir, dir);
+    assert_int_equal(g.items.count, TEST_NITEMS);
+    assert_int_equal(g.manifest.dimension, TEST_DIM);
+    assert_int_equal(g.vectors_size, TEST_NITEMS * TEST_DIM * 4);
+    assert_non_null(g.index);
+    assert_int_equal(faiss_Index_ntotal(g.index), TEST_NITEMS);
+    assert_int_equal(faiss_Index_d(g.index), TEST_DIM);
+
+    ivf = faiss_IndexIVF_cast(g.index);
+    assert_non_null(ivf);
+    assert_int_equal(faiss_IndexIVF_nprobe(ivf), 3);
+
+    /* all three files are shared read-only mappings */
+    assert_true(test_mapped_shared(dir, RECSYS_ITEMS_FILE));
+    assert_true(test_mapped_shared(dir, RECSYS_VECTORS_FILE));
+    assert_true(test_mapped_shared(dir, RECSYS_INDEX_FILE));
+
+    /* each normalized vector is its own nearest neighbour */
+    assert_int_equal(faiss_Index_search(g.index, 1, g.vectors + 5 * TEST_DIM,
+                                        3, dist, labels), 0);
+    assert_int_equal(labels[0], 5);
+    assert_int_equal(recsys_items_find(&g.items, "item-5", 6), 5);
+
+    recsys_generation_close(&g);
+    assert_null(g.index);
+    assert_null(g.vectors);
+    recsys_generation_close(&g);
+
+    /* 0 and -1 skip the dimension and metric checks; nprobe 0 keeps 1 */
+    assert_int_equal(recsys_generation_open(&g, dir, 0, -1, 0, err,
+                                            sizeof(err)), 0);
+    assert_int_equal(faiss_IndexIVF_nprobe(faiss_IndexIVF_cast(g.index)),
+                     1);
+    recsys_generation_close(&g);
+
+    test_generation_failed(&g, dir, 16, -1,
+                           "dimension 8 does not match the configured 16");
+    test_generation_failed(&g, dir, TEST_DIM, RECSYS_METRIC_L2,
+                           "metric inner_product does not match the "
+                           "configured l2");
+
+    /* truncated vectors */
+    test_fmt(path, "%s/%s", dir, RECSYS_VECTORS_FILE);
+    data = test_read_bytes(path, &len);
+    test_write_bytes(path, data, 100);
+    test_fmt(saved, "vectors.f32: size 100 does not match "
+             "manifest %zu", len);
+    test_generation_failed(&g, dir, TEST_DIM, -1, saved);
+
+    /* same size, one byte changed */
+    ((char *) data)[17] ^= 0x40;
+    test_write_bytes(path, data, len);
+    test_generation_failed(&g, dir, TEST_DIM, -1, "vectors.f32: checksum ");
+    ((char *) data)[17] ^= 0x40;
+    test_write_bytes(path, data, len);
+    free(data);
+
+    /* a damaged index.faiss whose manifest entry matches */
+    test_fmt(path, "%s/%s", dir, RECSYS_MANIFEST_FILE);
+    assert_int_equal(recsys_manifest_read(path, &m, err, sizeof(err)), 0);
+    test_fmt(saved, "%s/%s", dir, RECSYS_INDEX_FILE);
+    data = test_read_bytes(saved, &len);
+    test_write_bytes(saved, "garbage!", 8);
+    strcpy(m.files[2].name, RECSYS_INDEX_FILE);
+    m.files[2].size = 8;
+    m.files[2].checksum = recsys_checksum("garbage!", 8);
+    assert_int_equal(recsys_manifest_write(path, &m, err, sizeof(err)), 0);
+    test_generation_failed(&g, dir, TEST_DIM, -1, "index.faiss: ");
+
+    /* the manifest disagrees with the files on the item count */
+    test_write_bytes(saved, data, len);
+    m.files[2].size = len;
+    m.files[2].checksum = recsys_checksum(data, len);
+    free(data);
+    m.items = TEST_NITEMS - 1;
+    assert_int_equal(recsys_manifest_write(path, &m, err, sizeof(err)), 0);
+    test_generation_failed(&g, dir, TEST_DIM, -1,
+                           "items.bin: 40 items, manifest says 39");
+
+    /* a manifest without the index's entry */
+    m.items = TEST_NITEMS;
+    m.nfiles = 2;
+    assert_int_equal(recsys_manifest_write(path, &m, err, sizeof(err)), 0);
+    test_generation_failed(&g, dir, TEST_DIM, -1, "has no \"index.faiss\"");
+
+    m.nfiles = 3;
+    assert_int_equal(recsys_manifest_write(path, &m, err, sizeof(err)), 0);
+    assert_int_equal(recsys_generation_open(&g, dir, TEST_DIM, -1, 2, err,
+                                            sizeof(err)), 0);
+    recsys_generation_close(&g);
+
+    assert_int_equal(unlink(path), 0);
+    test_generation_failed(&g, dir, TEST_DIM, -1,
+                           "manifest.json: open failed");
+}
+
+
+int
+main(void)
+{
+    const struct CMUnitTest  tests[] = {
+        cmocka_unit_test_setup_teardown(test_generation, test_setup,
+                                        test_teardown),
+    };
+
+    /* one OpenMP thread: no pool to leak or to race under valgrind */
+    omp_set_num_threads(1);
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
