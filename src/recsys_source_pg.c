@@ -7,10 +7,6 @@
  * type, dims and lower bounds, then length-prefixed elements).
  */
 
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE  /* memmem */
-#endif
-
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -45,7 +41,6 @@
 #define RECSYS_PG_EPOCH            946684800LL
 
 #define RECSYS_PG_CONNECT_TIMEOUT  "10"
-#define RECSYS_PG_MAX_SECRETS      4
 #define RECSYS_PG_QUOTE_LEN        64
 
 
@@ -68,13 +63,6 @@ typedef struct {
     Oid                 types[6];       /* 0-terminated */
     const char         *expect;
 } recsys_pg_column_t;
-
-
-typedef struct {
-    size_t              start;
-    size_t              len;
-    int                 uri;            /* percent-encoded */
-} recsys_pg_span_t;
 
 
 typedef struct {
@@ -119,12 +107,6 @@ static void recsys_pg_result_error(recsys_pg_ctx_t *ctx, const char *what,
 static void recsys_pg_quote(const char *s, size_t len, char *buf,
     size_t size);
 static void recsys_pg_timestamp(int64_t us, char *buf, size_t size);
-static int recsys_pg_secrets(const char *dsn, recsys_pg_span_t *spans);
-static size_t recsys_pg_decode_span(const char *s, size_t len, int uri,
-    char *out);
-static int recsys_pg_hex(char c);
-static void recsys_pg_replace(char *msg, size_t size, const char *secret,
-    size_t len);
 static uint32_t recsys_pg_u32(const unsigned char *p);
 static uint64_t recsys_pg_u64(const unsigned char *p);
 static double recsys_pg_now(void);
@@ -292,9 +274,19 @@ done:
 static int
 recsys_pg_connect(recsys_pg_ctx_t *ctx)
 {
-    char                 redacted[256];
+    char                 redacted[256], reason[128];
     const char          *keys[4], *values[4];
     const char          *status;
+
+    /* libpq would quote a malformed string in its message */
+    if (recsys_pg_dsn_check(ctx->r->conf->dsn, reason, sizeof(reason))
+        != 0)
+    {
+        recsys_pg_error(ctx, "the dsn is not a usable connection string "
+                        "(%s); it is not shown, it may hold a password",
+                        reason);
+        return -1;
+    }
 
     /* the dsn comes last so that its own settings win */
     keys[0] = "connect_timeout";
@@ -1221,327 +1213,6 @@ recsys_pg_timestamp(int64_t us, char *buf, size_t size)
     snprintf(buf, size, "%04d-%02d-%02d %02d:%02d:%02d.%06d+00",
              tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
              tm.tm_min, tm.tm_sec, (int) frac);
-}
-
-
-size_t
-recsys_pg_redact(const char *dsn, char *out, size_t outlen)
-{
-    int                i, n;
-    size_t             pos, len, need;
-    recsys_pg_span_t   spans[RECSYS_PG_MAX_SECRETS];
-
-    n = recsys_pg_secrets(dsn, spans);
-    len = strlen(dsn);
-    pos = 0;
-    need = 0;
-
-    if (outlen > 0) {
-        out[0] = '\0';
-    }
-
-    /* spans come in order and do not overlap */
-    for (i = 0; i <= n; i++) {
-        len = (i < n) ? spans[i].start - pos : strlen(dsn) - pos;
-
-        if (need + len < outlen) {
-            memcpy(out + need, dsn + pos, len);
-        } else if (need < outlen) {
-            memcpy(out + need, dsn + pos, outlen - need - 1);
-        }
-
-        need += len;
-
-        if (i < n) {
-            if (need + 3 < outlen) {
-                memcpy(out + need, "***", 3);
-            } else if (need < outlen) {
-                memcpy(out + need, "***", outlen - need - 1);
-            }
-
-            need += 3;
-            pos = spans[i].start + spans[i].len;
-        }
-    }
-
-    if (outlen > 0) {
-        out[need < outlen ? need : outlen - 1] = '\0';
-    }
-
-    return need;
-}
-
-
-void
-recsys_pg_scrub(const char *dsn, char *msg, size_t size)
-{
-    int                i, n;
-    char              *plain;
-    size_t             len;
-    recsys_pg_span_t   spans[RECSYS_PG_MAX_SECRETS];
-
-    n = recsys_pg_secrets(dsn, spans);
-
-    for (i = 0; i < n; i++) {
-        if (spans[i].len == 0) {
-            continue;
-        }
-
-        recsys_pg_replace(msg, size, dsn + spans[i].start, spans[i].len);
-
-        plain = malloc(spans[i].len + 1);
-
-        if (plain == NULL) {
-            /* cannot check the decoded form: say nothing at all */
-            snprintf(msg, size, "postgresql: error (message withheld)");
-            return;
-        }
-
-        len = recsys_pg_decode_span(dsn + spans[i].start, spans[i].len,
-                                    spans[i].uri, plain);
-
-        if (len > 0) {
-            recsys_pg_replace(msg, size, plain, len);
-        }
-
-        free(plain);
-    }
-}
-
-
-/*
- * The passwords of a DSN, in order.  In a URI the user info ends at the
- * last "@" (a raw "/", "?" or "@" in a password is still covered, at
- * worst more is hidden), parameters follow the first "?" after it.
- */
-
-static int
-recsys_pg_secrets(const char *dsn, recsys_pg_span_t *spans)
-{
-    int          n;
-    char         key[16];
-    size_t       klen;
-    const char  *p, *at, *colon, *q, *k, *v, *end;
-
-    n = 0;
-
-    if (strncmp(dsn, "postgresql://", 13) == 0
-        || strncmp(dsn, "postgres://", 11) == 0)
-    {
-        p = strstr(dsn, "://") + 3;
-        at = strrchr(p, '@');
-
-        if (at != NULL) {
-            colon = memchr(p, ':', at - p);
-
-            if (colon != NULL) {
-                spans[n].start = colon + 1 - dsn;
-                spans[n].len = at - colon - 1;
-                spans[n].uri = 1;
-                n++;
-            }
-
-            p = at + 1;
-        }
-
-        q = strchr(p, '?');
-
-        while (q != NULL && n < RECSYS_PG_MAX_SECRETS) {
-            k = q + 1;
-            end = strchr(k, '&');
-            if (end == NULL) {
-                end = k + strlen(k);
-            }
-
-            v = memchr(k, '=', end - k);
-
-            if (v != NULL && (size_t) (v - k) < sizeof(key)) {
-                klen = recsys_pg_decode_span(k, v - k, 1, key);
-                key[klen] = '\0';
-
-                if (strcmp(key, "password") == 0) {
-                    spans[n].start = v + 1 - dsn;
-                    spans[n].len = end - v - 1;
-                    spans[n].uri = 1;
-                    n++;
-                }
-            }
-
-            q = (*end == '&') ? end : NULL;
-        }
-
-        return n;
-    }
-
-    /* key = value pairs; values bare or single-quoted with \ escapes */
-
-    p = dsn;
-
-    while (n < RECSYS_PG_MAX_SECRETS) {
-        while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r') {
-            p++;
-        }
-
-        if (*p == '\0') {
-            break;
-        }
-
-        k = p;
-        while (*p != '\0' && *p != '=' && *p != ' ' && *p != '\t'
-               && *p != '\n' && *p != '\r')
-        {
-            p++;
-        }
-
-        klen = p - k;
-
-        while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r') {
-            p++;
-        }
-
-        if (*p != '=') {
-            break;
-        }
-
-        p++;
-
-        while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r') {
-            p++;
-        }
-
-        v = p;
-
-        if (*p == '\'') {
-            p++;
-
-            while (*p != '\0' && *p != '\'') {
-                if (*p == '\\' && p[1] != '\0') {
-                    p++;
-                }
-
-                p++;
-            }
-
-            if (*p == '\'') {
-                p++;
-            }
-
-        } else {
-            while (*p != '\0' && *p != ' ' && *p != '\t' && *p != '\n'
-                   && *p != '\r')
-            {
-                if (*p == '\\' && p[1] != '\0') {
-                    p++;
-                }
-
-                p++;
-            }
-        }
-
-        if (klen == 8 && memcmp(k, "password", 8) == 0) {
-            spans[n].start = v - dsn;
-            spans[n].len = p - v;
-            spans[n].uri = 0;
-            n++;
-        }
-    }
-
-    return n;
-}
-
-
-/* the value a span stands for: percent-decoded, or unquoted, unescaped */
-
-static size_t
-recsys_pg_decode_span(const char *s, size_t len, int uri, char *out)
-{
-    int      hi, lo;
-    size_t   i, n;
-
-    n = 0;
-
-    if (uri) {
-        for (i = 0; i < len; i++) {
-            hi = (i + 2 < len) ? recsys_pg_hex(s[i + 1]) : -1;
-            lo = (i + 2 < len) ? recsys_pg_hex(s[i + 2]) : -1;
-
-            if (s[i] == '%' && hi != -1 && lo != -1) {
-                out[n++] = (char) (hi * 16 + lo);
-                i += 2;
-
-            } else {
-                out[n++] = s[i];
-            }
-        }
-
-        return n;
-    }
-
-    if (len >= 2 && s[0] == '\'') {
-        s++;
-        len -= (s[len - 2] == '\'') ? 2 : 1;
-    }
-
-    for (i = 0; i < len; i++) {
-        if (s[i] == '\\' && i + 1 < len) {
-            i++;
-        }
-
-        out[n++] = s[i];
-    }
-
-    return n;
-}
-
-
-static int
-recsys_pg_hex(char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-
-    return -1;
-}
-
-
-/* replaces each occurrence by "***"; what no longer fits is cut off */
-
-static void
-recsys_pg_replace(char *msg, size_t size, const char *secret, size_t len)
-{
-    char    *p;
-    size_t   off, tail;
-
-    p = msg;
-
-    while ((p = memmem(p, strlen(p), secret, len)) != NULL) {
-        off = (size_t) (p - msg);
-        tail = strlen(p + len);
-
-        if (off + 4 > size) {
-            *p = '\0';
-            return;
-        }
-
-        if (off + 3 + tail + 1 > size) {
-            tail = size - off - 3 - 1;
-        }
-
-        memmove(p + 3, p + len, tail);
-        p[3 + tail] = '\0';
-        memcpy(p, "***", 3);
-
-        p += 3;
-    }
 }
 
 

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "recsys_catalog.h"
+#include "recsys_pg_dsn.h"
 
 
 #define RECSYS_PG_WATERMARK_LEN    64
@@ -69,17 +70,6 @@ typedef struct {
  * row changed) as "YYYY-MM-DD HH:MM:SS.ffffff+00".
  */
 int recsys_pg_read(recsys_pg_read_t *r, char *err, size_t errlen);
-
-/*
- * Copies dsn to out with every password replaced by "***": the password
- * of a postgresql:// URI's user info, a "password" URI parameter and a
- * "password=" key of a key=value connection string.  Returns the length
- * the copy needs, like snprintf.
- */
-size_t recsys_pg_redact(const char *dsn, char *out, size_t outlen);
-
-/* replaces every password of dsn found in msg (raw or decoded) by "***" */
-void recsys_pg_scrub(const char *dsn, char *msg, size_t size);
 
 
 #endif /* _RECSYS_SOURCE_PG_H_INCLUDED_ */

@@ -3,18 +3,28 @@
 # a build from the table, an incremental rebuild that picks up an insert,
 # an update and a delete, and a database that is down: the builder backs
 # off, opens the breaker, says so, and requests still answer.  No answer
-# carries the password.  Sections: see t/lib/RecsysHelper.pm.
+# carries the password.  An Azure-style user name ("name@server") before
+# the password in the URI's query (issue 9, item 7): the password is in
+# no answer, no error.log line, no recsys-build output and no file of the
+# index, for a failing and a succeeding build; malformed DSNs are refused
+# without being quoted.  Sections: see t/lib/RecsysHelper.pm.
 
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use RecsysTestNginx;
 use RecsysChecks;
 use RecsysHelper;
+use File::Find;
 
 repeat_each(1);
 no_shuffle();
 master_on();
 workers(1);
+
+# error_log patterns are checked after each request: against the whole
+# log of the block, and a second after the answer (the helper logs a
+# failure just after it publishes it in shared memory)
+check_accum_error_log();
 
 if (!$ENV{RECSYS_DATABASE_URL}) {
     plan(skip_all => 'RECSYS_DATABASE_URL is not set (scripts/pg.sh)');
@@ -55,7 +65,94 @@ END
            "$dir/h21c-file.yaml") == 0 or die "recsys-build failed";
 }
 
+# the role of the Azure-style DSNs; their DSNs reach the catalogs through
+# the environment, as RECSYS_DATABASE_URL does
+my $Pw = 'hunter2-T21';
+my $Port = $ENV{RECSYS_PG_PORT} // 55432;
+{
+    open my $p, '|-', 'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1',
+        $ENV{RECSYS_PG_ADMIN_URL} or die "psql: $!";
+    print $p <<"END";
+SET client_min_messages = warning;
+DO \$\$ BEGIN CREATE ROLE "rs21\@corp" LOGIN;
+EXCEPTION WHEN duplicate_object THEN NULL; END \$\$;
+ALTER ROLE "rs21\@corp" PASSWORD '$Pw';
+GRANT SELECT ON items21 TO "rs21\@corp";
+END
+    close $p;
+    $? == 0 or die "cannot create the role rs21\@corp";
+}
+$ENV{RECSYS_T21_DSN_OK} =
+    "postgresql://127.0.0.1:$Port/recsys?user=rs21\@corp&password=$Pw";
+$ENV{RECSYS_T21_DSN_DOWN} = "postgresql://127.0.0.1:1/recsys"
+    . "?user=rs21\@corp&password=$Pw&connect_timeout=2";
+
+# every file under dir: none holds the password
+sub no_password_in_files {
+    my ($name, $dir) = @_;
+    my @files;
+    find(sub { push @files, $File::Find::name if -f }, $dir);
+    ok(scalar @files, "$name - $dir has files");
+    for my $f (@files) {
+        open my $fh, '<', $f or die "$f: $!";
+        local $/;
+        my $data = <$fh>;
+        unlike($data, qr/\Q$Pw\E/, "$name - no password in $f");
+    }
+}
+
+# recsys-build with a DSN: its exit status and everything it printed
+sub recsys_build {
+    my ($dsn, $index) = @_;
+    my $dir = $ENV{TEST_NGINX_DATA_DIR};
+    open my $y, '>', "$dir/h21-cli.yaml" or die;
+    print $y "source: {type: postgresql, dsn: \"\${RECSYS_T21_DSN}\","
+           . " table: items21}\n"
+           . "index: {path: $dir/$index, dimension: 4}\n";
+    close $y;
+    local $ENV{RECSYS_T21_DSN} = $dsn;
+    my $bin = "$ENV{TEST_NGINX_BUILD_DIR}/recsys-build";
+    my $out = `'$bin' '$dir/h21-cli.yaml' 2>&1`;
+    return ($? >> 8, $out);
+}
+
+{
+    my ($rc, $out) = recsys_build($ENV{RECSYS_T21_DSN_DOWN}, 'h21-cli');
+    is($rc, 1, 'recsys-build, database down - fails');
+    like($out, qr{\?user=rs21\@corp&password=\*\*\*&},
+         'recsys-build, database down - names the DSN, redacted');
+    unlike($out, qr/\Q$Pw\E/, 'recsys-build, database down - no password');
+
+    for my $dsn ("host=127.0.0.1 port=$Port junk password=$Pw",
+                 "password=$Pw host=127.0.0.1 port=$Port sslmode",
+                 "postgresql://rs21%40corp:$Pw%zz\@127.0.0.1:$Port/recsys",
+                 "postgresql://rs21%40corp:$Pw\@x\@127.0.0.1:$Port/recsys",
+                 "postgresql://127.0.0.1:$Port?user=rs21\@corp&password=$Pw")
+    {
+        ($rc, $out) = recsys_build($dsn, 'h21-cli');
+        is($rc, 1, "recsys-build, malformed DSN - fails");
+        like($out, qr/not a usable connection string \(.* at byte \d+\)/,
+             "recsys-build, malformed DSN - says where");
+        unlike($out, qr/\Q$Pw\E/,
+               "recsys-build, malformed DSN - no password");
+    }
+
+    ($rc, $out) = recsys_build($ENV{RECSYS_T21_DSN_OK}, 'h21-cli');
+    is($rc, 0, 'recsys-build, Azure-style user - builds') or diag($out);
+    unlike($out, qr/\Q$Pw\E/, 'recsys-build, Azure-style user - no password');
+    my $m = "$ENV{TEST_NGINX_DATA_DIR}/h21-cli/current/manifest.json";
+    open my $fh, '<', $m or die "$m: $!";
+    local $/;
+    like(<$fh>, qr{"source":\s*"postgresql://127\.0\.0\.1:\d+/recsys
+                   \?user=rs21\@corp&password=\*\*\*"}x,
+         'recsys-build, Azure-style user - manifest source redacted');
+    no_password_in_files('recsys-build, Azure-style user',
+                         "$ENV{TEST_NGINX_DATA_DIR}/h21-cli");
+}
+
 run_tests();
+
+no_password_in_files('TEST 5', "$ENV{TEST_NGINX_DATA_DIR}/h21e");
 
 __DATA__
 
@@ -157,4 +254,70 @@ location = /health/detailed { recsys_health detailed; }
  '"builder":\{"state":"backing_off",.*"breaker":"open",.*"database":\{"state":"failing"']
 --- response_body_unlike eval
 ["s3cret-Pw", "s3cret-Pw", "s3cret-Pw", "s3cret-Pw"]
+--- timeout: 60
+
+
+
+=== TEST 4: an Azure-style user before the password, database down
+--- user_files
+>>> down.yaml
+source:
+  type: postgresql
+  dsn: "${RECSYS_T21_DSN_DOWN}"
+  table: items21
+index: {path: $TEST_NGINX_DATA_DIR/h21c, dimension: 4}
+maintenance:
+  build_on_start: always
+  backoff_initial: 1s
+  backoff_max: 2s
+--- http_config
+recsys_catalog down ../html/down.yaml;
+--- config
+location = /admin/index/status { recsys_admin status; }
+--- wait_failures: 0:1
+--- request eval
+["GET /admin/index/status", "GET /admin/index/status"]
+--- error_code eval
+[200, 200]
+--- response_body_like eval
+['"catalog":"down"',
+ '"database":\{"state":"failing".*"error":"[^"]*\\?user=rs21@corp&password=\\*\\*\\*&connect_timeout=2']
+--- response_body_unlike eval
+["hunter2-T21", "hunter2-T21"]
+--- wait: 1
+--- error_log
+?user=rs21@corp&password=***&connect_timeout=2
+--- no_error_log
+hunter2-T21
+--- timeout: 60
+
+
+
+=== TEST 5: an Azure-style user before the password, the build succeeds
+--- user_files
+>>> azure.yaml
+source:
+  type: postgresql
+  dsn: "${RECSYS_T21_DSN_OK}"
+  table: items21
+index: {path: $TEST_NGINX_DATA_DIR/h21e, dimension: 4}
+--- http_config
+recsys_catalog azure ../html/azure.yaml;
+--- config
+location = /p { recsys popular; }
+location = /admin/index/status { recsys_admin status; }
+--- wait_idle: 0:1
+--- request eval
+["GET /admin/index/status", "GET /admin/index/status", "GET /p?k=1"]
+--- error_code eval
+[200, 200, 200]
+--- response_body_like eval
+['"catalog":"azure"',
+ '"generation":\{"number":1,"items":50,.*"builds":\[\{"id":1,"success":true',
+ '"count":1,']
+--- response_body_unlike eval
+["hunter2-T21", "hunter2-T21", "hunter2-T21"]
+--- no_error_log
+hunter2-T21
+[error]
 --- timeout: 60
