@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <cjson/cJSON.h>
 #include <libpq-fe.h>
 
 #include "recsys_source_pg.h"
@@ -79,6 +80,7 @@ typedef struct {
     const char         *id;
     int                 id_len;
     char                idbuf[64];
+    char               *attrs;          /* the row's, compact, malloc'ed */
 } recsys_pg_ctx_t;
 
 
@@ -96,7 +98,7 @@ static int recsys_pg_vector(recsys_pg_ctx_t *ctx, const unsigned char *p,
 static int recsys_pg_number(recsys_pg_ctx_t *ctx, Oid type,
     const unsigned char *p, int len, double *out);
 static int recsys_pg_json(recsys_pg_ctx_t *ctx, Oid type,
-    const unsigned char *p, int len, const char **s, size_t *slen);
+    const unsigned char *p, int len, recsys_pg_row_t *r);
 static void recsys_pg_type_error(recsys_pg_ctx_t *ctx, int c, Oid type);
 static void recsys_pg_error(recsys_pg_ctx_t *ctx, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -256,6 +258,7 @@ done:
     free(base);
     free(select);
     free(ctx.vec);
+    free(ctx.attrs);
 
     if (rc != 0) {
         snprintf(err, errlen, "postgresql: %s", msg);
@@ -657,7 +660,7 @@ recsys_pg_count(recsys_pg_ctx_t *ctx, const char *base)
 static int
 recsys_pg_decode(recsys_pg_ctx_t *ctx, PGresult *res, int row)
 {
-    int                   c;
+    int                   c, rc;
     char                  cberr[512];
     double                d;
     int64_t               ts;
@@ -754,8 +757,7 @@ recsys_pg_decode(recsys_pg_ctx_t *ctx, PGresult *res, int row)
     if (c != -1 && !PQgetisnull(res, row, c)) {
         if (recsys_pg_json(ctx, ctx->type[RECSYS_PG_ATTRIBUTES],
                            (const unsigned char *) PQgetvalue(res, row, c),
-                           PQgetlength(res, row, c), &r.attributes,
-                           &r.attributes_len)
+                           PQgetlength(res, row, c), &r)
             != 0)
         {
             return -1;
@@ -764,7 +766,12 @@ recsys_pg_decode(recsys_pg_ctx_t *ctx, PGresult *res, int row)
 
     cberr[0] = '\0';
 
-    if (ctx->r->row(ctx->r->data, &r, cberr, sizeof(cberr)) != 0) {
+    rc = ctx->r->row(ctx->r->data, &r, cberr, sizeof(cberr));
+
+    free(ctx->attrs);
+    ctx->attrs = NULL;
+
+    if (rc != 0) {
         recsys_pg_row_error(ctx, "%s", cberr);
         return -1;
     }
@@ -1037,13 +1044,17 @@ recsys_pg_number(recsys_pg_ctx_t *ctx, Oid type, const unsigned char *p,
 }
 
 
-/* jsonb's binary form is a version byte, 1, then the text */
+/*
+ * jsonb's binary form is a version byte, 1, then the text, which has a
+ * blank after each ":" and ","; json's is the text as written.  Both
+ * are stored as compact JSON, as cJSON prints it for JSON Lines sources.
+ */
 
 static int
 recsys_pg_json(recsys_pg_ctx_t *ctx, Oid type, const unsigned char *p,
-    int len, const char **s, size_t *slen)
+    int len, recsys_pg_row_t *r)
 {
-    int  i;
+    cJSON  *root;
 
     if (type == RECSYS_PG_JSONB) {
         if (len < 1 || p[0] != 1) {
@@ -1055,24 +1066,36 @@ recsys_pg_json(recsys_pg_ctx_t *ctx, Oid type, const unsigned char *p,
         len--;
     }
 
-    for (i = 0; i < len; i++) {
-        if (p[i] != ' ' && p[i] != '\t' && p[i] != '\r' && p[i] != '\n') {
-            break;
-        }
+    root = cJSON_ParseWithLength((const char *) p, (size_t) len);
+
+    if (root == NULL) {
+        recsys_pg_row_error(ctx, "attributes cannot be read as JSON (nested"
+                            " too deeply?)");
+        return -1;
     }
 
     /* a JSON null is no attributes */
-    if (len - i == 4 && memcmp(p + i, "null", 4) == 0) {
+    if (cJSON_IsNull(root)) {
+        cJSON_Delete(root);
         return 0;
     }
 
-    if (i == len || p[i] != '{') {
+    if (!cJSON_IsObject(root)) {
+        cJSON_Delete(root);
         recsys_pg_row_error(ctx, "attributes must be a JSON object");
         return -1;
     }
 
-    *s = (const char *) p;
-    *slen = (size_t) len;
+    ctx->attrs = cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);
+
+    if (ctx->attrs == NULL) {
+        recsys_pg_row_error(ctx, "out of memory");
+        return -1;
+    }
+
+    r->attributes = ctx->attrs;
+    r->attributes_len = strlen(ctx->attrs);
 
     return 0;
 }

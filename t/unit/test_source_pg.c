@@ -2,7 +2,8 @@
  * Unit tests for recsys_source_pg.c and the builder's postgresql path,
  * against a real server (scripts/pg.sh; "make unit" starts one): full and
  * incremental builds, the binary decoding of real[], every kind of bad
- * row (named by id, nothing published), no password in errors or manifests
+ * row (named by id, nothing published), attributes stored as compact
+ * JSON like the JSON Lines source's, no password in errors or manifests
  * (the parsing of DSNs is tested offline in test_pg_dsn.c), full builds
  * forced by option and schedule, cancel and rollback.
  */
@@ -289,8 +290,8 @@ test_full_build(void **state)
     assert_memory_equal(it.title, "Title 7", 7);
     assert_memory_equal(it.category, "cat3", 4);
     assert_true(it.popularity == 7.0f);
-    assert_int_equal(it.attributes_len, strlen("{\"n\": 7}"));
-    assert_memory_equal(it.attributes, "{\"n\": 7}", it.attributes_len);
+    assert_int_equal(it.attributes_len, strlen("{\"n\":7}"));
+    assert_memory_equal(it.attributes, "{\"n\":7}", it.attributes_len);
 
     recsys_generation_close(&g);
 
@@ -431,6 +432,126 @@ test_bad_rows(void **state)
                    " exist");
 
     expect_failure(NULL, "SELECT 1", "no \"id\" column");
+}
+
+
+/* the attributes of item id in the current generation of index */
+
+static void
+get_attributes(const char *index, const char *id, char *buf, size_t size)
+{
+    int64_t               row;
+    recsys_item_t         it;
+    recsys_generation_t   g;
+
+    open_current(&g, index);
+
+    row = recsys_items_find(&g.items, id, strlen(id));
+    assert_true(row >= 0);
+
+    recsys_items_get(&g.items, (uint32_t) row, &it);
+    assert_true(it.attributes_len < size);
+
+    if (it.attributes_len > 0) {
+        memcpy(buf, it.attributes, it.attributes_len);
+    }
+
+    buf[it.attributes_len] = '\0';
+
+    recsys_generation_close(&g);
+}
+
+
+/*
+ * jsonb prints a blank after each ":" and ","; json keeps the text as
+ * written.  Both must come out as the JSON Lines source stores the same
+ * object: compact, numbers re-printed (jsonb reorders keys, json not).
+ */
+
+static void
+test_attributes(void **state)
+{
+    int                     i;
+    FILE                   *f;
+    char                    idx[256], path[256], pg[1024], file[1024];
+    recsys_catalog_t        c;
+    recsys_build_result_t   res;
+
+    static const char  *objects[] = {
+        "{\"b\": [1, 2.50, {\"c\": null}], \"a\": \"x y\", \"longer\": true,"
+        " \"u\": \"caf\\u00e9 \\\"q\\\"\"}",
+        "{ \"z\" :  1.50e1 ,\t\"a\":[ ] , \"e\" : {} }",
+    };
+
+    (void) state;
+
+    make_table("t_attr", 4);
+
+    for (i = 0; i < 2; i++) {
+        sql("UPDATE t_attr SET attributes = $q$%s$q$ WHERE id = 'item-%d'",
+            objects[i], i + 1);
+    }
+
+    sql("UPDATE t_attr SET attributes = 'null' WHERE id = 'item-3'");
+    sql("UPDATE t_attr SET attributes = NULL WHERE id = 'item-4'");
+
+    index_dir(path, sizeof(path), "attr.jsonl");
+    f = fopen(path, "w");
+    assert_non_null(f);
+
+    for (i = 0; i < 2; i++) {
+        fprintf(f, "{\"id\": \"j%d\", \"vector\": [1, 2, 3, 4, 5, 6, 7, 8],"
+                " \"attributes\": %s}\n", i + 1, objects[i]);
+    }
+
+    fclose(f);
+
+    /* jsonb, then the json text as written, through a query */
+    for (i = 0; i < 2; i++) {
+        index_dir(idx, sizeof(idx), i == 0 ? "attr-jsonb" : "attr-json");
+        catalog_init(&c, i == 0 ? "t_attr" : NULL, idx);
+
+        if (i == 1) {
+            c.source.query = (char *) "SELECT id, embedding,"
+                " (CASE id WHEN 'item-1' THEN attributes::text"
+                " WHEN 'item-2' THEN $j$" "{ \"z\" :  1.50e1 ,\t\"a\":[ ] ,"
+                " \"e\" : {} }" "$j$ END)::json AS attributes FROM t_attr";
+        }
+
+        if (recsys_build_ex(&c, NULL, &res) != 0) {
+            fail_msg("%s", res.error);
+        }
+
+        get_attributes(idx, "item-1", pg, sizeof(pg));
+        assert_string_equal(pg, "{\"a\":\"x y\",\"b\":[1,2.5,{\"c\":null}],"
+                                "\"u\":\"caf\xc3\xa9 \\\"q\\\"\","
+                                "\"longer\":true}");
+
+        get_attributes(idx, "item-2", pg, sizeof(pg));
+        assert_string_equal(pg, i == 0 ? "{\"a\":[],\"e\":{},\"z\":15}"
+                                       : "{\"z\":15,\"a\":[],\"e\":{}}");
+
+        /* a JSON null and an SQL NULL are no attributes */
+        get_attributes(idx, "item-3", pg, sizeof(pg));
+        assert_string_equal(pg, "");
+        get_attributes(idx, "item-4", pg, sizeof(pg));
+        assert_string_equal(pg, "");
+    }
+
+    /* the JSON Lines source gives the json column's bytes */
+    index_dir(idx, sizeof(idx), "attr-file");
+    catalog_init(&c, NULL, idx);
+    c.source.type = RECSYS_SOURCE_FILE;
+    c.source.path = path;
+
+    if (recsys_build_ex(&c, NULL, &res) != 0) {
+        fail_msg("%s", res.error);
+    }
+
+    get_attributes(idx, "j2", file, sizeof(file));
+    index_dir(idx, sizeof(idx), "attr-json");
+    get_attributes(idx, "item-2", pg, sizeof(pg));
+    assert_string_equal(pg, file);
 }
 
 
@@ -787,6 +908,7 @@ main(void)
     const struct CMUnitTest  tests[] = {
         cmocka_unit_test(test_full_build),
         cmocka_unit_test(test_bad_rows),
+        cmocka_unit_test(test_attributes),
         cmocka_unit_test(test_password_redaction),
         cmocka_unit_test(test_incremental),
         cmocka_unit_test(test_cancel),
