@@ -788,11 +788,23 @@ recsys_pg_copy(void *data, const char *dsn, const recsys_pg_part_t *part)
 {
     recsys_pg_out_t *o = data;
 
-    if (part->secret) {
-        recsys_pg_out(o, dsn + o->pos, part->start - o->pos);
-        recsys_pg_out(o, "***", 3);
-        o->pos = part->start + part->len;
+    if (!part->secret) {
+        return 0;
     }
+
+    recsys_pg_out(o, dsn + o->pos, part->start - o->pos);
+
+    /* a quoted value stays quoted: a keyword may follow the quote */
+    if (part->form == RECSYS_PG_DSN_KV && part->len > 0
+        && dsn[part->start] == '\'')
+    {
+        recsys_pg_out(o, "'***'", 5);
+
+    } else {
+        recsys_pg_out(o, "***", 3);
+    }
+
+    o->pos = part->start + part->len;
 
     return 0;
 }

@@ -23,7 +23,8 @@ int recsys_pg_dsn_check(const char *dsn, char *err, size_t errlen);
  * Copies dsn to out with every secret value replaced by "***": the
  * password of a URI's user info, and the value of every keyword that is
  * not known to be harmless (password, sslpassword, ...), in the URI's
- * query or in key=value pairs.  A dsn that recsys_pg_dsn_check() refuses
+ * query or in key=value pairs ("'***'" for a quoted value), so that the
+ * copy parses as the dsn does.  A dsn that recsys_pg_dsn_check() refuses
  * is replaced as a whole: "postgresql://<unparseable>" (with its own
  * scheme) or "<unparseable dsn>".  Returns the length the copy needs,
  * like snprintf.

@@ -1,6 +1,7 @@
 /*
  * Unit tests for recsys_pg_dsn.c: the redaction of every form of DSN
- * libpq accepts, the refusal of those it could read differently, the
+ * libpq accepts (the redacted copy parses as the DSN does, by libpq, but
+ * for its secrets), the refusal of those it could read differently, the
  * scrubbing of messages, and a replay of the hostile DSNs of t/data/dsn
  * (RECSYS_DSN_CORPUS), which are also the seeds of a fuzz target.  Every
  * secret there contains "hunter2": it must never come out, neither from
@@ -18,6 +19,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <libpq-fe.h>
 
 #include "recsys_pg_dsn.h"
 #include "recsys_source_pg.h"
@@ -135,12 +138,12 @@ static const dsn_case_t  kv_cases[] = {
     { "host=h password=hunter2 dbname=d", "host=h password=*** dbname=d",
       NULL },
     { "host=h password = 'hun ter2' user=u",
-      "host=h password = *** user=u", NULL },
-    { "host=h password='hun\\'ter2'", "host=h password=***", NULL },
+      "host=h password = '***' user=u", NULL },
+    { "host=h password='hun\\'ter2'", "host=h password='***'", NULL },
     { "host=h password=hun\\ ter2 user=u", "host=h password=*** user=u",
       NULL },
-    { "host=h password='hunter2'dbname=d", "host=h password=***dbname=d",
-      NULL },
+    { "host=h password='hunter2'dbname=d",
+      "host=h password='***'dbname=d", NULL },
     { "host=h password= hunter2", "host=h password= ***", NULL },
     { "host=h password=hunter2\\", "host=h password=***", NULL },
     { "host=h password=", "host=h password=***", NULL },
@@ -153,7 +156,7 @@ static const dsn_case_t  kv_cases[] = {
       " host=h", NULL },
     { "host=h\tpassword=hunter2\nuser=u\r\vport=1\f",
       "host=h\tpassword=***\nuser=u\r\vport=1\f", NULL },
-    { "dbname='host=x password=hunter2'", "dbname=***", NULL },
+    { "dbname='host=x password=hunter2'", "dbname='***'", NULL },
     { "host=h dbname=d", "host=h dbname=d", NULL },
     { "shop", "shop", NULL },
     { "", "", NULL },
@@ -180,6 +183,52 @@ static const dsn_case_t  kv_cases[] = {
 };
 
 
+/*
+ * The redacted copy of an accepted dsn parses, by libpq, as the dsn
+ * does: the same values, but "***" for secrets, and always for those
+ * libpq itself would hide.
+ */
+
+static void
+same_parse(const char *dsn, const char *out)
+{
+    const char        *v;
+    PQconninfoOption  *a, *b, *o, *p;
+
+    if (strncmp(dsn, "postgres", 8) != 0 && strchr(dsn, '=') == NULL) {
+        return;                         /* a database name */
+    }
+
+    a = PQconninfoParse(dsn, NULL);
+    b = PQconninfoParse(out, NULL);
+
+    if (a == NULL || b == NULL) {
+        fail_msg("\"%s\" or \"%s\" does not parse", dsn, out);
+    }
+
+    for (o = a, p = b; o->keyword != NULL; o++, p++) {
+        assert_string_equal(o->keyword, p->keyword);
+
+        v = (p->val != NULL && strcmp(p->val, "***") != 0) ? p->val : NULL;
+
+        if (v != NULL
+            && (strchr(o->dispchar, '*') != NULL || o->val == NULL
+                || strcmp(o->val, v) != 0))
+        {
+            fail_msg("%s: \"%s\" in \"%s\", \"%s\" in \"%s\"", o->keyword,
+                     o->val ? o->val : "(null)", dsn, v, out);
+        }
+
+        if (o->val != NULL && p->val == NULL) {
+            fail_msg("%s lost in \"%s\"", o->keyword, out);
+        }
+    }
+
+    PQconninfoFree(a);
+    PQconninfoFree(b);
+}
+
+
 static void
 check_cases(const dsn_case_t *cases, size_t n)
 {
@@ -204,6 +253,7 @@ check_cases(const dsn_case_t *cases, size_t n)
                 fail_msg("check(\"%s\"): %s", cases[i].dsn, err);
             }
 
+            same_parse(cases[i].dsn, out);
             continue;
         }
 
@@ -324,9 +374,10 @@ no_row(void *data, const recsys_pg_row_t *row, char *err, size_t errlen)
 
 
 /*
- * One hostile DSN: its redacted copy holds no secret; refused, reading
- * from it fails before libpq sees it, with a message that holds none
- * either; accepted, a message quoting the whole DSN is scrubbed clean.
+ * One hostile DSN: its redacted copy holds no secret.  Accepted, the
+ * copy parses as the DSN does and a message quoting the whole DSN is
+ * scrubbed clean; refused, reading from it fails before libpq sees it,
+ * with a message that holds no secret either.
  */
 
 static void
@@ -343,6 +394,8 @@ replay(const char *name, const char *dsn)
     }
 
     if (recsys_pg_dsn_check(dsn, err, sizeof(err)) == 0) {
+        same_parse(dsn, out);
+
         snprintf(msg, sizeof(msg), "cannot connect to %s", dsn);
         recsys_pg_scrub(dsn, msg, sizeof(msg));
 
