@@ -1,0 +1,195 @@
+/*
+ * JSON strings and numbers.  The length function and the writer share
+ * one walk over the input (recsys_json_walk), so they cannot disagree.
+ */
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/types.h>
+
+#include "recsys_json.h"
+#include "recsys_string.h"
+
+
+/* U+FFFD REPLACEMENT CHARACTER */
+#define RECSYS_JSON_FFFD      "\xef\xbf\xbd"
+
+
+static size_t recsys_json_walk(char *dst, const char *s, size_t len,
+    size_t max, int raw);
+
+
+/* escaped length of each byte below 0x80; 0 means "\u00XX" (6 bytes) */
+static const unsigned char  recsys_json_ascii[128] = {
+    0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 2, 0, 2, 2, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    1, 1, 2, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1
+};
+
+
+size_t
+recsys_json_escape_len(const char *s, size_t len, size_t max)
+{
+    return recsys_json_walk(NULL, s, len, max, 0);
+}
+
+
+char *
+recsys_json_escape(char *dst, const char *s, size_t len, size_t max)
+{
+    return dst + recsys_json_walk(dst, s, len, max, 0);
+}
+
+
+size_t
+recsys_json_str_len(const char *s, size_t len, size_t max)
+{
+    return recsys_json_walk(NULL, s, len, max, 0) + 2;
+}
+
+
+char *
+recsys_json_str(char *dst, const char *s, size_t len, size_t max)
+{
+    *dst++ = '"';
+    dst += recsys_json_walk(dst, s, len, max, 0);
+    *dst++ = '"';
+
+    return dst;
+}
+
+
+size_t
+recsys_json_raw_len(const char *s, size_t len)
+{
+    return recsys_json_walk(NULL, s, len, RECSYS_JSON_NO_LIMIT, 1);
+}
+
+
+char *
+recsys_json_raw(char *dst, const char *s, size_t len)
+{
+    return dst + recsys_json_walk(dst, s, len, RECSYS_JSON_NO_LIMIT, 1);
+}
+
+
+char *
+recsys_json_number(char *dst, double v, int digits)
+{
+    int  n;
+
+    if (!isfinite(v)) {
+        memcpy(dst, "null", 4);
+        return dst + 4;
+    }
+
+    if (digits < 1) {
+        digits = 1;
+
+    } else if (digits > 17) {
+        digits = 17;
+    }
+
+    /* at most "-d.<16 digits>e-308": 24 bytes */
+    n = snprintf(dst, RECSYS_JSON_NUMBER_LEN, "%.*g", digits, v);
+
+    return dst + n;
+}
+
+
+/*
+ * Writes into dst unless it is NULL; returns the bytes (to be) written.
+ * raw: ASCII is copied as it is.
+ */
+
+static size_t
+recsys_json_walk(char *dst, const char *s, size_t len, size_t max, int raw)
+{
+    size_t                i, out, n, c;
+    ssize_t               u;
+    unsigned char         b;
+    const char           *from;
+    const unsigned char  *p;
+
+    p = (const unsigned char *) s;
+    out = 0;
+    from = NULL;
+
+    /* n: input bytes of the character, c: output bytes */
+
+    for (i = 0; i < len; i += n) {
+        b = p[i];
+
+        if (b < 0x80) {
+            n = 1;
+            c = raw ? 1 : (recsys_json_ascii[b] ? recsys_json_ascii[b] : 6);
+
+        } else {
+            u = recsys_utf8_char(p + i, len - i);
+
+            if (u > 0) {
+                n = (size_t) u;
+                c = n;
+                from = s + i;
+
+            } else {
+                n = (size_t) -u;
+                c = sizeof(RECSYS_JSON_FFFD) - 1;
+                from = RECSYS_JSON_FFFD;
+            }
+        }
+
+        if (c > max - out) {
+            break;
+        }
+
+        if (dst != NULL) {
+            if (b >= 0x80) {
+                memcpy(dst + out, from, c);
+
+            } else if (c == 1) {
+                dst[out] = (char) b;
+
+            } else if (c == 6) {
+                memcpy(dst + out, "\\u00", 4);
+                dst[out + 4] = recsys_hex_digits[b >> 4];
+                dst[out + 5] = recsys_hex_digits[b & 0xf];
+
+            } else {
+                dst[out] = '\\';
+
+                switch (b) {
+                case '\b':
+                    dst[out + 1] = 'b';
+                    break;
+                case '\f':
+                    dst[out + 1] = 'f';
+                    break;
+                case '\n':
+                    dst[out + 1] = 'n';
+                    break;
+                case '\r':
+                    dst[out + 1] = 'r';
+                    break;
+                case '\t':
+                    dst[out + 1] = 't';
+                    break;
+                default:
+                    /* '"' and '\\' */
+                    dst[out + 1] = (char) b;
+                    break;
+                }
+            }
+        }
+
+        out += c;
+    }
+
+    return out;
+}

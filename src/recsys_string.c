@@ -1,0 +1,78 @@
+/*
+ * Hex digits and UTF-8 characters (Unicode 3.9, table 3-7).
+ */
+
+#include "recsys_string.h"
+
+
+const char  recsys_hex_digits[16] = {
+    '0', '1', '2', '3', '4', '5', '6', '7',
+    '8', '9', 'a', 'b', 'c', 'd', 'e', 'f'
+};
+
+
+int
+recsys_hex_value(int c)
+{
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+
+    c |= 0x20;
+
+    if (c >= 'a' && c <= 'f') {
+        return c - 'a' + 10;
+    }
+
+    return -1;
+}
+
+
+ssize_t
+recsys_utf8_char(const unsigned char *s, size_t n)
+{
+    size_t         i, len;
+    unsigned char  c, lo, hi;
+
+    c = s[0];
+
+    if (c < 0x80) {
+        return 1;
+    }
+
+    /*
+     * the second byte's range is narrower after the first bytes that could
+     * start an overlong form, a surrogate or a code point past U+10FFFF
+     */
+
+    lo = 0x80;
+    hi = 0xbf;
+
+    if (c >= 0xc2 && c <= 0xdf) {
+        len = 2;
+
+    } else if (c >= 0xe0 && c <= 0xef) {
+        len = 3;
+        lo = (c == 0xe0) ? 0xa0 : 0x80;
+        hi = (c == 0xed) ? 0x9f : 0xbf;
+
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        len = 4;
+        lo = (c == 0xf0) ? 0x90 : 0x80;
+        hi = (c == 0xf4) ? 0x8f : 0xbf;
+
+    } else {
+        return -1;
+    }
+
+    for (i = 1; i < len; i++) {
+        if (i == n || s[i] < lo || s[i] > hi) {
+            return -(ssize_t) i;
+        }
+
+        lo = 0x80;
+        hi = 0xbf;
+    }
+
+    return (ssize_t) len;
+}

@@ -1,0 +1,32 @@
+/*
+ * Byte-string helpers shared by the parsers and writers: hex digits and
+ * UTF-8 characters.  Pure C: no nginx header.
+ */
+
+#ifndef _RECSYS_STRING_H_INCLUDED_
+#define _RECSYS_STRING_H_INCLUDED_
+
+
+#include <stddef.h>
+#include <sys/types.h>
+
+
+/* "0123456789abcdef" */
+extern const char  recsys_hex_digits[16];
+
+
+/* the value of hex digit c (either case), or -1 */
+int recsys_hex_value(int c);
+
+/*
+ * The UTF-8 character at s, which has n > 0 bytes: its length 1..4 when it
+ * is valid (RFC 3629: no overlong form, no surrogate, nothing past
+ * U+10FFFF), else minus the length of the invalid sequence, the "maximal
+ * subpart" of Unicode 3.9: the longest prefix of a valid sequence (a
+ * truncated character), or 1 for a byte no valid sequence starts with.
+ * A writer replaces each such sequence with one U+FFFD.
+ */
+ssize_t recsys_utf8_char(const unsigned char *s, size_t n);
+
+
+#endif /* _RECSYS_STRING_H_INCLUDED_ */
