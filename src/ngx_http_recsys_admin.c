@@ -16,7 +16,7 @@
 
 #include "ngx_http_recsys_module.h"
 #include "ngx_http_recsys_helper.h"
-#include "recsys_request.h"
+#include "recsys_json.h"
 
 
 #define NGX_HTTP_RECSYS_ADMIN_REBUILD     1
@@ -756,7 +756,8 @@ ngx_http_recsys_admin_str(u_char *p, const char *key, const char *s,
     size_t len)
 {
     p = ngx_sprintf(p, "\"%s\":\"", key);
-    p = (u_char *) recsys_json_escape((char *) p, s, len);
+    p = (u_char *) recsys_json_escape((char *) p, s, len,
+                                      RECSYS_JSON_NO_LIMIT);
     *p++ = '"';
 
     return p;

@@ -11,15 +11,17 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
-#include <stdio.h>
-
 #include "ngx_http_recsys_module.h"
+#include "recsys_json.h"
 #include "recsys_request.h"
 #include "recsys_search.h"
 
 
-#define NGX_HTTP_RECSYS_SCORE_LEN      32
-#define NGX_HTTP_RECSYS_UNPROCESSABLE  422
+/* significant digits of a score: all a float has */
+#define NGX_HTTP_RECSYS_SCORE_DIGITS   7
+
+#define ngx_http_recsys_cpy(p, lit)                                          \
+    ((char *) ngx_cpymem(p, lit, sizeof(lit) - 1))
 
 
 typedef struct {
@@ -31,13 +33,14 @@ typedef struct {
 
 
 typedef struct {
-    const char                 *strategy;
+    ngx_uint_t                  strategy;     /* ngx_http_recsys_strategy_e */
     ngx_uint_t                  fallback;
     recsys_str_t               *ignored;      /* unknown history ids */
     size_t                      nignored;
     ngx_uint_t                  status;       /* a client error, if any */
     const char                 *code;
-    u_char                      message[512];
+    size_t                      message_len;
+    u_char                      message[NGX_HTTP_RECSYS_MESSAGE_MAX + 4];
 } ngx_http_recsys_answer_t;
 
 
@@ -54,13 +57,8 @@ static ngx_int_t ngx_http_recsys_item_id(ngx_http_request_t *r,
 static ngx_int_t ngx_http_recsys_send_items(ngx_http_request_t *r,
     ngx_http_recsys_ctx_t *ctx, recsys_hit_t *hits, uint32_t n,
     ngx_http_recsys_answer_t *ans);
-static ngx_int_t ngx_http_recsys_add_header(ngx_http_request_t *r,
-    const char *name, ngx_str_t *value);
 static ngx_int_t ngx_http_recsys_server_timing(ngx_http_request_t *r,
     ngx_http_recsys_stats_t *st);
-static u_char *ngx_http_recsys_json_str(u_char *p, const char *s, size_t len);
-static ngx_uint_t ngx_http_recsys_zero(const float *v, uint32_t n);
-static uint64_t ngx_http_recsys_now_us(void);
 static void ngx_http_recsys_cleanup(void *data);
 
 
@@ -114,8 +112,9 @@ ngx_http_recsys_handler(ngx_http_request_t *r)
     }
 
     if (!(r->method & methods)) {
-        if (ngx_http_discard_request_body(r) != NGX_OK) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        rc = ngx_http_discard_request_body(r);
+        if (rc != NGX_OK) {
+            return ngx_http_recsys_send_status(r, rc);
         }
 
         if (ngx_http_recsys_add_header(r, "Allow", &allow) != NGX_OK) {
@@ -129,8 +128,9 @@ ngx_http_recsys_handler(ngx_http_request_t *r)
     }
 
     if (r->method != NGX_HTTP_POST) {
-        if (ngx_http_discard_request_body(r) != NGX_OK) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        rc = ngx_http_discard_request_body(r);
+        if (rc != NGX_OK) {
+            return ngx_http_recsys_send_status(r, rc);
         }
 
         return ngx_http_recsys_process(r, ctx);
@@ -154,8 +154,9 @@ ngx_http_recsys_handler(ngx_http_request_t *r)
             && ct[sizeof("application/json") - 1] != ';'
             && ct[sizeof("application/json") - 1] != ' '))
     {
-        if (ngx_http_discard_request_body(r) != NGX_OK) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        rc = ngx_http_discard_request_body(r);
+        if (rc != NGX_OK) {
+            return ngx_http_recsys_send_status(r, rc);
         }
 
         return ngx_http_recsys_send_error(r,
@@ -166,8 +167,9 @@ ngx_http_recsys_handler(ngx_http_request_t *r)
     }
 
     if (r->headers_in.content_length_n > (off_t) rlcf->max_body_size) {
-        if (ngx_http_discard_request_body(r) != NGX_OK) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        rc = ngx_http_discard_request_body(r);
+        if (rc != NGX_OK) {
+            return ngx_http_recsys_send_status(r, rc);
         }
 
         return ngx_http_recsys_send_error(r,
@@ -181,13 +183,14 @@ ngx_http_recsys_handler(ngx_http_request_t *r)
 
     /* client_max_body_size refused a declared length: answer in JSON */
     if (rc == NGX_HTTP_REQUEST_ENTITY_TOO_LARGE) {
+        r->keepalive = 0;
         return ngx_http_recsys_send_error(r, rc, "body_too_large",
                                           "the body is larger than "
                                           "client_max_body_size");
     }
 
     if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
-        return rc;
+        return ngx_http_recsys_send_status(r, rc);
     }
 
     return NGX_DONE;
@@ -321,17 +324,12 @@ ngx_http_recsys_process(ngx_http_request_t *r, ngx_http_recsys_ctx_t *ctx)
     ctx->stats.parse_us = ngx_http_recsys_now_us() - start;
     ctx->stats.k = q->k;
 
-    if (rc != RECSYS_REQ_OK) {
-        return ngx_http_recsys_send_error(r, rc, q->code, "%s", q->error);
+    if (rc == RECSYS_REQ_OK) {
+        rc = recsys_query_check_vector(q, catalog->conf->index.metric);
     }
 
-    if (q->vector && catalog->conf->index.metric == RECSYS_METRIC_COSINE
-        && ngx_http_recsys_zero(q->vector, q->dimension))
-    {
-        return ngx_http_recsys_send_error(r, NGX_HTTP_RECSYS_UNPROCESSABLE,
-                                          "zero_vector",
-                                          "a zero vector has no direction "
-                                          "for the cosine metric");
+    if (rc != RECSYS_REQ_OK) {
+        return ngx_http_recsys_send_error(r, rc, q->code, "%s", q->error);
     }
 
     ctx->gen = ngx_http_recsys_index_acquire(catalog, r->connection->log);
@@ -365,8 +363,8 @@ ngx_http_recsys_process(ngx_http_request_t *r, ngx_http_recsys_ctx_t *ctx)
     rc = ngx_http_recsys_answer(r, ctx, hits, &nhits, &ans);
 
     if (rc == NGX_DECLINED) {
-        return ngx_http_recsys_send_error(r, ans.status, ans.code, "%s",
-                                          ans.message);
+        return ngx_http_recsys_send_error(r, ans.status, ans.code, "%*s",
+                                          ans.message_len, ans.message);
     }
 
     if (rc != NGX_OK) {
@@ -484,23 +482,28 @@ ngx_http_recsys_answer(ngx_http_request_t *r, ngx_http_recsys_ctx_t *ctx,
         if (id.len == 0) {
             ans->status = NGX_HTTP_BAD_REQUEST;
             ans->code = "bad_parameter";
-            ngx_sprintf(ans->message, "the item id is empty%Z");
+            ans->message_len = ngx_sprintf(ans->message,
+                                           "the item id is empty")
+                               - ans->message;
             return NGX_DECLINED;
         }
 
         row = recsys_items_find(&g->items, (char *) id.data, id.len);
 
         if (row < 0) {
+            /* the JSON writer cuts the message on a character boundary */
             ans->status = NGX_HTTP_NOT_FOUND;
             ans->code = "item_not_found";
-            ngx_snprintf(ans->message, sizeof(ans->message) - 1,
-                         "no item \"%V\" in catalog \"%V\"%Z", &id,
-                         &rlcf->catalog->name);
-            ans->message[sizeof(ans->message) - 1] = '\0';
+            ans->message_len = ngx_snprintf(ans->message,
+                                            sizeof(ans->message),
+                                            "no item \"%V\" in catalog "
+                                            "\"%V\"", &id,
+                                            &rlcf->catalog->name)
+                               - ans->message;
             return NGX_DECLINED;
         }
 
-        ans->strategy = "similar";
+        ans->strategy = NGX_HTTP_RECSYS_STRATEGY_SIMILAR;
 
         /* neighbors.bin answers without FAISS when its list suffices */
         rc = recsys_search_neighbors(g, (uint32_t) row, &f, hits, nhits);
@@ -516,13 +519,13 @@ ngx_http_recsys_answer(ngx_http_request_t *r, ngx_http_recsys_ctx_t *ctx,
         break;
 
     case NGX_HTTP_RECSYS_SEARCH:
-        ans->strategy = "vector";
+        ans->strategy = NGX_HTTP_RECSYS_STRATEGY_VECTOR;
         rc = recsys_search_vector(g, q->vector, &f, hits, nhits);
         break;
 
     case NGX_HTTP_RECSYS_RECOMMENDATIONS:
         if (vec) {
-            ans->strategy = "history";
+            ans->strategy = NGX_HTTP_RECSYS_STRATEGY_HISTORY;
             rc = recsys_search_vector(g, vec, &f, hits, nhits);
             break;
         }
@@ -533,7 +536,7 @@ ngx_http_recsys_answer(ngx_http_request_t *r, ngx_http_recsys_ctx_t *ctx,
         /* fall through */
 
     default:
-        ans->strategy = "popular";
+        ans->strategy = NGX_HTTP_RECSYS_STRATEGY_POPULAR;
         rc = recsys_search_popular(g, &f, hits, nhits);
     }
 
@@ -541,19 +544,48 @@ ngx_http_recsys_answer(ngx_http_request_t *r, ngx_http_recsys_ctx_t *ctx,
 
     if (rc != 0) {
         ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
-                      "recsys catalog \"%V\": %s search failed",
-                      &rlcf->catalog->name, ans->strategy);
+                      "recsys catalog \"%V\": %V search failed",
+                      &rlcf->catalog->name,
+                      &ngx_http_recsys_strategy_names[ans->strategy]);
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    return NGX_OK;
+    if (recsys_hits_finite(hits, *nhits)) {
+        return NGX_OK;
+    }
+
+    /* a float score overflowed: no answer may show inf or NaN */
+
+    if (rlcf->endpoint == NGX_HTTP_RECSYS_SEARCH) {
+        ans->status = NGX_HTTP_RECSYS_UNPROCESSABLE;
+        ans->code = "vector_too_large";
+        ans->message_len = ngx_sprintf(ans->message,
+                                       "the vector's scores overflow "
+                                       "float32")
+                           - ans->message;
+        return NGX_DECLINED;
+    }
+
+    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                  "recsys catalog \"%V\": a %V score overflows float32, "
+                  "the catalog's vectors are too large",
+                  &rlcf->catalog->name,
+                  &ngx_http_recsys_strategy_names[ans->strategy]);
+
+    ans->status = NGX_HTTP_INTERNAL_SERVER_ERROR;
+    ans->code = "internal_error";
+    ans->message_len = ngx_sprintf(ans->message,
+                                   "a score overflows float32")
+                       - ans->message;
+
+    return NGX_DECLINED;
 }
 
 
 static ngx_int_t
 ngx_http_recsys_item_id(ngx_http_request_t *r, ngx_str_t *id)
 {
-    u_char                      *p, *last;
+    recsys_str_t                 s;
     ngx_http_recsys_loc_conf_t  *rlcf;
 
     rlcf = ngx_http_get_module_loc_conf(r, ngx_http_recsys_module);
@@ -562,29 +594,10 @@ ngx_http_recsys_item_id(ngx_http_request_t *r, ngx_str_t *id)
         return ngx_http_complex_value(r, rlcf->item_id, id);
     }
 
-    /* by default the id is the path segment before the last one */
-    last = r->uri.data + r->uri.len;
+    recsys_uri_item_id((char *) r->uri.data, r->uri.len, &s);
 
-    while (last > r->uri.data && last[-1] == '/') {
-        last--;
-    }
-
-    while (last > r->uri.data && last[-1] != '/') {
-        last--;
-    }
-
-    if (last > r->uri.data) {
-        last--;
-    }
-
-    p = last;
-
-    while (p > r->uri.data && p[-1] != '/') {
-        p--;
-    }
-
-    id->data = p;
-    id->len = last - p;
+    id->data = (u_char *) s.data;
+    id->len = s.len;
 
     return NGX_OK;
 }
@@ -594,41 +607,44 @@ static ngx_int_t
 ngx_http_recsys_send_items(ngx_http_request_t *r, ngx_http_recsys_ctx_t *ctx,
     recsys_hit_t *hits, uint32_t n, ngx_http_recsys_answer_t *ans)
 {
-    u_char                *p, *start;
-    char                   score[NGX_HTTP_RECSYS_SCORE_LEN];
+    char                  *p, *start;
     size_t                 len;
     uint32_t               i;
     uint64_t               t0;
-    ngx_str_t              value;
+    ngx_str_t              value, *strategy;
     recsys_item_t          it;
     recsys_generation_t   *g;
 
     g = &ctx->gen->gen;
     t0 = ngx_http_recsys_now_us();
+    strategy = &ngx_http_recsys_strategy_names[ans->strategy];
 
     len = sizeof("{\"items\":[],\"count\":,\"k\":,\"generation\":,"
                  "\"strategy\":\"\",\"fallback\":false}\n")
-          + 3 * NGX_INT64_LEN + ngx_strlen(ans->strategy);
+          + 3 * NGX_INT64_LEN + strategy->len;
 
     for (i = 0; i < n; i++) {
         recsys_items_get(&g->items, hits[i].row, &it);
 
-        len += sizeof("{\"id\":\"\",\"score\":,\"title\":\"\","
-                      "\"category\":\"\",\"attributes\":},")
-               + NGX_HTTP_RECSYS_SCORE_LEN
-               + recsys_json_escaped_len(it.id, it.id_len)
-               + recsys_json_escaped_len(it.title, it.title_len)
-               + recsys_json_escaped_len(it.category, it.category_len)
-               + it.attributes_len;
+        len += sizeof("{\"id\":,\"score\":,\"title\":,"
+                      "\"category\":,\"attributes\":},")
+               + RECSYS_JSON_NUMBER_LEN
+               + recsys_json_str_len(it.id, it.id_len, RECSYS_JSON_NO_LIMIT)
+               + recsys_json_str_len(it.title, it.title_len,
+                                     RECSYS_JSON_NO_LIMIT)
+               + recsys_json_str_len(it.category, it.category_len,
+                                     RECSYS_JSON_NO_LIMIT)
+               + recsys_json_raw_len(it.attributes, it.attributes_len);
     }
 
     if (ans->nignored) {
         len += sizeof(",\"ignored_history\":[]");
 
         for (i = 0; i < ans->nignored; i++) {
-            len += sizeof("\"\",")
-                   + recsys_json_escaped_len(ans->ignored[i].data,
-                                             ans->ignored[i].len);
+            len += sizeof(",")
+                   + recsys_json_str_len(ans->ignored[i].data,
+                                         ans->ignored[i].len,
+                                         RECSYS_JSON_NO_LIMIT);
         }
     }
 
@@ -637,7 +653,7 @@ ngx_http_recsys_send_items(ngx_http_request_t *r, ngx_http_recsys_ctx_t *ctx,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    p = ngx_cpymem(start, "{\"items\":[", sizeof("{\"items\":[") - 1);
+    p = ngx_http_recsys_cpy(start, "{\"items\":[");
 
     for (i = 0; i < n; i++) {
         recsys_items_get(&g->items, hits[i].row, &it);
@@ -646,48 +662,48 @@ ngx_http_recsys_send_items(ngx_http_request_t *r, ngx_http_recsys_ctx_t *ctx,
             *p++ = ',';
         }
 
-        /* %.7g keeps a float's precision and any magnitude valid JSON */
-        snprintf(score, sizeof(score), "%.7g", (double) hits[i].score);
-
-        p = ngx_cpymem(p, "{\"id\":", sizeof("{\"id\":") - 1);
-        p = ngx_http_recsys_json_str(p, it.id, it.id_len);
-        p = ngx_sprintf(p, ",\"score\":%s", score);
+        p = ngx_http_recsys_cpy(p, "{\"id\":");
+        p = recsys_json_str(p, it.id, it.id_len, RECSYS_JSON_NO_LIMIT);
+        p = ngx_http_recsys_cpy(p, ",\"score\":");
+        p = recsys_json_number(p, hits[i].score,
+                               NGX_HTTP_RECSYS_SCORE_DIGITS);
 
         if (it.title) {
-            p = ngx_cpymem(p, ",\"title\":", sizeof(",\"title\":") - 1);
-            p = ngx_http_recsys_json_str(p, it.title, it.title_len);
+            p = ngx_http_recsys_cpy(p, ",\"title\":");
+            p = recsys_json_str(p, it.title, it.title_len,
+                                RECSYS_JSON_NO_LIMIT);
         }
 
         if (it.category) {
-            p = ngx_cpymem(p, ",\"category\":", sizeof(",\"category\":") - 1);
-            p = ngx_http_recsys_json_str(p, it.category, it.category_len);
+            p = ngx_http_recsys_cpy(p, ",\"category\":");
+            p = recsys_json_str(p, it.category, it.category_len,
+                                RECSYS_JSON_NO_LIMIT);
         }
 
         if (it.attributes) {
-            p = ngx_cpymem(p, ",\"attributes\":",
-                           sizeof(",\"attributes\":") - 1);
-            p = ngx_cpymem(p, it.attributes, it.attributes_len);
+            p = ngx_http_recsys_cpy(p, ",\"attributes\":");
+            p = recsys_json_raw(p, it.attributes, it.attributes_len);
         }
 
         *p++ = '}';
     }
 
-    p = ngx_sprintf(p, "],\"count\":%uD,\"k\":%uD,\"generation\":%uL,"
-                    "\"strategy\":\"%s\",\"fallback\":%s",
-                    n, ctx->query.k, g->manifest.generation, ans->strategy,
-                    ans->fallback ? "true" : "false");
+    p = (char *) ngx_sprintf((u_char *) p,
+                             "],\"count\":%uD,\"k\":%uD,\"generation\":%uL,"
+                             "\"strategy\":\"%V\",\"fallback\":%s",
+                             n, ctx->query.k, g->manifest.generation,
+                             strategy, ans->fallback ? "true" : "false");
 
     if (ans->nignored) {
-        p = ngx_cpymem(p, ",\"ignored_history\":[",
-                       sizeof(",\"ignored_history\":[") - 1);
+        p = ngx_http_recsys_cpy(p, ",\"ignored_history\":[");
 
         for (i = 0; i < ans->nignored; i++) {
             if (i) {
                 *p++ = ',';
             }
 
-            p = ngx_http_recsys_json_str(p, ans->ignored[i].data,
-                                         ans->ignored[i].len);
+            p = recsys_json_str(p, ans->ignored[i].data, ans->ignored[i].len,
+                                RECSYS_JSON_NO_LIMIT);
         }
 
         *p++ = ']';
@@ -716,120 +732,8 @@ ngx_http_recsys_send_items(ngx_http_request_t *r, ngx_http_recsys_ctx_t *ctx,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    return ngx_http_recsys_send_json(r, NGX_HTTP_OK, start, p - start);
-}
-
-
-ngx_int_t
-ngx_http_recsys_send_error(ngx_http_request_t *r, ngx_uint_t status,
-    const char *code, const char *fmt, ...)
-{
-    u_char     *p, *start, msg[512];
-    size_t      len, mlen;
-    va_list     args;
-    ngx_str_t  *cid;
-
-    va_start(args, fmt);
-    mlen = ngx_vslprintf(msg, msg + sizeof(msg), fmt, args) - msg;
-    va_end(args);
-
-    cid = ngx_http_recsys_correlation_id(r);
-
-    len = sizeof("{\"error\":{\"code\":,\"message\":}}\n")
-          + recsys_json_escaped_len(code, ngx_strlen(code)) + 2
-          + recsys_json_escaped_len((char *) msg, mlen) + 2;
-
-    if (cid) {
-        len += sizeof(",\"correlation_id\":") + 2
-               + recsys_json_escaped_len((char *) cid->data, cid->len);
-    }
-
-    start = ngx_pnalloc(r->pool, len);
-    if (start == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    p = ngx_cpymem(start, "{\"error\":{\"code\":",
-                   sizeof("{\"error\":{\"code\":") - 1);
-    p = ngx_http_recsys_json_str(p, code, ngx_strlen(code));
-    p = ngx_cpymem(p, ",\"message\":", sizeof(",\"message\":") - 1);
-    p = ngx_http_recsys_json_str(p, (char *) msg, mlen);
-
-    if (cid) {
-        p = ngx_cpymem(p, ",\"correlation_id\":",
-                       sizeof(",\"correlation_id\":") - 1);
-        p = ngx_http_recsys_json_str(p, (char *) cid->data, cid->len);
-    }
-
-    p = ngx_cpymem(p, "}}\n", 3);
-
-    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                  "recsys: %ui %s", status, code);
-
-    return ngx_http_recsys_send_json(r, status, start, p - start);
-}
-
-
-ngx_int_t
-ngx_http_recsys_send_json(ngx_http_request_t *r, ngx_uint_t status,
-    u_char *p, size_t len)
-{
-    ngx_int_t     rc;
-    ngx_buf_t    *b;
-    ngx_chain_t   out;
-
-    r->headers_out.status = status;
-    r->headers_out.content_length_n = len;
-
-    /* nginx 1.22 has no reason phrase of its own for 422 */
-    if (status == NGX_HTTP_RECSYS_UNPROCESSABLE) {
-        ngx_str_set(&r->headers_out.status_line, "422 Unprocessable Entity");
-    }
-    ngx_str_set(&r->headers_out.content_type, "application/json");
-    r->headers_out.content_type_len = r->headers_out.content_type.len;
-    r->headers_out.content_type_lowcase = NULL;
-
-    rc = ngx_http_send_header(r);
-
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-        return rc;
-    }
-
-    b = ngx_calloc_buf(r->pool);
-    if (b == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    b->pos = p;
-    b->last = p + len;
-    b->memory = 1;
-    b->last_buf = (r == r->main) ? 1 : 0;
-    b->last_in_chain = 1;
-
-    out.buf = b;
-    out.next = NULL;
-
-    return ngx_http_output_filter(r, &out);
-}
-
-
-static ngx_int_t
-ngx_http_recsys_add_header(ngx_http_request_t *r, const char *name,
-    ngx_str_t *value)
-{
-    ngx_table_elt_t  *h;
-
-    h = ngx_list_push(&r->headers_out.headers);
-    if (h == NULL) {
-        return NGX_ERROR;
-    }
-
-    h->hash = 1;
-    h->key.data = (u_char *) name;
-    h->key.len = ngx_strlen(name);
-    h->value = *value;
-
-    return NGX_OK;
+    return ngx_http_recsys_send_json(r, NGX_HTTP_OK, (u_char *) start,
+                                     p - start);
 }
 
 
@@ -873,43 +777,6 @@ ngx_http_recsys_get_stats(ngx_http_request_t *r)
     ctx = ngx_http_get_module_ctx(r, ngx_http_recsys_module);
 
     return ctx ? &ctx->stats : NULL;
-}
-
-
-static ngx_uint_t
-ngx_http_recsys_zero(const float *v, uint32_t n)
-{
-    uint32_t  i;
-
-    for (i = 0; i < n; i++) {
-        if (v[i] != 0.0f) {
-            return 0;
-        }
-    }
-
-    return 1;
-}
-
-
-static uint64_t
-ngx_http_recsys_now_us(void)
-{
-    struct timespec  ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-
-    return (uint64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-
-static u_char *
-ngx_http_recsys_json_str(u_char *p, const char *s, size_t len)
-{
-    *p++ = '"';
-    p = (u_char *) recsys_json_escape((char *) p, s, len);
-    *p++ = '"';
-
-    return p;
 }
 
 

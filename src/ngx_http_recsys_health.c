@@ -15,7 +15,7 @@
 #include "ngx_http_recsys_metrics.h"
 #include "ngx_http_recsys_limit.h"
 #include "ngx_http_recsys_helper.h"
-#include "recsys_request.h"
+#include "recsys_json.h"
 
 
 #define NGX_HTTP_RECSYS_HEALTH_LIVE      1
@@ -722,7 +722,8 @@ ngx_http_recsys_health_not_allowed(ngx_http_request_t *r)
                           "\"message\":\"method ") - 1);
     p = (u_char *) recsys_json_escape((char *) p,
                                       (char *) r->method_name.data,
-                                      r->method_name.len);
+                                      r->method_name.len,
+                                      RECSYS_JSON_NO_LIMIT);
     p = ngx_cpymem(p, " is not allowed, use GET or HEAD\"",
                    sizeof(" is not allowed, use GET or HEAD\"") - 1);
 
@@ -831,18 +832,16 @@ ngx_http_recsys_health_header(ngx_http_request_t *r, char *name,
 static size_t
 ngx_http_recsys_health_str_len(ngx_str_t *s)
 {
-    return recsys_json_escaped_len((char *) s->data, s->len) + 2;
+    return recsys_json_str_len((char *) s->data, s->len,
+                               RECSYS_JSON_NO_LIMIT);
 }
 
 
 static u_char *
 ngx_http_recsys_health_str(u_char *p, ngx_str_t *s)
 {
-    *p++ = '"';
-    p = (u_char *) recsys_json_escape((char *) p, (char *) s->data, s->len);
-    *p++ = '"';
-
-    return p;
+    return (u_char *) recsys_json_str((char *) p, (char *) s->data, s->len,
+                                      RECSYS_JSON_NO_LIMIT);
 }
 
 

@@ -1022,11 +1022,12 @@ ngx_http_recsys_metrics_log_handler(ngx_http_request_t *r)
                                     &ngx_http_recsys_metrics_request_buckets,
                                     us);
 
-    if (st->strategy == NULL) {
+    if (st->strategy == NGX_HTTP_RECSYS_NO_STRATEGY) {
         return NGX_OK;
     }
 
-    s = ngx_http_recsys_metrics_strategy(st->strategy);
+    s = ngx_http_recsys_metrics_strategy(
+            (char *) ngx_http_recsys_strategy_names[st->strategy].data);
 
     if (s != NGX_ERROR) {
         ngx_http_recsys_metrics_observe(&node->search[s],

@@ -23,6 +23,8 @@ static char *ngx_http_recsys_merge_loc_conf(ngx_conf_t *cf, void *parent,
 static char *ngx_http_recsys_catalog(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_recsys(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+static char *ngx_http_recsys_error(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static ngx_http_recsys_catalog_t *ngx_http_recsys_find_catalog(
     ngx_http_recsys_main_conf_t *rmcf, ngx_str_t *name);
 static void ngx_http_recsys_catalog_cleanup(void *data);
@@ -47,6 +49,13 @@ static ngx_command_t  ngx_http_recsys_commands[] = {
     { ngx_string("recsys"),
       NGX_HTTP_LOC_CONF|NGX_CONF_TAKE12,
       ngx_http_recsys,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("recsys_error"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_recsys_error,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
@@ -121,12 +130,21 @@ ngx_module_t  ngx_http_recsys_module = {
 };
 
 
-static ngx_str_t  ngx_http_recsys_endpoints[] = {
+ngx_str_t  ngx_http_recsys_endpoint_names[NGX_HTTP_RECSYS_ENDPOINTS] = {
     ngx_null_string,
     ngx_string("similar"),
     ngx_string("recommendations"),
     ngx_string("search"),
-    ngx_string("popular"),
+    ngx_string("popular")
+};
+
+
+ngx_str_t  ngx_http_recsys_strategy_names[NGX_HTTP_RECSYS_STRATEGIES] = {
+    ngx_null_string,
+    ngx_string("similar"),
+    ngx_string("vector"),
+    ngx_string("history"),
+    ngx_string("popular")
 };
 
 
@@ -345,11 +363,10 @@ ngx_http_recsys(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     value = cf->args->elts;
 
-    for (i = 1; i < sizeof(ngx_http_recsys_endpoints) / sizeof(ngx_str_t);
-         i++)
-    {
-        if (value[1].len == ngx_http_recsys_endpoints[i].len
-            && ngx_strncmp(value[1].data, ngx_http_recsys_endpoints[i].data,
+    for (i = 1; i < NGX_HTTP_RECSYS_ENDPOINTS; i++) {
+        if (value[1].len == ngx_http_recsys_endpoint_names[i].len
+            && ngx_strncmp(value[1].data,
+                           ngx_http_recsys_endpoint_names[i].data,
                            value[1].len)
                == 0)
         {
@@ -393,6 +410,25 @@ ngx_http_recsys(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
     clcf->handler = ngx_http_recsys_handler;
+
+    return NGX_CONF_OK;
+}
+
+
+/* answers, in JSON, the errors "error_page ... /uri" sends here */
+
+static char *
+ngx_http_recsys_error(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_core_loc_conf_t  *clcf;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    if (clcf->handler == ngx_http_recsys_error_handler) {
+        return "is duplicate";
+    }
+
+    clcf->handler = ngx_http_recsys_error_handler;
 
     return NGX_CONF_OK;
 }

@@ -13,12 +13,29 @@
 #include "recsys_generation.h"
 #include "recsys_layout.h"
 #include "recsys_catalog.h"
+#include "ngx_http_recsys_response.h"
 
 
-#define NGX_HTTP_RECSYS_SIMILAR          1
-#define NGX_HTTP_RECSYS_RECOMMENDATIONS  2
-#define NGX_HTTP_RECSYS_SEARCH           3
-#define NGX_HTTP_RECSYS_POPULAR          4
+/* the content endpoints, as "recsys <endpoint>" names them */
+typedef enum {
+    NGX_HTTP_RECSYS_NO_ENDPOINT = 0,
+    NGX_HTTP_RECSYS_SIMILAR,
+    NGX_HTTP_RECSYS_RECOMMENDATIONS,
+    NGX_HTTP_RECSYS_SEARCH,
+    NGX_HTTP_RECSYS_POPULAR,
+    NGX_HTTP_RECSYS_ENDPOINTS           /* the number of values */
+} ngx_http_recsys_endpoint_e;
+
+
+/* what produced an answer's items */
+typedef enum {
+    NGX_HTTP_RECSYS_NO_STRATEGY = 0,    /* not answered */
+    NGX_HTTP_RECSYS_STRATEGY_SIMILAR,
+    NGX_HTTP_RECSYS_STRATEGY_VECTOR,
+    NGX_HTTP_RECSYS_STRATEGY_HISTORY,
+    NGX_HTTP_RECSYS_STRATEGY_POPULAR,
+    NGX_HTTP_RECSYS_STRATEGIES          /* the number of values */
+} ngx_http_recsys_strategy_e;
 
 
 /* a generation mapped by this process; freed when refs drops to 0 */
@@ -53,7 +70,7 @@ typedef struct {
 
 
 typedef struct {
-    ngx_uint_t                  endpoint;
+    ngx_uint_t                  endpoint;   /* ngx_http_recsys_endpoint_e */
     ngx_http_recsys_catalog_t  *catalog;
     ngx_http_complex_value_t   *item_id;
     size_t                      max_body_size;
@@ -72,8 +89,8 @@ typedef struct {
  * serialize (the JSON answer).
  */
 typedef struct {
-    ngx_uint_t                  endpoint;   /* NGX_HTTP_RECSYS_*, 0: none */
-    const char                 *strategy;   /* NULL until answered */
+    ngx_uint_t                  endpoint;   /* ngx_http_recsys_endpoint_e */
+    ngx_uint_t                  strategy;   /* ngx_http_recsys_strategy_e */
     ngx_uint_t                  fallback;   /* 1: popular answered */
     ngx_uint_t                  k;
     ngx_uint_t                  returned;
@@ -104,11 +121,10 @@ void ngx_http_recsys_index_close(ngx_http_recsys_catalog_t *catalog);
 
 ngx_int_t ngx_http_recsys_handler(ngx_http_request_t *r);
 
-/* {"error":{"code","message","correlation_id"}} with the status */
-ngx_int_t ngx_http_recsys_send_error(ngx_http_request_t *r,
-    ngx_uint_t status, const char *code, const char *fmt, ...);
-ngx_int_t ngx_http_recsys_send_json(ngx_http_request_t *r,
-    ngx_uint_t status, u_char *p, size_t len);
+
+/* names by value, for directives, logs and labels; [0] is a null string */
+extern ngx_str_t  ngx_http_recsys_endpoint_names[NGX_HTTP_RECSYS_ENDPOINTS];
+extern ngx_str_t  ngx_http_recsys_strategy_names[NGX_HTTP_RECSYS_STRATEGIES];
 
 
 extern ngx_module_t  ngx_http_recsys_module;

@@ -234,10 +234,9 @@ ngx_http_recsys_timing_log_handler(ngx_http_request_t *r)
                + sizeof("\"recommendations\"")
                + ngx_http_recsys_timing_str_len(st->catalog.data,
                                                 st->catalog.len)
-               + ngx_http_recsys_timing_str_len((u_char *) st->strategy,
-                                                st->strategy
-                                                ? ngx_strlen(st->strategy)
-                                                : 0);
+               + ngx_http_recsys_timing_str_len(
+                     ngx_http_recsys_strategy_names[st->strategy].data,
+                     ngx_http_recsys_strategy_names[st->strategy].len);
     }
 
     line = ngx_pnalloc(r->pool, len);
@@ -310,9 +309,9 @@ ngx_http_recsys_timing_stats(u_char *p, ngx_http_recsys_stats_t *st)
     p = ngx_http_recsys_timing_str(p, st->catalog.data, st->catalog.len);
 
     p = ngx_cpymem(p, ",\"strategy\":", sizeof(",\"strategy\":") - 1);
-    p = ngx_http_recsys_timing_str(p, (u_char *) st->strategy,
-                                   st->strategy ? ngx_strlen(st->strategy)
-                                                : 0);
+    p = ngx_http_recsys_timing_str(p,
+            ngx_http_recsys_strategy_names[st->strategy].data,
+            ngx_http_recsys_strategy_names[st->strategy].len);
 
     /* k is 0 when the query was refused before it was read */
     p = st->k ? ngx_sprintf(p, ",\"k\":%ui", st->k)

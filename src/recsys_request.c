@@ -4,6 +4,7 @@
  * recsys_query_free() releases it whatever path the parse took.
  */
 
+#include <float.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -13,7 +14,9 @@
 
 #include <cjson/cJSON.h>
 
+#include "recsys_artifact.h"
 #include "recsys_request.h"
+#include "recsys_string.h"
 
 
 #define RECSYS_REQ_MAX_IDS       1000
@@ -47,7 +50,6 @@ typedef struct {
 static void *recsys_arena_alloc(recsys_query_t *q, size_t size);
 static int recsys_query_error(recsys_query_t *q, int status,
     const char *code, const char *fmt, ...);
-static int recsys_hex(unsigned char c);
 static ssize_t recsys_pct_decode(char *dst, const char *src, size_t len);
 static const char *recsys_arg_next(const char *p, const char *end,
     recsys_arg_t *arg);
@@ -66,19 +68,6 @@ static int recsys_json_vector(recsys_query_t *q, const cJSON *v,
     uint32_t dimension);
 static int recsys_json_object(recsys_query_t *q, const cJSON *root,
     int want, uint32_t dimension, uint32_t max_k);
-
-
-/* escaped length of each byte below 0x80; 0 means "\u00XX" (6 bytes) */
-static const uint8_t  recsys_escape_len[128] = {
-    0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 2, 0, 2, 2, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    1, 1, 2, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1
-};
 
 
 int
@@ -288,88 +277,73 @@ recsys_query_free(recsys_query_t *q)
 }
 
 
-/*
- * Bytes >= 0x80 are copied unchanged, so valid UTF-8 stays valid; invalid
- * UTF-8 also passes through as it is: ids and titles come from the catalog,
- * which the builder has already accepted.
- */
-
-size_t
-recsys_json_escaped_len(const char *s, size_t len)
+int
+recsys_query_check_vector(recsys_query_t *q, int metric)
 {
-    size_t         i, n;
-    unsigned char  c;
+    double    sum;
+    uint32_t  i;
 
-    n = 0;
-
-    for (i = 0; i < len; i++) {
-        c = (unsigned char) s[i];
-
-        if (c >= 0x80) {
-            n++;
-
-        } else if (recsys_escape_len[c] == 0) {
-            n += 6;
-
-        } else {
-            n += recsys_escape_len[c];
-        }
+    if (q->vector == NULL) {
+        return RECSYS_REQ_OK;
     }
 
-    return n;
+    sum = 0.0;
+
+    for (i = 0; i < q->dimension; i++) {
+        sum += (double) q->vector[i] * q->vector[i];
+    }
+
+    if (metric == RECSYS_METRIC_COSINE) {
+        if (sum == 0.0) {
+            return recsys_query_error(q, RECSYS_REQ_UNPROCESSABLE,
+                                      "zero_vector",
+                                      "a zero vector has no direction for "
+                                      "the cosine metric");
+        }
+
+        return RECSYS_REQ_OK;
+    }
+
+    if (sum > FLT_MAX) {
+        return recsys_query_error(q, RECSYS_REQ_UNPROCESSABLE,
+                                  "vector_too_large",
+                                  "the vector's squared norm %.3g overflows "
+                                  "float32 scores", sum);
+    }
+
+    return RECSYS_REQ_OK;
 }
 
 
-char *
-recsys_json_escape(char *dst, const char *s, size_t len)
+void
+recsys_uri_item_id(const char *uri, size_t len, recsys_str_t *id)
 {
-    size_t             i;
-    unsigned char      c;
-    static const char  hex[] = "0123456789abcdef";
+    const char  *p, *last;
 
-    for (i = 0; i < len; i++) {
-        c = (unsigned char) s[i];
+    last = uri + len;
 
-        if (c >= 0x80 || recsys_escape_len[c] == 1) {
-            *dst++ = (char) c;
-            continue;
-        }
-
-        *dst++ = '\\';
-
-        switch (c) {
-        case '"':
-            *dst++ = '"';
-            break;
-        case '\\':
-            *dst++ = '\\';
-            break;
-        case '\b':
-            *dst++ = 'b';
-            break;
-        case '\f':
-            *dst++ = 'f';
-            break;
-        case '\n':
-            *dst++ = 'n';
-            break;
-        case '\r':
-            *dst++ = 'r';
-            break;
-        case '\t':
-            *dst++ = 't';
-            break;
-        default:
-            *dst++ = 'u';
-            *dst++ = '0';
-            *dst++ = '0';
-            *dst++ = hex[c >> 4];
-            *dst++ = hex[c & 0xf];
-            break;
-        }
+    while (last > uri && last[-1] == '/') {
+        last--;
     }
 
-    return dst;
+    /* drop the last segment and the slash before it */
+
+    while (last > uri && last[-1] != '/') {
+        last--;
+    }
+
+    if (last > uri) {
+        last--;
+    }
+
+    p = last;
+
+    while (p > uri && p[-1] != '/') {
+        p--;
+    }
+
+    id->data = p;
+    id->len = (size_t) (last - p);
 }
 
 
@@ -422,23 +396,6 @@ recsys_query_error(recsys_query_t *q, int status, const char *code,
 }
 
 
-static int
-recsys_hex(unsigned char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-
-    c |= 0x20;
-
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-
-    return -1;
-}
-
-
 /* decodes %XX and '+'; dst may equal src; -1 on a bad escape */
 
 static ssize_t
@@ -458,8 +415,8 @@ recsys_pct_decode(char *dst, const char *src, size_t len)
                 return -1;
             }
 
-            hi = recsys_hex((unsigned char) src[i + 1]);
-            lo = recsys_hex((unsigned char) src[i + 2]);
+            hi = recsys_hex_value((unsigned char) src[i + 1]);
+            lo = recsys_hex_value((unsigned char) src[i + 2]);
 
             if (hi < 0 || lo < 0) {
                 return -1;

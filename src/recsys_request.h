@@ -13,7 +13,7 @@
 
 #define RECSYS_REQ_OK            0
 #define RECSYS_REQ_BAD           400    /* bad parameter */
-#define RECSYS_REQ_UNPROCESSABLE 422    /* wrong dimension, non-finite */
+#define RECSYS_REQ_UNPROCESSABLE 422    /* a vector that cannot be searched */
 #define RECSYS_REQ_INTERNAL      500    /* out of memory */
 
 #define RECSYS_WANT_HISTORY      0x01
@@ -62,11 +62,25 @@ int recsys_query_parse_args(recsys_query_t *q, const char *args, size_t len,
 int recsys_query_parse_json(recsys_query_t *q, const char *body, size_t len,
     int want, uint32_t dimension, uint32_t max_k);
 
+/*
+ * Checks q->vector, when there is one, against the catalog's metric
+ * (RECSYS_METRIC_* of recsys_artifact.h); 422 with q->code:
+ *   zero_vector       cosine: every component is zero, no direction;
+ *   vector_too_large  l2, inner_product: the squared norm (the vector's
+ *                     score against itself) overflows float32.
+ * Cosine takes any other finite vector, however small or large its
+ * components: it is normalized in double precision.
+ */
+int recsys_query_check_vector(recsys_query_t *q, int metric);
+
 void recsys_query_free(recsys_query_t *q);
 
-/* JSON string escaping for responses: length of, and writer for */
-size_t recsys_json_escaped_len(const char *s, size_t len);
-char *recsys_json_escape(char *dst, const char *s, size_t len);
+/*
+ * The default item id of a "similar" URI: the path segment before the
+ * last one (/v1/items/{id}/similar), trailing slashes ignored; empty when
+ * there is none.  id points into uri.
+ */
+void recsys_uri_item_id(const char *uri, size_t len, recsys_str_t *id);
 
 
 #endif /* _RECSYS_REQUEST_H_INCLUDED_ */

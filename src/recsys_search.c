@@ -539,11 +539,15 @@ recsys_history_vector(const recsys_generation_t *g, const uint32_t *rows,
 }
 
 
+/*
+ * In double, like the builder: the norm of a float vector is never 0 or
+ * inf there, while 1 / norm of subnormal components overflows a float
+ */
+
 void
 recsys_normalize(float *v, uint32_t dimension)
 {
-    double    sum;
-    float     scale;
+    double    sum, norm;
     uint32_t  i;
 
     sum = 0.0;
@@ -556,11 +560,26 @@ recsys_normalize(float *v, uint32_t dimension)
         return;
     }
 
-    scale = (float) (1.0 / sqrt(sum));
+    norm = sqrt(sum);
 
     for (i = 0; i < dimension; i++) {
-        v[i] *= scale;
+        v[i] = (float) (v[i] / norm);
     }
+}
+
+
+int
+recsys_hits_finite(const recsys_hit_t *hits, uint32_t n)
+{
+    uint32_t  i;
+
+    for (i = 0; i < n; i++) {
+        if (!isfinite(hits[i].score)) {
+            return 0;
+        }
+    }
+
+    return 1;
 }
 
 

@@ -72,5 +72,11 @@ void recsys_history_vector(const recsys_generation_t *g,
 /* scales v to unit length; leaves a zero vector as it is */
 void recsys_normalize(float *v, uint32_t dimension);
 
+/*
+ * 1 when every score of hits[0..n) is finite; else an overflow of float
+ * scores (huge vectors under l2 or inner_product) that no answer may show
+ */
+int recsys_hits_finite(const recsys_hit_t *hits, uint32_t n);
+
 
 #endif /* _RECSYS_SEARCH_H_INCLUDED_ */

@@ -1,6 +1,7 @@
 /*
  * Unit tests for recsys_request.c: query strings, JSON bodies, errors with
- * their HTTP status and code, and JSON string escaping.
+ * their HTTP status and code, vector checks per metric, the item id of a
+ * URI.
  */
 
 #include <stdarg.h>
@@ -13,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "recsys_artifact.h"
 #include "recsys_request.h"
 
 
@@ -479,49 +481,104 @@ test_json_vector(void **state)
 
 
 static void
-test_escape(void **state)
+test_check_vector(void **state)
 {
-    size_t       i, n;
-    char         buf[64], *end;
+    float           v[DIM];
+    recsys_query_t  q;
+
+    (void) state;
+
+    memset(&q, 0, sizeof(q));
+
+    /* no vector: nothing to check */
+    assert_int_equal(recsys_query_check_vector(&q, RECSYS_METRIC_COSINE),
+                     RECSYS_REQ_OK);
+
+    q.vector = v;
+    q.dimension = DIM;
+
+    /* zero: no direction under cosine, a point like another for the rest */
+
+    memset(v, 0, sizeof(v));
+    v[2] = -0.0f;
+    assert_int_equal(recsys_query_check_vector(&q, RECSYS_METRIC_COSINE),
+                     RECSYS_REQ_UNPROCESSABLE);
+    assert_string_equal(q.code, "zero_vector");
+    assert_int_equal(recsys_query_check_vector(&q, RECSYS_METRIC_L2),
+                     RECSYS_REQ_OK);
+    assert_int_equal(recsys_query_check_vector(&q,
+                                               RECSYS_METRIC_INNER_PRODUCT),
+                     RECSYS_REQ_OK);
+
+    /* subnormal components are a direction (they used to give NaN) */
+
+    v[0] = 1e-40f;
+    assert_int_equal(recsys_query_check_vector(&q, RECSYS_METRIC_COSINE),
+                     RECSYS_REQ_OK);
+    v[0] = 1e-45f;
+    assert_int_equal(recsys_query_check_vector(&q, RECSYS_METRIC_COSINE),
+                     RECSYS_REQ_OK);
+
+    /* huge: fine under cosine, refused where scores would overflow */
+
+    v[0] = 3e38f;
+    v[1] = 3e38f;
+    v[2] = 3e38f;
+    v[3] = 3e38f;
+    assert_int_equal(recsys_query_check_vector(&q, RECSYS_METRIC_COSINE),
+                     RECSYS_REQ_OK);
+    assert_int_equal(recsys_query_check_vector(&q, RECSYS_METRIC_L2),
+                     RECSYS_REQ_UNPROCESSABLE);
+    assert_string_equal(q.code, "vector_too_large");
+    assert_int_equal(recsys_query_check_vector(&q,
+                                               RECSYS_METRIC_INNER_PRODUCT),
+                     RECSYS_REQ_UNPROCESSABLE);
+    assert_string_equal(q.code, "vector_too_large");
+
+    /* the edge: a squared norm just under FLT_MAX passes */
+
+    memset(v, 0, sizeof(v));
+    v[0] = 1.8e19f;
+    assert_int_equal(recsys_query_check_vector(&q, RECSYS_METRIC_L2),
+                     RECSYS_REQ_OK);
+    v[1] = 1e19f;
+    assert_int_equal(recsys_query_check_vector(&q, RECSYS_METRIC_L2),
+                     RECSYS_REQ_UNPROCESSABLE);
+}
+
+
+static void
+test_uri_item_id(void **state)
+{
+    size_t        i;
+    recsys_str_t  id;
 
     static const struct {
-        const char  *in;
-        size_t       len;
-        const char  *out;
+        const char  *uri;
+        const char  *id;
     } cases[] = {
-        { "", 0, "" },
-        { "plain id-1", 10, "plain id-1" },
-        { "a\"b\\c", 5, "a\\\"b\\\\c" },
-        { "\n\r\t\b\f", 5, "\\n\\r\\t\\b\\f" },
-        { "\x01\x1f\x0b\x00", 4, "\\u0001\\u001f\\u000b\\u0000" },
-        { "</script>&", 10, "</script>&" },
-        { "\x7f/", 2, "\x7f/" },
-        { "caf\xc3\xa9", 5, "caf\xc3\xa9" },
-        { "bad\xff\xfe", 5, "bad\xff\xfe" }
+        { "/v1/items/apple/similar", "apple" },
+        { "/v1/items/apple/similar/", "apple" },
+        { "/v1/items/apple/similar//", "apple" },
+        { "/v1/items/a%20b/similar", "a%20b" },
+        { "/items//similar", "" },
+        { "/apple/similar", "apple" },
+        { "apple/similar", "apple" },
+        { "/similar", "" },
+        { "similar", "" },
+        { "/", "" },
+        { "", "" }
     };
 
     (void) state;
 
     for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        n = recsys_json_escaped_len(cases[i].in, cases[i].len);
-        assert_int_equal(n, strlen(cases[i].out));
-
-        memset(buf, 'Z', sizeof(buf));
-        end = recsys_json_escape(buf, cases[i].in, cases[i].len);
-        assert_ptr_equal(end, buf + n);
-        assert_memory_equal(buf, cases[i].out, n);
-        assert_int_equal(buf[n], 'Z');
-    }
-
-    /* every control character escapes to something JSON accepts */
-
-    for (i = 0; i < 0x20; i++) {
-        buf[0] = (char) i;
-        n = recsys_json_escaped_len(buf, 1);
-        assert_true(n == 2 || n == 6);
-        end = recsys_json_escape(buf + 1, buf, 1);
-        assert_ptr_equal(end, buf + 1 + n);
-        assert_int_equal(buf[1], '\\');
+        recsys_uri_item_id(cases[i].uri, strlen(cases[i].uri), &id);
+        assert_int_equal(id.len, strlen(cases[i].id));
+        assert_memory_equal(id.data, cases[i].id, id.len);
+        assert_true(id.data >= cases[i].uri
+                    && id.data + id.len <= cases[i].uri
+                                           + strlen(cases[i].uri));
     }
 }
 
@@ -539,7 +596,8 @@ main(void)
         cmocka_unit_test(test_json_overrides),
         cmocka_unit_test(test_json_errors),
         cmocka_unit_test(test_json_vector),
-        cmocka_unit_test(test_escape),
+        cmocka_unit_test(test_check_vector),
+        cmocka_unit_test(test_uri_item_id),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <float.h>
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
@@ -1073,6 +1074,59 @@ test_history_normalize(void **state)
     memset(z, 0, sizeof(z));
     recsys_normalize(z, 3);
     assert_true(z[0] == 0.0f && z[1] == 0.0f && z[2] == 0.0f);
+
+    /* subnormal components: 1 / norm overflows a float (it gave NaN) */
+
+    v[0] = 1e-40f;
+    v[1] = 0;
+    v[2] = 0;
+    recsys_normalize(v, 3);
+    assert_true(v[0] == 1.0f && v[1] == 0.0f && v[2] == 0.0f);
+
+    v[0] = 1e-45f;
+    v[1] = 1e-45f;
+    v[2] = -1e-45f;
+
+    recsys_normalize(v, 3);
+
+    for (j = 0; j < 3; j++) {
+        assert_true(isfinite(v[j]));
+        assert_true(fabsf(fabsf(v[j]) - 0.57735027f) < 1e-6f);
+    }
+
+    /* and components whose squares overflow a float */
+
+    v[0] = 3e38f;
+    v[1] = 3e38f;
+    v[2] = -3e38f;
+    recsys_normalize(v, 3);
+
+    for (j = 0; j < 3; j++) {
+        assert_true(fabsf(fabsf(v[j]) - 0.57735027f) < 1e-6f);
+    }
+}
+
+
+static void
+test_hits_finite(void **state)
+{
+    recsys_hit_t  hits[3];
+
+    (void) state;
+
+    hits[0].score = 1.0f;
+    hits[1].score = -FLT_MAX;
+    hits[2].score = 1e-45f;
+
+    assert_true(recsys_hits_finite(hits, 0));
+    assert_true(recsys_hits_finite(hits, 3));
+
+    hits[2].score = -INFINITY;
+    assert_false(recsys_hits_finite(hits, 3));
+    assert_true(recsys_hits_finite(hits, 2));
+
+    hits[0].score = NAN;
+    assert_false(recsys_hits_finite(hits, 1));
 }
 
 
@@ -1436,6 +1490,7 @@ main(void)
         cmocka_unit_test(test_l2),
         cmocka_unit_test(test_ivf_fallback),
         cmocka_unit_test(test_history_normalize),
+        cmocka_unit_test(test_hits_finite),
         cmocka_unit_test(test_neighbors_match),
         cmocka_unit_test(test_neighbors_ties),
         cmocka_unit_test(test_neighbors_file),
