@@ -12,7 +12,7 @@ export TEST_NGINX_DATA_DIR
 
 "$build"/recsys-gen demo > "$out"/demo.jsonl
 
-for c in small small-l2 demo corrupt reload-a; do
+for c in small small-l2 small-ip huge-l2 demo corrupt reload-a; do
     "$build"/recsys-build -q t/data/$c.yaml
 done
 

@@ -296,3 +296,284 @@ Transfer-Encoding: chunked\r
 --- error_json: body_too_large
 --- response_headers
 Content-Type: application/json
+
+
+
+=== TEST 18: subnormal components under cosine are a direction, not NaN
+--- request
+POST /v1/search
+{"vector": [1e-40, 0, 0, 0], "k": 3}
+--- more_headers
+Content-Type: application/json
+--- error_code: 200
+--- ids: apple quince pear
+--- response_body_like chomp
+"score":1,
+--- response_body_unlike chomp
+nan|inf
+--- no_error_log
+[error]
+
+
+
+=== TEST 19: the smallest subnormal in every component
+--- request
+POST /v1/search
+{"vector": [1e-45, 1e-45, 1e-45, 1e-45], "k": 1}
+--- more_headers
+Content-Type: application/json
+--- error_code: 200
+--- ids: mystery
+--- response_body_unlike chomp
+nan|inf
+--- no_error_log
+[error]
+
+
+
+=== TEST 20: a vector whose norm overflows float32 is 422 under l2 and ip
+--- http_config
+recsys_catalog l2 $TEST_NGINX_CONF_DIR/small-l2.yaml;
+recsys_catalog ip $TEST_NGINX_CONF_DIR/small-ip.yaml;
+--- config
+location = /l2 {
+    recsys search l2;
+}
+location = /ip {
+    recsys search ip;
+}
+--- request eval
+["POST /l2\n{\"vector\": [3e38, 3e38, 3e38, 3e38]}",
+ "POST /ip\n{\"vector\": [3e38, 3e38, 3e38, 3e38]}",
+ "POST /ip\n{\"vector\": [2e19, 0, 0, 0]}",
+ "POST /ip\n{\"vector\": [1e19, 0, 0, 0], \"k\": 1}"]
+--- more_headers
+Content-Type: application/json
+--- error_code eval
+[422, 422, 422, 200]
+--- error_json: vector_too_large vector_too_large vector_too_large -
+--- response_body_like eval
+["overflows", "overflows", "overflows", '"score":1e\\+19,']
+--- no_error_log
+[error]
+
+
+
+=== TEST 21: scores that overflow float32 are never printed
+--- http_config
+recsys_catalog huge $TEST_NGINX_CONF_DIR/huge-l2.yaml;
+--- config
+location = /search {
+    recsys search;
+}
+location ~ ^/items/(?<item>[^/]+)/similar$ {
+    recsys similar;
+    recsys_item_id $item;
+}
+--- request eval
+["POST /search\n{\"vector\": [1, 0, 0, 0]}", "GET /items/east/similar"]
+--- more_headers
+Content-Type: application/json
+--- error_code eval
+[422, 500]
+--- error_json: vector_too_large internal_error
+--- response_body_unlike eval
+["inf", "inf"]
+--- log_has: 1 \[error\].*recsys catalog "huge": a similar score overflows float32
+
+
+
+=== TEST 22: an id that is not UTF-8 comes back as U+FFFD in a 404
+--- request
+GET /v1/items/%FF%FE/similar
+--- error_code: 404
+--- error_json: item_not_found
+--- response_body_like eval
+"no item \\\\\"\xef\xbf\xbd\xef\xbf\xbd\\\\\""
+--- no_error_log
+[error]
+
+
+
+=== TEST 23: unknown history ids that are not UTF-8 come back as U+FFFD
+--- request eval
+["GET /v1/recommendations?history=%FF",
+ "POST /v1/recommendations\n{\"history\": [\"a\xffb\"]}",
+ "GET /v1/recommendations?history=%C0%80,%ED%A0%80,%E2%82"]
+--- more_headers
+Content-Type: application/json
+--- error_code eval
+[200, 200, 200]
+--- fields
+fallback=true
+strategy=popular
+--- response_body_like eval
+["\"ignored_history\":\\[\"\xef\xbf\xbd\"\\]",
+ "\"ignored_history\":\\[\"a\xef\xbf\xbdb\"\\]",
+ "\"ignored_history\":\\[\"(\xef\xbf\xbd){2}\",\"(\xef\xbf\xbd){3}\",\"\xef\xbf\xbd\"\\]"]
+--- no_error_log
+[error]
+
+
+
+=== TEST 24: a long id is cut on a character boundary in the message
+--- request eval
+"GET /v1/items/" . ("%E2%82%AC" x 600) . "/similar"
+--- error_code: 404
+--- error_json: item_not_found
+--- response_body_like eval
+qr/"message":"no item \\"(\xe2\x82\xac){167}"/
+--- no_error_log
+[error]
+
+
+
+=== TEST 25: a malformed chunked body is a JSON 400, not a 500: GET
+--- raw_request eval
+"GET /v1/popular HTTP/1.1\r
+Host: localhost\r
+Connection: close\r
+Transfer-Encoding: chunked\r
+\r
+zz\r
+"
+--- error_code: 400
+--- error_json: bad_request
+--- response_headers
+Content-Type: application/json
+--- no_error_log
+[alert]
+[crit]
+
+
+
+=== TEST 26: a malformed chunked body is a JSON 400, not a 500: DELETE
+--- raw_request eval
+"DELETE /v1/items/apple/similar HTTP/1.1\r
+Host: localhost\r
+Connection: close\r
+Transfer-Encoding: chunked\r
+\r
+zz\r
+"
+--- error_code: 400
+--- error_json: bad_request
+--- response_headers
+Content-Type: application/json
+--- no_error_log
+[alert]
+[crit]
+
+
+
+=== TEST 27: a malformed chunked body is a JSON 400, not a 500: 415
+--- raw_request eval
+"POST /v1/search HTTP/1.1\r
+Host: localhost\r
+Connection: close\r
+Content-Type: text/plain\r
+Transfer-Encoding: chunked\r
+\r
+zz\r
+"
+--- error_code: 400
+--- error_json: bad_request
+--- response_headers
+Content-Type: application/json
+--- no_error_log
+[alert]
+[crit]
+
+
+
+=== TEST 28: a malformed chunked body is a JSON 400, not a 500: POST
+--- raw_request eval
+"POST /v1/search HTTP/1.1\r
+Host: localhost\r
+Connection: close\r
+Content-Type: application/json\r
+Transfer-Encoding: chunked\r
+\r
+zz\r
+"
+--- error_code: 400
+--- error_json: bad_request
+--- response_headers
+Content-Type: application/json
+--- no_error_log
+[alert]
+[crit]
+
+
+
+=== TEST 29: errors nginx raises itself get the JSON shape from recsys_error
+--- http_config
+recsys_catalog small $TEST_NGINX_CONF_DIR/small.yaml;
+recsys_correlation_id on;
+--- config
+error_page 400 403 404 405 413 414 500 502 503 504 /_recsys_error;
+location = /_recsys_error {
+    internal;
+    recsys_error;
+}
+location /v1/ {
+    client_max_body_size 10;
+    location = /v1/search {
+        recsys search;
+    }
+    return 404;
+}
+location = /metrics {
+    recsys_metrics;
+}
+location /admin/ {
+    deny all;
+}
+--- request eval
+["GET /v1/nosuch", "POST /metrics\n{}", "GET /admin/index/status",
+ "POST /v1/search\n{\"vector\": [1, 0, 0, 0]}", "GET /_recsys_error",
+ "HEAD /v1/nosuch"]
+--- more_headers
+Content-Type: application/json
+--- error_code eval
+[404, 405, 403, 413, 404, 404]
+--- error_json: not_found method_not_allowed forbidden body_too_large not_found -
+--- response_headers eval
+[("Content-Type: application/json") x 6]
+--- response_body_like eval
+[('^\{"error":\{"code":"\w+","message":"[^"]+","correlation_id":"[^"]+"\}\}$') x 5, '^$']
+--- no_error_log
+[alert]
+[crit]
+
+
+
+=== TEST 30: with error_page, a 405 keeps Allow; the module's errors stay
+--- http_config
+recsys_catalog small $TEST_NGINX_CONF_DIR/small.yaml;
+--- config
+error_page 400 404 405 /_recsys_error;
+location = /_recsys_error {
+    internal;
+    recsys_error;
+}
+location = /metrics {
+    recsys_metrics;
+}
+location ~ ^/v1/items/(?<item>[^/]+)/similar$ {
+    recsys similar;
+    recsys_item_id $item;
+}
+--- request eval
+["DELETE /metrics", "GET /v1/items/nosuch/similar", "GET /v1/items/apple/similar?k=0"]
+--- error_code eval
+[405, 404, 400]
+--- error_json: method_not_allowed item_not_found bad_parameter
+--- response_headers_like eval
+["Allow: GET, HEAD", "Content-Type: application/json",
+ "Content-Type: application/json"]
+--- response_body_unlike eval
+["correlation_id", "correlation_id", "correlation_id"]
+--- no_error_log
+[error]
+

@@ -259,3 +259,22 @@ location /inner {
 ['"count":2,"k":2,', '"count":3,"k":3,']
 --- no_error_log
 [error]
+
+
+
+=== TEST 19: recsys_error takes no argument
+--- config
+location = /e { recsys_error 404; }
+--- must_die
+--- error_log
+invalid number of arguments in "recsys_error" directive
+
+
+
+=== TEST 20: recsys_error only in a location
+--- config
+recsys_error;
+location = /e { return 204; }
+--- must_die
+--- error_log
+"recsys_error" directive is not allowed here
