@@ -52,6 +52,8 @@ static ngx_int_t ngx_http_recsys_process(ngx_http_request_t *r,
 static ngx_int_t ngx_http_recsys_answer(ngx_http_request_t *r,
     ngx_http_recsys_ctx_t *ctx, recsys_hit_t *hits, uint32_t *nhits,
     ngx_http_recsys_answer_t *ans);
+static ngx_int_t ngx_http_recsys_refuse(ngx_http_recsys_answer_t *ans,
+    ngx_uint_t status, const char *code, const char *fmt, ...);
 static ngx_int_t ngx_http_recsys_item_id(ngx_http_request_t *r,
     ngx_str_t *id);
 static ngx_int_t ngx_http_recsys_send_items(ngx_http_request_t *r,
@@ -480,27 +482,19 @@ ngx_http_recsys_answer(ngx_http_request_t *r, ngx_http_recsys_ctx_t *ctx,
         }
 
         if (id.len == 0) {
-            ans->status = NGX_HTTP_BAD_REQUEST;
-            ans->code = "bad_parameter";
-            ans->message_len = ngx_sprintf(ans->message,
-                                           "the item id is empty")
-                               - ans->message;
-            return NGX_DECLINED;
+            return ngx_http_recsys_refuse(ans, NGX_HTTP_BAD_REQUEST,
+                                          "bad_parameter",
+                                          "the item id is empty");
         }
 
         row = recsys_items_find(&g->items, (char *) id.data, id.len);
 
         if (row < 0) {
-            /* the JSON writer cuts the message on a character boundary */
-            ans->status = NGX_HTTP_NOT_FOUND;
-            ans->code = "item_not_found";
-            ans->message_len = ngx_snprintf(ans->message,
-                                            sizeof(ans->message),
-                                            "no item \"%V\" in catalog "
-                                            "\"%V\"", &id,
-                                            &rlcf->catalog->name)
-                               - ans->message;
-            return NGX_DECLINED;
+            return ngx_http_recsys_refuse(ans, NGX_HTTP_NOT_FOUND,
+                                          "item_not_found",
+                                          "no item \"%V\" in catalog "
+                                          "\"%V\"", &id,
+                                          &rlcf->catalog->name);
         }
 
         ans->strategy = NGX_HTTP_RECSYS_STRATEGY_SIMILAR;
@@ -557,13 +551,10 @@ ngx_http_recsys_answer(ngx_http_request_t *r, ngx_http_recsys_ctx_t *ctx,
     /* a float score overflowed: no answer may show inf or NaN */
 
     if (rlcf->endpoint == NGX_HTTP_RECSYS_SEARCH) {
-        ans->status = NGX_HTTP_RECSYS_UNPROCESSABLE;
-        ans->code = "vector_too_large";
-        ans->message_len = ngx_sprintf(ans->message,
-                                       "the vector's scores overflow "
-                                       "float32")
-                           - ans->message;
-        return NGX_DECLINED;
+        return ngx_http_recsys_refuse(ans, NGX_HTTP_RECSYS_UNPROCESSABLE,
+                                      "vector_too_large",
+                                      "the vector's scores overflow "
+                                      "float32");
     }
 
     ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
@@ -572,11 +563,33 @@ ngx_http_recsys_answer(ngx_http_request_t *r, ngx_http_recsys_ctx_t *ctx,
                   &rlcf->catalog->name,
                   &ngx_http_recsys_strategy_names[ans->strategy]);
 
-    ans->status = NGX_HTTP_INTERNAL_SERVER_ERROR;
-    ans->code = "internal_error";
-    ans->message_len = ngx_sprintf(ans->message,
-                                   "a score overflows float32")
+    return ngx_http_recsys_refuse(ans, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                  "internal_error",
+                                  "a score overflows float32");
+}
+
+
+/*
+ * Keeps a client error for ngx_http_recsys_process() to send; the message
+ * may be cut here mid-character: the JSON writer cuts it again, shorter,
+ * on a character boundary
+ */
+
+static ngx_int_t
+ngx_http_recsys_refuse(ngx_http_recsys_answer_t *ans, ngx_uint_t status,
+    const char *code, const char *fmt, ...)
+{
+    va_list  args;
+
+    ans->status = status;
+    ans->code = code;
+
+    va_start(args, fmt);
+    ans->message_len = ngx_vslprintf(ans->message,
+                                     ans->message + sizeof(ans->message),
+                                     fmt, args)
                        - ans->message;
+    va_end(args);
 
     return NGX_DECLINED;
 }
