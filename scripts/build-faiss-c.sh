@@ -1,9 +1,8 @@
 #!/bin/sh
-# Build libfaiss_c.a (FAISS's C API) from Debian's own faiss source package,
-# against the installed libfaiss.a.  Debian ships the C API headers in
-# libfaiss-dev but not their objects.  The result is cached in $OUT and only
-# rebuilt when missing.  A private apt sources list is used so the system's
-# apt configuration is never touched.
+# Build libfaiss_c.a (FAISS's C API) from Debian's own faiss source package
+# (scripts/faiss-source.sh), against the installed libfaiss.a.  Debian ships
+# the C API headers in libfaiss-dev but not their objects.  The result is
+# cached in $OUT and only rebuilt when missing.
 set -eu
 
 OUT=${1:-build/faiss}
@@ -23,28 +22,9 @@ for d in "$multiarch" /usr/lib /usr/local/lib; do
     fi
 done
 
-version=$(dpkg-query -W -f '${source:Upstream-Version}' libfaiss-dev)
-work="$OUT/src"
-apt_dir="$OUT/apt"
-mkdir -p "$apt_dir/lists/partial" "$work" "$OUT/obj"
+src=$("$(dirname "$0")"/faiss-source.sh "$OUT")
+mkdir -p "$OUT/obj"
 
-echo "deb-src http://deb.debian.org/debian bookworm main" \
-    > "$apt_dir/sources.list"
-opts="-o Dir::Etc::SourceList=$apt_dir/sources.list
-      -o Dir::Etc::SourceParts=/dev/null
-      -o Dir::State::Lists=$apt_dir/lists"
-
-if [ ! -d "$work/faiss-$version" ]; then
-    # shellcheck disable=SC2086
-    apt-get $opts -qq update
-    # shellcheck disable=SC2086
-    (cd "$work" && apt-get $opts -qq source --download-only \
-        "faiss=$(dpkg-query -W -f '${source:Version}' libfaiss-dev)" \
-        || apt-get $opts -qq source --download-only faiss)
-    tar -C "$work" -xzf "$work"/faiss_"$version".orig.tar.gz
-fi
-
-src="$work/faiss-$version"
 objs=""
 for f in "$src"/c_api/*.cpp "$src"/c_api/impl/*.cpp \
          "$src"/c_api/utils/*.cpp
@@ -60,4 +40,4 @@ done
 # shellcheck disable=SC2086
 ar rcs "$LIB.tmp" $objs
 mv "$LIB.tmp" "$LIB"
-echo "build-faiss-c: built $LIB from faiss $version"
+echo "build-faiss-c: built $LIB from $src"
