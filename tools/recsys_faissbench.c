@@ -1,0 +1,352 @@
+/*
+ * recsys-faissbench: raw FAISS speed on a catalog's served index, beside
+ * the module's own search path on the same queries.
+ *
+ *   recsys-faissbench <catalog.yaml> [queries=20000] [k=10] [seed=1]
+ *                     [rounds=3]
+ *
+ * Opens the current generation as a worker does (inverted lists mmapped,
+ * the catalog's nprobe, one OpenMP thread) and runs one query at a time;
+ * the queries are the stored vectors of rows drawn with a seeded
+ * generator.  Each round times, on the same queries:
+ *
+ *   faiss          quantizer search + search_preassigned(): FAISS alone,
+ *                  the calls the module makes
+ *   recsys_search  recsys_search_vector(): normalization, k+1 candidates,
+ *                  heap, tie check, as POST /v1/search runs it
+ *
+ * faiss_Index_search() is not timed: on mmapped lists FAISS 1.7.3 starts
+ * prefetch threads on every call (milliseconds a query), which is why the
+ * module calls the quantizer and search_preassigned() itself.
+ *
+ * The best round of each path is printed: queries/s and us/query of wall
+ * time, and us/query of process CPU time (steadier on a busy machine).
+ */
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <omp.h>
+#include <faiss/c_api/Index_c.h>
+#include <faiss/c_api/IndexIVF_c.h>
+#include <faiss/c_api/error_c.h>
+
+#include "recsys_artifact.h"
+#include "recsys_catalog.h"
+#include "recsys_search.h"
+
+
+#define RECSYS_FB_PATHS  2
+
+
+typedef struct {
+    const recsys_generation_t  *g;
+    FaissIndexIVF              *ivf;
+    size_t                      nprobe;
+    uint32_t                    k;
+    uint64_t                    nqueries;
+    uint32_t                   *rows;       /* the query rows */
+    float                      *query;      /* dimension floats */
+    float                      *dist;       /* k + nprobe */
+    int64_t                    *labels;     /* k + nprobe */
+    recsys_hit_t               *hits;       /* k */
+} recsys_fb_t;
+
+
+typedef struct {
+    const char                 *name;
+    int                       (*run)(recsys_fb_t *fb, uint64_t i);
+    double                      wall;       /* best round, seconds */
+    double                      cpu;        /* that round's CPU seconds */
+} recsys_fb_path_t;
+
+
+/*
+ * Set by the AVX2 FAISS objects (scripts/build-faiss-simd.sh) when they
+ * are linked; a generic build leaves it undefined.
+ */
+extern const char recsys_faiss_simd_variant[] __attribute__((weak));
+
+
+static int recsys_fb_faiss(recsys_fb_t *fb, uint64_t i);
+static int recsys_fb_recsys_search(recsys_fb_t *fb, uint64_t i);
+static int recsys_fb_round(recsys_fb_t *fb, recsys_fb_path_t *p,
+    uint64_t n);
+static void recsys_fb_draw(uint32_t *rows, uint64_t n, uint64_t count,
+    uint64_t seed);
+static double recsys_fb_clock(clockid_t id);
+static int recsys_fb_number(const char *arg, uint64_t lo, uint64_t hi,
+    uint64_t *out);
+
+
+int
+main(int argc, char **argv)
+{
+    int                  rc;
+    char                 dir[4096], err[RECSYS_CATALOG_ERRLEN];
+    uint64_t             nq, k, seed, rounds, r, warm;
+    uint32_t             i, dim;
+    recsys_fb_t          fb;
+    recsys_catalog_t    *c;
+    recsys_fb_path_t     paths[RECSYS_FB_PATHS] = {
+        { "faiss", recsys_fb_faiss, 0, 0 },
+        { "recsys_search", recsys_fb_recsys_search, 0, 0 }
+    };
+    recsys_generation_t  g;
+
+    nq = 20000;
+    k = 10;
+    seed = 1;
+    rounds = 3;
+
+    if (argc < 2 || argc > 6
+        || (argc > 2 && recsys_fb_number(argv[2], 1, 10000000, &nq))
+        || (argc > 3 && recsys_fb_number(argv[3], 1, 1000, &k))
+        || (argc > 4 && recsys_fb_number(argv[4], 0, UINT64_MAX, &seed))
+        || (argc > 5 && recsys_fb_number(argv[5], 1, 100, &rounds)))
+    {
+        fprintf(stderr, "usage: recsys-faissbench <catalog.yaml> "
+                "[queries=20000] [k=10] [seed=1] [rounds=3]\n");
+        return 2;
+    }
+
+    omp_set_num_threads(1);
+
+    c = recsys_catalog_load(argv[1], err, sizeof(err));
+    if (c == NULL) {
+        fprintf(stderr, "recsys-faissbench: %s\n", err);
+        return 1;
+    }
+
+    if (recsys_current_dir(c->index.path, dir, sizeof(dir), err,
+                           sizeof(err))
+        != 0
+        || recsys_generation_open(&g, dir, c->index.dimension,
+                                  c->index.metric, c->index.nprobe, err,
+                                  sizeof(err))
+           != 0)
+    {
+        fprintf(stderr, "recsys-faissbench: %s\n", err);
+        recsys_catalog_free(c);
+        return 1;
+    }
+
+    memset(&fb, 0, sizeof(recsys_fb_t));
+    dim = g.manifest.dimension;
+    fb.g = &g;
+    fb.k = (uint32_t) (k < g.manifest.items ? k : g.manifest.items);
+    fb.nqueries = nq;
+    fb.ivf = faiss_IndexIVF_cast(g.index);
+    fb.nprobe = recsys_generation_nprobe(&g);
+
+    fb.rows = malloc(nq * sizeof(uint32_t));
+    fb.query = malloc(dim * sizeof(float));
+    fb.dist = malloc((fb.k + fb.nprobe) * sizeof(float));
+    fb.labels = malloc((fb.k + fb.nprobe) * sizeof(int64_t));
+    fb.hits = malloc(fb.k * sizeof(recsys_hit_t));
+
+    rc = 1;
+
+    if (fb.rows == NULL || fb.query == NULL || fb.dist == NULL
+        || fb.labels == NULL || fb.hits == NULL)
+    {
+        fprintf(stderr, "recsys-faissbench: out of memory\n");
+        goto done;
+    }
+
+    recsys_fb_draw(fb.rows, nq, g.manifest.items, seed);
+
+    /* pages of the mapped lists and vectors come in before timing */
+    warm = nq < 2000 ? nq : 2000;
+
+    for (i = 0; i < RECSYS_FB_PATHS; i++) {
+        if (recsys_fb_round(&fb, &paths[i], warm) != 0) {
+            goto done;
+        }
+
+        paths[i].wall = 0;
+    }
+
+    /* paths alternate within each round so that load spikes spread */
+    for (r = 0; r < rounds; r++) {
+        for (i = 0; i < RECSYS_FB_PATHS; i++) {
+            if (recsys_fb_round(&fb, &paths[i], nq) != 0) {
+                goto done;
+            }
+        }
+    }
+
+    printf("catalog        %s\n"
+           "faiss          %s\n"
+           "index          %s, %llu x %u %s, nprobe %zu\n"
+           "queries        %llu per round (rows drawn with seed %llu),"
+           " k = %u, 1 thread, best of %llu rounds\n\n"
+           "%-14s %12s %12s %12s\n",
+           argv[1],
+           recsys_faiss_simd_variant ? recsys_faiss_simd_variant
+                                     : "generic",
+           g.manifest.factory, (unsigned long long) g.manifest.items, dim,
+           recsys_metric_name(g.manifest.metric), fb.nprobe,
+           (unsigned long long) nq, (unsigned long long) seed, fb.k,
+           (unsigned long long) rounds,
+           "path", "queries/s", "us/query", "cpu us/query");
+
+    for (i = 0; i < RECSYS_FB_PATHS; i++) {
+        printf("%-14s %12.0f %12.2f %12.2f\n", paths[i].name,
+               (double) nq / paths[i].wall, paths[i].wall * 1e6 / nq,
+               paths[i].cpu * 1e6 / nq);
+    }
+
+    rc = 0;
+
+done:
+
+    free(fb.rows);
+    free(fb.query);
+    free(fb.dist);
+    free(fb.labels);
+    free(fb.hits);
+    recsys_generation_close(&g);
+    recsys_catalog_free(c);
+
+    return rc;
+}
+
+
+static int
+recsys_fb_faiss(recsys_fb_t *fb, uint64_t i)
+{
+    float         *cdist;
+    int64_t       *assign;
+    const float   *q;
+
+    q = fb->g->vectors + (uint64_t) fb->rows[i] * fb->g->manifest.dimension;
+
+    if (fb->ivf == NULL) {
+        return faiss_Index_search(fb->g->index, 1, q, fb->k, fb->dist,
+                                  fb->labels);
+    }
+    cdist = fb->dist + fb->k;
+    assign = fb->labels + fb->k;
+
+    if (faiss_Index_search(faiss_IndexIVF_quantizer(fb->ivf), 1, q,
+                           (idx_t) fb->nprobe, cdist, assign)
+        != 0)
+    {
+        return -1;
+    }
+
+    return faiss_IndexIVF_search_preassigned(fb->ivf, 1, q, fb->k, assign,
+                                             cdist, fb->dist, fb->labels,
+                                             0);
+}
+
+
+static int
+recsys_fb_recsys_search(recsys_fb_t *fb, uint64_t i)
+{
+    uint32_t         dim, n;
+    recsys_filter_t  f;
+
+    dim = fb->g->manifest.dimension;
+
+    /* the module's path normalizes its query in place: give it a copy */
+    memcpy(fb->query, fb->g->vectors + (uint64_t) fb->rows[i] * dim,
+           dim * sizeof(float));
+
+    memset(&f, 0, sizeof(recsys_filter_t));
+    f.k = fb->k;
+    f.category = RECSYS_CATEGORY_ANY;
+
+    return recsys_search_vector(fb->g, fb->query, &f, fb->hits, &n);
+}
+
+
+/* times n queries of path p; keeps the round when it is p's fastest */
+
+static int
+recsys_fb_round(recsys_fb_t *fb, recsys_fb_path_t *p, uint64_t n)
+{
+    double    wall, cpu;
+    uint64_t  i;
+
+    wall = recsys_fb_clock(CLOCK_MONOTONIC);
+    cpu = recsys_fb_clock(CLOCK_PROCESS_CPUTIME_ID);
+
+    for (i = 0; i < n; i++) {
+        if (p->run(fb, i) != 0) {
+            fprintf(stderr, "recsys-faissbench: %s failed: %s\n", p->name,
+                    faiss_get_last_error() ? faiss_get_last_error()
+                                           : "out of memory");
+            return -1;
+        }
+    }
+
+    wall = recsys_fb_clock(CLOCK_MONOTONIC) - wall;
+    cpu = recsys_fb_clock(CLOCK_PROCESS_CPUTIME_ID) - cpu;
+
+    if (p->wall == 0 || wall < p->wall) {
+        p->wall = wall;
+        p->cpu = cpu;
+    }
+
+    return 0;
+}
+
+
+/* splitmix64: the same seed draws the same rows on every machine */
+
+static void
+recsys_fb_draw(uint32_t *rows, uint64_t n, uint64_t count, uint64_t seed)
+{
+    uint64_t  i, x, z;
+
+    x = seed;
+
+    for (i = 0; i < n; i++) {
+        x += 0x9e3779b97f4a7c15ULL;
+        z = x;
+        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+        z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+        z ^= z >> 31;
+        rows[i] = (uint32_t) (z % count);
+    }
+}
+
+
+static double
+recsys_fb_clock(clockid_t id)
+{
+    struct timespec  ts;
+
+    clock_gettime(id, &ts);
+
+    return (double) ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+
+static int
+recsys_fb_number(const char *arg, uint64_t lo, uint64_t hi, uint64_t *out)
+{
+    char                *end;
+    unsigned long long   v;
+
+    if (*arg == '\0' || *arg == '-' || *arg == '+' || *arg == ' ') {
+        return -1;
+    }
+
+    errno = 0;
+    v = strtoull(arg, &end, 10);
+
+    if (errno != 0 || *end != '\0' || v < lo || v > hi) {
+        return -1;
+    }
+
+    *out = v;
+
+    return 0;
+}
