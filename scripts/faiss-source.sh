@@ -19,8 +19,17 @@ if [ -d "$tree" ]; then
     exit 0
 fi
 
+# build-faiss-c.sh and build-faiss-simd.sh may run at once (make -j)
+mkdir -p "$work"
+exec 9> "$work/.lock"
+flock 9
+if [ -d "$tree" ]; then
+    echo "$tree"
+    exit 0
+fi
+
 apt_dir="$OUT/apt"
-mkdir -p "$apt_dir/lists/partial" "$work"
+mkdir -p "$apt_dir/lists/partial"
 
 if ! ls "$work"/faiss_*.dsc >/dev/null 2>&1; then
     echo "deb-src http://deb.debian.org/debian bookworm main" \
