@@ -3,12 +3,14 @@
  * the module's own search path on the same queries.
  *
  *   recsys-faissbench <catalog.yaml> [queries=20000] [k=10] [seed=1]
- *                     [rounds=3]
+ *                     [rounds=3] [pool=items]
  *
  * Opens the current generation as a worker does (inverted lists mmapped,
  * the catalog's nprobe, one OpenMP thread) and runs one query at a time;
  * the queries are the stored vectors of rows drawn with a seeded
- * generator.  Each round times, on the same queries:
+ * generator among "pool" rows spread evenly over the catalog (a small pool
+ * keeps the probed lists in the CPU caches: compute cost without memory
+ * traffic).  Each round times, on the same queries:
  *
  *   faiss          quantizer search + search_preassigned(): FAISS alone,
  *                  the calls the module makes
@@ -77,7 +79,7 @@ static int recsys_fb_recsys_search(recsys_fb_t *fb, uint64_t i);
 static int recsys_fb_round(recsys_fb_t *fb, recsys_fb_path_t *p,
     uint64_t n);
 static void recsys_fb_draw(uint32_t *rows, uint64_t n, uint64_t count,
-    uint64_t seed);
+    uint64_t pool, uint64_t seed);
 static double recsys_fb_clock(clockid_t id);
 static int recsys_fb_number(const char *arg, uint64_t lo, uint64_t hi,
     uint64_t *out);
@@ -88,7 +90,7 @@ main(int argc, char **argv)
 {
     int                  rc;
     char                 dir[4096], err[RECSYS_CATALOG_ERRLEN];
-    uint64_t             nq, k, seed, rounds, r, warm;
+    uint64_t             nq, k, seed, rounds, pool, r, warm;
     uint32_t             i, dim;
     recsys_fb_t          fb;
     recsys_catalog_t    *c;
@@ -102,15 +104,18 @@ main(int argc, char **argv)
     k = 10;
     seed = 1;
     rounds = 3;
+    pool = UINT32_MAX;
 
-    if (argc < 2 || argc > 6
+    if (argc < 2 || argc > 7
         || (argc > 2 && recsys_fb_number(argv[2], 1, 10000000, &nq))
         || (argc > 3 && recsys_fb_number(argv[3], 1, 1000, &k))
         || (argc > 4 && recsys_fb_number(argv[4], 0, UINT64_MAX, &seed))
-        || (argc > 5 && recsys_fb_number(argv[5], 1, 100, &rounds)))
+        || (argc > 5 && recsys_fb_number(argv[5], 1, 100, &rounds))
+        || (argc > 6 && recsys_fb_number(argv[6], 1, UINT32_MAX, &pool)))
     {
         fprintf(stderr, "usage: recsys-faissbench <catalog.yaml> "
-                "[queries=20000] [k=10] [seed=1] [rounds=3]\n");
+                "[queries=20000] [k=10] [seed=1] [rounds=3] "
+                "[pool=items]\n");
         return 2;
     }
 
@@ -158,7 +163,11 @@ main(int argc, char **argv)
         goto done;
     }
 
-    recsys_fb_draw(fb.rows, nq, g.manifest.items, seed);
+    if (pool > g.manifest.items) {
+        pool = g.manifest.items;
+    }
+
+    recsys_fb_draw(fb.rows, nq, g.manifest.items, pool, seed);
 
     /* pages of the mapped lists and vectors come in before timing */
     warm = nq < 2000 ? nq : 2000;
@@ -183,15 +192,16 @@ main(int argc, char **argv)
     printf("catalog        %s\n"
            "faiss          %s\n"
            "index          %s, %llu x %u %s, nprobe %zu\n"
-           "queries        %llu per round (rows drawn with seed %llu),"
-           " k = %u, 1 thread, best of %llu rounds\n\n"
+           "queries        %llu per round (rows drawn from %llu with seed"
+           " %llu), k = %u, 1 thread, best of %llu rounds\n\n"
            "%-14s %12s %12s %12s\n",
            argv[1],
            recsys_faiss_simd_variant ? recsys_faiss_simd_variant
                                      : "generic",
            g.manifest.factory, (unsigned long long) g.manifest.items, dim,
            recsys_metric_name(g.manifest.metric), fb.nprobe,
-           (unsigned long long) nq, (unsigned long long) seed, fb.k,
+           (unsigned long long) nq, (unsigned long long) pool,
+           (unsigned long long) seed, fb.k,
            (unsigned long long) rounds,
            "path", "queries/s", "us/query", "cpu us/query");
 
@@ -298,10 +308,14 @@ recsys_fb_round(recsys_fb_t *fb, recsys_fb_path_t *p, uint64_t n)
 }
 
 
-/* splitmix64: the same seed draws the same rows on every machine */
+/*
+ * splitmix64, so the same seed draws the same rows on every machine; the
+ * pool's rows are spread evenly over the count rows
+ */
 
 static void
-recsys_fb_draw(uint32_t *rows, uint64_t n, uint64_t count, uint64_t seed)
+recsys_fb_draw(uint32_t *rows, uint64_t n, uint64_t count, uint64_t pool,
+    uint64_t seed)
 {
     uint64_t  i, x, z;
 
@@ -313,7 +327,7 @@ recsys_fb_draw(uint32_t *rows, uint64_t n, uint64_t count, uint64_t seed)
         z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
         z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
         z ^= z >> 31;
-        rows[i] = (uint32_t) (z % count);
+        rows[i] = (uint32_t) (z % pool * (count / pool));
     }
 }
 
