@@ -19,6 +19,7 @@
 #include "recsys_faiss.h"
 #include "recsys_files.h"
 #include "recsys_generation.h"
+#include "recsys_layout.h"
 
 
 static int recsys_generation_check_file(recsys_generation_t *g,
@@ -213,6 +214,23 @@ recsys_generation_open(recsys_generation_t *g, const char *dir,
     }
 
     return recsys_generation_map(g, nprobe, err, errlen);
+}
+
+
+int
+recsys_generation_open_current(recsys_generation_t *g,
+    const recsys_index_conf_t *ic, char *err, size_t errlen)
+{
+    char  dir[RECSYS_PATH_MAX];
+
+    memset(g, 0, sizeof(recsys_generation_t));
+
+    if (recsys_current_dir(ic->path, dir, sizeof(dir), err, errlen) != 0) {
+        return -1;
+    }
+
+    return recsys_generation_open(g, dir, ic->dimension, ic->metric,
+                                  ic->nprobe, err, errlen);
 }
 
 

@@ -8,6 +8,7 @@
 #define _RECSYS_GENERATION_H_INCLUDED_
 
 
+#include "recsys_catalog.h"
 #include "recsys_items.h"
 #include "recsys_manifest.h"
 
@@ -63,6 +64,13 @@ int recsys_generation_open(recsys_generation_t *g, const char *dir,
     uint32_t expect_dim, int expect_metric, uint32_t nprobe,
     char *err, size_t errlen);
 void recsys_generation_close(recsys_generation_t *g);
+
+/*
+ * Opens the generation <ic->path>/current names with the catalog's
+ * dimension, metric and nprobe: what a worker serves (for the tools).
+ */
+int recsys_generation_open_current(recsys_generation_t *g,
+    const recsys_index_conf_t *ic, char *err, size_t errlen);
 
 /*
  * The second half of recsys_generation_open(): maps the files of

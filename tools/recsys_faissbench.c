@@ -37,8 +37,8 @@
 #include <faiss/c_api/IndexIVF_c.h>
 #include <faiss/c_api/error_c.h>
 
-#include "recsys_artifact.h"
 #include "recsys_catalog.h"
+#include "recsys_generation.h"
 #include "recsys_search.h"
 
 
@@ -89,7 +89,7 @@ int
 main(int argc, char **argv)
 {
     int                  rc;
-    char                 dir[4096], err[RECSYS_CATALOG_ERRLEN];
+    char                 err[RECSYS_CATALOG_ERRLEN];
     uint64_t             nq, k, seed, rounds, pool, r, warm;
     uint32_t             i, dim;
     recsys_fb_t          fb;
@@ -127,13 +127,8 @@ main(int argc, char **argv)
         return 1;
     }
 
-    if (recsys_current_dir(c->index.path, dir, sizeof(dir), err,
-                           sizeof(err))
-        != 0
-        || recsys_generation_open(&g, dir, c->index.dimension,
-                                  c->index.metric, c->index.nprobe, err,
-                                  sizeof(err))
-           != 0)
+    if (recsys_generation_open_current(&g, &c->index, err, sizeof(err))
+        != 0)
     {
         fprintf(stderr, "recsys-faissbench: %s\n", err);
         recsys_catalog_free(c);

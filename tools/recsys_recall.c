@@ -27,7 +27,6 @@
 
 #include "recsys_catalog.h"
 #include "recsys_generation.h"
-#include "recsys_layout.h"
 
 
 typedef struct {
@@ -61,7 +60,7 @@ int
 main(int argc, char **argv)
 {
     int                     rc;
-    char                    dir[4096], err[RECSYS_CATALOG_ERRLEN];
+    char                    err[RECSYS_CATALOG_ERRLEN];
     uint64_t                queries, k, n;
     recsys_catalog_t       *c;
     recsys_generation_t     g;
@@ -88,13 +87,8 @@ main(int argc, char **argv)
         return 1;
     }
 
-    if (recsys_current_dir(c->index.path, dir, sizeof(dir), err,
-                           sizeof(err))
-        != 0
-        || recsys_generation_open(&g, dir, c->index.dimension,
-                                  c->index.metric, c->index.nprobe, err,
-                                  sizeof(err))
-           != 0)
+    if (recsys_generation_open_current(&g, &c->index, err, sizeof(err))
+        != 0)
     {
         fprintf(stderr, "recsys-recall: %s\n", err);
         recsys_catalog_free(c);

@@ -35,6 +35,7 @@ static void test_make_generation(const char *dir);
 static void test_generation_failed(recsys_generation_t *g, const char *dir,
     uint32_t dim, int metric, const char *expect);
 static int test_mapped_shared(const char *dir, const char *name);
+static void test_generation_current(void **state);
 
 
 /* a complete generation in dir: 40 normalized vectors of dimension 8 */
@@ -291,11 +292,66 @@ test_generation(void **state)
 }
 
 
+/* the generation "current" names, opened with a catalog's index settings */
+
+static void
+test_generation_current(void **state)
+{
+    char                  index[TEST_PATHLEN], dir[TEST_PATHLEN];
+    char                  err[RECSYS_ERRLEN];
+    test_tmp_t           *t;
+    recsys_generation_t   g;
+    recsys_index_conf_t   ic;
+
+    t = *state;
+    test_path(t, "index", index);
+    test_fmt(dir, "%s/generations", index);
+    assert_int_equal(mkdir(index, 0755), 0);
+    assert_int_equal(mkdir(dir, 0755), 0);
+    test_fmt(dir, "%s/generations/1", index);
+    assert_int_equal(mkdir(dir, 0755), 0);
+    test_make_generation(dir);
+
+    memset(&ic, 0, sizeof(recsys_index_conf_t));
+    ic.path = index;
+    ic.dimension = TEST_DIM;
+    ic.metric = RECSYS_METRIC_INNER_PRODUCT;
+    ic.nprobe = 2;
+
+    /* no "current" yet */
+    assert_int_equal(recsys_generation_open_current(&g, &ic, err,
+                                                    sizeof(err)), -1);
+    assert_non_null(strstr(err, "no current generation"));
+    assert_null(g.index);
+    recsys_generation_close(&g);
+
+    test_fmt(dir, "%s/current", index);
+    assert_int_equal(symlink("generations/1", dir), 0);
+
+    assert_int_equal(recsys_generation_open_current(&g, &ic, err,
+                                                    sizeof(err)), 0);
+    test_fmt(dir, "%s/generations/1", index);
+    assert_string_equal(g.dir, dir);
+    assert_int_equal(g.items.count, TEST_NITEMS);
+    assert_int_equal(faiss_IndexIVF_nprobe(faiss_IndexIVF_cast(g.index)),
+                     2);
+    recsys_generation_close(&g);
+
+    ic.dimension = 16;
+    assert_int_equal(recsys_generation_open_current(&g, &ic, err,
+                                                    sizeof(err)), -1);
+    assert_string_equal(err, "dimension 8 does not match the configured 16");
+    assert_null(g.index);
+}
+
+
 int
 main(void)
 {
     const struct CMUnitTest  tests[] = {
         cmocka_unit_test_setup_teardown(test_generation, test_setup,
+                                        test_teardown),
+        cmocka_unit_test_setup_teardown(test_generation_current, test_setup,
                                         test_teardown),
     };
 
