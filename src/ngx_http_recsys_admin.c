@@ -42,6 +42,8 @@ static ngx_int_t ngx_http_recsys_admin_rebuild(ngx_http_request_t *r,
     ngx_uint_t full);
 static ngx_int_t ngx_http_recsys_admin_status(ngx_http_request_t *r);
 static ngx_int_t ngx_http_recsys_admin_rollback(ngx_http_request_t *r);
+static ngx_int_t ngx_http_recsys_admin_refused(ngx_http_request_t *r,
+    ngx_int_t rc, uint64_t id, ngx_uint_t busy);
 static ngx_int_t ngx_http_recsys_admin_unavailable(ngx_http_request_t *r);
 static u_char *ngx_http_recsys_admin_time(u_char *p, const char *key,
     time_t t);
@@ -388,24 +390,18 @@ ngx_http_recsys_admin_rebuild(ngx_http_request_t *r, ngx_uint_t full)
     uint64_t                           id;
     ngx_int_t                          rc;
     ngx_str_t                          location;
+    ngx_uint_t                         busy;
     ngx_http_recsys_catalog_t         *catalog;
     ngx_http_recsys_admin_loc_conf_t  *alcf;
 
     alcf = ngx_http_get_module_loc_conf(r, ngx_http_recsys_admin_module);
     catalog = alcf->catalog;
 
-    rc = ngx_http_recsys_helper_request(catalog, full, &id);
+    rc = ngx_http_recsys_helper_request(catalog, NGX_HTTP_RECSYS_HELPER_BUILD,
+                                        full, &id, &busy);
 
-    if (rc == NGX_DECLINED) {
-        return ngx_http_recsys_admin_unavailable(r);
-    }
-
-    if (rc == NGX_BUSY) {
-        return ngx_http_recsys_send_error(r, NGX_HTTP_CONFLICT,
-                                          "build_in_progress",
-                                          "build %uL of catalog \"%V\" is "
-                                          "running or queued", id,
-                                          &catalog->name);
+    if (rc != NGX_OK) {
+        return ngx_http_recsys_admin_refused(r, rc, id, busy);
     }
 
     ngx_log_error(NGX_LOG_NOTICE, r->connection->log, 0,
@@ -536,12 +532,13 @@ ngx_http_recsys_admin_status(ngx_http_request_t *r)
     }
 
     p = ngx_sprintf(p, ",\"builder\":{\"state\":\"%s\",\"mode\":\"%s\"",
-                    recsys_schedule_state_name(snap.sched.state),
+                    ngx_http_recsys_helper_state_name(&snap),
                     ngx_process == NGX_PROCESS_SINGLE ? "in_process"
                                                       : "helper_process");
 
-    if (snap.sched.state == RECSYS_SCHEDULE_RUNNING) {
-        p = ngx_sprintf(p, ",\"build_id\":%uL,\"full\":%s",
+    if (snap.running) {
+        p = ngx_sprintf(p, ",\"job\":\"%s\",\"build_id\":%uL,\"full\":%s",
+                        ngx_http_recsys_helper_job_name(snap.running),
                         snap.running_id,
                         snap.running_full ? "true" : "false");
         p = ngx_http_recsys_admin_time(p, "running_since",
@@ -553,7 +550,9 @@ ngx_http_recsys_admin_status(ngx_http_request_t *r)
     }
 
     if (snap.requested) {
-        p = ngx_sprintf(p, ",\"queued_build_id\":%uL", snap.requested_id);
+        p = ngx_sprintf(p, ",\"queued_job\":\"%s\",\"queued_build_id\":%uL",
+                        ngx_http_recsys_helper_job_name(snap.requested),
+                        snap.requested_id);
     }
 
     p = ngx_sprintf(p, ",\"pid\":%P", snap.pid);
@@ -623,9 +622,17 @@ ngx_http_recsys_admin_status(ngx_http_request_t *r)
 
         p = ngx_sprintf(p, "{\"id\":%uL,\"success\":%s,\"type\":\"%s\",",
                         b->id, b->success ? "true" : "false",
-                        b->full ? "full" : "incremental");
+                        b->job == NGX_HTTP_RECSYS_HELPER_ROLLBACK
+                        ? "rollback" : (b->full ? "full" : "incremental"));
         p = ngx_http_recsys_admin_str(p, "trigger", (char *) b->trigger,
                                       ngx_strlen(b->trigger));
+
+        if (b->job == NGX_HTTP_RECSYS_HELPER_ROLLBACK) {
+            p = b->previous
+                ? ngx_sprintf(p, ",\"previous_generation\":%uL", b->previous)
+                : ngx_cpymem(p, ",\"previous_generation\":null",
+                             sizeof(",\"previous_generation\":null") - 1);
+        }
 
         if (b->success) {
             p = ngx_sprintf(p, ",\"generation\":%uL,\"items\":%uL",
@@ -666,52 +673,75 @@ static ngx_int_t
 ngx_http_recsys_admin_rollback(ngx_http_request_t *r)
 {
     u_char                            *p, *start;
-    char                               err[RECSYS_CATALOG_ERRLEN];
-    uint64_t                           generation, previous;
+    uint64_t                           id;
     ngx_int_t                          rc;
+    ngx_str_t                          location;
+    ngx_uint_t                         busy;
     ngx_http_recsys_catalog_t         *catalog;
     ngx_http_recsys_admin_loc_conf_t  *alcf;
 
     alcf = ngx_http_get_module_loc_conf(r, ngx_http_recsys_admin_module);
     catalog = alcf->catalog;
 
-    rc = ngx_http_recsys_helper_rollback(catalog, r->connection->log,
-                                         &generation, &previous, err,
-                                         sizeof(err));
-
-    if (rc == NGX_DECLINED) {
-        return ngx_http_recsys_admin_unavailable(r);
-    }
-
-    if (rc == NGX_BUSY) {
-        return ngx_http_recsys_send_error(r, NGX_HTTP_CONFLICT,
-                                          "build_in_progress",
-                                          "a build or rollback of catalog "
-                                          "\"%V\" is running or queued",
-                                          &catalog->name);
-    }
+    rc = ngx_http_recsys_helper_request(catalog,
+                                        NGX_HTTP_RECSYS_HELPER_ROLLBACK, 0,
+                                        &id, &busy);
 
     if (rc != NGX_OK) {
-        return ngx_http_recsys_send_error(r, NGX_HTTP_CONFLICT,
-                                          "no_previous_generation",
-                                          "catalog \"%V\" has no generation "
-                                          "to roll back to%s%s",
-                                          &catalog->name,
-                                          err[0] ? ": " : "", err);
+        return ngx_http_recsys_admin_refused(r, rc, id, busy);
     }
 
-    start = ngx_pnalloc(r->pool, 128 + 6 * catalog->name.len);
+    ngx_log_error(NGX_LOG_NOTICE, r->connection->log, 0,
+                  "recsys catalog \"%V\": rollback %uL requested",
+                  &catalog->name, id);
+
+    location = alcf->status_url;
+
+    if (ngx_http_recsys_admin_header(r, "Location", &location) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    start = ngx_pnalloc(r->pool, 256 + 6 * alcf->status_url.len
+                                 + 6 * catalog->name.len);
     if (start == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    p = ngx_cpymem(start, "{", 1);
+    p = ngx_sprintf(start, "{\"rollback_id\":%uL,", id);
     p = ngx_http_recsys_admin_str(p, "catalog", (char *) catalog->name.data,
                                   catalog->name.len);
-    p = ngx_sprintf(p, ",\"generation\":%uL,\"previous_generation\":%uL}\n",
-                    generation, previous);
+    p = ngx_cpymem(p, ",\"status\":\"queued\",",
+                   sizeof(",\"status\":\"queued\",") - 1);
+    p = ngx_http_recsys_admin_str(p, "status_url",
+                                  (char *) alcf->status_url.data,
+                                  alcf->status_url.len);
+    p = ngx_cpymem(p, "}\n", 2);
 
-    return ngx_http_recsys_send_json(r, NGX_HTTP_OK, start, p - start);
+    return ngx_http_recsys_send_json(r, NGX_HTTP_ACCEPTED, start, p - start);
+}
+
+
+/* the helper did not take the job: 409 while one runs or waits, or 503 */
+
+static ngx_int_t
+ngx_http_recsys_admin_refused(ngx_http_request_t *r, ngx_int_t rc,
+    uint64_t id, ngx_uint_t busy)
+{
+    ngx_http_recsys_admin_loc_conf_t  *alcf;
+
+    alcf = ngx_http_get_module_loc_conf(r, ngx_http_recsys_admin_module);
+
+    if (rc == NGX_BUSY) {
+        return ngx_http_recsys_send_error(r, NGX_HTTP_CONFLICT,
+                                          "build_in_progress",
+                                          "%s %uL of catalog \"%V\" is "
+                                          "running or queued",
+                                          ngx_http_recsys_helper_job_name(
+                                              busy),
+                                          id, &alcf->catalog->name);
+    }
+
+    return ngx_http_recsys_admin_unavailable(r);
 }
 
 

@@ -623,7 +623,7 @@ ngx_http_recsys_health_builder(u_char *p, ngx_http_recsys_catalog_t *catalog)
     }
 
     p = ngx_sprintf(p, ",\"builder\":{\"state\":\"%s\",\"helper\":\"%s\"",
-                    recsys_schedule_state_name(st.sched.state),
+                    ngx_http_recsys_helper_state_name(&st),
                     ngx_http_recsys_health_helper(catalog));
     p = ngx_http_recsys_health_time(p, "last_success", st.last_success);
     p = ngx_http_recsys_health_time(p, "last_failure", st.last_failure);

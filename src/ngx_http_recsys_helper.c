@@ -67,8 +67,9 @@ typedef struct {
 } ngx_http_recsys_helper_shctx_t;
 
 
-/* a build on its thread; the event loop owns it and joins it */
+/* a build or rollback on its thread; the event loop owns and joins it */
 typedef struct {
+    ngx_uint_t                  kind;       /* NGX_HTTP_RECSYS_HELPER_* */
     pthread_t                   tid;
     const recsys_catalog_t     *conf;
     recsys_build_opts_t         opts;
@@ -79,7 +80,9 @@ typedef struct {
     ngx_atomic_t                done;
     uint64_t                    id;
     ngx_uint_t                  full;
+    uint64_t                    previous;   /* rollback: served before */
     time_t                      started;
+    ngx_msec_t                  start_msec;
 } ngx_http_recsys_helper_job_t;
 
 
@@ -118,14 +121,15 @@ static ngx_msec_t ngx_http_recsys_helper_tick(
 static void ngx_http_recsys_helper_takeover(
     ngx_http_recsys_helper_catalog_t *hc);
 static ngx_int_t ngx_http_recsys_helper_start(
-    ngx_http_recsys_helper_catalog_t *hc, ngx_fd_t lock, uint64_t id,
-    ngx_uint_t full, const char *trigger);
+    ngx_http_recsys_helper_catalog_t *hc, ngx_fd_t lock, ngx_uint_t kind,
+    uint64_t id, ngx_uint_t full, const char *trigger);
 static void ngx_http_recsys_helper_finish(
     ngx_http_recsys_helper_catalog_t *hc);
 static void *ngx_http_recsys_helper_thread(void *data);
+static int ngx_http_recsys_helper_rollback(ngx_http_recsys_helper_job_t *job);
 static void ngx_http_recsys_helper_record(ngx_http_recsys_helper_node_t *node,
-    ngx_http_recsys_catalog_t *catalog, uint64_t id, ngx_uint_t full,
-    const char *trigger, time_t started, recsys_build_result_t *res);
+    ngx_http_recsys_catalog_t *catalog, ngx_http_recsys_helper_job_t *job,
+    const char *trigger);
 static ngx_fd_t ngx_http_recsys_helper_lock(ngx_http_recsys_catalog_t *catalog,
     ngx_log_t *log);
 static uint64_t ngx_http_recsys_helper_now_ms(void);
@@ -175,6 +179,11 @@ static ngx_str_t  ngx_http_recsys_helper_zone_name =
     ngx_string("recsys_helper");
 
 
+static const char  *ngx_http_recsys_helper_jobs[] = {
+    "none", "build", "rollback"
+};
+
+
 /* ---- the builder: helper process or single process ---- */
 
 static ngx_msec_t
@@ -210,8 +219,8 @@ ngx_http_recsys_helper_timer(ngx_event_t *ev)
 
 
 /*
- * One look at a catalog: collect a finished build, or start the one that
- * is due.  Returns the ms until the next look.
+ * One look at a catalog: collect a finished job, or start the one that is
+ * due.  Returns the ms until the next look.
  */
 
 static ngx_msec_t
@@ -220,7 +229,8 @@ ngx_http_recsys_helper_tick(ngx_http_recsys_helper_catalog_t *hc)
     int                              missing;
     uint64_t                         now, id, sleep;
     ngx_fd_t                         fd;
-    ngx_uint_t                       full;
+    ngx_uint_t                       full, kind;
+    const char                      *name;
     recsys_trigger_t                 trigger;
     recsys_maintenance_conf_t       *mc;
     ngx_http_recsys_helper_node_t   *node;
@@ -242,6 +252,12 @@ ngx_http_recsys_helper_tick(ngx_http_recsys_helper_catalog_t *hc)
 
     if (hc->job) {
         if (!hc->job->done) {
+            ngx_log_debug3(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
+                           "recsys helper \"%V\": %s %uL runs",
+                           &hc->catalog->name,
+                           ngx_http_recsys_helper_job_name(hc->job->kind),
+                           hc->job->id);
+
             return NGX_HTTP_RECSYS_HELPER_POLL;
         }
 
@@ -255,15 +271,18 @@ ngx_http_recsys_helper_tick(ngx_http_recsys_helper_catalog_t *hc)
     missing = 0;
 
     if (!st->sched.started) {
-        ngx_snprintf(link, sizeof(link), "%s/" RECSYS_CURRENT_LINK "%Z",
+        ngx_snprintf(link, sizeof(link) - 1, "%s/" RECSYS_CURRENT_LINK "%Z",
                      hc->catalog->conf->index.path);
+        link[sizeof(link) - 1] = '\0';
         missing = (access((char *) link, F_OK) != 0);
     }
 
     ngx_shmtx_lock(&hc->hmcf->shpool->mutex);
 
-    trigger = recsys_schedule_due(mc, &st->sched, now, (int) st->requested,
+    trigger = recsys_schedule_due(mc, &st->sched, now, st->requested != 0,
                                   missing);
+    kind = (trigger == RECSYS_TRIGGER_ADMIN) ? st->requested
+                                             : NGX_HTTP_RECSYS_HELPER_BUILD;
     id = (trigger == RECSYS_TRIGGER_ADMIN) ? st->requested_id : 0;
     sleep = recsys_schedule_sleep(&st->sched, now,
                                   NGX_HTTP_RECSYS_HELPER_MAX_SLEEP);
@@ -271,12 +290,19 @@ ngx_http_recsys_helper_tick(ngx_http_recsys_helper_catalog_t *hc)
     ngx_shmtx_unlock(&hc->hmcf->shpool->mutex);
 
     if (trigger == RECSYS_TRIGGER_NONE) {
+        ngx_log_debug3(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
+                       "recsys helper \"%V\": %s, next look in %uLms",
+                       &hc->catalog->name,
+                       recsys_schedule_state_name(st->sched.state), sleep);
+
         return (ngx_msec_t) sleep;
     }
 
+    name = recsys_trigger_name(trigger);
+
     /*
-     * Busy: an older helper still exiting, or a rollback; look again soon.
-     * An unusable directory is logged once a minute, not every look.
+     * Busy: an older helper still exiting, or recsys-build; look again
+     * soon.  An unusable directory is logged once a minute, not every look.
      */
     if (ngx_time() - hc->lock_logged >= 60) {
         fd = ngx_http_recsys_helper_lock(hc->catalog, ngx_cycle->log);
@@ -287,6 +313,11 @@ ngx_http_recsys_helper_tick(ngx_http_recsys_helper_catalog_t *hc)
 
     if (fd == NGX_INVALID_FILE) {
         hc->lock_logged = ngx_time();
+
+        ngx_log_debug3(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
+                       "recsys helper \"%V\": %s %s waits for the lock",
+                       &hc->catalog->name, name,
+                       ngx_http_recsys_helper_job_name(kind));
 
         ngx_shmtx_lock(&hc->hmcf->shpool->mutex);
         recsys_schedule_defer(&st->sched, trigger);
@@ -312,18 +343,22 @@ ngx_http_recsys_helper_tick(ngx_http_recsys_helper_catalog_t *hc)
         st->requested = 0;
     }
 
-    full = recsys_schedule_begin(&st->sched, trigger,
-                                 (int) st->requested_full);
+    /* a rollback leaves the build schedule, backoff and breaker alone */
+    full = (kind == NGX_HTTP_RECSYS_HELPER_BUILD)
+           ? (ngx_uint_t) recsys_schedule_begin(&st->sched, trigger,
+                                                (int) st->requested_full)
+           : 0;
+
+    st->running = kind;
     st->running_id = id;
     st->running_full = full;
     st->running_since = ngx_time();
-    ngx_cpystrn(st->running_trigger, (u_char *) recsys_trigger_name(trigger),
+    ngx_cpystrn(st->running_trigger, (u_char *) name,
                 sizeof(st->running_trigger));
 
     ngx_shmtx_unlock(&hc->hmcf->shpool->mutex);
 
-    if (ngx_http_recsys_helper_start(hc, fd, id, full,
-                                     recsys_trigger_name(trigger))
+    if (ngx_http_recsys_helper_start(hc, fd, kind, id, full, name)
         != NGX_OK)
     {
         ngx_close_file(fd);
@@ -335,9 +370,10 @@ ngx_http_recsys_helper_tick(ngx_http_recsys_helper_catalog_t *hc)
 
 
 /*
- * The first look of this process: a build the previous owner was running
+ * The first look of this process: a job the previous owner was running
  * is gone with it (killed, or quitting on a reload), so it is recorded as
- * failed and retried; a still exiting owner is asked to publish nothing.
+ * failed (a build is retried); a still exiting owner is asked to publish
+ * nothing.
  */
 
 static void
@@ -345,6 +381,7 @@ ngx_http_recsys_helper_takeover(ngx_http_recsys_helper_catalog_t *hc)
 {
     ngx_pid_t                        old;
     recsys_build_result_t           *res;
+    ngx_http_recsys_helper_job_t    *job;
     ngx_http_recsys_helper_node_t   *node;
     ngx_http_recsys_helper_state_t  *st;
 
@@ -352,28 +389,34 @@ ngx_http_recsys_helper_takeover(ngx_http_recsys_helper_catalog_t *hc)
     st = &node->st;
     hc->ready = 1;
 
-    res = ngx_calloc(sizeof(recsys_build_result_t), ngx_cycle->log);
-    if (res == NULL) {
+    job = ngx_calloc(sizeof(ngx_http_recsys_helper_job_t), ngx_cycle->log);
+    if (job == NULL) {
         return;
     }
+
+    res = &job->res;
 
     ngx_shmtx_lock(&hc->hmcf->shpool->mutex);
 
     old = st->pid;
     st->pid = ngx_pid;
 
-    if (st->sched.state == RECSYS_SCHEDULE_RUNNING && old != ngx_pid) {
+    if (st->running && old != ngx_pid) {
         node->cancel = 1;
+
+        job->kind = st->running;
+        job->id = st->running_id;
+        job->full = st->running_full;
+        job->started = st->running_since;
 
         res->full = (int) st->running_full;
         ngx_snprintf((u_char *) res->error, sizeof(res->error) - 1,
                      "interrupted: the helper process %P exited during "
-                     "the build%Z", old);
+                     "the %s%Z", old,
+                     ngx_http_recsys_helper_job_name(job->kind));
 
-        ngx_http_recsys_helper_record(node, hc->catalog, st->running_id,
-                                      st->running_full,
-                                      (char *) st->running_trigger,
-                                      st->running_since, res);
+        ngx_http_recsys_helper_record(node, hc->catalog, job,
+                                      (char *) st->running_trigger);
 
         ngx_shmtx_unlock(&hc->hmcf->shpool->mutex);
 
@@ -385,17 +428,17 @@ ngx_http_recsys_helper_takeover(ngx_http_recsys_helper_catalog_t *hc)
         ngx_shmtx_unlock(&hc->hmcf->shpool->mutex);
     }
 
-    ngx_free(res);
+    ngx_free(job);
 }
 
 
 static ngx_int_t
 ngx_http_recsys_helper_start(ngx_http_recsys_helper_catalog_t *hc,
-    ngx_fd_t lock, uint64_t id, ngx_uint_t full, const char *trigger)
+    ngx_fd_t lock, ngx_uint_t kind, uint64_t id, ngx_uint_t full,
+    const char *trigger)
 {
     int                             err;
     sigset_t                        all, old;
-    recsys_build_result_t          *res;
     recsys_maintenance_conf_t      *mc;
     ngx_http_recsys_helper_job_t   *job;
 
@@ -407,6 +450,7 @@ ngx_http_recsys_helper_start(ngx_http_recsys_helper_catalog_t *hc,
         goto failed;
     }
 
+    job->kind = kind;
     job->conf = hc->catalog->conf;
     job->opts.force_full = (int) full;
     job->opts.threads = (int) mc->threads;
@@ -416,6 +460,7 @@ ngx_http_recsys_helper_start(ngx_http_recsys_helper_catalog_t *hc,
     job->id = id;
     job->full = full;
     job->started = ngx_time();
+    job->start_msec = ngx_current_msec;
 
     /* signals are for the event loop, never for the builder */
     sigfillset(&all);
@@ -428,10 +473,18 @@ ngx_http_recsys_helper_start(ngx_http_recsys_helper_catalog_t *hc,
     if (err == 0) {
         hc->job = job;
 
-        ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
-                      "recsys catalog \"%V\": build %uL started (%s, %s)",
-                      &hc->catalog->name, id,
-                      full ? "full" : "incremental if possible", trigger);
+        if (kind == NGX_HTTP_RECSYS_HELPER_ROLLBACK) {
+            ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
+                          "recsys catalog \"%V\": rollback %uL started",
+                          &hc->catalog->name, id);
+
+        } else {
+            ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
+                          "recsys catalog \"%V\": build %uL started (%s, %s)",
+                          &hc->catalog->name, id,
+                          full ? "full" : "incremental if possible", trigger);
+        }
+
         return NGX_OK;
     }
 
@@ -440,23 +493,29 @@ ngx_http_recsys_helper_start(ngx_http_recsys_helper_catalog_t *hc,
 failed:
 
     ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, err,
-                  "recsys catalog \"%V\": cannot start build %uL",
-                  &hc->catalog->name, id);
+                  "recsys catalog \"%V\": cannot start %s %uL",
+                  &hc->catalog->name, ngx_http_recsys_helper_job_name(kind),
+                  id);
 
-    res = ngx_calloc(sizeof(recsys_build_result_t), ngx_cycle->log);
-    if (res == NULL) {
+    job = ngx_calloc(sizeof(ngx_http_recsys_helper_job_t), ngx_cycle->log);
+    if (job == NULL) {
         return NGX_ERROR;
     }
 
-    ngx_snprintf((u_char *) res->error, sizeof(res->error) - 1,
-                 "cannot start the build thread: %s%Z", strerror(err));
+    job->kind = kind;
+    job->id = id;
+    job->full = full;
+    job->started = ngx_time();
+
+    ngx_snprintf((u_char *) job->res.error, sizeof(job->res.error) - 1,
+                 "cannot start the %s thread: %s%Z",
+                 ngx_http_recsys_helper_job_name(kind), strerror(err));
 
     ngx_shmtx_lock(&hc->hmcf->shpool->mutex);
-    ngx_http_recsys_helper_record(hc->node, hc->catalog, id, full, trigger,
-                                  ngx_time(), res);
+    ngx_http_recsys_helper_record(hc->node, hc->catalog, job, trigger);
     ngx_shmtx_unlock(&hc->hmcf->shpool->mutex);
 
-    ngx_free(res);
+    ngx_free(job);
 
     return NGX_ERROR;
 }
@@ -473,12 +532,76 @@ ngx_http_recsys_helper_thread(void *data)
                            job->nice);
     }
 
-    job->rc = recsys_build_ex(job->conf, &job->opts, &job->res);
+    if (job->kind == NGX_HTTP_RECSYS_HELPER_ROLLBACK) {
+        job->rc = ngx_http_recsys_helper_rollback(job);
+
+    } else {
+        job->rc = recsys_build_ex(job->conf, &job->opts, &job->res);
+    }
 
     ngx_memory_barrier();
     job->done = 1;
 
     return NULL;
+}
+
+
+/*
+ * On the job's thread: current goes back one generation (candidates are
+ * opened and verified, which is why this is not done in a worker); the
+ * result takes the generation rolled back to and its item count.
+ */
+
+static int
+ngx_http_recsys_helper_rollback(ngx_http_recsys_helper_job_t *job)
+{
+    char                    dir[NGX_MAX_PATH], path[NGX_MAX_PATH];
+    char                    err[RECSYS_ERRLEN];
+    recsys_manifest_t       m;
+    recsys_build_result_t  *res;
+
+    res = &job->res;
+
+    if (recsys_current_dir(job->conf->index.path, dir, sizeof(dir), err,
+                           sizeof(err))
+        == 0)
+    {
+        ngx_snprintf((u_char *) path, sizeof(path) - 1,
+                     "%s/" RECSYS_MANIFEST_FILE "%Z", dir);
+        path[sizeof(path) - 1] = '\0';
+
+        if (recsys_manifest_read(path, &m, err, sizeof(err)) == 0) {
+            job->previous = m.generation;
+        }
+    }
+
+    if (recsys_rollback(job->conf, &res->generation, res->error,
+                        sizeof(res->error))
+        != 0)
+    {
+        if (res->error[0] == '\0') {
+            ngx_cpystrn((u_char *) res->error,
+                        (u_char *) "no generation to roll back to",
+                        sizeof(res->error));
+        }
+
+        return -1;
+    }
+
+    if (recsys_current_dir(job->conf->index.path, dir, sizeof(dir), err,
+                           sizeof(err))
+        == 0)
+    {
+        ngx_snprintf((u_char *) path, sizeof(path) - 1,
+                     "%s/" RECSYS_MANIFEST_FILE "%Z", dir);
+        path[sizeof(path) - 1] = '\0';
+
+        if (recsys_manifest_read(path, &m, err, sizeof(err)) == 0) {
+            res->items = m.items;
+        }
+    }
+
+    return 0;
 }
 
 
@@ -499,6 +622,16 @@ ngx_http_recsys_helper_finish(ngx_http_recsys_helper_catalog_t *hc)
     res = &job->res;
     res->success = (job->rc == 0);
 
+    if (job->kind == NGX_HTTP_RECSYS_HELPER_ROLLBACK) {
+        res->seconds = (double) (ngx_current_msec - job->start_msec) / 1000;
+    }
+
+    ngx_log_debug4(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
+                   "recsys helper \"%V\": %s %uL done, rc %d",
+                   &hc->catalog->name,
+                   ngx_http_recsys_helper_job_name(job->kind), job->id,
+                   job->rc);
+
     if (!res->success && res->error[0] == '\0') {
         ngx_cpystrn((u_char *) res->error, (u_char *) "the build failed",
                     sizeof(res->error));
@@ -508,9 +641,8 @@ ngx_http_recsys_helper_finish(ngx_http_recsys_helper_catalog_t *hc)
 
     /* superseded by a newer helper: it owns the state now */
     if (node->st.pid == ngx_pid) {
-        ngx_http_recsys_helper_record(node, hc->catalog, job->id, job->full,
-                                      (char *) node->st.running_trigger,
-                                      job->started, res);
+        ngx_http_recsys_helper_record(node, hc->catalog, job,
+                                      (char *) node->st.running_trigger);
     }
 
     retry = node->st.sched.next_build
@@ -521,6 +653,23 @@ ngx_http_recsys_helper_finish(ngx_http_recsys_helper_catalog_t *hc)
     ngx_shmtx_unlock(&hc->hmcf->shpool->mutex);
 
     ngx_close_file(job->lock);
+
+    if (job->kind == NGX_HTTP_RECSYS_HELPER_ROLLBACK) {
+        if (res->success) {
+            ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
+                          "recsys catalog \"%V\": rollback %uL: rolled back "
+                          "from generation %uL to %uL", &hc->catalog->name,
+                          job->id, job->previous, res->generation);
+
+        } else {
+            ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
+                          "recsys catalog \"%V\": rollback %uL failed: %s",
+                          &hc->catalog->name, job->id, res->error);
+        }
+
+        ngx_free(job);
+        return;
+    }
 
     if (res->success) {
         ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
@@ -551,17 +700,21 @@ ngx_http_recsys_helper_finish(ngx_http_recsys_helper_catalog_t *hc)
 
 static void
 ngx_http_recsys_helper_record(ngx_http_recsys_helper_node_t *node,
-    ngx_http_recsys_catalog_t *catalog, uint64_t id, ngx_uint_t full,
-    const char *trigger, time_t started, recsys_build_result_t *res)
+    ngx_http_recsys_catalog_t *catalog, ngx_http_recsys_helper_job_t *job,
+    const char *trigger)
 {
     time_t                           now;
+    recsys_build_result_t           *res;
     recsys_maintenance_conf_t       *mc;
     ngx_http_recsys_helper_build_t  *b;
     ngx_http_recsys_helper_state_t  *st;
 
+    res = &job->res;
     mc = &catalog->conf->maintenance;
     st = &node->st;
     now = ngx_time();
+
+    st->running = 0;
 
     st->newest = st->nbuilds ? (st->newest + 1)
                                % NGX_HTTP_RECSYS_HELPER_HISTORY
@@ -574,21 +727,32 @@ ngx_http_recsys_helper_record(ngx_http_recsys_helper_node_t *node,
     b = &st->builds[st->newest];
     ngx_memzero(b, sizeof(ngx_http_recsys_helper_build_t));
 
-    b->id = id;
+    b->id = job->id;
+    b->job = job->kind;
     b->success = res->success ? 1 : 0;
     /* a failed build is what it was asked to be; a file is always full */
     b->full = res->success ? (res->full ? 1 : 0)
-                           : (full
+                           : (job->full
                               || catalog->conf->source.type
                                  == RECSYS_SOURCE_FILE);
     b->generation = res->generation;
+    b->previous = job->previous;
     b->items = res->items;
     b->duration = (ngx_msec_t) (res->seconds * 1000);
-    b->started = started;
+    b->started = job->started;
     b->finished = now;
     ngx_cpystrn(b->trigger, (u_char *) (trigger ? trigger : "unknown"),
                 sizeof(b->trigger));
     ngx_cpystrn(b->error, (u_char *) res->error, sizeof(b->error));
+
+    if (job->kind == NGX_HTTP_RECSYS_HELPER_ROLLBACK) {
+        if (res->success) {
+            node->generation = res->generation;
+            (void) ngx_atomic_fetch_add(&node->published, 1);
+        }
+
+        return;
+    }
 
     if (catalog->conf->source.type == RECSYS_SOURCE_POSTGRESQL
         && (res->source_ok || res->source_seconds > 0 || res->error[0]))
@@ -621,9 +785,9 @@ ngx_http_recsys_helper_record(ngx_http_recsys_helper_node_t *node,
 
 
 /*
- * The catalog's build lock: held by a build for its whole run and by a
- * rollback, released by close() or by the death of its process.  Errors
- * other than "held by another" are logged when log is not NULL.
+ * The catalog's build lock: held by a build or a rollback for its whole
+ * run, released by close() or by the death of its process.  Errors other
+ * than "held by another" are logged when log is not NULL.
  */
 
 static ngx_fd_t
@@ -633,8 +797,10 @@ ngx_http_recsys_helper_lock(ngx_http_recsys_catalog_t *catalog,
     ngx_fd_t  fd;
     u_char    path[NGX_MAX_PATH];
 
-    ngx_snprintf(path, sizeof(path), "%s/" NGX_HTTP_RECSYS_HELPER_LOCK "%Z",
+    ngx_snprintf(path, sizeof(path) - 1,
+                 "%s/" NGX_HTTP_RECSYS_HELPER_LOCK "%Z",
                  catalog->conf->index.path);
+    path[sizeof(path) - 1] = '\0';
 
     fd = open((char *) path, O_RDWR|O_CREAT|O_CLOEXEC, 0644);
 
@@ -721,9 +887,8 @@ ngx_http_recsys_helper_state(ngx_http_recsys_catalog_t *catalog,
 
 ngx_int_t
 ngx_http_recsys_helper_request(ngx_http_recsys_catalog_t *catalog,
-    ngx_uint_t full, uint64_t *id)
+    ngx_uint_t job, ngx_uint_t full, uint64_t *id, ngx_uint_t *busy)
 {
-    uint64_t                          busy;
     ngx_http_recsys_helper_catalog_t *hc;
     ngx_http_recsys_helper_state_t   *st;
 
@@ -734,27 +899,28 @@ ngx_http_recsys_helper_request(ngx_http_recsys_catalog_t *catalog,
     }
 
     st = &hc->node->st;
+    *busy = 0;
 
     ngx_shmtx_lock(&hc->hmcf->shpool->mutex);
 
     if (st->requested) {
-        busy = st->requested_id;
+        *busy = st->requested;
+        *id = st->requested_id;
 
-    } else if (st->sched.state == RECSYS_SCHEDULE_RUNNING) {
-        busy = st->running_id;
+    } else if (st->running) {
+        *busy = st->running;
+        *id = st->running_id;
 
     } else {
-        busy = 0;
         *id = ++hc->node->last_id;
-        st->requested = 1;
+        st->requested = job;
         st->requested_full = full;
         st->requested_id = *id;
     }
 
     ngx_shmtx_unlock(&hc->hmcf->shpool->mutex);
 
-    if (busy) {
-        *id = busy;
+    if (*busy) {
         return NGX_BUSY;
     }
 
@@ -767,78 +933,19 @@ ngx_http_recsys_helper_request(ngx_http_recsys_catalog_t *catalog,
 }
 
 
-ngx_int_t
-ngx_http_recsys_helper_rollback(ngx_http_recsys_catalog_t *catalog,
-    ngx_log_t *log, uint64_t *generation, uint64_t *previous, char *err,
-    size_t errlen)
+const char *
+ngx_http_recsys_helper_state_name(ngx_http_recsys_helper_state_t *st)
 {
-    char                               dir[NGX_MAX_PATH], path[NGX_MAX_PATH];
-    char                               merr[RECSYS_ERRLEN];
-    uint64_t                           busy;
-    ngx_fd_t                           fd;
-    recsys_manifest_t                  m;
-    ngx_http_recsys_helper_catalog_t  *hc;
-    ngx_http_recsys_helper_state_t    *st;
+    return st->running ? "running"
+                       : recsys_schedule_state_name(st->sched.state);
+}
 
-    hc = ngx_http_recsys_helper_find(catalog);
 
-    if (hc == NULL) {
-        return NGX_DECLINED;
-    }
-
-    st = &hc->node->st;
-
-    ngx_shmtx_lock(&hc->hmcf->shpool->mutex);
-
-    busy = st->requested ? st->requested_id
-           : (st->sched.state == RECSYS_SCHEDULE_RUNNING
-              ? st->running_id : 0);
-
-    ngx_shmtx_unlock(&hc->hmcf->shpool->mutex);
-
-    if (busy) {
-        return NGX_BUSY;
-    }
-
-    fd = ngx_http_recsys_helper_lock(catalog, log);
-
-    if (fd == NGX_INVALID_FILE) {
-        return NGX_BUSY;
-    }
-
-    *previous = 0;
-
-    if (recsys_current_dir(catalog->conf->index.path, dir, sizeof(dir),
-                           merr, sizeof(merr))
-        == 0)
-    {
-        ngx_snprintf((u_char *) path, sizeof(path),
-                     "%s/" RECSYS_MANIFEST_FILE "%Z", dir);
-
-        if (recsys_manifest_read(path, &m, merr, sizeof(merr)) == 0) {
-            *previous = m.generation;
-        }
-    }
-
-    err[0] = '\0';
-
-    if (recsys_rollback(catalog->conf, generation, err, errlen) != 0) {
-        ngx_close_file(fd);
-        return NGX_ERROR;
-    }
-
-    ngx_close_file(fd);
-
-    ngx_shmtx_lock(&hc->hmcf->shpool->mutex);
-    hc->node->generation = *generation;
-    (void) ngx_atomic_fetch_add(&hc->node->published, 1);
-    ngx_shmtx_unlock(&hc->hmcf->shpool->mutex);
-
-    ngx_log_error(NGX_LOG_NOTICE, log, 0,
-                  "recsys catalog \"%V\": rolled back from generation %uL "
-                  "to %uL", &catalog->name, *previous, *generation);
-
-    return NGX_OK;
+const char *
+ngx_http_recsys_helper_job_name(ngx_uint_t job)
+{
+    return job < sizeof(ngx_http_recsys_helper_jobs) / sizeof(char *)
+           ? ngx_http_recsys_helper_jobs[job] : "unknown";
 }
 
 

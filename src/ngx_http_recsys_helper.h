@@ -19,14 +19,20 @@
 
 #define NGX_HTTP_RECSYS_HELPER_HISTORY  10
 
+/* what the helper runs on its thread */
+#define NGX_HTTP_RECSYS_HELPER_BUILD     1
+#define NGX_HTTP_RECSYS_HELPER_ROLLBACK  2
+
 /* a heartbeat older than this means the helper process is gone */
 #define NGX_HTTP_RECSYS_HELPER_STALE    10
 
 
-/* one finished build, in the history */
+/* one finished build or rollback, in the history */
 typedef struct {
     uint64_t                    id;
+    ngx_uint_t                  job;        /* NGX_HTTP_RECSYS_HELPER_* */
     uint64_t                    generation;
+    uint64_t                    previous;   /* rollback: rolled back from */
     uint64_t                    items;
     ngx_msec_t                  duration;
     time_t                      started;
@@ -42,9 +48,10 @@ typedef struct {
 typedef struct {
     recsys_schedule_t           sched;
 
-    ngx_uint_t                  requested;      /* an admin rebuild waits */
+    ngx_uint_t                  requested;      /* the admin's job, 0: none */
     ngx_uint_t                  requested_full;
     uint64_t                    requested_id;
+    ngx_uint_t                  running;        /* the job running, 0: none */
     uint64_t                    running_id;
     ngx_uint_t                  running_full;
     time_t                      running_since;
@@ -74,21 +81,20 @@ ngx_int_t ngx_http_recsys_helper_state(ngx_http_recsys_catalog_t *catalog,
     ngx_http_recsys_helper_state_t *st);
 
 /*
- * Queues an admin rebuild: NGX_OK with *id, NGX_BUSY when a build runs or
- * waits (*id is its id), NGX_DECLINED without the builder's zone.
+ * Queues an admin job (NGX_HTTP_RECSYS_HELPER_BUILD, full or not, or
+ * _ROLLBACK) for the helper: NGX_OK with its *id; NGX_BUSY when a job
+ * runs or waits, with its *id and *busy kind; NGX_DECLINED without the
+ * builder's zone.
  */
 ngx_int_t ngx_http_recsys_helper_request(ngx_http_recsys_catalog_t *catalog,
-    ngx_uint_t full, uint64_t *id);
+    ngx_uint_t job, ngx_uint_t full, uint64_t *id, ngx_uint_t *busy);
 
-/*
- * Rolls the catalog back (under its build lock) and tells the workers:
- * NGX_OK with *generation and *previous, NGX_BUSY when a build runs or
- * waits, NGX_ERROR with err set when there is nothing to go back to,
- * NGX_DECLINED without the builder's zone.
- */
-ngx_int_t ngx_http_recsys_helper_rollback(
-    ngx_http_recsys_catalog_t *catalog, ngx_log_t *log,
-    uint64_t *generation, uint64_t *previous, char *err, size_t errlen);
+/* "idle", "running" (a build or a rollback), "backing_off" */
+const char *ngx_http_recsys_helper_state_name(
+    ngx_http_recsys_helper_state_t *st);
+
+/* "build", "rollback" */
+const char *ngx_http_recsys_helper_job_name(ngx_uint_t job);
 
 /*
  * "in_process" with master_process off, "pass" while the helper process

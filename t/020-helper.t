@@ -117,7 +117,7 @@ Content-Type: application/json
 
 
 
-=== TEST 4: rollback makes the previous generation current; 409 without one
+=== TEST 4: rollback is queued (202) and run by the helper; status has its result
 --- user_files
 >>> h4.yaml
 source: {type: file, path: $TEST_NGINX_CONF_DIR/small.jsonl}
@@ -129,22 +129,26 @@ location = /p { recsys popular; }
 location = /admin/index/status { recsys_admin status; }
 location = /admin/index/rebuild { recsys_admin rebuild; }
 location = /admin/index/rollback { recsys_admin rollback; }
---- wait_idle: 0:1 1:2
+--- wait_idle: 0:1 1:2 3:3 6:4
 --- request eval
 ["GET /admin/index/status", "POST /admin/index/rebuild", "GET /p?k=1",
  "POST /admin/index/rollback", "GET /p?k=1", "GET /admin/index/status",
- "POST /admin/index/rollback", "GET /admin/index/rollback"]
+ "POST /admin/index/rollback", "GET /admin/index/status",
+ "GET /admin/index/rollback"]
 --- error_code eval
-[200, 202, 200, 200, 200, 200, 409, 405]
+[200, 202, 200, 202, 200, 200, 202, 200, 405]
 --- response_headers_like eval
-["", "", "X-Index-Generation: 2", "", "X-Index-Generation: 1", "", "",
- "Allow: POST"]
+["", "", "X-Index-Generation: 2", "Location: /admin/index/status",
+ "X-Index-Generation: 1", "", "", "", "Allow: POST"]
 --- response_body_like eval
 ['"catalog":"h4"', '"build_id":2', '"generation":2',
- '^\{"catalog":"h4","generation":1,"previous_generation":2\}$',
- '"generation":1', '"generation":\{"number":1,',
- '"code":"no_previous_generation"', '"code":"method_not_allowed"']
---- log_has: 3 recsys catalog "h4": rolled back from generation 2 to 1
+ '^\{"rollback_id":3,"catalog":"h4","status":"queued","status_url":"/admin/index/status"\}$',
+ '"generation":1',
+ '"generation":\{"number":1,.*"builds":\[\{"id":3,"success":true,"type":"rollback","trigger":"admin","previous_generation":2,"generation":1,"items":12,"duration_seconds":[0-9.]+,"error":null,',
+ '"rollback_id":4',
+ '"generation":\{"number":1,.*"builds":\[\{"id":4,"success":false,"type":"rollback","trigger":"admin","previous_generation":1,"generation":null,"items":null,"duration_seconds":[0-9.]+,"error":"[^"]+"',
+ '"code":"method_not_allowed"']
+--- log_has: 5 recsys catalog "h4": rollback 3: rolled back from generation 2 to 1
 --- no_error_log
 [alert]
 
@@ -420,4 +424,43 @@ location = /admin/index/rebuild { recsys_admin rebuild; }
  '"generation":\{"number":1,.*"builds":\[\{"id":2,"success":true,"type":"full","trigger":"retry","generation":1,.*\},\{"id":1,"success":false,.*"error":"interrupted: the helper process \d+ exited during the build"']
 --- timeout: 120
 --- no_error_log
+[crit]
+
+
+
+=== TEST 15: a queued rollback waits for the lock; a rebuild or rollback then is 409
+--- user_files
+>>> h15.yaml
+source: {type: file, path: $TEST_NGINX_CONF_DIR/small.jsonl}
+index: {path: $TEST_NGINX_DATA_DIR/h15, dimension: 4}
+--- http_config
+recsys_catalog h15 ../html/h15.yaml;
+--- config
+location = /p { recsys popular; }
+location = /admin/index/status { recsys_admin status; }
+location = /admin/index/rebuild { recsys_admin rebuild; }
+location = /admin/index/rollback { recsys_admin rollback; }
+--- log_level: debug
+--- wait_idle: 0:1 1:2 5:3
+--- hold_lock: 1
+--- release_lock: 5:1.5
+--- request eval
+["GET /admin/index/status", "POST /admin/index/rebuild",
+ "POST /admin/index/rollback", "POST /admin/index/rebuild",
+ "POST /admin/index/rollback", "GET /admin/index/status",
+ "GET /admin/index/status", "GET /p?k=1"]
+--- error_code eval
+[200, 202, 202, 409, 409, 200, 200, 200]
+--- response_headers_like eval
+["", "", "", "", "", "", "", "X-Index-Generation: 1"]
+--- response_body_like eval
+['"catalog":"h15"', '"build_id":2', '"rollback_id":3',
+ '"code":"build_in_progress","message":"rollback 3 of catalog .+h15.+ is running or queued"',
+ '"code":"build_in_progress","message":"rollback 3 of catalog',
+ '"builder":\{"state":"idle","mode":"helper_process","build_id":null,"queued_job":"rollback","queued_build_id":3,',
+ '"builder":\{"state":"idle",.*"builds":\[\{"id":3,"success":true,"type":"rollback","trigger":"admin","previous_generation":2,"generation":1,',
+ '"generation":1']
+--- log_has: 6 recsys helper "h15": admin rollback waits for the lock
+--- no_error_log
+[alert]
 [crit]

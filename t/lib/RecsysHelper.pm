@@ -18,6 +18,10 @@ package RecsysHelper;
 #                             replaced the old one
 #   --- stop_helper: N:S      SIGSTOP the helper, then sleep S seconds
 #   --- cont_helper: N        SIGCONT it
+#   --- hold_lock: N          take the catalog's build lock (.helper.lock)
+#                             after request N, as recsys-build would
+#   --- release_lock: N:S     sleep S seconds, then give it back, after
+#                             request N
 #   --- wait_failures: N:F    poll until the builder backs off after at
 #                             least F consecutive failures
 #   --- sql_at: N             run the SQL of "--- sql" with psql on
@@ -30,6 +34,7 @@ package RecsysHelper;
 
 use strict;
 use warnings;
+use Fcntl qw(:flock O_RDWR O_CREAT);
 use File::Path qw(remove_tree);
 use HTTP::Tiny;
 use JSON::PP;
@@ -37,6 +42,7 @@ use Test::More;
 use Time::HiRes qw(sleep time);
 
 my $Timeout = 120;
+my $Lock;
 
 sub import {
     main::add_response_body_check(\&check);
@@ -175,11 +181,28 @@ sub check {
         ok(@pids && kill('CONT', @pids), "$name - helper continued");
     }
 
+    if (defined $block->release_lock) {
+        my ($idx, $secs) = split /:/, $block->release_lock;
+        if ($idx == $req_idx) {
+            sleep($secs // 0);
+            ok($Lock && flock($Lock, LOCK_UN) && close($Lock),
+               "$name - build lock released");
+            undef $Lock;
+        }
+    }
+
     if (defined $block->wait_idle) {
         for my $spec (split ' ', $block->wait_idle) {
             my ($idx, $builds) = split /:/, $spec;
             wait_idle($name, $builds // 1) if $idx == $req_idx;
         }
+    }
+
+    if (defined $block->hold_lock && $block->hold_lock == $req_idx) {
+        my $st = status() or return fail("$name - status");
+        my $file = data_dir() . "/$st->{catalog}/.helper.lock";
+        sysopen($Lock, $file, O_RDWR|O_CREAT) or return fail("$name - $file");
+        ok(flock($Lock, LOCK_EX|LOCK_NB), "$name - build lock held");
     }
 
     if (defined $block->running && $block->running == $req_idx) {
