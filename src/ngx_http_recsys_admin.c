@@ -137,8 +137,10 @@ ngx_http_recsys_admin_handler(ngx_http_request_t *r)
     }
 
     if (!(r->method & methods)) {
-        if (ngx_http_discard_request_body(r) != NGX_OK) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        rc = ngx_http_discard_request_body(r);
+
+        if (rc != NGX_OK) {
+            return rc;
         }
 
         if (ngx_http_recsys_admin_header(r, "Allow", &allow) != NGX_OK) {
@@ -160,8 +162,10 @@ ngx_http_recsys_admin_handler(ngx_http_request_t *r)
     if (alcf->admin == NGX_HTTP_RECSYS_ADMIN_REBUILD) {
 
         if (r->headers_in.content_length_n > NGX_HTTP_RECSYS_ADMIN_MAX_BODY) {
-            if (ngx_http_discard_request_body(r) != NGX_OK) {
-                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            rc = ngx_http_discard_request_body(r);
+
+            if (rc != NGX_OK) {
+                return rc;
             }
 
             return ngx_http_recsys_send_error(r,
@@ -181,8 +185,10 @@ ngx_http_recsys_admin_handler(ngx_http_request_t *r)
         return NGX_DONE;
     }
 
-    if (ngx_http_discard_request_body(r) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    rc = ngx_http_discard_request_body(r);
+
+    if (rc != NGX_OK) {
+        return rc;
     }
 
     if (alcf->admin == NGX_HTTP_RECSYS_ADMIN_STATUS) {
@@ -206,8 +212,8 @@ ngx_http_recsys_admin_auth(ngx_http_request_t *r,
 {
     u_char       diff;
     size_t       i;
+    ngx_int_t    rc, discarded;
     ngx_str_t    token, given, value;
-    ngx_int_t    rc;
 
     if (alcf->token == NULL) {
         return NGX_DECLINED;
@@ -254,8 +260,10 @@ ngx_http_recsys_admin_auth(ngx_http_request_t *r,
 
 failed:
 
-    if (ngx_http_discard_request_body(r) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    discarded = ngx_http_discard_request_body(r);
+
+    if (discarded != NGX_OK) {
+        return discarded;
     }
 
     if (ngx_http_recsys_admin_header(r, "WWW-Authenticate", &value)

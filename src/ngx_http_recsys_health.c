@@ -690,10 +690,13 @@ ngx_http_recsys_health_not_allowed(ngx_http_request_t *r)
 {
     u_char     *p, *start;
     size_t      len;
+    ngx_int_t   rc;
     ngx_str_t   allow, *cid;
 
-    if (ngx_http_discard_request_body(r) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    rc = ngx_http_discard_request_body(r);
+
+    if (rc != NGX_OK) {
+        return rc;
     }
 
     ngx_str_set(&allow, "GET, HEAD");

@@ -591,3 +591,17 @@ maintenance:
 --- must_die
 --- error_log eval
 qr{recsys catalog "c": \S+/c\.yaml:7:12: "max_age" must be a duration like 30s, 10m, 24h, 7d or 0, got "10 minutes"}
+
+
+
+=== TEST 20: a malformed chunked body is 400, also on the 405 path
+--- more_headers
+Transfer-Encoding: chunked
+--- request eval
+["GET /health/ready\nzz\r\n\r\n", "POST /health/live\nzz\r\n\r\n",
+ "DELETE /health/detailed\nzz\r\n\r\n"]
+--- error_code eval
+[400, 400, 400]
+--- no_error_log
+[alert]
+[crit]

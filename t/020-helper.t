@@ -464,3 +464,35 @@ location = /admin/index/rollback { recsys_admin rollback; }
 --- no_error_log
 [alert]
 [crit]
+
+
+
+=== TEST 16: a malformed chunked body is 400 on every admin path, not 500
+--- user_files
+>>> h16.yaml
+source: {type: file, path: $TEST_NGINX_CONF_DIR/small.jsonl}
+index: {path: $TEST_NGINX_DATA_DIR/h16, dimension: 4}
+maintenance: {build_on_start: never}
+--- http_config
+recsys_catalog h16 ../html/h16.yaml;
+--- config
+location = /admin/index/status { recsys_admin status; }
+location = /admin/index/rebuild { recsys_admin rebuild; }
+location = /admin/index/rollback { recsys_admin rollback; }
+location = /token/status {
+    recsys_admin status;
+    recsys_admin_token secret;
+}
+--- more_headers
+Transfer-Encoding: chunked
+--- request eval
+["GET /admin/index/status\nzz\r\n\r\n",
+ "DELETE /admin/index/status\nzz\r\n\r\n",
+ "POST /admin/index/rollback\nzz\r\n\r\n",
+ "POST /admin/index/rebuild\nzz\r\n\r\n",
+ "GET /token/status\nzz\r\n\r\n"]
+--- error_code eval
+[400, 400, 400, 400, 400]
+--- no_error_log
+[alert]
+[crit]
