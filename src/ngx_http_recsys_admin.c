@@ -213,7 +213,7 @@ ngx_http_recsys_admin_auth(ngx_http_request_t *r,
     u_char       diff;
     size_t       i;
     ngx_int_t    rc, discarded;
-    ngx_str_t    token, given, value;
+    ngx_str_t    token, given, value, uri;
 
     if (alcf->token == NULL) {
         return NGX_DECLINED;
@@ -272,9 +272,19 @@ failed:
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
+    /* the URI is decoded: a %0A in it would start a forged log line */
+    uri.len = r->uri.len + 2 * ngx_escape_uri(NULL, r->uri.data, r->uri.len,
+                                              NGX_ESCAPE_URI);
+    uri.data = ngx_pnalloc(r->pool, uri.len);
+    if (uri.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    (void) ngx_escape_uri(uri.data, r->uri.data, r->uri.len, NGX_ESCAPE_URI);
+
     ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                   "recsys admin: %s bearer token for \"%V\"",
-                  rc == 401 ? "no" : "wrong", &r->uri);
+                  rc == 401 ? "no" : "wrong", &uri);
 
     if (rc == 401) {
         return ngx_http_recsys_send_error(r, 401, "unauthorized",

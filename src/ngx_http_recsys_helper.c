@@ -43,6 +43,9 @@
 
 #define NGX_HTTP_RECSYS_HELPER_LOCK       ".helper.lock"
 
+/* a builder message escaped for the log: at most 6 bytes a character */
+#define NGX_HTTP_RECSYS_HELPER_LOG_TEXT   (6 * RECSYS_CATALOG_ERRLEN + 1)
+
 
 typedef struct ngx_http_recsys_helper_node_s  ngx_http_recsys_helper_node_t;
 
@@ -130,6 +133,8 @@ static int ngx_http_recsys_helper_rollback(ngx_http_recsys_helper_job_t *job);
 static void ngx_http_recsys_helper_record(ngx_http_recsys_helper_node_t *node,
     ngx_http_recsys_catalog_t *catalog, ngx_http_recsys_helper_job_t *job,
     const char *trigger);
+static u_char *ngx_http_recsys_helper_log_text(u_char *buf, size_t size,
+    const char *s);
 static ngx_fd_t ngx_http_recsys_helper_lock(ngx_http_recsys_catalog_t *catalog,
     ngx_log_t *log);
 static uint64_t ngx_http_recsys_helper_now_ms(void);
@@ -608,10 +613,12 @@ ngx_http_recsys_helper_rollback(ngx_http_recsys_helper_job_t *job)
 static void
 ngx_http_recsys_helper_finish(ngx_http_recsys_helper_catalog_t *hc)
 {
+    u_char                         *error;
     ngx_msec_t                      retry;
     recsys_build_result_t          *res;
     ngx_http_recsys_helper_job_t   *job;
     ngx_http_recsys_helper_node_t  *node;
+    u_char                          text[NGX_HTTP_RECSYS_HELPER_LOG_TEXT];
 
     job = hc->job;
     hc->job = NULL;
@@ -654,6 +661,8 @@ ngx_http_recsys_helper_finish(ngx_http_recsys_helper_catalog_t *hc)
 
     ngx_close_file(job->lock);
 
+    error = ngx_http_recsys_helper_log_text(text, sizeof(text), res->error);
+
     if (job->kind == NGX_HTTP_RECSYS_HELPER_ROLLBACK) {
         if (res->success) {
             ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
@@ -664,7 +673,7 @@ ngx_http_recsys_helper_finish(ngx_http_recsys_helper_catalog_t *hc)
         } else {
             ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
                           "recsys catalog \"%V\": rollback %uL failed: %s",
-                          &hc->catalog->name, job->id, res->error);
+                          &hc->catalog->name, job->id, error);
         }
 
         ngx_free(job);
@@ -683,7 +692,7 @@ ngx_http_recsys_helper_finish(ngx_http_recsys_helper_catalog_t *hc)
         ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
                       "recsys catalog \"%V\": build %uL failed: %s; "
                       "retry in %Mms%s", &hc->catalog->name, job->id,
-                      res->error, retry,
+                      error, retry,
                       node->st.sched.breaker_open ? ", breaker open" : "");
     }
 
@@ -781,6 +790,31 @@ ngx_http_recsys_helper_record(ngx_http_recsys_helper_node_t *node,
     (void) recsys_schedule_failure(mc, &st->sched,
                                    ngx_http_recsys_helper_now_ms(),
                                    (uint32_t) ngx_random());
+}
+
+
+/*
+ * Builder text quotes the source (ids, column values): escaped as in
+ * JSON, a newline in it cannot start a forged error.log line.  Returns
+ * buf, NUL-terminated; size must hold the worst case.
+ */
+
+static u_char *
+ngx_http_recsys_helper_log_text(u_char *buf, size_t size, const char *s)
+{
+    u_char  *p;
+    size_t   len;
+
+    len = ngx_strlen(s);
+
+    if (len + ngx_escape_json(NULL, (u_char *) s, len) >= size) {
+        len = (size - 1) / 6;
+    }
+
+    p = (u_char *) ngx_escape_json(buf, (u_char *) s, len);
+    *p = '\0';
+
+    return buf;
 }
 
 

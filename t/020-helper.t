@@ -496,3 +496,57 @@ Transfer-Encoding: chunked
 --- no_error_log
 [alert]
 [crit]
+
+
+
+=== TEST 17: an auth failure logs the URI escaped: no forged error.log line
+--- user_files
+>>> h17.yaml
+source: {type: file, path: $TEST_NGINX_CONF_DIR/small.jsonl}
+index: {path: $TEST_NGINX_DATA_DIR/h17, dimension: 4}
+maintenance: {build_on_start: never}
+--- http_config
+recsys_catalog h17 ../html/h17.yaml;
+--- config
+location /admin2/ {
+    recsys_admin status;
+    recsys_admin_token secret;
+}
+--- log_level: info
+--- request eval
+["GET /admin2/status%0A2026/12/01%2000:00:00%20[emerg]%201%231:%20forged",
+ "GET /admin2/x%1B[31mred"]
+--- more_headers eval
+["", "Authorization: Bearer wrong"]
+--- error_code eval
+[401, 403]
+--- log_has: 1 recsys admin: no bearer token for "/admin2/status%0A2026/12/01%2000:00:00%20\[emerg\]%201%231:%20forged"
+--- no_error_log eval
+[qr{^2026/12/01 00:00:00 \[emerg\]}, "\e[31mred"]
+
+
+
+=== TEST 18: a build error that quotes the source is logged escaped
+--- user_files
+>>> h18.jsonl
+{"id": "a", "vector": [1, 0, 0, 0]}
+{"id": "x\n2026/12/01 00:00:00 [emerg] 1#1: forged", "vector": [0, 1, 0, 0]}
+{"id": "x\n2026/12/01 00:00:00 [emerg] 1#1: forged", "vector": [0, 0, 1, 0]}
+>>> h18.yaml
+source: {type: file, path: h18.jsonl}
+index: {path: $TEST_NGINX_DATA_DIR/h18, dimension: 4}
+maintenance: {build_on_start: always, backoff_initial: 1h}
+--- http_config
+recsys_catalog h18 ../html/h18.yaml;
+--- config
+location = /admin/index/status { recsys_admin status; }
+--- log_level: info
+--- wait_failures: 0:1
+--- request eval
+["GET /admin/index/status", "GET /admin/index/status"]
+--- response_body_like eval
+['"catalog":"h18"',
+ '"builds":\[\{"id":1,"success":false,.*"error":"[^"]*duplicate id \\\\"x\\\\n2026/12/01 00:00:00 \[emerg\] 1#1: forged\\\\""']
+--- log_has: 1 recsys catalog "h18": build 1 failed: .*duplicate id \\"x\\n2026/12/01 00:00:00 \[emerg\] 1#1: forged\\"; retry in
+--- no_error_log eval
+qr{^2026/12/01 00:00:00 \[emerg\]}
