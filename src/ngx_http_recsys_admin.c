@@ -17,6 +17,7 @@
 #include "ngx_http_recsys_module.h"
 #include "ngx_http_recsys_helper.h"
 #include "recsys_json.h"
+#include "recsys_request.h"
 
 
 #define NGX_HTTP_RECSYS_ADMIN_REBUILD     1
@@ -361,13 +362,15 @@ ngx_http_recsys_admin_body(ngx_http_request_t *r)
 
     want_full = 0;
 
-    for (p = body; *p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'; p++)
-    {
-        /* void */
+    /* only spaces (or nothing): the defaults; a NUL is no space */
+    for (p = body; p < body + len; p++) {
+        if (*p != ' ' && *p != '\t' && *p != '\r' && *p != '\n') {
+            break;
+        }
     }
 
-    if (*p) {
-        root = cJSON_ParseWithLength((char *) body, (size_t) len);
+    if (p < body + len) {
+        root = recsys_json_parse_strict((char *) body, (size_t) len);
 
         if (root == NULL || !cJSON_IsObject(root)) {
             cJSON_Delete(root);

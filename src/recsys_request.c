@@ -68,6 +68,7 @@ static int recsys_json_vector(recsys_query_t *q, const cJSON *v,
     uint32_t dimension);
 static int recsys_json_object(recsys_query_t *q, const cJSON *root,
     int want, uint32_t dimension, uint32_t max_k);
+static int recsys_json_space(char c);
 
 
 int
@@ -206,9 +207,8 @@ int
 recsys_query_parse_json(recsys_query_t *q, const char *body, size_t len,
     int want, uint32_t dimension, uint32_t max_k)
 {
-    int          rc;
-    cJSON       *root;
-    const char  *end, *p;
+    int     rc;
+    cJSON  *root;
 
     q->error[0] = '\0';
     q->code[0] = '\0';
@@ -218,22 +218,11 @@ recsys_query_parse_json(recsys_query_t *q, const char *body, size_t len,
                                   "invalid JSON body");
     }
 
-    end = NULL;
-    root = cJSON_ParseWithLengthOpts(body, len, &end, 0);
+    root = recsys_json_parse_strict(body, len);
 
     if (root == NULL) {
         return recsys_query_error(q, RECSYS_REQ_BAD, "bad_parameter",
                                   "invalid JSON body");
-    }
-
-    /* cJSON stops after the first value: anything but spaces after it */
-
-    for (p = end; p != NULL && p < body + len; p++) {
-        if (*p != ' ' && *p != '\t' && *p != '\r' && *p != '\n') {
-            cJSON_Delete(root);
-            return recsys_query_error(q, RECSYS_REQ_BAD, "bad_parameter",
-                                      "invalid JSON body");
-        }
     }
 
     if (!cJSON_IsObject(root)) {
@@ -247,6 +236,48 @@ recsys_query_parse_json(recsys_query_t *q, const char *body, size_t len,
     cJSON_Delete(root);
 
     return rc;
+}
+
+
+static int
+recsys_json_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+
+cJSON *
+recsys_json_parse_strict(const char *body, size_t len)
+{
+    cJSON       *root;
+    const char  *end, *p;
+
+    if (body == NULL || len == 0) {
+        return NULL;
+    }
+
+    /* cJSON skips every byte up to 32 before the value, NUL included */
+    for (p = body; p < body + len && (unsigned char) *p <= ' '; p++) {
+        if (!recsys_json_space(*p)) {
+            return NULL;
+        }
+    }
+
+    end = NULL;
+    root = cJSON_ParseWithLengthOpts(body, len, &end, 0);
+
+    if (root == NULL) {
+        return NULL;
+    }
+
+    for (p = end; p != NULL && p < body + len; p++) {
+        if (!recsys_json_space(*p)) {
+            cJSON_Delete(root);
+            return NULL;
+        }
+    }
+
+    return root;
 }
 
 

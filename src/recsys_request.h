@@ -82,5 +82,12 @@ void recsys_query_free(recsys_query_t *q);
  */
 void recsys_uri_item_id(const char *uri, size_t len, recsys_str_t *id);
 
+/*
+ * Parses body as exactly one JSON value followed by nothing but JSON
+ * whitespace (a NUL byte is not whitespace): cJSON alone stops after the
+ * first value.  NULL when it is not; else free with cJSON_Delete().
+ */
+struct cJSON *recsys_json_parse_strict(const char *body, size_t len);
+
 
 #endif /* _RECSYS_REQUEST_H_INCLUDED_ */

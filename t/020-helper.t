@@ -550,3 +550,33 @@ location = /admin/index/status { recsys_admin status; }
 --- log_has: 1 recsys catalog "h18": build 1 failed: .*duplicate id \\"x\\n2026/12/01 00:00:00 \[emerg\] 1#1: forged\\"; retry in
 --- no_error_log eval
 qr{^2026/12/01 00:00:00 \[emerg\]}
+
+
+
+=== TEST 19: the rebuild body is parsed strictly: trailing garbage and a NUL are 400
+--- user_files
+>>> h19.yaml
+source: {type: file, path: $TEST_NGINX_CONF_DIR/small.jsonl}
+index: {path: $TEST_NGINX_DATA_DIR/h19, dimension: 4}
+maintenance: {build_on_start: never}
+--- http_config
+recsys_catalog h19 ../html/h19.yaml;
+--- config
+location = /admin/index/rebuild { recsys_admin rebuild; }
+location = /admin/index/status { recsys_admin status; }
+--- more_headers
+Content-Type: application/json
+--- request eval
+["POST /admin/index/rebuild\n{\"full\": true} trailing garbage",
+ "POST /admin/index/rebuild\n\0{\"full\": true}",
+ "POST /admin/index/rebuild\n{\"full\": true}\0",
+ "POST /admin/index/rebuild\n\0",
+ "POST /admin/index/rebuild\n{\"full\": 1}",
+ "POST /admin/index/rebuild\n[true]",
+ "POST /admin/index/rebuild\n {\"full\": true} \r\n\t"]
+--- error_code eval
+[400, 400, 400, 400, 400, 400, 202]
+--- error_json eval
+"bad_json bad_json bad_json bad_json bad_parameter bad_json -"
+--- response_body_like eval
+["", "", "", "", "", "", '"build_id":1,"full":true']

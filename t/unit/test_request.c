@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
+
 #include "recsys_artifact.h"
 #include "recsys_request.h"
 
@@ -440,6 +442,57 @@ test_json_errors(void **state)
 
 
 static void
+test_json_strict(void **state)
+{
+    size_t        i;
+    cJSON        *root;
+    recsys_query_t  q;
+
+    static const struct {
+        const char  *body;
+        size_t       len;
+        int          ok;
+    } cases[] = {
+        { "{\"full\": true}", 14, 1 },
+        { " \t\r\n{} \t\r\n", 10, 1 },
+        { "[1]", 3, 1 },
+        { "{\"full\": true} trailing garbage", 31, 0 },
+        { "{}{}", 4, 0 },
+        { "\0{}", 3, 0 },               /* cJSON skips a leading NUL */
+        { "{}\0", 3, 0 },
+        { "\x01{}", 3, 0 },             /* and any control byte */
+        { "{}\x1f", 3, 0 },
+        { "\x0b{}", 3, 0 },             /* \v is no JSON space */
+        { "\0", 1, 0 },
+        { "   ", 3, 0 },
+        { "", 0, 0 },
+    };
+
+    (void) state;
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        root = recsys_json_parse_strict(cases[i].body, cases[i].len);
+
+        if (cases[i].ok) {
+            assert_non_null(root);
+
+        } else {
+            assert_null(root);
+        }
+
+        cJSON_Delete(root);
+    }
+
+    /* the query bodies use it */
+    memset(&q, 0, sizeof(q));
+    assert_int_equal(recsys_query_parse_json(&q, "\0{\"k\": 3}", 9, 0, DIM,
+                                             MAX_K),
+                     400);
+    recsys_query_free(&q);
+}
+
+
+static void
 test_json_vector(void **state)
 {
     (void) state;
@@ -595,6 +648,7 @@ main(void)
         cmocka_unit_test(test_json_happy),
         cmocka_unit_test(test_json_overrides),
         cmocka_unit_test(test_json_errors),
+        cmocka_unit_test(test_json_strict),
         cmocka_unit_test(test_json_vector),
         cmocka_unit_test(test_check_vector),
         cmocka_unit_test(test_uri_item_id),
