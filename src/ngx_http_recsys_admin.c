@@ -31,8 +31,21 @@ typedef struct {
     ngx_uint_t                  admin;          /* NGX_HTTP_RECSYS_ADMIN_* */
     ngx_http_recsys_catalog_t  *catalog;
     ngx_http_complex_value_t   *token;
-    ngx_str_t                   status_url;
+    ngx_str_t                   status_url;     /* empty: none known */
 } ngx_http_recsys_admin_loc_conf_t;
+
+
+/* an admin location, to find the status location a 202 points to */
+typedef struct {
+    ngx_http_recsys_admin_loc_conf_t  *alcf;
+    ngx_http_core_loc_conf_t          *clcf;
+    ngx_http_core_srv_conf_t          *cscf;
+} ngx_http_recsys_admin_location_t;
+
+
+typedef struct {
+    ngx_array_t                 locations;  /* ..._admin_location_t */
+} ngx_http_recsys_admin_main_conf_t;
 
 
 static ngx_int_t ngx_http_recsys_admin_handler(ngx_http_request_t *r);
@@ -43,6 +56,8 @@ static ngx_int_t ngx_http_recsys_admin_rebuild(ngx_http_request_t *r,
     ngx_uint_t full);
 static ngx_int_t ngx_http_recsys_admin_status(ngx_http_request_t *r);
 static ngx_int_t ngx_http_recsys_admin_rollback(ngx_http_request_t *r);
+static ngx_int_t ngx_http_recsys_admin_accepted(ngx_http_request_t *r,
+    ngx_uint_t job, uint64_t id, ngx_uint_t full);
 static ngx_int_t ngx_http_recsys_admin_refused(ngx_http_request_t *r,
     ngx_int_t rc, uint64_t id, ngx_uint_t busy);
 static ngx_int_t ngx_http_recsys_admin_unavailable(ngx_http_request_t *r);
@@ -53,11 +68,13 @@ static u_char *ngx_http_recsys_admin_str(u_char *p, const char *key,
 static ngx_int_t ngx_http_recsys_admin_header(ngx_http_request_t *r,
     const char *name, ngx_str_t *value);
 
+static void *ngx_http_recsys_admin_create_main_conf(ngx_conf_t *cf);
 static void *ngx_http_recsys_admin_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_recsys_admin_merge_loc_conf(ngx_conf_t *cf,
     void *parent, void *child);
 static char *ngx_http_recsys_admin(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static ngx_int_t ngx_http_recsys_admin_postconf(ngx_conf_t *cf);
 
 
 static ngx_command_t  ngx_http_recsys_admin_commands[] = {
@@ -89,9 +106,9 @@ static ngx_command_t  ngx_http_recsys_admin_commands[] = {
 
 static ngx_http_module_t  ngx_http_recsys_admin_module_ctx = {
     NULL,                                  /* preconfiguration */
-    NULL,                                  /* postconfiguration */
+    ngx_http_recsys_admin_postconf,        /* postconfiguration */
 
-    NULL,                                  /* create main configuration */
+    ngx_http_recsys_admin_create_main_conf, /* create main configuration */
     NULL,                                  /* init main configuration */
 
     NULL,                                  /* create server configuration */
@@ -407,10 +424,8 @@ ngx_http_recsys_admin_body(ngx_http_request_t *r)
 static ngx_int_t
 ngx_http_recsys_admin_rebuild(ngx_http_request_t *r, ngx_uint_t full)
 {
-    u_char                            *p, *start;
     uint64_t                           id;
     ngx_int_t                          rc;
-    ngx_str_t                          location;
     ngx_uint_t                         busy;
     ngx_http_recsys_catalog_t         *catalog;
     ngx_http_recsys_admin_loc_conf_t  *alcf;
@@ -429,30 +444,8 @@ ngx_http_recsys_admin_rebuild(ngx_http_request_t *r, ngx_uint_t full)
                   "recsys catalog \"%V\": build %uL requested (%s)",
                   &catalog->name, id, full ? "full" : "default");
 
-    location = alcf->status_url;
-
-    if (ngx_http_recsys_admin_header(r, "Location", &location) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    start = ngx_pnalloc(r->pool, 256 + 6 * alcf->status_url.len
-                                 + 6 * catalog->name.len);
-    if (start == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    p = ngx_sprintf(start, "{\"build_id\":%uL,\"full\":%s,", id,
-                    full ? "true" : "false");
-    p = ngx_http_recsys_admin_str(p, "catalog", (char *) catalog->name.data,
-                                  catalog->name.len);
-    p = ngx_cpymem(p, ",\"status\":\"queued\",",
-                   sizeof(",\"status\":\"queued\",") - 1);
-    p = ngx_http_recsys_admin_str(p, "status_url",
-                                  (char *) alcf->status_url.data,
-                                  alcf->status_url.len);
-    p = ngx_cpymem(p, "}\n", 2);
-
-    return ngx_http_recsys_send_json(r, NGX_HTTP_ACCEPTED, start, p - start);
+    return ngx_http_recsys_admin_accepted(r, NGX_HTTP_RECSYS_HELPER_BUILD, id,
+                                          full);
 }
 
 
@@ -681,7 +674,8 @@ ngx_http_recsys_admin_status(ngx_http_request_t *r)
 
         p = ngx_http_recsys_admin_time(p, "started_at", b->started);
         p = ngx_http_recsys_admin_time(p, "finished_at", b->finished);
-        *p++ = '}';
+        p = ngx_sprintf(p, ",\"published\":%s}",
+                        b->published ? "true" : "false");
     }
 
     p = ngx_cpymem(p, "]}\n", 3);
@@ -693,10 +687,8 @@ ngx_http_recsys_admin_status(ngx_http_request_t *r)
 static ngx_int_t
 ngx_http_recsys_admin_rollback(ngx_http_request_t *r)
 {
-    u_char                            *p, *start;
     uint64_t                           id;
     ngx_int_t                          rc;
-    ngx_str_t                          location;
     ngx_uint_t                         busy;
     ngx_http_recsys_catalog_t         *catalog;
     ngx_http_recsys_admin_loc_conf_t  *alcf;
@@ -716,10 +708,36 @@ ngx_http_recsys_admin_rollback(ngx_http_request_t *r)
                   "recsys catalog \"%V\": rollback %uL requested",
                   &catalog->name, id);
 
-    location = alcf->status_url;
+    return ngx_http_recsys_admin_accepted(r, NGX_HTTP_RECSYS_HELPER_ROLLBACK,
+                                          id, 0);
+}
 
-    if (ngx_http_recsys_admin_header(r, "Location", &location) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+
+/*
+ * 202 for a queued job: its id, and where to follow it (Location and
+ * "status_url": the status location, null when none is known).
+ */
+
+static ngx_int_t
+ngx_http_recsys_admin_accepted(ngx_http_request_t *r, ngx_uint_t job,
+    uint64_t id, ngx_uint_t full)
+{
+    u_char                            *p, *start;
+    ngx_str_t                          location;
+    ngx_http_recsys_catalog_t         *catalog;
+    ngx_http_recsys_admin_loc_conf_t  *alcf;
+
+    alcf = ngx_http_get_module_loc_conf(r, ngx_http_recsys_admin_module);
+    catalog = alcf->catalog;
+
+    if (alcf->status_url.len) {
+        location = alcf->status_url;
+
+        if (ngx_http_recsys_admin_header(r, "Location", &location)
+            != NGX_OK)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
     }
 
     start = ngx_pnalloc(r->pool, 256 + 6 * alcf->status_url.len
@@ -728,14 +746,29 @@ ngx_http_recsys_admin_rollback(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    p = ngx_sprintf(start, "{\"rollback_id\":%uL,", id);
+    if (job == NGX_HTTP_RECSYS_HELPER_ROLLBACK) {
+        p = ngx_sprintf(start, "{\"rollback_id\":%uL,", id);
+
+    } else {
+        p = ngx_sprintf(start, "{\"build_id\":%uL,\"full\":%s,", id,
+                        full ? "true" : "false");
+    }
+
     p = ngx_http_recsys_admin_str(p, "catalog", (char *) catalog->name.data,
                                   catalog->name.len);
     p = ngx_cpymem(p, ",\"status\":\"queued\",",
                    sizeof(",\"status\":\"queued\",") - 1);
-    p = ngx_http_recsys_admin_str(p, "status_url",
-                                  (char *) alcf->status_url.data,
-                                  alcf->status_url.len);
+
+    if (alcf->status_url.len) {
+        p = ngx_http_recsys_admin_str(p, "status_url",
+                                      (char *) alcf->status_url.data,
+                                      alcf->status_url.len);
+
+    } else {
+        p = ngx_cpymem(p, "\"status_url\":null", sizeof("\"status_url\":null")
+                                                 - 1);
+    }
+
     p = ngx_cpymem(p, "}\n", 2);
 
     return ngx_http_recsys_send_json(r, NGX_HTTP_ACCEPTED, start, p - start);
@@ -836,6 +869,27 @@ ngx_http_recsys_admin_header(ngx_http_request_t *r, const char *name,
 
 
 static void *
+ngx_http_recsys_admin_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_http_recsys_admin_main_conf_t  *amcf;
+
+    amcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_recsys_admin_main_conf_t));
+    if (amcf == NULL) {
+        return NULL;
+    }
+
+    if (ngx_array_init(&amcf->locations, cf->pool, 4,
+                       sizeof(ngx_http_recsys_admin_location_t))
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
+    return amcf;
+}
+
+
+static void *
 ngx_http_recsys_admin_create_loc_conf(ngx_conf_t *cf)
 {
     ngx_http_recsys_admin_loc_conf_t  *alcf;
@@ -869,8 +923,8 @@ ngx_http_recsys_admin_merge_loc_conf(ngx_conf_t *cf, void *parent,
         conf->token = prev->token;
     }
 
-    ngx_conf_merge_str_value(conf->status_url, prev->status_url,
-                             "/admin/index/status");
+    /* empty: the postconfiguration looks for the status location */
+    ngx_conf_merge_str_value(conf->status_url, prev->status_url, "");
 
     return NGX_CONF_OK;
 }
@@ -881,11 +935,13 @@ ngx_http_recsys_admin(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_recsys_admin_loc_conf_t *alcf = conf;
 
-    ngx_str_t                     *value;
-    ngx_uint_t                     i;
-    ngx_http_core_loc_conf_t      *clcf;
-    ngx_http_recsys_catalog_t    **catalog;
-    ngx_http_recsys_main_conf_t   *rmcf;
+    ngx_str_t                          *value;
+    ngx_uint_t                          i;
+    ngx_http_core_loc_conf_t           *clcf;
+    ngx_http_recsys_catalog_t         **catalog;
+    ngx_http_recsys_main_conf_t        *rmcf;
+    ngx_http_recsys_admin_location_t   *loc;
+    ngx_http_recsys_admin_main_conf_t  *amcf;
 
     if (alcf->admin) {
         return "is duplicate";
@@ -951,5 +1007,74 @@ ngx_http_recsys_admin(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
     clcf->handler = ngx_http_recsys_admin_handler;
 
+    amcf = ngx_http_conf_get_module_main_conf(cf,
+                                              ngx_http_recsys_admin_module);
+
+    loc = ngx_array_push(&amcf->locations);
+    if (loc == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    loc->alcf = alcf;
+    loc->clcf = clcf;
+    loc->cscf = ngx_http_conf_get_module_srv_conf(cf, ngx_http_core_module);
+
     return NGX_CONF_OK;
+}
+
+
+/*
+ * A rebuild or rollback location without recsys_admin_status_url points
+ * its 202 at the status location of the same catalog in the same server:
+ * an exact one if there is, else the first prefix one; none is null.
+ */
+
+static ngx_int_t
+ngx_http_recsys_admin_postconf(ngx_conf_t *cf)
+{
+    ngx_uint_t                          i, j;
+    ngx_http_core_loc_conf_t           *clcf;
+    ngx_http_recsys_admin_location_t   *loc, *best;
+    ngx_http_recsys_admin_main_conf_t  *amcf;
+
+    amcf = ngx_http_conf_get_module_main_conf(cf,
+                                              ngx_http_recsys_admin_module);
+    loc = amcf->locations.elts;
+
+    for (i = 0; i < amcf->locations.nelts; i++) {
+        if (loc[i].alcf->admin == NGX_HTTP_RECSYS_ADMIN_STATUS
+            || loc[i].alcf->status_url.len)
+        {
+            continue;
+        }
+
+        best = NULL;
+
+        for (j = 0; j < amcf->locations.nelts; j++) {
+            clcf = loc[j].clcf;
+
+            if (loc[j].alcf->admin != NGX_HTTP_RECSYS_ADMIN_STATUS
+                || loc[j].alcf->catalog != loc[i].alcf->catalog
+                || loc[j].cscf != loc[i].cscf
+                || clcf->named || clcf->noname
+#if (NGX_PCRE)
+                || clcf->regex
+#endif
+               )
+            {
+                continue;
+            }
+
+            if (best == NULL || (clcf->exact_match && !best->clcf->exact_match))
+            {
+                best = &loc[j];
+            }
+        }
+
+        if (best) {
+            loc[i].alcf->status_url = best->clcf->name;
+        }
+    }
+
+    return NGX_OK;
 }

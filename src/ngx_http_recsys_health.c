@@ -48,6 +48,12 @@ typedef struct {
     off_t                       size;
     recsys_manifest_t           manifest;
     ngx_str_t                   reason;
+
+    /* detailed only: what the catalog's builder says, and both together */
+    ngx_uint_t                  builder;    /* NGX_HTTP_RECSYS_HEALTH_* */
+    const char                 *builder_reason;    /* of a warning */
+    ngx_uint_t                  overall;
+    ngx_http_recsys_helper_state_t  *st;    /* NULL: no builder zone */
 } ngx_http_recsys_health_index_t;
 
 
@@ -74,8 +80,11 @@ static ngx_uint_t ngx_http_recsys_health_zones(ngx_http_request_t *r,
     ngx_http_recsys_health_t *h);
 static const char *ngx_http_recsys_health_helper(
     ngx_http_recsys_catalog_t *catalog);
+static u_char *ngx_http_recsys_health_helper_reason(u_char *p);
+static ngx_int_t ngx_http_recsys_health_builder_check(ngx_http_request_t *r,
+    ngx_http_recsys_health_index_t *idx);
 static u_char *ngx_http_recsys_health_builder(u_char *p,
-    ngx_http_recsys_catalog_t *catalog);
+    ngx_http_recsys_health_index_t *idx);
 static u_char *ngx_http_recsys_health_time(u_char *p, const char *key,
     time_t t);
 static u_char *ngx_http_recsys_health_max_age(u_char *p,
@@ -283,9 +292,7 @@ ngx_http_recsys_health_ready(ngx_http_request_t *r,
     p = ngx_sprintf(p, "}},\"helper\":{\"status\":\"%s\"", helper);
 
     if (!helper_ok) {
-        p = ngx_sprintf(p, ",\"reason\":\"the helper process has not "
-                        "reported for over %d seconds\"",
-                        NGX_HTTP_RECSYS_HELPER_STALE);
+        p = ngx_http_recsys_health_helper_reason(p);
     }
 
     p = ngx_cpymem(p, "}}}\n", sizeof("}}}\n") - 1);
@@ -317,7 +324,24 @@ ngx_http_recsys_health_detailed(ngx_http_request_t *r,
     ngx_http_recsys_limit_zone_stats_t  *z;
 
     zstatus = ngx_http_recsys_health_zones(r, h);
-    status = ngx_max(h->status, zstatus);
+    status = zstatus;
+
+    /*
+     * Unhealthy whenever ready fails (an index missing or stale, the
+     * helper gone); degraded when an index serves but the builder cannot
+     * refresh it (breaker open, database failing) or a zone fills up.
+     */
+    for (i = 0; i < h->nindex; i++) {
+        idx = &h->index[i];
+
+        if (ngx_http_recsys_health_builder_check(r, idx) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        idx->overall = (idx->status == NGX_HTTP_RECSYS_HEALTH_PASS)
+                       ? idx->builder : NGX_HTTP_RECSYS_HEALTH_FAIL;
+        status = ngx_max(status, idx->overall);
+    }
 
     len = NGX_HTTP_RECSYS_HEALTH_OBJECT;
 
@@ -353,7 +377,7 @@ ngx_http_recsys_health_detailed(ngx_http_request_t *r,
 
         p = ngx_http_recsys_health_str(p, &idx->catalog->name);
         p = ngx_sprintf(p, ":{\"status\":\"%s\",\"index\":{\"status\":\"%s\"",
-                        ngx_http_recsys_health_check_status[idx->status],
+                        ngx_http_recsys_health_check_status[idx->overall],
                         ngx_http_recsys_health_check_status[idx->status]);
 
         if (idx->mapped) {
@@ -387,7 +411,7 @@ ngx_http_recsys_health_detailed(ngx_http_request_t *r,
         }
 
         *p++ = '}';
-        p = ngx_http_recsys_health_builder(p, idx->catalog);
+        p = ngx_http_recsys_health_builder(p, idx);
         *p++ = '}';
     }
 
@@ -604,17 +628,74 @@ ngx_http_recsys_health_helper(ngx_http_recsys_catalog_t *catalog)
 }
 
 
+static u_char *
+ngx_http_recsys_health_helper_reason(u_char *p)
+{
+    return ngx_sprintf(p, ",\"reason\":\"the helper process has not "
+                       "reported for over %d seconds\"",
+                       NGX_HTTP_RECSYS_HELPER_STALE);
+}
+
+
+/*
+ * The builder's part in the detailed status: fail when the helper process
+ * stopped beating (ready fails too), warn while the breaker is open or the
+ * database failed the last build.
+ */
+
+static ngx_int_t
+ngx_http_recsys_health_builder_check(ngx_http_request_t *r,
+    ngx_http_recsys_health_index_t *idx)
+{
+    ngx_http_recsys_helper_state_t  *st;
+
+    idx->builder = NGX_HTTP_RECSYS_HEALTH_PASS;
+
+    st = ngx_palloc(r->pool, sizeof(ngx_http_recsys_helper_state_t));
+    if (st == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_recsys_helper_state(idx->catalog, st) != NGX_OK) {
+        return NGX_OK;
+    }
+
+    idx->st = st;
+
+    if (ngx_strcmp(ngx_http_recsys_health_helper(idx->catalog), "fail")
+        == 0)
+    {
+        idx->builder = NGX_HTTP_RECSYS_HEALTH_FAIL;
+
+    } else if (st->sched.breaker_open) {
+        idx->builder = NGX_HTTP_RECSYS_HEALTH_WARN;
+        idx->builder_reason = "the circuit breaker is open: builds keep "
+                              "failing";
+
+    } else if (idx->catalog->conf->source.type == RECSYS_SOURCE_POSTGRESQL
+               && st->db_contact && !st->db_ok)
+    {
+        idx->builder = NGX_HTTP_RECSYS_HEALTH_WARN;
+        idx->builder_reason = "the database failed the last build";
+    }
+
+    return NGX_OK;
+}
+
+
 /*
  * ,"builder":{...},"database":{...}; never the source itself: a DSN may
  * name a host, a user and a password.
  */
 
 static u_char *
-ngx_http_recsys_health_builder(u_char *p, ngx_http_recsys_catalog_t *catalog)
+ngx_http_recsys_health_builder(u_char *p, ngx_http_recsys_health_index_t *idx)
 {
-    ngx_http_recsys_helper_state_t  st;
+    ngx_http_recsys_helper_state_t  *st;
 
-    if (ngx_http_recsys_helper_state(catalog, &st) != NGX_OK) {
+    st = idx->st;
+
+    if (st == NULL) {
         return ngx_cpymem(p, ",\"builder\":{\"state\":\"not_configured\"},"
                           "\"database\":{\"state\":\"not_configured\"}",
                           sizeof(",\"builder\":{\"state\":\"not_configured\"},"
@@ -623,33 +704,42 @@ ngx_http_recsys_health_builder(u_char *p, ngx_http_recsys_catalog_t *catalog)
     }
 
     p = ngx_sprintf(p, ",\"builder\":{\"state\":\"%s\",\"helper\":\"%s\"",
-                    ngx_http_recsys_helper_state_name(&st),
-                    ngx_http_recsys_health_helper(catalog));
-    p = ngx_http_recsys_health_time(p, "last_success", st.last_success);
-    p = ngx_http_recsys_health_time(p, "last_failure", st.last_failure);
+                    ngx_http_recsys_helper_state_name(st),
+                    ngx_http_recsys_health_helper(idx->catalog));
+    p = ngx_http_recsys_health_time(p, "last_success", st->last_success);
+    p = ngx_http_recsys_health_time(p, "last_failure", st->last_failure);
     p = ngx_sprintf(p, ",\"consecutive_failures\":%ui,\"breaker\":\"%s\"",
-                    (ngx_uint_t) st.sched.failures,
-                    st.sched.breaker_open ? "open" : "closed");
+                    (ngx_uint_t) st->sched.failures,
+                    st->sched.breaker_open ? "open" : "closed");
     p = ngx_http_recsys_health_time(p, "next_run",
-                                    (time_t) (st.sched.next_build / 1000));
+                                    (time_t) (st->sched.next_build / 1000));
+    p = ngx_sprintf(p, ",\"status\":\"%s\"",
+                    ngx_http_recsys_health_check_status[idx->builder]);
 
-    if (catalog->conf->source.type != RECSYS_SOURCE_POSTGRESQL) {
+    if (idx->builder == NGX_HTTP_RECSYS_HEALTH_FAIL) {
+        p = ngx_http_recsys_health_helper_reason(p);
+
+    } else if (idx->builder_reason) {
+        p = ngx_sprintf(p, ",\"reason\":\"%s\"", idx->builder_reason);
+    }
+
+    if (idx->catalog->conf->source.type != RECSYS_SOURCE_POSTGRESQL) {
         return ngx_cpymem(p, "},\"database\":{\"state\":\"not_configured\"}",
                           sizeof("},\"database\":{\"state\":"
                                  "\"not_configured\"}") - 1);
     }
 
-    if (st.db_contact == 0) {
+    if (st->db_contact == 0) {
         return ngx_cpymem(p, "},\"database\":{\"state\":\"unknown\"}",
                           sizeof("},\"database\":{\"state\":\"unknown\"}")
                           - 1);
     }
 
     p = ngx_sprintf(p, "},\"database\":{\"state\":\"%s\"",
-                    st.db_ok ? "ok" : "failing");
-    p = ngx_http_recsys_health_time(p, "last_contact", st.db_contact);
+                    st->db_ok ? "ok" : "failing");
+    p = ngx_http_recsys_health_time(p, "last_contact", st->db_contact);
 
-    return ngx_sprintf(p, ",\"latency_ms\":%M}", st.db_latency);
+    return ngx_sprintf(p, ",\"latency_ms\":%M}", st->db_latency);
 }
 
 

@@ -144,6 +144,8 @@ static ngx_http_recsys_helper_catalog_t *ngx_http_recsys_helper_find(
 static ngx_int_t ngx_http_recsys_helper_init_zone(ngx_shm_zone_t *shm_zone,
     void *data);
 static void *ngx_http_recsys_helper_create_main_conf(ngx_conf_t *cf);
+static ngx_int_t ngx_http_recsys_helper_mkdir(ngx_conf_t *cf,
+    ngx_http_recsys_catalog_t *catalog);
 static ngx_int_t ngx_http_recsys_helper_postconf(ngx_conf_t *cf);
 static ngx_int_t ngx_http_recsys_helper_init_process(ngx_cycle_t *cycle);
 static void ngx_http_recsys_helper_exit_process(ngx_cycle_t *cycle);
@@ -680,13 +682,20 @@ ngx_http_recsys_helper_finish(ngx_http_recsys_helper_catalog_t *hc)
         return;
     }
 
-    if (res->success) {
+    if (res->success && res->published) {
         ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
                       "recsys catalog \"%V\": build %uL published "
                       "generation %uL (%uL items, %s, %.3fs)",
                       &hc->catalog->name, job->id, res->generation,
                       res->items, res->full ? "full" : "incremental",
                       res->seconds);
+
+    } else if (res->success) {
+        ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
+                      "recsys catalog \"%V\": build %uL found no change, "
+                      "generation %uL still served (%uL items, %.3fs)",
+                      &hc->catalog->name, job->id, res->generation,
+                      res->items, res->seconds);
 
     } else {
         ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
@@ -739,6 +748,9 @@ ngx_http_recsys_helper_record(ngx_http_recsys_helper_node_t *node,
     b->id = job->id;
     b->job = job->kind;
     b->success = res->success ? 1 : 0;
+    b->published = (res->success
+                    && (res->published
+                        || job->kind == NGX_HTTP_RECSYS_HELPER_ROLLBACK));
     /* a failed build is what it was asked to be; a file is always full */
     b->full = res->success ? (res->full ? 1 : 0)
                            : (job->full
@@ -781,7 +793,11 @@ ngx_http_recsys_helper_record(ngx_http_recsys_helper_node_t *node,
         ngx_cpystrn(st->watermark, (u_char *) res->watermark,
                     sizeof(st->watermark));
 
-        (void) ngx_atomic_fetch_add(&node->published, 1);
+        /* no change: workers have nothing new to look at */
+        if (res->published) {
+            (void) ngx_atomic_fetch_add(&node->published, 1);
+        }
+
         return;
     }
 
@@ -789,7 +805,7 @@ ngx_http_recsys_helper_record(ngx_http_recsys_helper_node_t *node,
 
     (void) recsys_schedule_failure(mc, &st->sched,
                                    ngx_http_recsys_helper_now_ms(),
-                                   (uint32_t) ngx_random());
+                                   job->full != 0, (uint32_t) ngx_random());
 }
 
 
@@ -1140,6 +1156,75 @@ ngx_http_recsys_helper_create_main_conf(ngx_conf_t *cf)
 
 
 /*
+ * Creates the index directory and its missing parents (0755; the
+ * directory itself 0700, as nginx makes its paths, which then gives it to
+ * the worker user), with an error that names the catalog and the
+ * recsys_catalog line.
+ */
+
+static ngx_int_t
+ngx_http_recsys_helper_mkdir(ngx_conf_t *cf,
+    ngx_http_recsys_catalog_t *catalog)
+{
+    u_char           *p, *dir, c;
+    size_t            len;
+    ngx_err_t         err;
+    ngx_file_info_t   fi;
+    u_char            text[NGX_MAX_ERROR_STR];
+
+    len = ngx_strlen(catalog->conf->index.path);
+
+    dir = ngx_pnalloc(cf->temp_pool, len + 1);
+    if (dir == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(dir, catalog->conf->index.path, len + 1);
+
+    for (p = dir + 1; p <= dir + len; p++) {
+        if ((*p != '/' && *p != '\0') || p[-1] == '/') {
+            continue;
+        }
+
+        c = *p;
+        *p = '\0';
+        err = 0;
+
+        if (ngx_create_dir(dir, c == '\0' ? 0700 : 0755) == NGX_FILE_ERROR) {
+            err = ngx_errno;
+
+            if (err == NGX_EEXIST) {
+                err = 0;
+
+                if (ngx_file_info(dir, &fi) == NGX_FILE_ERROR) {
+                    err = ngx_errno;
+
+                } else if (!ngx_is_dir(&fi)) {
+                    err = NGX_ENOTDIR;
+                }
+            }
+        }
+
+        if (err) {
+            p = ngx_strerror(err, text, sizeof(text));
+
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "recsys catalog \"%V\": cannot create index.path "
+                          "\"%s\": mkdir(\"%s\") failed (%d: %*s) in %s:%ui",
+                          &catalog->name, catalog->conf->index.path, dir,
+                          err, (size_t) (p - text), text, catalog->conf_file,
+                          catalog->conf_line);
+            return NGX_ERROR;
+        }
+
+        *p = c;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
  * Every catalog's index directory becomes a path with a manager: the
  * master then runs ngx_http_recsys_helper_manager() in its cache manager
  * process.  nginx creates the directory if it is missing (not its parents)
@@ -1149,7 +1234,7 @@ ngx_http_recsys_helper_create_main_conf(ngx_conf_t *cf)
 static ngx_int_t
 ngx_http_recsys_helper_postconf(ngx_conf_t *cf)
 {
-    ngx_uint_t                           i;
+    ngx_uint_t                           i, j;
     ngx_path_t                          *path;
     ngx_http_recsys_catalog_t          **catalog;
     ngx_http_recsys_main_conf_t         *rmcf;
@@ -1181,6 +1266,30 @@ ngx_http_recsys_helper_postconf(ngx_conf_t *cf)
         hc->catalog = catalog[i];
         hc->hmcf = hmcf;
 
+        for (j = 0; j < i; j++) {
+            if (ngx_strcmp(catalog[j]->conf->index.path,
+                           catalog[i]->conf->index.path)
+                == 0)
+            {
+                ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                              "recsys catalogs \"%V\" and \"%V\" have the "
+                              "same index.path \"%s\" in %s:%ui",
+                              &catalog[j]->name, &catalog[i]->name,
+                              catalog[i]->conf->index.path,
+                              catalog[i]->conf_file, catalog[i]->conf_line);
+                return NGX_ERROR;
+            }
+        }
+
+        /* "nginx -t" and "nginx -s" create nothing; a start or reload does */
+        if (ngx_test_config || ngx_process == NGX_PROCESS_SIGNALLER) {
+            continue;
+        }
+
+        if (ngx_http_recsys_helper_mkdir(cf, catalog[i]) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
         path = ngx_pcalloc(cf->pool, sizeof(ngx_path_t));
         if (path == NULL) {
             return NGX_ERROR;
@@ -1190,8 +1299,8 @@ ngx_http_recsys_helper_postconf(ngx_conf_t *cf)
         path->name.len = ngx_strlen(path->name.data);
         path->manager = ngx_http_recsys_helper_manager;
         path->data = hc;
-        path->conf_file = cf->conf_file->file.name.data;
-        path->line = cf->conf_file->line;
+        path->conf_file = catalog[i]->conf_file;
+        path->line = catalog[i]->conf_line;
 
         if (ngx_add_path(cf, &path) != NGX_OK) {
             return NGX_ERROR;

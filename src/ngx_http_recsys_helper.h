@@ -38,6 +38,7 @@ typedef struct {
     time_t                      started;
     time_t                      finished;
     ngx_uint_t                  success;
+    ngx_uint_t                  published;  /* 0: failed, or no change */
     ngx_uint_t                  full;
     u_char                      trigger[16];
     u_char                      error[RECSYS_CATALOG_ERRLEN];

@@ -319,6 +319,8 @@ ngx_http_recsys_catalog(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     catalog->name = value[1];
     catalog->file = file;
+    catalog->conf_file = cf->conf_file->file.name.data;
+    catalog->conf_line = cf->conf_file->line;
 
     cln = ngx_pool_cleanup_add(cf->pool, 0);
     if (cln == NULL) {

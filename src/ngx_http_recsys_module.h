@@ -50,6 +50,8 @@ typedef struct {
     ngx_str_t                   name;
     ngx_str_t                   file;
     recsys_catalog_t           *conf;
+    u_char                     *conf_file;  /* where recsys_catalog is */
+    ngx_uint_t                  conf_line;
 
     /* per process: the generation new requests get */
     ngx_http_recsys_gen_t      *current;

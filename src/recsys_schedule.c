@@ -75,6 +75,9 @@ recsys_schedule_begin(recsys_schedule_t *s, recsys_trigger_t t,
     case RECSYS_TRIGGER_ADMIN:
         full = requested_full ? 1 : 0;
         break;
+    case RECSYS_TRIGGER_RETRY:
+        full = s->retry_full ? 1 : 0;
+        break;
     default:
         full = 0;
     }
@@ -93,6 +96,7 @@ recsys_schedule_success(const recsys_maintenance_conf_t *mc,
     s->state = RECSYS_SCHEDULE_IDLE;
     s->failures = 0;
     s->breaker_open = 0;
+    s->retry_full = 0;
     s->next_build = mc->interval ? now + mc->interval * RECSYS_SCHEDULE_MS
                                  : 0;
 }
@@ -100,11 +104,15 @@ recsys_schedule_success(const recsys_maintenance_conf_t *mc,
 
 uint64_t
 recsys_schedule_failure(const recsys_maintenance_conf_t *mc,
-    recsys_schedule_t *s, uint64_t now, uint32_t rnd)
+    recsys_schedule_t *s, uint64_t now, int full, uint32_t rnd)
 {
     uint64_t  delay;
 
     s->failures++;
+
+    if (full) {
+        s->retry_full = 1;
+    }
 
     if (s->failures >= recsys_schedule_threshold(mc)) {
         s->breaker_open = 1;

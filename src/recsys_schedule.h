@@ -17,7 +17,9 @@
  *     nginx instances on one database do not retry in step;
  *   - breaker_threshold consecutive failures open the breaker: every
  *     retry then waits backoff_max and is a single probe (half-open); a
- *     probe that fails keeps it open, one that succeeds closes it.
+ *     probe that fails keeps it open, one that succeeds closes it;
+ *   - a retry is full when a build asked to be full failed since the last
+ *     success: {"full": true} is not lost to an incremental retry.
  */
 
 #ifndef _RECSYS_SCHEDULE_H_INCLUDED_
@@ -49,6 +51,7 @@ typedef struct {
     unsigned            failures;       /* consecutive */
     unsigned            breaker_open;
     unsigned            started;        /* build_on_start was decided */
+    unsigned            retry_full;     /* a full build failed */
     uint64_t            next_build;     /* ms since the epoch, 0: none */
 } recsys_schedule_t;
 
@@ -67,7 +70,7 @@ void recsys_schedule_defer(recsys_schedule_t *s, recsys_trigger_t t);
 
 /*
  * A build of trigger t starts; returns whether it is to be full:
- * requested_full for an admin request.
+ * requested_full for an admin request, s->retry_full for a retry.
  */
 int recsys_schedule_begin(recsys_schedule_t *s, recsys_trigger_t t,
     int requested_full);
@@ -76,11 +79,11 @@ void recsys_schedule_success(const recsys_maintenance_conf_t *mc,
     recsys_schedule_t *s, uint64_t now);
 
 /*
- * A build failed; rnd is any random number.  Returns the delay before its
- * retry, in ms.
+ * A build (full: asked to be full) failed; rnd is any random number.
+ * Returns the delay before its retry, in ms.
  */
 uint64_t recsys_schedule_failure(const recsys_maintenance_conf_t *mc,
-    recsys_schedule_t *s, uint64_t now, uint32_t rnd);
+    recsys_schedule_t *s, uint64_t now, int full, uint32_t rnd);
 
 /* the delay after "failures" consecutive failures, with jitter */
 uint64_t recsys_schedule_backoff(const recsys_maintenance_conf_t *mc,

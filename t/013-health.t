@@ -19,6 +19,7 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use RecsysTestNginx;
 use RecsysChecks;
+use RecsysHelper;
 use IO::Socket::INET;
 use JSON::PP;
 use Time::Local qw(timegm);
@@ -36,8 +37,18 @@ our $Locations = <<'_EOC_';
     location = /health/detailed { recsys_health detailed; }
 _EOC_
 
+# with TEST_NGINX_USE_HUP=1 one nginx, master on, serves every block
+our %Mode = $ENV{TEST_NGINX_USE_HUP}
+          ? (helper => 'pass', master => 'true')
+          : (helper => 'in_process', master => 'false');
+
 add_block_preprocessor(sub {
     my $block = shift;
+
+    if (defined $block->json) {
+        (my $json = $block->json) =~ s/\@(helper|master)\@/$Mode{$1}/g;
+        $block->set_value("json", $json);
+    }
 
     if (!defined $block->http_config) {
         $block->set_value("http_config",
@@ -199,7 +210,7 @@ checks.index.reason=(missing)
 checks.index.catalogs.small.status=pass
 checks.index.catalogs.small.generation=1
 checks.index.catalogs.small.max_age_seconds=null
-checks.helper.status=in_process
+checks.helper.status=@helper@
 --- age_of: small checks.index.catalogs.small.age_seconds
 --- no_error_log
 [error]
@@ -223,7 +234,7 @@ checks.index.reason=catalog "empty": no index published
 checks.index.catalogs.empty.status=fail
 checks.index.catalogs.empty.reason=no index published
 checks.index.catalogs.empty.generation=(missing)
-checks.helper.status=in_process
+checks.helper.status=@helper@
 --- no_error_log
 [error]
 
@@ -287,7 +298,7 @@ location = /ready/empty { recsys_health ready empty; }
 
 
 
-=== TEST 7: ready fails once the index is older than maintenance.max_age
+=== TEST 7: ready fails once the index is older than maintenance.max_age, detailed is unhealthy
 --- http_config
 recsys_catalog old $TEST_NGINX_HTML_DIR/old.yaml;
 --- user_files
@@ -304,10 +315,10 @@ main::wait_stale(3);
 --- request eval
 ["GET /health/ready", "GET /health/detailed"]
 --- error_code eval
-[503, 200]
+[503, 503]
 --- response_headers eval
 ["Retry-After: 5\nCache-Control: no-store",
- "!Retry-After\nCache-Control: no-store"]
+ "Retry-After: 5\nCache-Control: no-store"]
 --- json
 0:status=not_ready
 0:checks.index.status=fail
@@ -315,8 +326,8 @@ main::wait_stale(3);
 0:checks.index.catalogs.old.status=fail
 0:checks.index.catalogs.old.max_age_seconds=1
 0:checks.index.catalogs.old.generation=1
-1:status=degraded
-1:checks.catalogs.old.status=warn
+1:status=unhealthy
+1:checks.catalogs.old.status=fail
 1:checks.catalogs.old.index.status=warn
 1:checks.catalogs.old.index.reason~^index age \d+s exceeds max_age 1s$
 1:checks.catalogs.old.index.max_age_seconds=1
@@ -417,14 +428,15 @@ checks.catalogs.small.index.built_at~^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$
 checks.catalogs.small.index.max_age_seconds=null
 checks.catalogs.small.index.reason=(missing)
 checks.catalogs.small.builder.state=idle
-checks.catalogs.small.builder.helper=in_process
+checks.catalogs.small.builder.helper=@helper@
+checks.catalogs.small.builder.status=pass
 checks.catalogs.small.builder.breaker=closed
 checks.catalogs.small.builder.consecutive_failures=0
 checks.catalogs.small.database.state=not_configured
 checks.rate_limit.status=not_configured
 checks.workers.pid~^[1-9]\d*$
 checks.workers.worker_processes=1
-checks.workers.master_process=false
+checks.workers.master_process=@master@
 --- age_of: small checks.catalogs.small.index.age_seconds
 --- manifest_of: small checks.catalogs.small.index
 --- response_body_unlike
@@ -605,3 +617,46 @@ Transfer-Encoding: chunked
 --- no_error_log
 [alert]
 [crit]
+
+
+
+=== TEST 21: detailed: degraded while the breaker is open and the database fails, the index serving
+--- http_config
+recsys_catalog dbdown $TEST_NGINX_HTML_DIR/dbdown.yaml;
+--- user_files
+>>> dbdown.yaml
+source:
+  type: postgresql
+  dsn: "postgresql://recsys:pw@127.0.0.1:1/recsys?connect_timeout=2"
+  table: items
+index:
+  path: ${TEST_NGINX_DATA_DIR}/small
+  dimension: 4
+maintenance:
+  build_on_start: always
+  breaker_threshold: 1
+  backoff_initial: 1h
+  backoff_max: 1d
+--- config
+location = /health/ready { recsys_health ready; }
+location = /health/detailed { recsys_health detailed; }
+location = /admin/index/status { recsys_admin status; }
+--- wait_failures: 0:1
+--- request eval
+["GET /health/ready", "GET /health/detailed", "GET /health/ready"]
+--- error_code eval
+[200, 200, 200]
+--- response_headers eval
+["", "!Retry-After", ""]
+--- json
+1:status=degraded
+1:checks.catalogs.dbdown.status=warn
+1:checks.catalogs.dbdown.index.status=pass
+1:checks.catalogs.dbdown.builder.state=backing_off
+1:checks.catalogs.dbdown.builder.breaker=open
+1:checks.catalogs.dbdown.builder.status=warn
+1:checks.catalogs.dbdown.builder.reason=the circuit breaker is open: builds keep failing
+1:checks.catalogs.dbdown.database.state=failing
+2:status=ready
+--- response_body_unlike eval
+["recsys:pw", "recsys:pw", "recsys:pw"]

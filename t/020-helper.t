@@ -298,7 +298,7 @@ location = /admin/index/status { recsys_admin status; }
 --- request eval
 ["GET /admin/index/status", "GET /admin/index/status"]
 --- response_body_like eval
-['"catalog":"h9"', '"generation":null,"builder":\{"state":"idle".*"next_build":"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ","next_build_in_seconds":(3600|3599),"interval_seconds":3600,"database":\{"state":"not_configured"\},"builds":\[\]\}$']
+['"catalog":"h9"', '"generation":null,"builder":\{"state":"idle".*"next_build":"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ","next_build_in_seconds":(359\d|3600),"interval_seconds":3600,"database":\{"state":"not_configured"\},"builds":\[\]\}$']
 
 
 
@@ -337,7 +337,7 @@ location = /admin/index/rebuild { recsys_admin rebuild; }
 
 
 
-=== TEST 12: ready fails while the helper process does not beat
+=== TEST 12: while the helper process does not beat, ready fails and detailed is unhealthy
 --- user_files
 >>> h12.yaml
 source: {type: file, path: $TEST_NGINX_CONF_DIR/small.jsonl}
@@ -348,19 +348,21 @@ recsys_catalog h12 ../html/h12.yaml;
 location = /admin/index/status { recsys_admin status; }
 location = /health/ready { recsys_health ready; }
 location = /health/detailed { recsys_health detailed; }
---- wait_idle: 0:1
---- stop_helper: 1:11.5
---- cont_helper: 2
+--- wait_idle: 0:1 4:1
+--- stop_helper: 2:11.5
+--- cont_helper: 4
 --- request eval
-["GET /admin/index/status", "GET /health/ready", "GET /health/ready",
- "GET /health/detailed"]
+["GET /admin/index/status", "GET /health/detailed", "GET /health/ready",
+ "GET /health/ready", "GET /health/detailed", "GET /health/detailed"]
 --- error_code eval
-[200, 200, 503, 200]
+[200, 200, 200, 503, 503, 200]
 --- response_body_like eval
 ['"catalog":"h12"',
+ '^\{"status":"healthy",.*"builder":\{"state":"idle","helper":"pass",.*"status":"pass"\},"database"',
  '"helper":\{"status":"pass"\}',
  '"status":"not_ready","checks":\{"index":\{"status":"pass".*"helper":\{"status":"fail","reason":"the helper process has not reported for over 10 seconds"\}',
- '"builder":\{"state":"idle","helper":"(fail|pass)","last_success":"[^"]+","last_failure":null,"consecutive_failures":0,"breaker":"closed","next_run":null\},"database":\{"state":"not_configured"\}']
+ '^\{"status":"unhealthy","checks":\{"catalogs":\{"h12":\{"status":"fail","index":\{"status":"pass",.*"builder":\{"state":"idle","helper":"fail","last_success":"[^"]+","last_failure":null,"consecutive_failures":0,"breaker":"closed","next_run":null,"status":"fail","reason":"the helper process has not reported for over 10 seconds"\},"database":\{"state":"not_configured"\}',
+ '^\{"status":"healthy",']
 --- timeout: 30
 
 
@@ -580,3 +582,107 @@ Content-Type: application/json
 "bad_json bad_json bad_json bad_json bad_parameter bad_json -"
 --- response_body_like eval
 ["", "", "", "", "", "", '"build_id":1,"full":true']
+
+
+
+=== TEST 20: a 202 points at the catalog's status location, wherever it is
+--- user_files
+>>> h20a.yaml
+source: {type: file, path: $TEST_NGINX_CONF_DIR/small.jsonl}
+index: {path: $TEST_NGINX_DATA_DIR/h20a, dimension: 4}
+maintenance: {build_on_start: never}
+>>> h20b.yaml
+source: {type: file, path: $TEST_NGINX_CONF_DIR/small.jsonl}
+index: {path: $TEST_NGINX_DATA_DIR/h20b, dimension: 4}
+maintenance: {build_on_start: never}
+>>> h20c.yaml
+source: {type: file, path: $TEST_NGINX_CONF_DIR/small.jsonl}
+index: {path: $TEST_NGINX_DATA_DIR/h20c, dimension: 4}
+maintenance: {build_on_start: never}
+--- http_config
+recsys_catalog h20a ../html/h20a.yaml;
+recsys_catalog h20b ../html/h20b.yaml;
+recsys_catalog h20c ../html/h20c.yaml;
+--- config
+location /ops/a/ { recsys_admin status h20a; }
+location = /ops/a/state { recsys_admin status h20a; }
+location = /ops/a/rollback { recsys_admin rollback h20a; }
+location = /ops/b/rebuild { recsys_admin rebuild h20b; }
+location = /ops/c/status { recsys_admin status h20c; }
+location = /ops/c/rebuild {
+    recsys_admin rebuild h20c;
+    recsys_admin_status_url https://ops.example/c/status;
+}
+--- request eval
+["POST /ops/a/rollback", "POST /ops/b/rebuild", "POST /ops/c/rebuild"]
+--- error_code eval
+[202, 202, 202]
+--- response_headers eval
+["Location: /ops/a/state", "!Location", "Location: https://ops.example/c/status"]
+--- response_body_like eval
+['^\{"rollback_id":1,"catalog":"h20a","status":"queued","status_url":"/ops/a/state"\}$',
+ '^\{"build_id":1,"full":false,"catalog":"h20b","status":"queued","status_url":null\}$',
+ '"status_url":"https://ops.example/c/status"\}$']
+--- no_error_log
+[alert]
+
+
+
+=== TEST 21: missing parents of index.path are created at start
+--- user_files
+>>> h21.yaml
+source: {type: file, path: $TEST_NGINX_CONF_DIR/small.jsonl}
+index: {path: $TEST_NGINX_DATA_DIR/h21/deep/er/idx, dimension: 4}
+--- http_config
+recsys_catalog h21 ../html/h21.yaml;
+--- config
+location = /admin/index/status { recsys_admin status; }
+--- wait_idle: 0:1
+--- request eval
+["GET /admin/index/status", "GET /admin/index/status"]
+--- response_body_like eval
+['"catalog":"h21"', '"generation":\{"number":1,']
+--- no_error_log
+[alert]
+[emerg]
+
+
+
+=== TEST 22: an index.path nginx cannot create stops it, naming the catalog and the line
+--- user_files
+>>> h22.yaml
+source: {type: file, path: $TEST_NGINX_CONF_DIR/small.jsonl}
+index: {path: h22.yaml/idx, dimension: 4}
+--- http_config
+recsys_catalog h22 ../html/h22.yaml;
+--- config
+location = /a { return 204; }
+--- must_die
+--- error_log eval
+qr{\[emerg\] .*recsys catalog "h22": cannot create index\.path "\S+/h22\.yaml/idx": mkdir\("\S+/h22\.yaml"\) failed \(20: Not a directory\) in \S+/nginx\.conf:\d+}
+
+
+
+=== TEST 23: nginx -t passes with the parent of index.path missing, and creates nothing
+--- user_files
+>>> h23.yaml
+source: {type: file, path: $TEST_NGINX_CONF_DIR/small.jsonl}
+index: {path: $TEST_NGINX_DATA_DIR/h23/missing/idx, dimension: 4}
+>>> h23.conf
+load_module $TEST_NGINX_LOAD_MODULES;
+pid logs/h23-test.pid;
+error_log logs/h23-test.log;
+events {}
+http {
+    recsys_catalog h23 h23.yaml;
+    server {
+        listen 127.0.0.1:1;
+        location = /s { recsys_admin status; }
+    }
+}
+--- config
+location = /a { return 204; }
+--- test_config: 0 h23.conf h23
+--- request
+GET /a
+--- error_code: 204

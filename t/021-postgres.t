@@ -1,8 +1,9 @@
 # The helper with a PostgreSQL source (a real server: "make prove" starts
 # a throwaway cluster with scripts/pg.sh and exports RECSYS_DATABASE_URL):
 # a build from the table, an incremental rebuild that picks up an insert,
-# an update and a delete, and a database that is down: the builder backs
-# off, opens the breaker, says so, and requests still answer.  No answer
+# an update and a delete, one that finds no change, and a database that
+# is down: the builder backs off, opens the breaker, says so, and requests
+# still answer; a failed full build is retried as a full one.  No answer
 # carries the password.  An Azure-style user name ("name@server") before
 # the password in the URI's query (issue 9, item 7): the password is in
 # no answer, no error.log line, no recsys-build output and no file of the
@@ -52,6 +53,8 @@ INSERT INTO items21
 SELECT 'p' || i, ARRAY[1 + i % 5, 1, i % 3, 0.5]::real[], 'P ' || i,
        'c' || (i % 3), i, NULL, now() - interval '1 hour', false
 FROM generate_series(1, 50) AS i;
+DROP TABLE IF EXISTS items21f, items21f_away;
+CREATE TABLE items21f AS SELECT * FROM items21;
 END
 
 # a served generation for the catalog whose database is down
@@ -213,8 +216,8 @@ UPDATE items21 SET deleted = true, updated_at = now() WHERE id = 'p50';
 [200, 202, 200, 200]
 --- response_body_like eval
 ['^\{"items":\[\{"id":"p50",.*"id":"p49",.*"id":"p48",.*"generation":1,',
- '"build_id":1',
- '"generation":\{"number":2,"items":50,.*"builds":\[\{"id":1,"success":true,"type":"incremental","trigger":"admin","generation":2,"items":50',
+ '"build_id":\d+',
+ '"generation":\{"number":2,"items":50,.*"builds":\[\{"id":\d+,"success":true,"type":"incremental","trigger":"admin","generation":2,"items":50',
  '^\{"items":\[\{"id":"p51",.*"id":"p1","score":999,"title":"P one".*"id":"p49",.*"generation":2,']
 --- timeout: 60
 
@@ -251,7 +254,7 @@ location = /health/detailed { recsys_health detailed; }
 ['"generation":1',
  '"builder":\{"state":"backing_off",.*"breaker":\{"state":"open","consecutive_failures":\d+,"threshold":2\}.*"next_build":"[^"]+".*"database":\{"state":"failing",.*"builds":\[\{"id":\d+,"success":false,.*"trigger":"retry".*"error":"[^"]+"',
  '"generation":1',
- '"builder":\{"state":"backing_off",.*"breaker":"open",.*"database":\{"state":"failing"']
+ '^\{"status":"degraded","checks":\{"catalogs":\{"down":\{"status":"warn","index":\{"status":"pass".*"builder":\{"state":"backing_off",.*"breaker":"open",.*"status":"warn","reason":"the circuit breaker is open: builds keep failing"\},"database":\{"state":"failing"']
 --- response_body_unlike eval
 ["s3cret-Pw", "s3cret-Pw", "s3cret-Pw", "s3cret-Pw"]
 --- timeout: 60
@@ -313,11 +316,85 @@ location = /admin/index/status { recsys_admin status; }
 [200, 200, 200]
 --- response_body_like eval
 ['"catalog":"azure"',
- '"generation":\{"number":1,"items":50,.*"builds":\[\{"id":1,"success":true',
+ '"generation":\{"number":1,"items":50,.*"builds":\[\{"id":\d+,"success":true',
  '"count":1,']
 --- response_body_unlike eval
 ["hunter2-T21", "hunter2-T21", "hunter2-T21"]
 --- no_error_log
 hunter2-T21
 [error]
+
+
+
+=== TEST 6: a rebuild that finds no change publishes nothing, and says so
+--- user_files
+>>> pg.yaml
+source:
+  type: postgresql
+  dsn: "${RECSYS_DATABASE_URL}"
+  table: items21
+index: {path: $TEST_NGINX_DATA_DIR/h21a, dimension: 4}
+--- http_config
+recsys_catalog pg ../html/pg.yaml;
+--- config
+location = /p { recsys popular; }
+location = /admin/index/status { recsys_admin status; }
+location = /admin/index/rebuild { recsys_admin rebuild; }
+--- wait_idle: 1:1
+--- no_secret
+--- request eval
+["GET /p?k=1", "POST /admin/index/rebuild", "GET /admin/index/status",
+ "GET /p?k=1"]
+--- error_code eval
+[200, 202, 200, 200]
+--- response_headers_like eval
+["X-Index-Generation: 2", "", "", "X-Index-Generation: 2"]
+--- response_body_like eval
+['"generation":2',
+ '"build_id":\d+',
+ '"generation":\{"number":2,.*"builds":\[\{"id":\d+,"success":true,"type":"incremental","trigger":"admin","generation":2,"items":50,[^\}]*"published":false\}',
+ '"generation":2']
+--- log_has: 2 recsys catalog "pg": build \d+ found no change, generation 2 still served \(50 items,
+--- no_error_log eval
+[qr/recsys catalog "pg": build \d+ published generation/]
+--- timeout: 60
+
+
+
+=== TEST 7: a failed {"full": true} rebuild is retried as a full build
+--- user_files
+>>> full.yaml
+source:
+  type: postgresql
+  dsn: "${RECSYS_DATABASE_URL}"
+  table: items21f
+index: {path: $TEST_NGINX_DATA_DIR/h21f, dimension: 4}
+maintenance: {backoff_initial: 1s, backoff_max: 1s}
+--- http_config
+recsys_catalog full ../html/full.yaml;
+--- config
+location = /admin/index/status { recsys_admin status; }
+location = /admin/index/rebuild { recsys_admin rebuild; }
+--- wait_idle: 0:1 3:3
+--- wait_failures: 2:1
+--- sql_steps
+-- after request 1
+ALTER TABLE items21f RENAME TO items21f_away;
+-- after request 3
+ALTER TABLE items21f_away RENAME TO items21f;
+--- more_headers
+Content-Type: application/json
+--- no_secret
+--- request eval
+["GET /admin/index/status", "GET /admin/index/status",
+ "POST /admin/index/rebuild\n{\"full\": true}", "GET /admin/index/status",
+ "GET /admin/index/status"]
+--- error_code eval
+[200, 200, 202, 200, 200]
+--- response_body_like eval
+['"catalog":"full"',
+ '"builds":\[\{"id":\d+,"success":true,"type":"full","trigger":"start"',
+ '"build_id":\d+,"full":true',
+ '"builds":\[.*\{"id":\d+,"success":false,"type":"full","trigger":"admin"',
+ '"builder":\{"state":"idle".*"builds":\[\{"id":\d+,"success":true,"type":"full","trigger":"retry","generation":2,']
 --- timeout: 60

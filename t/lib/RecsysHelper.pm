@@ -4,8 +4,9 @@ package RecsysHelper;
 # add_response_body_check, after request N of a block:
 #
 #   --- wait_idle: N:B ...    poll GET /admin/index/status until the
-#                             helper beats, the builder is idle, nothing is
-#                             queued and the history has at least B builds
+#                             helper beats (within 2 s), the builder is
+#                             idle, nothing is queued and the history has
+#                             at least B builds
 #   --- kill_helper: N        once a build runs, kill -9 the helper
 #                             ("nginx: cache manager process")
 #   --- corrupt: N            wait as wait_idle N:2, then truncate the
@@ -26,6 +27,11 @@ package RecsysHelper;
 #                             least F consecutive failures
 #   --- sql_at: N             run the SQL of "--- sql" with psql on
 #                             $RECSYS_DATABASE_URL
+#   --- sql_steps             SQL in parts, each after a line
+#                             "-- after request N", run after request N
+#   --- test_config: N F D    after request N, "nginx -t" of the file F of
+#                             the html directory passes and leaves
+#                             $TEST_NGINX_DATA_DIR/D absent
 #   --- no_secret             no answer contains the password of
 #                             $RECSYS_DATABASE_URL
 #
@@ -90,6 +96,7 @@ sub wait_idle {
     my $st = wait_until(sub {
         my $s = shift;
         $s->{builder}{pid} && $s->{builder}{state} eq 'idle'
+            && ($s->{builder}{heartbeat_age_seconds} // 99) <= 2
             && !defined $s->{builder}{queued_build_id}
             && @{ $s->{builds} } >= $builds;
     });
@@ -146,6 +153,27 @@ sub check {
 
     if (defined $block->sql_at && $block->sql_at == $req_idx) {
         ok(psql($block->sql), "$name - sql after request $req_idx");
+    }
+
+    if (defined $block->sql_steps) {
+        my @parts = split /^-- after request (\d+)\n/m, $block->sql_steps;
+        shift @parts;
+        while (my ($idx, $sql) = splice @parts, 0, 2) {
+            ok(psql($sql), "$name - sql step after request $req_idx")
+                if $idx == $req_idx;
+        }
+    }
+
+    if (defined $block->test_config) {
+        my ($idx, $file, $absent) = split ' ', $block->test_config;
+        if ($idx == $req_idx) {
+            my $root = $ENV{TEST_NGINX_SERVROOT} || 't/servroot';
+            my $nginx = $ENV{TEST_NGINX_BINARY} || 'nginx';
+            my $out = `'$nginx' -t -q -e stderr -p '$root/' -c '$root/html/$file' 2>&1`;
+            is($? >> 8, 0, "$name - nginx -t $file passes") or diag($out);
+            ok(!-e data_dir() . "/$absent",
+               "$name - nginx -t created no $absent");
+        }
     }
 
     if (defined $block->wait_failures) {

@@ -1,8 +1,8 @@
 /*
  * Unit tests for recsys_schedule.c: the order of triggers, build_on_start,
  * the interval schedule, deferral when the lock is busy, exponential
- * backoff with its cap and jitter, and the breaker's open, half-open
- * (probe) and close rules.
+ * backoff with its cap and jitter, the breaker's open, half-open (probe)
+ * and close rules, and full retries of failed full builds.
  */
 
 #include <stdarg.h>
@@ -280,7 +280,7 @@ test_failure_schedules_retry(void **state)
     s.started = 1;
 
     (void) recsys_schedule_begin(&s, RECSYS_TRIGGER_SCHEDULE, 0);
-    d = recsys_schedule_failure(&mc, &s, T0, 0);
+    d = recsys_schedule_failure(&mc, &s, T0, 0, 0);
 
     assert_int_equal(d, SEC * 3 / 4);
     assert_int_equal(s.failures, 1);
@@ -292,7 +292,7 @@ test_failure_schedules_retry(void **state)
     assert_int_equal(recsys_schedule_due(&mc, &s, T0 + d, 0, 0),
                      RECSYS_TRIGGER_RETRY);
 
-    d = recsys_schedule_failure(&mc, &s, T0 + SEC, 0);
+    d = recsys_schedule_failure(&mc, &s, T0 + SEC, 0, 0);
     assert_int_equal(d, 2 * SEC * 3 / 4);
     assert_int_equal(s.failures, 2);
 }
@@ -311,11 +311,11 @@ test_breaker_opens_at_threshold(void **state)
     memset(&s, 0, sizeof(s));
 
     for (i = 1; i < 3; i++) {
-        (void) recsys_schedule_failure(&mc, &s, T0, 0);
+        (void) recsys_schedule_failure(&mc, &s, T0, 0, 0);
         assert_int_equal(s.breaker_open, 0);
     }
 
-    (void) recsys_schedule_failure(&mc, &s, T0, 0);
+    (void) recsys_schedule_failure(&mc, &s, T0, 0, 0);
     assert_int_equal(s.failures, 3);
     assert_int_equal(s.breaker_open, 1);
 }
@@ -336,10 +336,10 @@ test_breaker_open_probes_at_max(void **state)
     memset(&s, 0, sizeof(s));
     s.started = 1;
 
-    (void) recsys_schedule_failure(&mc, &s, T0, 0);
+    (void) recsys_schedule_failure(&mc, &s, T0, 0, 0);
 
     /* open after 2 failures: the delay jumps to the cap at once */
-    d = recsys_schedule_failure(&mc, &s, T0, 0);
+    d = recsys_schedule_failure(&mc, &s, T0, 0, 0);
     assert_int_equal(s.breaker_open, 1);
     assert_int_equal(d, 600 * SEC * 3 / 4);
 
@@ -348,7 +348,7 @@ test_breaker_open_probes_at_max(void **state)
         assert_int_equal(recsys_schedule_due(&mc, &s, s.next_build, 0, 0),
                          RECSYS_TRIGGER_RETRY);
         (void) recsys_schedule_begin(&s, RECSYS_TRIGGER_RETRY, 0);
-        d = recsys_schedule_failure(&mc, &s, T0, 0);
+        d = recsys_schedule_failure(&mc, &s, T0, 0, 0);
         assert_int_equal(s.breaker_open, 1);
         assert_int_equal(d, 600 * SEC * 3 / 4);
     }
@@ -370,7 +370,7 @@ test_success_closes(void **state)
     memset(&s, 0, sizeof(s));
 
     for (i = 0; i < 4; i++) {
-        (void) recsys_schedule_failure(&mc, &s, T0, 0);
+        (void) recsys_schedule_failure(&mc, &s, T0, 0, 0);
     }
 
     assert_int_equal(s.breaker_open, 1);
@@ -384,8 +384,46 @@ test_success_closes(void **state)
     assert_int_equal(s.next_build, 0);
 
     /* closed again: the next failure starts from backoff_initial */
-    assert_int_equal(recsys_schedule_failure(&mc, &s, T0, 0), SEC * 3 / 4);
+    assert_int_equal(recsys_schedule_failure(&mc, &s, T0, 0, 0), SEC * 3 / 4);
     assert_int_equal(s.breaker_open, 0);
+}
+
+
+static void
+test_failed_full_retried_full(void **state)
+{
+    recsys_schedule_t          s;
+    recsys_maintenance_conf_t  mc;
+
+    (void) state;
+    conf(&mc);
+    memset(&s, 0, sizeof(s));
+    s.started = 1;
+
+    /* {"full": true} fails: its retries stay full until one succeeds */
+    assert_int_equal(recsys_schedule_begin(&s, RECSYS_TRIGGER_ADMIN, 1), 1);
+    (void) recsys_schedule_failure(&mc, &s, T0, 1, 0);
+    assert_int_equal(recsys_schedule_due(&mc, &s, s.next_build, 0, 0),
+                     RECSYS_TRIGGER_RETRY);
+    assert_int_equal(recsys_schedule_begin(&s, RECSYS_TRIGGER_RETRY, 0), 1);
+    (void) recsys_schedule_failure(&mc, &s, T0, 1, 0);
+    assert_int_equal(recsys_schedule_begin(&s, RECSYS_TRIGGER_RETRY, 0), 1);
+
+    /* an incremental admin build in between keeps the full retry */
+    (void) recsys_schedule_failure(&mc, &s, T0, 0, 0);
+    assert_int_equal(recsys_schedule_begin(&s, RECSYS_TRIGGER_ADMIN, 0), 0);
+    (void) recsys_schedule_failure(&mc, &s, T0, 0, 0);
+    assert_int_equal(recsys_schedule_begin(&s, RECSYS_TRIGGER_RETRY, 0), 1);
+
+    /* a success forgets it */
+    recsys_schedule_success(&mc, &s, T0);
+    (void) recsys_schedule_begin(&s, RECSYS_TRIGGER_SCHEDULE, 0);
+    (void) recsys_schedule_failure(&mc, &s, T0, 0, 0);
+    assert_int_equal(recsys_schedule_begin(&s, RECSYS_TRIGGER_RETRY, 0), 0);
+
+    /* a scheduled or start build is never full by itself */
+    assert_int_equal(recsys_schedule_begin(&s, RECSYS_TRIGGER_SCHEDULE, 1),
+                     0);
 }
 
 
@@ -452,6 +490,7 @@ main(void)
         cmocka_unit_test(test_breaker_opens_at_threshold),
         cmocka_unit_test(test_breaker_open_probes_at_max),
         cmocka_unit_test(test_success_closes),
+        cmocka_unit_test(test_failed_full_retried_full),
         cmocka_unit_test(test_sleep),
         cmocka_unit_test(test_names),
     };
