@@ -26,6 +26,8 @@
 
 #define NGX_HTTP_RECSYS_ADMIN_MAX_BODY    4096
 
+#define ngx_http_recsys_admin_cpy(p, s)  ngx_cpymem(p, s, sizeof(s) - 1)
+
 
 typedef struct {
     ngx_uint_t                  admin;          /* NGX_HTTP_RECSYS_ADMIN_* */
@@ -52,21 +54,17 @@ static ngx_int_t ngx_http_recsys_admin_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_recsys_admin_auth(ngx_http_request_t *r,
     ngx_http_recsys_admin_loc_conf_t *alcf);
 static void ngx_http_recsys_admin_body(ngx_http_request_t *r);
-static ngx_int_t ngx_http_recsys_admin_rebuild(ngx_http_request_t *r,
-    ngx_uint_t full);
+static ngx_int_t ngx_http_recsys_admin_queue(ngx_http_request_t *r,
+    ngx_uint_t job, ngx_uint_t full);
 static ngx_int_t ngx_http_recsys_admin_status(ngx_http_request_t *r);
-static ngx_int_t ngx_http_recsys_admin_rollback(ngx_http_request_t *r);
 static ngx_int_t ngx_http_recsys_admin_accepted(ngx_http_request_t *r,
     ngx_uint_t job, uint64_t id, ngx_uint_t full);
 static ngx_int_t ngx_http_recsys_admin_refused(ngx_http_request_t *r,
     ngx_int_t rc, uint64_t id, ngx_uint_t busy);
 static ngx_int_t ngx_http_recsys_admin_unavailable(ngx_http_request_t *r);
-static u_char *ngx_http_recsys_admin_time(u_char *p, const char *key,
-    time_t t);
-static u_char *ngx_http_recsys_admin_str(u_char *p, const char *key,
-    const char *s, size_t len);
-static ngx_int_t ngx_http_recsys_admin_header(ngx_http_request_t *r,
-    const char *name, ngx_str_t *value);
+static size_t ngx_http_recsys_admin_str_len(const char *s, size_t len);
+static u_char *ngx_http_recsys_admin_str(u_char *p, const char *s,
+    size_t len);
 
 static void *ngx_http_recsys_admin_create_main_conf(ngx_conf_t *cf);
 static void *ngx_http_recsys_admin_create_loc_conf(ngx_conf_t *cf);
@@ -158,10 +156,10 @@ ngx_http_recsys_admin_handler(ngx_http_request_t *r)
         rc = ngx_http_discard_request_body(r);
 
         if (rc != NGX_OK) {
-            return rc;
+            return ngx_http_recsys_send_status(r, rc);
         }
 
-        if (ngx_http_recsys_admin_header(r, "Allow", &allow) != NGX_OK) {
+        if (ngx_http_recsys_add_header(r, "Allow", &allow) != NGX_OK) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
@@ -183,7 +181,7 @@ ngx_http_recsys_admin_handler(ngx_http_request_t *r)
             rc = ngx_http_discard_request_body(r);
 
             if (rc != NGX_OK) {
-                return rc;
+                return ngx_http_recsys_send_status(r, rc);
             }
 
             return ngx_http_recsys_send_error(r,
@@ -197,7 +195,7 @@ ngx_http_recsys_admin_handler(ngx_http_request_t *r)
                                                ngx_http_recsys_admin_body);
 
         if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
-            return rc;
+            return ngx_http_recsys_send_status(r, rc);
         }
 
         return NGX_DONE;
@@ -206,14 +204,14 @@ ngx_http_recsys_admin_handler(ngx_http_request_t *r)
     rc = ngx_http_discard_request_body(r);
 
     if (rc != NGX_OK) {
-        return rc;
+        return ngx_http_recsys_send_status(r, rc);
     }
 
     if (alcf->admin == NGX_HTTP_RECSYS_ADMIN_STATUS) {
         return ngx_http_recsys_admin_status(r);
     }
 
-    return ngx_http_recsys_admin_rollback(r);
+    return ngx_http_recsys_admin_queue(r, NGX_HTTP_RECSYS_HELPER_ROLLBACK, 0);
 }
 
 
@@ -281,10 +279,10 @@ failed:
     discarded = ngx_http_discard_request_body(r);
 
     if (discarded != NGX_OK) {
-        return discarded;
+        return ngx_http_recsys_send_status(r, discarded);
     }
 
-    if (ngx_http_recsys_admin_header(r, "WWW-Authenticate", &value)
+    if (ngx_http_recsys_add_header(r, "WWW-Authenticate", &value)
         != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -415,14 +413,18 @@ ngx_http_recsys_admin_body(ngx_http_request_t *r)
         cJSON_Delete(root);
     }
 
-    rc = ngx_http_recsys_admin_rebuild(r, want_full);
+    rc = ngx_http_recsys_admin_queue(r, NGX_HTTP_RECSYS_HELPER_BUILD,
+                                     want_full);
 
     ngx_http_finalize_request(r, rc);
 }
 
 
+/* a rebuild or a rollback for the helper: 202, or why not */
+
 static ngx_int_t
-ngx_http_recsys_admin_rebuild(ngx_http_request_t *r, ngx_uint_t full)
+ngx_http_recsys_admin_queue(ngx_http_request_t *r, ngx_uint_t job,
+    ngx_uint_t full)
 {
     uint64_t                           id;
     ngx_int_t                          rc;
@@ -433,19 +435,19 @@ ngx_http_recsys_admin_rebuild(ngx_http_request_t *r, ngx_uint_t full)
     alcf = ngx_http_get_module_loc_conf(r, ngx_http_recsys_admin_module);
     catalog = alcf->catalog;
 
-    rc = ngx_http_recsys_helper_request(catalog, NGX_HTTP_RECSYS_HELPER_BUILD,
-                                        full, &id, &busy);
+    rc = ngx_http_recsys_helper_request(catalog, job, full, &id, &busy);
 
     if (rc != NGX_OK) {
         return ngx_http_recsys_admin_refused(r, rc, id, busy);
     }
 
     ngx_log_error(NGX_LOG_NOTICE, r->connection->log, 0,
-                  "recsys catalog \"%V\": build %uL requested (%s)",
-                  &catalog->name, id, full ? "full" : "default");
+                  "recsys catalog \"%V\": %s %uL requested%s",
+                  &catalog->name, ngx_http_recsys_helper_job_name(job), id,
+                  job == NGX_HTTP_RECSYS_HELPER_ROLLBACK ? ""
+                  : (full ? " (full)" : " (default)"));
 
-    return ngx_http_recsys_admin_accepted(r, NGX_HTTP_RECSYS_HELPER_BUILD, id,
-                                          full);
+    return ngx_http_recsys_admin_accepted(r, job, id, full);
 }
 
 
@@ -453,8 +455,6 @@ static ngx_int_t
 ngx_http_recsys_admin_status(ngx_http_request_t *r)
 {
     u_char                            *p, *start;
-    char                               dir[NGX_MAX_PATH], path[NGX_MAX_PATH];
-    char                               err[RECSYS_ERRLEN];
     off_t                              size;
     size_t                             len;
     time_t                             now;
@@ -477,19 +477,57 @@ ngx_http_recsys_admin_status(ngx_http_request_t *r)
     }
 
     /* what "current" points to now, from its manifest: nothing is mapped */
-    have = recsys_current_dir(conf->index.path, dir, sizeof(dir), err,
-                              sizeof(err))
-           == 0;
+    have = (ngx_http_recsys_helper_current(conf, &m) == NGX_OK);
+
+    /* the text of every key and word once, the numbers, the strings */
+    len = sizeof("{\"catalog\":,\"generation\":null,\"builder\":{\"state\":"
+                 "\"backing_off\",\"mode\":\"helper_process\",\"job\":"
+                 "\"rollback\",\"build_id\":,\"full\":false,"
+                 "\"running_since\":,\"queued_job\":\"rollback\","
+                 "\"queued_build_id\":,\"pid\":,\"heartbeat_age_seconds\":},"
+                 "\"breaker\":{\"state\":\"closed\","
+                 "\"consecutive_failures\":,\"threshold\":},"
+                 "\"consecutive_failures\":,\"next_build\":,"
+                 "\"next_build_in_seconds\":,\"interval_seconds\":,"
+                 "\"database\":{\"state\":\"not_configured\","
+                 "\"last_contact\":,\"latency_ms\":},\"builds\":[]}\n")
+          + 10 * NGX_INT64_LEN + 3 * NGX_HTTP_RECSYS_HELPER_TIME_LEN
+          + ngx_http_recsys_admin_str_len((char *) catalog->name.data,
+                                          catalog->name.len);
 
     if (have) {
-        ngx_snprintf((u_char *) path, sizeof(path),
-                     "%s/" RECSYS_MANIFEST_FILE "%Z", dir);
-        have = recsys_manifest_read(path, &m, err, sizeof(err)) == 0;
+        len += sizeof("{\"number\":,\"items\":,\"dimension\":,\"metric\":"
+                      "\"inner_product\",\"factory\":,\"built_at\":,"
+                      "\"source_type\":,\"watermark\":null,"
+                      "\"size_bytes\":}")
+               + 4 * NGX_INT64_LEN
+               + ngx_http_recsys_admin_str_len(m.factory,
+                                          ngx_strnlen((u_char *) m.factory,
+                                                      sizeof(m.factory)))
+               + ngx_http_recsys_admin_str_len(m.built_at,
+                                          ngx_strnlen((u_char *) m.built_at,
+                                                      sizeof(m.built_at)))
+               + ngx_http_recsys_admin_str_len(m.source_type,
+                                     ngx_strnlen((u_char *) m.source_type,
+                                                 sizeof(m.source_type)))
+               + ngx_http_recsys_admin_str_len((char *) snap.watermark,
+                                               ngx_strlen(snap.watermark));
     }
 
-    len = 4096 + 6 * catalog->name.len + 6 * sizeof(recsys_manifest_t)
-          + NGX_HTTP_RECSYS_HELPER_HISTORY
-            * (1024 + 6 * RECSYS_CATALOG_ERRLEN);
+    for (i = 0; i < snap.nbuilds; i++) {
+        b = &snap.builds[i];
+
+        len += sizeof("{\"id\":,\"success\":false,\"type\":\"incremental\","
+                      "\"trigger\":,\"previous_generation\":,"
+                      "\"generation\":,\"items\":,\"duration_seconds\":.000,"
+                      "\"error\":null,\"started_at\":,\"finished_at\":,"
+                      "\"published\":false},")
+               + 5 * NGX_INT64_LEN + 2 * NGX_HTTP_RECSYS_HELPER_TIME_LEN
+               + ngx_http_recsys_admin_str_len((char *) b->trigger,
+                                               ngx_strlen(b->trigger))
+               + ngx_http_recsys_admin_str_len((char *) b->error,
+                                               ngx_strlen(b->error));
+    }
 
     start = ngx_pnalloc(r->pool, len);
     if (start == NULL) {
@@ -500,8 +538,8 @@ ngx_http_recsys_admin_status(ngx_http_request_t *r)
     now = tp->sec;
     now_ms = (uint64_t) tp->sec * 1000 + tp->msec;
 
-    p = ngx_cpymem(start, "{", 1);
-    p = ngx_http_recsys_admin_str(p, "catalog", (char *) catalog->name.data,
+    p = ngx_http_recsys_admin_cpy(start, "{\"catalog\":");
+    p = ngx_http_recsys_admin_str(p, (char *) catalog->name.data,
                                   catalog->name.len);
 
     if (have) {
@@ -512,37 +550,34 @@ ngx_http_recsys_admin_status(ngx_http_request_t *r)
         }
 
         p = ngx_sprintf(p, ",\"generation\":{\"number\":%uL,\"items\":%uL,"
-                        "\"dimension\":%uD,\"metric\":\"%s\",",
+                        "\"dimension\":%uD,\"metric\":\"%s\",\"factory\":",
                         m.generation, m.items, m.dimension,
                         recsys_metric_name(m.metric));
-        p = ngx_http_recsys_admin_str(p, "factory", m.factory,
+        p = ngx_http_recsys_admin_str(p, m.factory,
                                       ngx_strnlen((u_char *) m.factory,
                                                   sizeof(m.factory)));
-        *p++ = ',';
-        p = ngx_http_recsys_admin_str(p, "built_at", m.built_at,
+        p = ngx_http_recsys_admin_cpy(p, ",\"built_at\":");
+        p = ngx_http_recsys_admin_str(p, m.built_at,
                                       ngx_strnlen((u_char *) m.built_at,
                                                   sizeof(m.built_at)));
-        *p++ = ',';
-        p = ngx_http_recsys_admin_str(p, "source_type", m.source_type,
+        p = ngx_http_recsys_admin_cpy(p, ",\"source_type\":");
+        p = ngx_http_recsys_admin_str(p, m.source_type,
                                       ngx_strnlen((u_char *) m.source_type,
                                                   sizeof(m.source_type)));
+        p = ngx_http_recsys_admin_cpy(p, ",\"watermark\":");
 
         if (snap.watermark_gen == m.generation && snap.watermark[0]) {
-            *p++ = ',';
-            p = ngx_http_recsys_admin_str(p, "watermark",
-                                          (char *) snap.watermark,
+            p = ngx_http_recsys_admin_str(p, (char *) snap.watermark,
                                           ngx_strlen(snap.watermark));
 
         } else {
-            p = ngx_cpymem(p, ",\"watermark\":null",
-                           sizeof(",\"watermark\":null") - 1);
+            p = ngx_http_recsys_admin_cpy(p, "null");
         }
 
         p = ngx_sprintf(p, ",\"size_bytes\":%O}", size);
 
     } else {
-        p = ngx_cpymem(p, ",\"generation\":null",
-                       sizeof(",\"generation\":null") - 1);
+        p = ngx_http_recsys_admin_cpy(p, ",\"generation\":null");
     }
 
     p = ngx_sprintf(p, ",\"builder\":{\"state\":\"%s\",\"mode\":\"%s\"",
@@ -555,12 +590,11 @@ ngx_http_recsys_admin_status(ngx_http_request_t *r)
                         ngx_http_recsys_helper_job_name(snap.running),
                         snap.running_id,
                         snap.running_full ? "true" : "false");
-        p = ngx_http_recsys_admin_time(p, "running_since",
+        p = ngx_http_recsys_helper_time(p, "running_since",
                                        snap.running_since);
 
     } else {
-        p = ngx_cpymem(p, ",\"build_id\":null", sizeof(",\"build_id\":null")
-                                                - 1);
+        p = ngx_http_recsys_admin_cpy(p, ",\"build_id\":null");
     }
 
     if (snap.requested) {
@@ -574,8 +608,7 @@ ngx_http_recsys_admin_status(ngx_http_request_t *r)
     p = snap.heartbeat
         ? ngx_sprintf(p, ",\"heartbeat_age_seconds\":%T",
                       now - snap.heartbeat)
-        : ngx_cpymem(p, ",\"heartbeat_age_seconds\":null",
-                     sizeof(",\"heartbeat_age_seconds\":null") - 1);
+        : ngx_http_recsys_admin_cpy(p, ",\"heartbeat_age_seconds\":null");
 
     threshold = recsys_schedule_threshold(&conf->maintenance);
 
@@ -588,7 +621,7 @@ ngx_http_recsys_admin_status(ngx_http_request_t *r)
                     (ngx_uint_t) snap.sched.failures);
 
     if (snap.sched.next_build) {
-        p = ngx_http_recsys_admin_time(p, "next_build",
+        p = ngx_http_recsys_helper_time(p, "next_build",
                                        (time_t) (snap.sched.next_build
                                                  / 1000));
         p = ngx_sprintf(p, ",\"next_build_in_seconds\":%uL",
@@ -596,10 +629,8 @@ ngx_http_recsys_admin_status(ngx_http_request_t *r)
                         ? (snap.sched.next_build - now_ms + 999) / 1000 : 0);
 
     } else {
-        p = ngx_cpymem(p, ",\"next_build\":null,"
-                       "\"next_build_in_seconds\":null",
-                       sizeof(",\"next_build\":null,"
-                              "\"next_build_in_seconds\":null") - 1);
+        p = ngx_http_recsys_admin_cpy(p, ",\"next_build\":null,"
+                                      "\"next_build_in_seconds\":null");
     }
 
     p = ngx_sprintf(p, ",\"interval_seconds\":%uL",
@@ -607,22 +638,21 @@ ngx_http_recsys_admin_status(ngx_http_request_t *r)
 
     /* never the DSN: it may carry a host, a user and a password */
     if (conf->source.type != RECSYS_SOURCE_POSTGRESQL) {
-        p = ngx_cpymem(p, ",\"database\":{\"state\":\"not_configured\"}",
-                       sizeof(",\"database\":{\"state\":\"not_configured\"}")
-                       - 1);
+        p = ngx_http_recsys_admin_cpy(p, ",\"database\":{\"state\":"
+                                      "\"not_configured\"}");
 
     } else if (snap.db_contact == 0) {
-        p = ngx_cpymem(p, ",\"database\":{\"state\":\"unknown\"}",
-                       sizeof(",\"database\":{\"state\":\"unknown\"}") - 1);
+        p = ngx_http_recsys_admin_cpy(p, ",\"database\":{\"state\":"
+                                      "\"unknown\"}");
 
     } else {
         p = ngx_sprintf(p, ",\"database\":{\"state\":\"%s\"",
                         snap.db_ok ? "ok" : "failing");
-        p = ngx_http_recsys_admin_time(p, "last_contact", snap.db_contact);
+        p = ngx_http_recsys_helper_time(p, "last_contact", snap.db_contact);
         p = ngx_sprintf(p, ",\"latency_ms\":%M}", snap.db_latency);
     }
 
-    p = ngx_cpymem(p, ",\"builds\":[", sizeof(",\"builds\":[") - 1);
+    p = ngx_http_recsys_admin_cpy(p, ",\"builds\":[");
 
     /* newest first */
     for (i = 0; i < snap.nbuilds; i++) {
@@ -634,18 +664,19 @@ ngx_http_recsys_admin_status(ngx_http_request_t *r)
             *p++ = ',';
         }
 
-        p = ngx_sprintf(p, "{\"id\":%uL,\"success\":%s,\"type\":\"%s\",",
+        p = ngx_sprintf(p, "{\"id\":%uL,\"success\":%s,\"type\":\"%s\","
+                        "\"trigger\":",
                         b->id, b->success ? "true" : "false",
                         b->job == NGX_HTTP_RECSYS_HELPER_ROLLBACK
                         ? "rollback" : (b->full ? "full" : "incremental"));
-        p = ngx_http_recsys_admin_str(p, "trigger", (char *) b->trigger,
+        p = ngx_http_recsys_admin_str(p, (char *) b->trigger,
                                       ngx_strlen(b->trigger));
 
         if (b->job == NGX_HTTP_RECSYS_HELPER_ROLLBACK) {
             p = b->previous
                 ? ngx_sprintf(p, ",\"previous_generation\":%uL", b->previous)
-                : ngx_cpymem(p, ",\"previous_generation\":null",
-                             sizeof(",\"previous_generation\":null") - 1);
+                : ngx_http_recsys_admin_cpy(p, ",\"previous_generation\":"
+                                            "null");
         }
 
         if (b->success) {
@@ -653,63 +684,31 @@ ngx_http_recsys_admin_status(ngx_http_request_t *r)
                             b->generation, b->items);
 
         } else {
-            p = ngx_cpymem(p, ",\"generation\":null,\"items\":null",
-                           sizeof(",\"generation\":null,\"items\":null")
-                           - 1);
+            p = ngx_http_recsys_admin_cpy(p, ",\"generation\":null,"
+                                          "\"items\":null");
         }
 
-        p = ngx_sprintf(p, ",\"duration_seconds\":%ui.%03ui",
+        p = ngx_sprintf(p, ",\"duration_seconds\":%ui.%03ui,\"error\":",
                         (ngx_uint_t) (b->duration / 1000),
                         (ngx_uint_t) (b->duration % 1000));
 
         if (b->error[0]) {
-            *p++ = ',';
-            p = ngx_http_recsys_admin_str(p, "error", (char *) b->error,
+            p = ngx_http_recsys_admin_str(p, (char *) b->error,
                                           ngx_strlen(b->error));
 
         } else {
-            p = ngx_cpymem(p, ",\"error\":null", sizeof(",\"error\":null")
-                                                 - 1);
+            p = ngx_http_recsys_admin_cpy(p, "null");
         }
 
-        p = ngx_http_recsys_admin_time(p, "started_at", b->started);
-        p = ngx_http_recsys_admin_time(p, "finished_at", b->finished);
+        p = ngx_http_recsys_helper_time(p, "started_at", b->started);
+        p = ngx_http_recsys_helper_time(p, "finished_at", b->finished);
         p = ngx_sprintf(p, ",\"published\":%s}",
                         b->published ? "true" : "false");
     }
 
-    p = ngx_cpymem(p, "]}\n", 3);
+    p = ngx_http_recsys_admin_cpy(p, "]}\n");
 
     return ngx_http_recsys_send_json(r, NGX_HTTP_OK, start, p - start);
-}
-
-
-static ngx_int_t
-ngx_http_recsys_admin_rollback(ngx_http_request_t *r)
-{
-    uint64_t                           id;
-    ngx_int_t                          rc;
-    ngx_uint_t                         busy;
-    ngx_http_recsys_catalog_t         *catalog;
-    ngx_http_recsys_admin_loc_conf_t  *alcf;
-
-    alcf = ngx_http_get_module_loc_conf(r, ngx_http_recsys_admin_module);
-    catalog = alcf->catalog;
-
-    rc = ngx_http_recsys_helper_request(catalog,
-                                        NGX_HTTP_RECSYS_HELPER_ROLLBACK, 0,
-                                        &id, &busy);
-
-    if (rc != NGX_OK) {
-        return ngx_http_recsys_admin_refused(r, rc, id, busy);
-    }
-
-    ngx_log_error(NGX_LOG_NOTICE, r->connection->log, 0,
-                  "recsys catalog \"%V\": rollback %uL requested",
-                  &catalog->name, id);
-
-    return ngx_http_recsys_admin_accepted(r, NGX_HTTP_RECSYS_HELPER_ROLLBACK,
-                                          id, 0);
 }
 
 
@@ -723,6 +722,7 @@ ngx_http_recsys_admin_accepted(ngx_http_request_t *r, ngx_uint_t job,
     uint64_t id, ngx_uint_t full)
 {
     u_char                            *p, *start;
+    size_t                             len;
     ngx_str_t                          location;
     ngx_http_recsys_catalog_t         *catalog;
     ngx_http_recsys_admin_loc_conf_t  *alcf;
@@ -733,43 +733,47 @@ ngx_http_recsys_admin_accepted(ngx_http_request_t *r, ngx_uint_t job,
     if (alcf->status_url.len) {
         location = alcf->status_url;
 
-        if (ngx_http_recsys_admin_header(r, "Location", &location)
+        if (ngx_http_recsys_add_header(r, "Location", &location)
             != NGX_OK)
         {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
     }
 
-    start = ngx_pnalloc(r->pool, 256 + 6 * alcf->status_url.len
-                                 + 6 * catalog->name.len);
+    len = sizeof("{\"rollback_id\":,\"full\":false,\"catalog\":,"
+                 "\"status\":\"queued\",\"status_url\":null}\n")
+          + NGX_INT64_LEN
+          + ngx_http_recsys_admin_str_len((char *) catalog->name.data,
+                                          catalog->name.len)
+          + ngx_http_recsys_admin_str_len((char *) alcf->status_url.data,
+                                          alcf->status_url.len);
+
+    start = ngx_pnalloc(r->pool, len);
     if (start == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     if (job == NGX_HTTP_RECSYS_HELPER_ROLLBACK) {
-        p = ngx_sprintf(start, "{\"rollback_id\":%uL,", id);
+        p = ngx_sprintf(start, "{\"rollback_id\":%uL,\"catalog\":", id);
 
     } else {
-        p = ngx_sprintf(start, "{\"build_id\":%uL,\"full\":%s,", id,
-                        full ? "true" : "false");
+        p = ngx_sprintf(start, "{\"build_id\":%uL,\"full\":%s,\"catalog\":",
+                        id, full ? "true" : "false");
     }
 
-    p = ngx_http_recsys_admin_str(p, "catalog", (char *) catalog->name.data,
+    p = ngx_http_recsys_admin_str(p, (char *) catalog->name.data,
                                   catalog->name.len);
-    p = ngx_cpymem(p, ",\"status\":\"queued\",",
-                   sizeof(",\"status\":\"queued\",") - 1);
+    p = ngx_http_recsys_admin_cpy(p, ",\"status\":\"queued\",\"status_url\":");
 
     if (alcf->status_url.len) {
-        p = ngx_http_recsys_admin_str(p, "status_url",
-                                      (char *) alcf->status_url.data,
+        p = ngx_http_recsys_admin_str(p, (char *) alcf->status_url.data,
                                       alcf->status_url.len);
 
     } else {
-        p = ngx_cpymem(p, "\"status_url\":null", sizeof("\"status_url\":null")
-                                                 - 1);
+        p = ngx_http_recsys_admin_cpy(p, "null");
     }
 
-    p = ngx_cpymem(p, "}\n", 2);
+    p = ngx_http_recsys_admin_cpy(p, "}\n");
 
     return ngx_http_recsys_send_json(r, NGX_HTTP_ACCEPTED, start, p - start);
 }
@@ -814,57 +818,20 @@ ngx_http_recsys_admin_unavailable(ngx_http_request_t *r)
 }
 
 
-/* ,"key":"YYYY-MM-DDTHH:MM:SSZ" or ,"key":null for 0 */
+/* a JSON string, quotes included, and its exact length */
 
-static u_char *
-ngx_http_recsys_admin_time(u_char *p, const char *key, time_t t)
+static size_t
+ngx_http_recsys_admin_str_len(const char *s, size_t len)
 {
-    ngx_tm_t  tm;
-
-    if (t == 0) {
-        return ngx_sprintf(p, ",\"%s\":null", key);
-    }
-
-    ngx_gmtime(t, &tm);
-
-    return ngx_sprintf(p, ",\"%s\":\"%4d-%02d-%02dT%02d:%02d:%02dZ\"", key,
-                       tm.ngx_tm_year, tm.ngx_tm_mon, tm.ngx_tm_mday,
-                       tm.ngx_tm_hour, tm.ngx_tm_min, tm.ngx_tm_sec);
+    return recsys_json_str_len(s, len, RECSYS_JSON_NO_LIMIT);
 }
 
 
-/* "key":"escaped value" */
-
 static u_char *
-ngx_http_recsys_admin_str(u_char *p, const char *key, const char *s,
-    size_t len)
+ngx_http_recsys_admin_str(u_char *p, const char *s, size_t len)
 {
-    p = ngx_sprintf(p, "\"%s\":\"", key);
-    p = (u_char *) recsys_json_escape((char *) p, s, len,
+    return (u_char *) recsys_json_str((char *) p, s, len,
                                       RECSYS_JSON_NO_LIMIT);
-    *p++ = '"';
-
-    return p;
-}
-
-
-static ngx_int_t
-ngx_http_recsys_admin_header(ngx_http_request_t *r, const char *name,
-    ngx_str_t *value)
-{
-    ngx_table_elt_t  *h;
-
-    h = ngx_list_push(&r->headers_out.headers);
-    if (h == NULL) {
-        return NGX_ERROR;
-    }
-
-    h->hash = 1;
-    h->key.data = (u_char *) name;
-    h->key.len = ngx_strlen(name);
-    h->value = *value;
-
-    return NGX_OK;
 }
 
 

@@ -29,8 +29,27 @@
 /* a zone fuller than this makes the detailed status "degraded" */
 #define NGX_HTTP_RECSYS_HEALTH_ZONE_WARN  0.9
 
-/* room for the fixed text and numbers of one object, keys included */
-#define NGX_HTTP_RECSYS_HEALTH_OBJECT    1024
+/* the builder's reasons; the helper's names the seconds (a number) */
+#define NGX_HTTP_RECSYS_HEALTH_BREAKER_OPEN                                  \
+    "the circuit breaker is open: builds keep failing"
+#define NGX_HTTP_RECSYS_HEALTH_DB_FAILING                                    \
+    "the database failed the last build"
+#define NGX_HTTP_RECSYS_HEALTH_HELPER_REASON_LEN                             \
+    (sizeof("\"the helper process has not reported for over  seconds\"")     \
+     + NGX_INT_T_LEN)
+
+/* the text of a catalog's "builder" and "database" objects at most */
+#define NGX_HTTP_RECSYS_HEALTH_BUILDER_LEN                                   \
+    (sizeof(",\"builder\":{\"state\":\"backing_off\","                       \
+            "\"helper\":\"not_configured\",\"last_success\":,"               \
+            "\"last_failure\":,\"consecutive_failures\":,"                   \
+            "\"breaker\":\"closed\",\"next_run\":,"                          \
+            "\"status\":\"pass\",\"reason\":},"                              \
+            "\"database\":{\"state\":\"not_configured\","                    \
+            "\"last_contact\":,\"latency_ms\":}")                            \
+     + 4 * NGX_HTTP_RECSYS_HELPER_TIME_LEN + 2 * NGX_INT64_LEN               \
+     + ngx_max(NGX_HTTP_RECSYS_HEALTH_HELPER_REASON_LEN,                     \
+               sizeof(NGX_HTTP_RECSYS_HEALTH_BREAKER_OPEN) + 2))
 
 
 typedef struct {
@@ -85,15 +104,11 @@ static ngx_int_t ngx_http_recsys_health_builder_check(ngx_http_request_t *r,
     ngx_http_recsys_health_index_t *idx);
 static u_char *ngx_http_recsys_health_builder(u_char *p,
     ngx_http_recsys_health_index_t *idx);
-static u_char *ngx_http_recsys_health_time(u_char *p, const char *key,
-    time_t t);
 static u_char *ngx_http_recsys_health_max_age(u_char *p,
     ngx_http_recsys_catalog_t *catalog);
 static ngx_int_t ngx_http_recsys_health_not_allowed(ngx_http_request_t *r);
 static ngx_int_t ngx_http_recsys_health_send(ngx_http_request_t *r,
     ngx_uint_t status, u_char *p, size_t len);
-static ngx_int_t ngx_http_recsys_health_header(ngx_http_request_t *r,
-    char *name, ngx_str_t *value);
 static size_t ngx_http_recsys_health_str_len(ngx_str_t *s);
 static u_char *ngx_http_recsys_health_str(u_char *p, ngx_str_t *s);
 static void *ngx_http_recsys_health_create_loc_conf(ngx_conf_t *cf);
@@ -169,7 +184,7 @@ ngx_http_recsys_health_handler(ngx_http_request_t *r)
     rc = ngx_http_discard_request_body(r);
 
     if (rc != NGX_OK) {
-        return rc;
+        return ngx_http_recsys_send_status(r, rc);
     }
 
     hlcf = ngx_http_get_module_loc_conf(r, ngx_http_recsys_health_module);
@@ -218,13 +233,35 @@ ngx_http_recsys_health_ready(ngx_http_request_t *r,
     helper = ngx_http_recsys_health_helper(NULL);
     helper_ok = (ngx_strcmp(helper, "fail") != 0);
 
-    len = NGX_HTTP_RECSYS_HEALTH_OBJECT;
+    reason.len = 0;
+
+    if (!ready) {
+        idx = h->failed;
+
+        reason.len = sizeof("catalog \"\": ") - 1 + idx->catalog->name.len
+                     + idx->reason.len;
+        reason.data = ngx_pnalloc(r->pool, reason.len);
+        if (reason.data == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        (void) ngx_sprintf(reason.data, "catalog \"%V\": %V",
+                           &idx->catalog->name, &idx->reason);
+    }
+
+    len = sizeof("{\"status\":\"not_ready\",\"checks\":{\"index\":"
+                 "{\"status\":\"pass\",\"reason\":,\"catalogs\":{}},"
+                 "\"helper\":{\"status\":\"not_configured\",\"reason\":}}}\n")
+          + NGX_HTTP_RECSYS_HEALTH_HELPER_REASON_LEN
+          + ngx_http_recsys_health_str_len(&reason);
 
     for (i = 0; i < h->nindex; i++) {
         idx = &h->index[i];
-        len += NGX_HTTP_RECSYS_HEALTH_OBJECT
-               + 2 * ngx_http_recsys_health_str_len(&idx->catalog->name)
-               + 2 * ngx_http_recsys_health_str_len(&idx->reason);
+        len += sizeof(",:{\"status\":\"pass\",\"generation\":,"
+                      "\"age_seconds\":,\"max_age_seconds\":,\"reason\":}")
+               + 3 * NGX_INT64_LEN
+               + ngx_http_recsys_health_str_len(&idx->catalog->name)
+               + ngx_http_recsys_health_str_len(&idx->reason);
     }
 
     start = ngx_pnalloc(r->pool, len);
@@ -238,18 +275,6 @@ ngx_http_recsys_health_ready(ngx_http_request_t *r,
                     ready ? "pass" : "fail");
 
     if (!ready) {
-        idx = h->failed;
-
-        reason.data = ngx_pnalloc(r->pool, idx->catalog->name.len
-                                           + idx->reason.len + 16);
-        if (reason.data == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        reason.len = ngx_sprintf(reason.data, "catalog \"%V\": %V",
-                                 &idx->catalog->name, &idx->reason)
-                     - reason.data;
-
         p = ngx_cpymem(p, ",\"reason\":", sizeof(",\"reason\":") - 1);
         p = ngx_http_recsys_health_str(p, &reason);
     }
@@ -343,19 +368,40 @@ ngx_http_recsys_health_detailed(ngx_http_request_t *r,
         status = ngx_max(status, idx->overall);
     }
 
-    len = NGX_HTTP_RECSYS_HEALTH_OBJECT;
+    len = sizeof("{\"status\":\"unhealthy\",\"checks\":{\"catalogs\":{},"
+                 "\"rate_limit\":{\"status\":\"not_configured\",\"zones\":{}},"
+                 "\"workers\":{\"pid\":,\"worker_processes\":,"
+                 "\"master_process\":false}}}\n")
+          + 2 * NGX_INT64_LEN;
 
     for (i = 0; i < h->nindex; i++) {
         idx = &h->index[i];
-        len += 2 * NGX_HTTP_RECSYS_HEALTH_OBJECT
+        m = &idx->manifest;
+
+        len += sizeof(",:{\"status\":\"pass\",\"index\":{\"status\":\"pass\","
+                      "\"generation\":,\"items\":,\"dimension\":,"
+                      "\"metric\":\"inner_product\",\"factory\":,"
+                      "\"built_at\":,\"age_seconds\":,\"max_age_seconds\":,"
+                      "\"bytes_mapped\":,\"reason\":}}")
+               + 6 * NGX_INT64_LEN
+               + NGX_HTTP_RECSYS_HEALTH_BUILDER_LEN
                + ngx_http_recsys_health_str_len(&idx->catalog->name)
                + ngx_http_recsys_health_str_len(&idx->reason)
-               + 6 * (sizeof(idx->manifest.factory)
-                      + sizeof(idx->manifest.built_at));
+               + recsys_json_str_len(m->factory,
+                                     ngx_strnlen((u_char *) m->factory,
+                                                 sizeof(m->factory)),
+                                     RECSYS_JSON_NO_LIMIT)
+               + recsys_json_str_len(m->built_at,
+                                     ngx_strnlen((u_char *) m->built_at,
+                                                 sizeof(m->built_at)),
+                                     RECSYS_JSON_NO_LIMIT);
     }
 
     for (i = 0; i < h->nzones; i++) {
-        len += NGX_HTTP_RECSYS_HEALTH_OBJECT
+        len += sizeof(",:{\"status\":\"warn\",\"used_bytes\":,"
+                      "\"size_bytes\":,\"usage\":,\"entries\":,\"passed\":,"
+                      "\"rejected\":,\"dry_run\":,\"full\":}")
+               + 8 * NGX_INT64_LEN
                + ngx_http_recsys_health_str_len(&h->zones[i].name);
     }
 
@@ -669,14 +715,13 @@ ngx_http_recsys_health_builder_check(ngx_http_request_t *r,
 
     } else if (st->sched.breaker_open) {
         idx->builder = NGX_HTTP_RECSYS_HEALTH_WARN;
-        idx->builder_reason = "the circuit breaker is open: builds keep "
-                              "failing";
+        idx->builder_reason = NGX_HTTP_RECSYS_HEALTH_BREAKER_OPEN;
 
     } else if (idx->catalog->conf->source.type == RECSYS_SOURCE_POSTGRESQL
                && st->db_contact && !st->db_ok)
     {
         idx->builder = NGX_HTTP_RECSYS_HEALTH_WARN;
-        idx->builder_reason = "the database failed the last build";
+        idx->builder_reason = NGX_HTTP_RECSYS_HEALTH_DB_FAILING;
     }
 
     return NGX_OK;
@@ -706,12 +751,12 @@ ngx_http_recsys_health_builder(u_char *p, ngx_http_recsys_health_index_t *idx)
     p = ngx_sprintf(p, ",\"builder\":{\"state\":\"%s\",\"helper\":\"%s\"",
                     ngx_http_recsys_helper_state_name(st),
                     ngx_http_recsys_health_helper(idx->catalog));
-    p = ngx_http_recsys_health_time(p, "last_success", st->last_success);
-    p = ngx_http_recsys_health_time(p, "last_failure", st->last_failure);
+    p = ngx_http_recsys_helper_time(p, "last_success", st->last_success);
+    p = ngx_http_recsys_helper_time(p, "last_failure", st->last_failure);
     p = ngx_sprintf(p, ",\"consecutive_failures\":%ui,\"breaker\":\"%s\"",
                     (ngx_uint_t) st->sched.failures,
                     st->sched.breaker_open ? "open" : "closed");
-    p = ngx_http_recsys_health_time(p, "next_run",
+    p = ngx_http_recsys_helper_time(p, "next_run",
                                     (time_t) (st->sched.next_build / 1000));
     p = ngx_sprintf(p, ",\"status\":\"%s\"",
                     ngx_http_recsys_health_check_status[idx->builder]);
@@ -737,28 +782,9 @@ ngx_http_recsys_health_builder(u_char *p, ngx_http_recsys_health_index_t *idx)
 
     p = ngx_sprintf(p, "},\"database\":{\"state\":\"%s\"",
                     st->db_ok ? "ok" : "failing");
-    p = ngx_http_recsys_health_time(p, "last_contact", st->db_contact);
+    p = ngx_http_recsys_helper_time(p, "last_contact", st->db_contact);
 
     return ngx_sprintf(p, ",\"latency_ms\":%M}", st->db_latency);
-}
-
-
-/* ,"key":"YYYY-MM-DDTHH:MM:SSZ", or ,"key":null for 0 */
-
-static u_char *
-ngx_http_recsys_health_time(u_char *p, const char *key, time_t t)
-{
-    ngx_tm_t  tm;
-
-    if (t == 0) {
-        return ngx_sprintf(p, ",\"%s\":null", key);
-    }
-
-    ngx_gmtime(t, &tm);
-
-    return ngx_sprintf(p, ",\"%s\":\"%4d-%02d-%02dT%02d:%02d:%02dZ\"", key,
-                       tm.ngx_tm_year, tm.ngx_tm_mon, tm.ngx_tm_mday,
-                       tm.ngx_tm_hour, tm.ngx_tm_min, tm.ngx_tm_sec);
 }
 
 
@@ -778,79 +804,49 @@ ngx_http_recsys_health_max_age(u_char *p, ngx_http_recsys_catalog_t *catalog)
 static ngx_int_t
 ngx_http_recsys_health_not_allowed(ngx_http_request_t *r)
 {
-    u_char     *p, *start;
-    size_t      len;
     ngx_int_t   rc;
-    ngx_str_t   allow, *cid;
+    ngx_str_t   value;
 
     rc = ngx_http_discard_request_body(r);
 
     if (rc != NGX_OK) {
-        return rc;
+        return ngx_http_recsys_send_status(r, rc);
     }
 
-    ngx_str_set(&allow, "GET, HEAD");
+    ngx_str_set(&value, "GET, HEAD");
 
-    if (ngx_http_recsys_health_header(r, "Allow", &allow) != NGX_OK) {
+    if (ngx_http_recsys_add_header(r, "Allow", &value) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    cid = ngx_http_recsys_correlation_id(r);
+    ngx_str_set(&value, "no-store");
 
-    len = NGX_HTTP_RECSYS_HEALTH_OBJECT
-          + ngx_http_recsys_health_str_len(&r->method_name);
-
-    if (cid) {
-        len += ngx_http_recsys_health_str_len(cid);
-    }
-
-    start = ngx_pnalloc(r->pool, len);
-    if (start == NULL) {
+    if (ngx_http_recsys_add_header(r, "Cache-Control", &value) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    p = ngx_cpymem(start, "{\"error\":{\"code\":\"method_not_allowed\","
-                   "\"message\":\"method ",
-                   sizeof("{\"error\":{\"code\":\"method_not_allowed\","
-                          "\"message\":\"method ") - 1);
-    p = (u_char *) recsys_json_escape((char *) p,
-                                      (char *) r->method_name.data,
-                                      r->method_name.len,
-                                      RECSYS_JSON_NO_LIMIT);
-    p = ngx_cpymem(p, " is not allowed, use GET or HEAD\"",
-                   sizeof(" is not allowed, use GET or HEAD\"") - 1);
-
-    if (cid) {
-        p = ngx_cpymem(p, ",\"correlation_id\":",
-                       sizeof(",\"correlation_id\":") - 1);
-        p = ngx_http_recsys_health_str(p, cid);
-    }
-
-    p = ngx_cpymem(p, "}}\n", sizeof("}}\n") - 1);
-
-    return ngx_http_recsys_health_send(r, NGX_HTTP_NOT_ALLOWED, start,
-                                       p - start);
+    return ngx_http_recsys_send_error(r, NGX_HTTP_NOT_ALLOWED,
+                                      "method_not_allowed",
+                                      "method %V is not allowed, use GET or "
+                                      "HEAD", &r->method_name);
 }
 
+
+/* never cached; a 503 asks for the same pause the handlers ask for */
 
 static ngx_int_t
 ngx_http_recsys_health_send(ngx_http_request_t *r, ngx_uint_t status,
     u_char *p, size_t len)
 {
     u_char                      *ra;
-    ngx_int_t                    rc;
     ngx_str_t                    value;
-    ngx_buf_t                   *b;
-    ngx_chain_t                  out;
     ngx_http_recsys_loc_conf_t  *rlcf;
 
     ngx_str_set(&value, "no-store");
 
-    if (ngx_http_recsys_health_header(r, "Cache-Control", &value) != NGX_OK) {
+    if (ngx_http_recsys_add_header(r, "Cache-Control", &value) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
-
-    /* the same pause the handlers ask for when they have no index */
 
     if (status == NGX_HTTP_SERVICE_UNAVAILABLE) {
         rlcf = ngx_http_get_module_loc_conf(r, ngx_http_recsys_module);
@@ -863,60 +859,12 @@ ngx_http_recsys_health_send(ngx_http_request_t *r, ngx_uint_t status,
         value.data = ra;
         value.len = ngx_sprintf(ra, "%T", rlcf->retry_after) - ra;
 
-        if (ngx_http_recsys_health_header(r, "Retry-After", &value)
-            != NGX_OK)
-        {
+        if (ngx_http_recsys_add_header(r, "Retry-After", &value) != NGX_OK) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
     }
 
-    r->headers_out.status = status;
-    r->headers_out.content_length_n = len;
-    ngx_str_set(&r->headers_out.content_type, "application/json");
-    r->headers_out.content_type_len = r->headers_out.content_type.len;
-    r->headers_out.content_type_lowcase = NULL;
-
-    rc = ngx_http_send_header(r);
-
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-        return rc;
-    }
-
-    b = ngx_calloc_buf(r->pool);
-    if (b == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    b->pos = p;
-    b->last = p + len;
-    b->memory = 1;
-    b->last_buf = (r == r->main) ? 1 : 0;
-    b->last_in_chain = 1;
-
-    out.buf = b;
-    out.next = NULL;
-
-    return ngx_http_output_filter(r, &out);
-}
-
-
-static ngx_int_t
-ngx_http_recsys_health_header(ngx_http_request_t *r, char *name,
-    ngx_str_t *value)
-{
-    ngx_table_elt_t  *h;
-
-    h = ngx_list_push(&r->headers_out.headers);
-    if (h == NULL) {
-        return NGX_ERROR;
-    }
-
-    h->hash = 1;
-    h->key.data = (u_char *) name;
-    h->key.len = ngx_strlen(name);
-    h->value = *value;
-
-    return NGX_OK;
+    return ngx_http_recsys_send_json(r, status, p, len);
 }
 
 

@@ -85,7 +85,6 @@ typedef struct {
     ngx_uint_t                  full;
     uint64_t                    previous;   /* rollback: served before */
     time_t                      started;
-    ngx_msec_t                  start_msec;
 } ngx_http_recsys_helper_job_t;
 
 
@@ -467,7 +466,6 @@ ngx_http_recsys_helper_start(ngx_http_recsys_helper_catalog_t *hc,
     job->id = id;
     job->full = full;
     job->started = ngx_time();
-    job->start_msec = ngx_current_msec;
 
     /* signals are for the event loop, never for the builder */
     sigfillset(&all);
@@ -562,24 +560,15 @@ ngx_http_recsys_helper_thread(void *data)
 static int
 ngx_http_recsys_helper_rollback(ngx_http_recsys_helper_job_t *job)
 {
-    char                    dir[NGX_MAX_PATH], path[NGX_MAX_PATH];
-    char                    err[RECSYS_ERRLEN];
+    uint64_t                start;
     recsys_manifest_t       m;
     recsys_build_result_t  *res;
 
     res = &job->res;
+    start = ngx_http_recsys_now_us();
 
-    if (recsys_current_dir(job->conf->index.path, dir, sizeof(dir), err,
-                           sizeof(err))
-        == 0)
-    {
-        ngx_snprintf((u_char *) path, sizeof(path) - 1,
-                     "%s/" RECSYS_MANIFEST_FILE "%Z", dir);
-        path[sizeof(path) - 1] = '\0';
-
-        if (recsys_manifest_read(path, &m, err, sizeof(err)) == 0) {
-            job->previous = m.generation;
-        }
+    if (ngx_http_recsys_helper_current(job->conf, &m) == NGX_OK) {
+        job->previous = m.generation;
     }
 
     if (recsys_rollback(job->conf, &res->generation, res->error,
@@ -592,21 +581,15 @@ ngx_http_recsys_helper_rollback(ngx_http_recsys_helper_job_t *job)
                         sizeof(res->error));
         }
 
+        res->seconds = (double) (ngx_http_recsys_now_us() - start) / 1e6;
         return -1;
     }
 
-    if (recsys_current_dir(job->conf->index.path, dir, sizeof(dir), err,
-                           sizeof(err))
-        == 0)
-    {
-        ngx_snprintf((u_char *) path, sizeof(path) - 1,
-                     "%s/" RECSYS_MANIFEST_FILE "%Z", dir);
-        path[sizeof(path) - 1] = '\0';
-
-        if (recsys_manifest_read(path, &m, err, sizeof(err)) == 0) {
-            res->items = m.items;
-        }
+    if (ngx_http_recsys_helper_current(job->conf, &m) == NGX_OK) {
+        res->items = m.items;
     }
+
+    res->seconds = (double) (ngx_http_recsys_now_us() - start) / 1e6;
 
     return 0;
 }
@@ -630,10 +613,6 @@ ngx_http_recsys_helper_finish(ngx_http_recsys_helper_catalog_t *hc)
 
     res = &job->res;
     res->success = (job->rc == 0);
-
-    if (job->kind == NGX_HTTP_RECSYS_HELPER_ROLLBACK) {
-        res->seconds = (double) (ngx_current_msec - job->start_msec) / 1000;
-    }
 
     ngx_log_debug4(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
                    "recsys helper \"%V\": %s %uL done, rc %d",
@@ -980,6 +959,46 @@ ngx_http_recsys_helper_request(ngx_http_recsys_catalog_t *catalog,
     }
 
     return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_recsys_helper_current(const recsys_catalog_t *conf,
+    recsys_manifest_t *m)
+{
+    char  dir[NGX_MAX_PATH], path[NGX_MAX_PATH], err[RECSYS_ERRLEN];
+
+    if (recsys_current_dir(conf->index.path, dir, sizeof(dir), err,
+                           sizeof(err))
+        != 0)
+    {
+        return NGX_DECLINED;
+    }
+
+    /* index.path is bounded at configuration time: this is not cut */
+    ngx_snprintf((u_char *) path, sizeof(path) - 1,
+                 "%s/" RECSYS_MANIFEST_FILE "%Z", dir);
+    path[sizeof(path) - 1] = '\0';
+
+    return recsys_manifest_read(path, m, err, sizeof(err)) == 0
+           ? NGX_OK : NGX_DECLINED;
+}
+
+
+u_char *
+ngx_http_recsys_helper_time(u_char *p, const char *key, time_t t)
+{
+    ngx_tm_t  tm;
+
+    if (t == 0) {
+        return ngx_sprintf(p, ",\"%s\":null", key);
+    }
+
+    ngx_gmtime(t, &tm);
+
+    return ngx_sprintf(p, ",\"%s\":\"%4d-%02d-%02dT%02d:%02d:%02dZ\"", key,
+                       tm.ngx_tm_year, tm.ngx_tm_mon, tm.ngx_tm_mday,
+                       tm.ngx_tm_hour, tm.ngx_tm_min, tm.ngx_tm_sec);
 }
 
 

@@ -23,6 +23,9 @@
 #define NGX_HTTP_RECSYS_HELPER_BUILD     1
 #define NGX_HTTP_RECSYS_HELPER_ROLLBACK  2
 
+/* the value ngx_http_recsys_helper_time() writes at most, quotes included */
+#define NGX_HTTP_RECSYS_HELPER_TIME_LEN  sizeof("\"1970-01-01T00:00:00Z\"")
+
 /* a heartbeat older than this means the helper process is gone */
 #define NGX_HTTP_RECSYS_HELPER_STALE    10
 
@@ -89,6 +92,17 @@ ngx_int_t ngx_http_recsys_helper_state(ngx_http_recsys_catalog_t *catalog,
  */
 ngx_int_t ngx_http_recsys_helper_request(ngx_http_recsys_catalog_t *catalog,
     ngx_uint_t job, ngx_uint_t full, uint64_t *id, ngx_uint_t *busy);
+
+/*
+ * The manifest of the generation "current" names (a small file read, no
+ * generation opened): NGX_OK, or NGX_DECLINED when there is none.  Safe on
+ * the build thread.
+ */
+ngx_int_t ngx_http_recsys_helper_current(const recsys_catalog_t *conf,
+    recsys_manifest_t *m);
+
+/* ,"key":"YYYY-MM-DDTHH:MM:SSZ" (UTC), or ,"key":null for 0 */
+u_char *ngx_http_recsys_helper_time(u_char *p, const char *key, time_t t);
 
 /* "idle", "running" (a build or a rollback), "backing_off" */
 const char *ngx_http_recsys_helper_state_name(

@@ -606,7 +606,7 @@ qr{recsys catalog "c": \S+/c\.yaml:7:12: "max_age" must be a duration like 30s, 
 
 
 
-=== TEST 20: a malformed chunked body is 400, also on the 405 path
+=== TEST 20: a malformed chunked body is a JSON 400, also on the 405 path
 --- more_headers
 Transfer-Encoding: chunked
 --- request eval
@@ -614,6 +614,7 @@ Transfer-Encoding: chunked
  "DELETE /health/detailed\nzz\r\n\r\n"]
 --- error_code eval
 [400, 400, 400]
+--- error_json: bad_request
 --- no_error_log
 [alert]
 [crit]

@@ -469,7 +469,7 @@ location = /admin/index/rollback { recsys_admin rollback; }
 
 
 
-=== TEST 16: a malformed chunked body is 400 on every admin path, not 500
+=== TEST 16: a malformed chunked body is a JSON 400 on every admin path, not 500
 --- user_files
 >>> h16.yaml
 source: {type: file, path: $TEST_NGINX_CONF_DIR/small.jsonl}
@@ -495,6 +495,7 @@ Transfer-Encoding: chunked
  "GET /token/status\nzz\r\n\r\n"]
 --- error_code eval
 [400, 400, 400, 400, 400]
+--- error_json: bad_request
 --- no_error_log
 [alert]
 [crit]
