@@ -28,7 +28,7 @@ add_response_body_check(sub {
         if defined $block->count_checks;
 });
 
-plan tests => repeat_each() * 58 + 1;
+plan tests => repeat_each() * 64 + 1;
 
 run_tests();
 
@@ -117,6 +117,8 @@ foo=hello world host=localhost cl=5
 
 
 === TEST 6: user_files served by the default root location
+--- config
+    location = /other { return 204; }
 --- user_files
 >>> sub/page.html
 <p>page</p>
@@ -129,7 +131,21 @@ Content-Type: text/html
 
 
 
-=== TEST 7: chunked response is decoded
+=== TEST 7: a block without config keeps the previous block's nginx
+as it is: same config, same files, its own user_files not written
+--- user_files
+>>> sub/unwritten.html
+never
+--- request eval
+["GET /other", "GET /sub/page.html", "GET /sub/unwritten.html"]
+--- error_code eval
+[204, 200, 404]
+--- response_body eval
+["", "<p>page</p>\n", qr/404 Not Found/]
+
+
+
+=== TEST 8: chunked response is decoded
 --- config
     location /sub/ {
         sub_filter 'page' 'PAGE';
@@ -150,7 +166,7 @@ PAGE two
 
 
 
-=== TEST 8: two requests, each with its own expectations
+=== TEST 9: two requests, each with its own expectations
 --- config
     location = /a { return 200 "a\n"; }
     location = /b { return 404 "b\n"; }
@@ -166,7 +182,7 @@ PAGE two
 
 
 
-=== TEST 9: pipelined requests on one connection
+=== TEST 10: pipelined requests on one connection
 --- config
     location = /p { return 200 "p$arg_n\n"; }
 --- pipelined_requests eval
@@ -176,7 +192,7 @@ PAGE two
 
 
 
-=== TEST 10: raw request, HTTP/1.0, no Host header
+=== TEST 11: raw request, HTTP/1.0, no Host header
 --- config
     location = /t { return 200 "proto=$server_protocol\n"; }
 --- raw_request eval
@@ -186,7 +202,7 @@ proto=HTTP/1.0
 
 
 
-=== TEST 11: HEAD request
+=== TEST 12: HEAD request
 --- config
     location = /t { return 200 "body\n"; }
 --- request
@@ -197,7 +213,7 @@ Content-Length: 5
 
 
 
-=== TEST 12: $TEST_NGINX_* variables in config
+=== TEST 13: $TEST_NGINX_* variables in config
 --- config
     location = /t {
         return 200 "port=$TEST_NGINX_SERVER_PORT\n";
@@ -208,7 +224,7 @@ GET /t
 
 
 
-=== TEST 13: error_log regex via eval, grep_error_log
+=== TEST 14: error_log regex via eval, grep_error_log
 --- config
     location = /t {
         return 200 "ok\n";
@@ -225,7 +241,7 @@ qr/file\.txt"\n\z/
 
 
 
-=== TEST 14: master process with two workers
+=== TEST 15: master process with two workers
 --- master
 --- config
     location = /t { return 200 "pid ok\n"; }
@@ -241,7 +257,7 @@ start worker process
 
 
 
-=== TEST 15: must_die on an unknown directive
+=== TEST 16: must_die on an unknown directive
 --- config
     no_such_directive on;
 --- must_die
@@ -251,7 +267,7 @@ unknown directive "no_such_directive"
 
 
 
-=== TEST 16: skip_nginx skips the given count
+=== TEST 17: skip_nginx skips the given count
 --- skip_nginx
 2: > 0.1.0
 --- config
@@ -263,7 +279,7 @@ never
 
 
 
-=== TEST 17: wait and shutdown_error_log
+=== TEST 18: wait and shutdown_error_log
 --- config
     location = /t { return 200 "ok\n"; }
 --- request

@@ -9,6 +9,7 @@ use Test::Base -base;
 use strict;
 use warnings;
 
+use File::Find ();
 use File::Path qw(make_path remove_tree);
 use File::Spec ();
 use IO::Select ();
@@ -50,9 +51,11 @@ our $CheckAccumErrLog  = $ENV{TEST_NGINX_CHECK_ACCUM_ERR_LOG};
 our $ConfigPreamble    = '';
 our $StartTimeout      = 5;    # seconds to wait for nginx to come up
 our $StopTimeout       = 5;    # seconds to wait for QUIT before KILL
+our $UseHup            = $ENV{TEST_NGINX_USE_HUP};
+our $ForceRestart      = $ENV{TEST_NGINX_FORCE_RESTART_ON_TEST} // 1;
 
 our (@EnvToNginx, @BlockPreprocessors, @ResponseBodyChecks, @CleanupHandlers);
-our ($NginxVersion, $NginxV, $PrevConfBlock, $KeepRunning);
+our ($NginxVersion, $NginxV, $PrevConfig, $PrevBlock, $ConfigVersion);
 
 our $ServRoot = File::Spec->rel2abs($ENV{TEST_NGINX_SERVROOT} || 't/servroot');
 $ServRoot =~ s{(?<=.)/+\z}{};
@@ -150,17 +153,21 @@ sub run_tests () {
     my @blocks = Test::Base::blocks();
     @blocks = shuffle(@blocks) unless $NoShuffle;
 
-    for my $i (0 .. $#blocks) {
-        my $block = $blocks[$i];
+    for my $block (@blocks) {
         $_->($block) for @BlockPreprocessors;
         $block->set_value(name => "$0 " . $block->name);
-        local $KeepRunning = $i == $#blocks && $ENV{TEST_NGINX_NO_CLEAN};
         run_test($block);
+        $PrevBlock = $block;
     }
 
     cleanup();
 }
 
+# As in the real runner, nginx outlives its block: the next block with a
+# config replaces it (a new nginx, or with TEST_NGINX_USE_HUP a reload of
+# the same one), a block without config sends its requests to it as it
+# is (no new nginx.conf, no user_files), and END stops it.  The
+# shutdown_error_log checks of a block run when its nginx stops.
 sub run_test ($) {
     my $block = shift;
 
@@ -171,13 +178,17 @@ sub run_test ($) {
     my $name = $block->name;
     my $fails = failure_count();
 
-    # A block without config runs with the previous block's, as the real
-    # runner then keeps the previous nginx instance.
-    my $conf_block = $block;
-    if (!defined $block->config && $PrevConfBlock) {
-        $conf_block = $PrevConfBlock;
+    my $config = $block->config;
+    my $restart;
+    if (!defined $config) {
+        bail_out("$name - No '--- config' section specified and could "
+                 . "not get previous one.") unless defined $PrevConfig;
+        $restart = 0;
+    } else {
+        $config = expand_env($config, $name);
+        $restart = $ForceRestart || !defined $PrevConfig
+                   || $config ne $PrevConfig;
     }
-    $PrevConfBlock = $conf_block;
 
     my ($nskip, $why, $todo) = skip_spec($block);
     if (defined $nskip) {
@@ -191,22 +202,30 @@ sub run_test ($) {
         return;
     }
 
-    stop_nginx($name);
-    setup_server_root();
-    write_user_files($block);
-    write_config_file($block, $conf_block);
+    if ($restart) {
+        $PrevConfig = $config;
+        my $hup = $UseHup && !defined $block->must_die;
 
-    if (defined $block->must_die) {
-        run_must_die($block);
-        diag_logs($name) if failure_count() > $fails;
-        return;
-    }
+        if (!$hup || !reload_nginx($block)) {
+            stop_nginx($name);
+            check_shutdown_error_log($PrevBlock, $hup);
+            setup_server_root(0);
+            write_user_files($block);
+            write_config_file($block, $hup);
 
-    my $err = start_nginx($name);
-    if (defined $err) {
-        Test::More::fail("$name - failed to start nginx: $err");
-        diag_logs($name);
-        return;
+            if (defined $block->must_die) {
+                run_must_die($block);
+                diag_logs($name) if failure_count() > $fails;
+                return;
+            }
+
+            my $err = start_nginx($name);
+            if (defined $err) {
+                Test::More::fail("$name - failed to start nginx: $err");
+                diag_logs($name);
+                return;
+            }
+        }
     }
 
     if ($block->init) {
@@ -215,16 +234,13 @@ sub run_test ($) {
             or bail_out("$name - init failed: $@");
     }
 
+    # each block reads error.log from its start, as the real runner does
+    $ErrLogFilePos = 0;
+    $StartupRead = 0;
+
     for my $rep (0 .. $RepeatEach - 1) {
         write_user_files($block) if $rep > 0;
         run_requests($block, $rep);
-    }
-
-    if ($KeepRunning) {
-        check_shutdown_error_log($block, 'TEST_NGINX_NO_CLEAN');
-    } else {
-        stop_nginx($name);
-        check_shutdown_error_log($block, undef);
     }
 
     diag_logs($name) if failure_count() > $fails;
@@ -331,16 +347,27 @@ sub find_binary {
 # ---- server root and nginx.conf ----
 
 sub setup_server_root {
+    my $hup = shift;
+
     # Remove only what this runner creates, so that a mistaken
-    # TEST_NGINX_SERVROOT does not wipe real data.
+    # TEST_NGINX_SERVROOT does not wipe real data.  Before a reload the
+    # running nginx keeps its pid file and directories; it reopens the
+    # logs on USR1.
     if (-d $ServRoot) {
-        my @old = ($ConfDir, $HtmlDir, $LogDir);
+        my @old = ($ConfDir);
+        push @old, $HtmlDir, $LogDir unless $hup;
         if (opendir my $dh, $ServRoot) {
             push @old, map { "$ServRoot/$_" }
                        grep { /_(?:temp|cache)\z/ } readdir $dh;
             closedir $dh;
         }
         remove_tree(grep { -e } @old);
+
+        if ($hup) {
+            File::Find::find({ no_chdir => 1, wanted => sub {
+                unlink $_ if !-d $_ && $_ ne $PidFile;
+            } }, grep { -d } $HtmlDir, $LogDir);
+        }
     }
 
     for my $dir ($ServRoot, $LogDir, $HtmlDir, $ConfDir) {
@@ -418,12 +445,30 @@ sub expand_env {
 }
 
 sub write_config_file {
-    my ($block, $conf_block) = @_;
+    my ($block, $hup) = @_;
     my $name = $block->name;
 
     my %s;
     for my $sec (qw(config http_config main_config post_main_config)) {
-        $s{$sec} = expand_env($conf_block->$sec // '', $name);
+        $s{$sec} = expand_env($block->$sec // '', $name);
+    }
+
+    # a reload needs a master; /ver tells which configuration answers
+    my $master = $hup ? 'on' : $MasterProcess;
+    my $ver_server = '';
+    if ($hup) {
+        $ConfigVersion = join '', map { ('a' .. 'z')[rand 26] } 1 .. 10;
+        $ver_server = <<"_EOC_";
+
+    server {
+        listen          $ServerPort;
+        server_name     'Test-Nginx';
+
+        location = /ver {
+            return 200 '$ConfigVersion';
+        }
+    }
+_EOC_
     }
     my $level = $block->log_level || $LogLevel;
     my $server_name = $block->server_name // $ServerName;
@@ -438,7 +483,7 @@ sub write_config_file {
     $conf .= <<"_EOC_";
 worker_processes  $Workers;
 daemon on;
-master_process $MasterProcess;
+master_process $master;
 error_log $ErrLogFile $level;
 pid       $PidFile;
 _EOC_
@@ -499,7 +544,7 @@ $s{config}
         # End test case config.
 
 $root_location    }
-}
+$ver_server}
 
 $s{post_main_config}
 
@@ -577,6 +622,71 @@ sub start_nginx {
            . "within $StartTimeout s";
 }
 
+# Reloads the running nginx with the block's files and config, as the real
+# runner's TEST_NGINX_USE_HUP does; false when no nginx of ours runs.
+sub reload_nginx {
+    my $block = shift;
+    my $name = $block->name;
+    my $pid = read_pid();
+
+    return 0 unless $pid && is_our_nginx($pid);
+
+    setup_server_root(1);
+    write_user_files($block);
+    write_config_file($block, 1);
+    @StartupLines = ();
+
+    kill 'USR1', $pid or return 0;
+    sleep $Sleep;
+    kill 'HUP', $pid or return 0;
+    sleep $Sleep * 3;
+
+    wait_config_version($name);
+    check_shutdown_error_log($PrevBlock, 'TEST_NGINX_USE_HUP');
+    return 1;
+}
+
+# Waits until 20 answers in a row come from the new configuration.
+sub wait_config_version {
+    my $name = shift;
+    my ($total, $ok) = (200, 0);
+
+    for my $try (1 .. $total) {
+        my $ver = config_version();
+        if (defined $ver && $ver eq $ConfigVersion) {
+            return 1 if ++$ok >= 20;
+            sleep $Sleep if $ok == 5;
+            next;
+        }
+        $ok = 0;
+        my $wait = ($Sleep + $Sleep * $try) * $try / 2;
+        sleep($wait > 1 ? 1 : $wait);
+    }
+
+    Test::More::fail("$name - failed to reload configuration after "
+                     . "$total failed test requests");
+    return 0;
+}
+
+sub config_version {
+    my $sock = IO::Socket::INET->new(PeerAddr => $ServerAddr,
+                                     PeerPort => $ServerPort,
+                                     Proto    => 'tcp',
+                                     Timeout  => 2)
+        or return undef;
+    local $SIG{PIPE} = 'IGNORE';
+    print $sock "GET /ver HTTP/1.0\r\nHost: Test-Nginx\r\n\r\n";
+
+    my ($resp, $sel) = ('', IO::Select->new($sock));
+    while ($sel->can_read(2)) {
+        my $n = sysread($sock, my $buf, 4096);
+        last unless $n;
+        $resp .= $buf;
+    }
+    close $sock;
+    return $resp =~ m{\AHTTP/1\.\d 200 .*?\r\n\r\n(.*)\z}s ? $1 : undef;
+}
+
 sub stop_nginx {
     my $name = shift;
     my $pid = read_pid();
@@ -648,6 +758,8 @@ END {
         local $?;
         cleanup();
         stop_nginx('END') unless $ENV{TEST_NGINX_NO_CLEAN};
+        check_shutdown_error_log($PrevBlock,
+                                 $UseHup && 'TEST_NGINX_USE_HUP');
     }
 }
 
@@ -1278,6 +1390,8 @@ sub check_access_log {
 
 sub check_shutdown_error_log {
     my ($block, $dry_run) = @_;
+    $dry_run ||= $ENV{TEST_NGINX_NO_CLEAN} && 'TEST_NGINX_NO_CLEAN';
+    return unless defined $block;
     return unless defined $block->shutdown_error_log
                   || defined $block->no_shutdown_error_log;
     check_patterns(name => $block->name,
@@ -1349,9 +1463,22 @@ RecsysTestNginx::Runner - minimal Test::Nginx::Socket work-alike
 
 Implements the subset of Test::Nginx::Socket this project uses, with the
 same section semantics, test names and test counts, so a test file gives
-the same results under both.  Each block gets a fresh server root and a
-fresh nginx, started with C<nginx -p servroot/ -c conf/nginx.conf> and
-stopped with QUIT (KILL after 5 s) when the block ends.
+the same results under both.  A block with a config gets a fresh server
+root and a fresh nginx, started with C<nginx -p servroot/ -c
+conf/nginx.conf>; the nginx of the previous block is stopped with QUIT
+(KILL after 5 s) first, and END stops the last one.  A block without a
+config sends its requests to the previous block's nginx as it is: no new
+nginx.conf, no user_files, no restart (the first block must have one).
+
+With TEST_NGINX_USE_HUP=1, as in the real runner, one nginx (master
+process on) serves every block: for each block with a config the runner
+empties the server root except the pid file, writes the block's files
+and nginx.conf, sends USR1 (reopen the logs) then HUP, and waits until 20
+requests in a row to C</ver> of an extra server named C<Test-Nginx>
+answer the new configuration's version.  Shared memory, the helper
+process and anything else that survives a reload carry over between
+blocks.  must_die blocks still get an nginx of their own.
+shutdown_error_log checks are skipped in this mode.
 
 Sections: config, http_config, main_config, post_main_config, user_files,
 init (evaluated after nginx starts, as in the real runner), request
@@ -1368,7 +1495,8 @@ Environment: TEST_NGINX_BINARY, TEST_NGINX_LOAD_MODULES,
 TEST_NGINX_SERVER_PORT / TEST_NGINX_PORT, TEST_NGINX_SERVROOT,
 TEST_NGINX_NO_CLEAN, TEST_NGINX_LOG_LEVEL, TEST_NGINX_MASTER_PROCESS,
 TEST_NGINX_TIMEOUT, TEST_NGINX_NO_SHUFFLE, TEST_NGINX_CHECK_ACCUM_ERR_LOG,
-TEST_NGINX_WORKER_USER.  C<$TEST_NGINX_*> is expanded in the config
+TEST_NGINX_WORKER_USER, TEST_NGINX_USE_HUP, TEST_NGINX_FORCE_RESTART_ON_TEST
+(0: a block whose config equals the previous one keeps its nginx).  C<$TEST_NGINX_*> is expanded in the config
 sections and user_files, as in the real runner.
 
 Differences: request packets are sent in one write; with must_die (and
@@ -1376,7 +1504,8 @@ for the first check of each block) the error-log checks also see what
 nginx printed on stderr while starting, since Debian's nginx logs there
 until it opens error_log; C<$TEST_NGINX_HTML_DIR> is defined (the real
 runner does not); temp paths are kept under the server root; relative
-TEST_NGINX_LOAD_MODULES paths are made absolute.  No HUP, valgrind,
-stap, HTTP/2, HTTP/3, mocked TCP/UDP servers or check-leak modes.
+TEST_NGINX_LOAD_MODULES paths are made absolute; the configuration
+version is read with a socket, not curl.  No valgrind, stap, HTTP/2,
+HTTP/3, mocked TCP/UDP servers or check-leak modes.
 
 =cut
