@@ -3,8 +3,12 @@
 #   make run     install what is missing, build, serve the demo catalog
 #   make test    install what is missing, build, run every test
 #   make bench   req/s of similar vs an nginx baseline
+#   make asan    the module, nginx and the tools with ASan+UBSan, and the
+#                Test::Nginx suites against them (in build/asan)
+#   make fuzz    libFuzzer targets (clang), each run FUZZ_SECONDS
 #
-# NGINX_SRC=/path builds against another nginx source tree.
+# NGINX_SRC=/path builds against another nginx source tree; CC=... is used
+# for everything, nginx's configure included.  make -j is safe.
 
 NGINX_SRC   ?= /usr/share/nginx/src
 NGINX_BIN   ?= /usr/sbin/nginx
@@ -13,19 +17,35 @@ BUILD       ?= build
 TOP         := $(CURDIR)
 T           ?= t
 
-CC          ?= gcc
-CFLAGS_PURE := -std=gnu99 -O2 -g -Wall -Wextra -Werror -fPIC -Isrc \
-               -I/usr/include/postgresql
+# a CC given on the command line or in the environment also builds nginx
+ifeq ($(origin CC),default)
+CC          := gcc
+NGX_WITH_CC :=
+else
+NGX_WITH_CC := --with-cc=$(CC)
+endif
 
-MULTIARCH   := /usr/lib/$(shell gcc -print-multiarch)
+# extra compiler and linker flags for everything (make asan sets them)
+SAN_FLAGS   ?=
+
+# evaluated when used, i.e. after scripts/deps.sh installed libpq-dev
+PQ_INC      ?= $(shell pg_config --includedir 2>/dev/null \
+                 || pkg-config --variable=includedir libpq 2>/dev/null)
+
+CFLAGS_PURE  = -std=gnu99 -O2 -g -Wall -Wextra -Werror -fPIC -Isrc \
+               -I$(PQ_INC) $(SAN_FLAGS)
+
+MULTIARCH   := /usr/lib/$(shell $(CC) -print-multiarch 2>/dev/null \
+                 || dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null)
 FAISS_LIB   ?= $(MULTIARCH)/libfaiss.a
+FAISS_DIR   ?= $(BUILD)/faiss
 
 # a system libfaiss_c is used when present; else one is built from source
 ifneq ($(wildcard $(MULTIARCH)/libfaiss_c.so $(MULTIARCH)/libfaiss_c.a),)
 FAISS_C_LIB ?= -lfaiss_c
 FAISS_C_DEP :=
 else
-FAISS_C_LIB ?= $(TOP)/$(BUILD)/faiss/libfaiss_c.a
+FAISS_C_LIB ?= $(abspath $(FAISS_DIR))/libfaiss_c.a
 FAISS_C_DEP := $(FAISS_C_LIB)
 endif
 FAISS_LIBS  := $(FAISS_C_LIB) $(FAISS_LIB) -lblas -llapack -lgomp \
@@ -33,8 +53,11 @@ FAISS_LIBS  := $(FAISS_C_LIB) $(FAISS_LIB) -lblas -llapack -lgomp \
 
 MODULE      := $(BUILD)/ngx_http_recsys_module.so
 NGX_OBJS    := $(BUILD)/nginx
+OBJ         := $(BUILD)/obj
+LIB         := $(BUILD)/librecsys.a
 
 PURE_SRCS   := $(wildcard src/recsys_*.c)
+PURE_OBJS   := $(patsubst src/%.c,$(OBJ)/%.o,$(PURE_SRCS))
 NGX_SRCS    := $(wildcard src/ngx_http_recsys_*.c src/ngx_http_recsys_*.h)
 HDRS        := $(wildcard src/*.h)
 
@@ -44,29 +67,45 @@ UNIT_TESTS  := $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(wildcard t/unit/test_*.c)
 
 LIBS_PURE   := $(FAISS_LIBS) -lcjson -lyaml -lpq
 
-# the throwaway PostgreSQL cluster of the unit tests (scripts/pg.sh)
+# the throwaway PostgreSQL cluster of the unit tests and suites
+# (scripts/pg.sh); whatever uses it holds PG_LOCK, so that make -j never
+# runs two of them at once (one would stop the cluster under the other)
 PG_DIR      ?= $(BUILD)/pg
+LOCK_DIR    ?= $(BUILD)
+PG_LOCK      = flock $(LOCK_DIR)/pg.lock
 
-.PHONY: all deps module tools unit style test prove run bench memcheck \
-        clean
+.PHONY: all deps module tools lib unit unit-bins style test prove run \
+        bench memcheck asan asan-run fuzz fuzz-bins fuzz-replay clean
 
 all: module tools
 
 deps:
 	@scripts/deps.sh
 
-$(TOP)/$(BUILD)/faiss/libfaiss_c.a:
-	scripts/build-faiss-c.sh $(BUILD)/faiss
+$(abspath $(FAISS_DIR))/libfaiss_c.a: | deps
+	scripts/build-faiss-c.sh $(FAISS_DIR)
+
+
+# ---- the module, built in a configured copy of nginx's source tree ----
+
+# What the configured tree depends on besides `config`, rewritten only
+# when it changes: the list of module sources (a file that comes or goes
+# reconfigures, an edit does not), the nginx source tree, the compiler
+# and the extra flags.
+NGX_STAMP   := $(BUILD)/nginx-configured
+NGX_CC_OPT   = $(SAN_FLAGS)
+NGX_LD_OPT   = $(SAN_FLAGS)
+$(shell mkdir -p $(BUILD); \
+    l="$(sort $(wildcard src/*.c src/*.h)) $(abspath $(NGINX_SRC)) \
+       $(CC) $(NGX_CC_OPT) $(NGX_LD_OPT)"; \
+    [ "$$(cat $(NGX_STAMP) 2>/dev/null)" = "$$l" ] \
+    || echo "$$l" > $(NGX_STAMP))
 
 # nginx's configure runs in a private copy of the source tree, so the
 # system's /usr/share/nginx/src is never written to
-# the list of module sources, rewritten only when a file comes or goes, so
-# adding a source reconfigures nginx's tree and editing one does not
-SRC_LIST    := $(BUILD)/module-sources
-$(shell mkdir -p $(BUILD); l="$(sort $(wildcard src/*.c src/*.h))"; \
-    [ "$$(cat $(SRC_LIST) 2>/dev/null)" = "$$l" ] || echo "$$l" > $(SRC_LIST))
-
-$(NGX_OBJS)/Makefile: config $(SRC_LIST) | $(FAISS_C_DEP)
+$(NGX_OBJS)/Makefile: config $(NGX_STAMP) \
+                      $(wildcard $(NGINX_SRC)/src/core/nginx.h) \
+                      | deps $(FAISS_C_DEP)
 	rm -rf $(NGX_OBJS)
 	mkdir -p $(NGX_OBJS)
 	cp -r $(NGINX_SRC)/. $(NGX_OBJS)/
@@ -75,7 +114,10 @@ $(NGX_OBJS)/Makefile: config $(SRC_LIST) | $(FAISS_C_DEP)
 	        bash -c '. ./conf_flags; echo "$${NGX_CONF_FLAGS[@]}"'; \
 	        else echo --with-compat; fi) && \
 	    FAISS_C_LIB="$(FAISS_C_LIB)" FAISS_LIB="$(FAISS_LIB)" \
-	    ./configure $$flags --with-compat \
+	    PQ_INC="$(PQ_INC)" \
+	    ./configure $$flags --with-compat $(NGX_WITH_CC) \
+	        $(if $(NGX_CC_OPT),--with-cc-opt="$(NGX_CC_OPT)") \
+	        $(if $(NGX_LD_OPT),--with-ld-opt="$(NGX_LD_OPT)") \
 	        --add-dynamic-module=$(TOP) > configure.log 2>&1 \
 	    || { tail -20 configure.log; exit 1; }
 	touch $@
@@ -84,33 +126,62 @@ $(MODULE): $(NGX_OBJS)/Makefile $(PURE_SRCS) $(NGX_SRCS) $(HDRS)
 	$(MAKE) -s -C $(NGX_OBJS) -f objs/Makefile modules
 	cp $(NGX_OBJS)/objs/ngx_http_recsys_module.so $@
 
-module: deps $(MODULE)
+module: $(MODULE)
 
-$(BUILD)/recsys-%: tools/recsys_%.c $(PURE_SRCS) $(HDRS) | $(FAISS_C_DEP)
-	$(CC) $(CFLAGS_PURE) -o $@ $< $(PURE_SRCS) $(LIBS_PURE)
 
-tools: deps $(TOOLS)
+# ---- the pure library, the tools and the unit tests ----
 
-$(BUILD)/unit/%: t/unit/%.c $(PURE_SRCS) $(HDRS) | $(FAISS_C_DEP)
-	@mkdir -p $(BUILD)/unit
-	$(CC) $(CFLAGS_PURE) -o $@ $< $(PURE_SRCS) $(LIBS_PURE) -lcmocka
+$(OBJ)/%.o: src/%.c | deps
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_PURE) -MMD -MP -c -o $@ $<
 
-# test_source_pg needs a server: start one, run every test, stop it
-unit: deps $(UNIT_TESTS)
-	@scripts/pg.sh start $(PG_DIR)
-	@eval "$$(scripts/pg.sh env $(PG_DIR))"; rc=0; \
-	for t in $(UNIT_TESTS); do echo "== $$t"; $$t || { rc=1; break; }; done; \
-	scripts/pg.sh stop $(PG_DIR); exit $$rc
+$(LIB): $(PURE_OBJS)
+	rm -f $@
+	ar rcs $@ $^
+
+lib: $(LIB)
+
+$(BUILD)/recsys-%: tools/recsys_%.c $(LIB) | $(FAISS_C_DEP)
+	$(CC) $(CFLAGS_PURE) -MMD -MP -MF $(OBJ)/tool-$*.d -o $@ $< $(LIB) \
+	    $(LIBS_PURE)
+
+tools: $(TOOLS)
+
+$(BUILD)/unit/%: t/unit/%.c $(LIB) | $(FAISS_C_DEP)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_PURE) -MMD -MP -MF $(OBJ)/unit-$*.d -o $@ $< $(LIB) \
+	    $(LIBS_PURE) -lcmocka
+
+unit-bins: $(UNIT_TESTS)
+
+-include $(wildcard $(OBJ)/*.d)
+
+# test_source_pg needs a server: start one, run every test, stop it; the
+# server always exists here, so test_source_pg must not skip
+unit: $(UNIT_TESTS)
+	@$(PG_LOCK) sh -c '\
+	scripts/pg.sh start $(PG_DIR); \
+	eval "$$(scripts/pg.sh env $(PG_DIR))"; rc=0; \
+	for t in $(UNIT_TESTS); do echo "== $$t"; \
+	    RECSYS_REQUIRE_DATABASE=1 $$t || { rc=1; break; }; done; \
+	scripts/pg.sh stop $(PG_DIR); exit $$rc'
 
 style:
 	@scripts/style.sh
 
+
+# ---- Test::Nginx suites, valgrind ----
+
 # the Test::Nginx suites; fixtures are catalogs built by recsys-build;
-# the PostgreSQL suites use a throwaway cluster (RECSYS_DATABASE_URL)
+# the PostgreSQL suites use a throwaway cluster (RECSYS_DATABASE_URL),
+# which must then exist; TEST_NGINX_USE_HUP=1 runs them with one nginx
+# reloaded between blocks
 prove: module tools
-	@RECSYS_BUILD=$(TOP)/$(BUILD) scripts/test-fixtures.sh $(BUILD)/t
-	@scripts/pg.sh start $(PG_DIR)
-	@eval "$$(scripts/pg.sh env $(PG_DIR))"; \
+	@$(PG_LOCK) sh -c '\
+	RECSYS_BUILD=$(TOP)/$(BUILD) scripts/test-fixtures.sh $(BUILD)/t && \
+	scripts/pg.sh start $(PG_DIR) && \
+	eval "$$(scripts/pg.sh env $(PG_DIR))" && \
+	RECSYS_REQUIRE_DATABASE=1 \
 	TEST_NGINX_BINARY=$(NGINX_BIN) \
 	TEST_NGINX_LOAD_MODULES=$(TOP)/$(MODULE) \
 	TEST_NGINX_DATA_DIR=$(TOP)/$(BUILD)/t \
@@ -118,15 +189,105 @@ prove: module tools
 	TEST_NGINX_BUILD_DIR=$(TOP)/$(BUILD) \
 	TEST_NGINX_SERVROOT=$(TOP)/$(BUILD)/servroot \
 	    prove -r $(T); rc=$$?; \
-	scripts/pg.sh stop $(PG_DIR); exit $$rc
-
-test: deps style module tools unit prove memcheck
-
-run: module tools
-	@PORT=$(PORT) NGINX_BIN=$(NGINX_BIN) scripts/run-demo.sh
+	scripts/pg.sh stop $(PG_DIR); exit $$rc'
 
 memcheck: module tools
 	@NGINX_BIN=$(NGINX_BIN) RECSYS_BUILD=$(TOP)/$(BUILD) scripts/memcheck.sh
+
+
+# ---- fuzzing ----
+
+# fuzz/fuzz_<name>.c defines LLVMFuzzerTestOneInput; fuzz/corpus/<name>/
+# holds its committed seeds and reproducers, fuzz/<name>.dict its
+# dictionary.  make fuzz-replay (part of make test) feeds every committed
+# input once to each target built with CC and fuzz/replay.c; make fuzz
+# builds them with clang and libFuzzer and runs each FUZZ_SECONDS, new
+# inputs going to build/fuzz/corpus/<name>, crashes to build/fuzz/.
+FUZZ_NAMES  := $(patsubst fuzz/fuzz_%.c,%,$(wildcard fuzz/fuzz_*.c))
+FUZZ_SECONDS ?= 60
+FUZZ_CC     ?= clang
+FUZZ_BUILD  ?= $(BUILD)/fuzz
+FUZZ_SAN    := -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+               -fno-omit-frame-pointer
+REPLAYS     := $(patsubst %,$(BUILD)/fuzz-replay/%,$(FUZZ_NAMES))
+
+$(BUILD)/fuzz-replay/%: fuzz/fuzz_%.c fuzz/replay.c fuzz/fuzz.h $(LIB) \
+                        | $(FAISS_C_DEP)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_PURE) -Ifuzz -MMD -MP -MF $(OBJ)/fuzz-$*.d -o $@ \
+	    fuzz/fuzz_$*.c fuzz/replay.c $(LIB) $(LIBS_PURE)
+
+fuzz-replay: $(REPLAYS)
+	@for t in $(FUZZ_NAMES); do \
+	    $(BUILD)/fuzz-replay/$$t fuzz/corpus/$$t || exit 1; done
+
+# the libFuzzer binaries, in a build of their own (make fuzz calls this)
+fuzz-bins: $(patsubst %,$(BUILD)/fuzz_%,$(FUZZ_NAMES))
+
+$(BUILD)/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz.h $(LIB) | $(FAISS_C_DEP)
+	$(CC) $(CFLAGS_PURE) -Ifuzz -fsanitize=fuzzer -o $@ $< $(LIB) \
+	    $(LIBS_PURE)
+
+fuzz:
+	@scripts/deps.sh fuzz
+	@$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) CC=$(FUZZ_CC) \
+	    FAISS_DIR=$(FAISS_DIR) \
+	    SAN_FLAGS="$(FUZZ_SAN) -fsanitize=fuzzer-no-link" fuzz-bins
+	@for t in $(FUZZ_NAMES); do \
+	    mkdir -p $(FUZZ_BUILD)/corpus/$$t && \
+	    echo "== fuzz $$t: $(FUZZ_SECONDS) s" && \
+	    $(FUZZ_BUILD)/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) \
+	        -print_final_stats=1 -dict=fuzz/$$t.dict \
+	        -artifact_prefix=$(FUZZ_BUILD)/crash-$$t- \
+	        $(FUZZ_BUILD)/corpus/$$t fuzz/corpus/$$t || exit 1; \
+	done
+
+
+# ---- sanitizers ----
+
+# make asan: nginx itself, the module, the library, the tools and the unit
+# tests with ASan and UBSan in build/asan; nginx's pools allocate every
+# block with malloc (NGX_DEBUG_PALLOC) so that ASan sees overruns inside
+# them.  Runs the unit tests (leak checks on), the fuzz corpora and the
+# Test::Nginx suites (leak checks off: nginx frees its pools by exiting);
+# any sanitizer report, written under build/asan/logs, fails it.
+ASAN_BUILD  ?= $(BUILD)/asan
+ASAN_FLAGS  := -fsanitize=address,undefined -fno-omit-frame-pointer
+ASAN_LOGS    = $(TOP)/$(BUILD)/logs
+UBSAN_SUPP   = $(TOP)/scripts/ubsan.supp
+UBSAN_OPTS   = print_stacktrace=1:halt_on_error=1:suppressions=$(UBSAN_SUPP)
+ASAN_ENV     = UBSAN_OPTIONS=$(UBSAN_OPTS):log_path=$(ASAN_LOGS)/ubsan \
+               ASAN_OPTIONS=abort_on_error=1:log_path=$(ASAN_LOGS)/asan
+
+asan:
+	@$(MAKE) --no-print-directory BUILD=$(ASAN_BUILD) FAISS_DIR=$(FAISS_DIR) \
+	    LOCK_DIR=$(BUILD) SAN_FLAGS="$(ASAN_FLAGS)" \
+	    NGX_CC_OPT="$(ASAN_FLAGS) -DNGX_DEBUG_PALLOC=1" asan-run
+
+# inside the build/asan make, where BUILD is build/asan
+asan-run: module tools unit-bins $(REPLAYS) $(NGX_OBJS)/objs/nginx
+	@rm -rf $(ASAN_LOGS) && mkdir -p $(ASAN_LOGS) && chmod 1777 $(ASAN_LOGS)
+	@$(ASAN_ENV):detect_leaks=1 $(MAKE) --no-print-directory unit \
+	    fuzz-replay || { scripts/asan-report.sh $(ASAN_LOGS); exit 1; }
+	@$(ASAN_ENV):detect_leaks=0 $(MAKE) --no-print-directory prove \
+	    NGINX_BIN=$(TOP)/$(NGX_OBJS)/objs/nginx \
+	    || { scripts/asan-report.sh $(ASAN_LOGS); exit 1; }
+	@scripts/asan-report.sh $(ASAN_LOGS)
+
+$(NGX_OBJS)/objs/nginx: $(MODULE)
+	$(MAKE) -s -C $(NGX_OBJS) -f objs/Makefile binary
+
+# one step after the other: the builds in parallel under -j, then the
+# runs, which share the fixtures and the PostgreSQL cluster
+test: deps
+	@$(MAKE) --no-print-directory style
+	@$(MAKE) --no-print-directory module tools unit-bins $(REPLAYS)
+	@$(MAKE) --no-print-directory unit fuzz-replay
+	@$(MAKE) --no-print-directory prove
+	@$(MAKE) --no-print-directory memcheck
+
+run: module tools
+	@PORT=$(PORT) NGINX_BIN=$(NGINX_BIN) scripts/run-demo.sh
 
 bench: module tools
 	@NGINX_BIN=$(NGINX_BIN) RECSYS_BUILD=$(TOP)/$(BUILD) scripts/bench.sh

@@ -1,5 +1,6 @@
 #!/bin/sh
-# Installs the Debian packages the build, the demo and the tests need.
+# Installs the Debian packages the build, the demo and the tests need
+# ("scripts/deps.sh fuzz": also clang and libFuzzer, for make fuzz).
 # Idempotent and quick when everything is present: apt runs only when a
 # package is missing.
 set -eu
@@ -10,6 +11,11 @@ pkgs="gcc g++ make dpkg-dev perl curl
       libcjson-dev libyaml-dev libpq-dev postgresql
       libcmocka-dev libtest-base-perl
       valgrind wrk prometheus"
+
+if [ "${1:-}" = fuzz ]; then
+    # libclang-rt-14-dev holds libFuzzer (-fsanitize=fuzzer) for clang 14
+    pkgs="$pkgs clang libclang-rt-14-dev"
+fi
 
 missing=""
 for p in $pkgs; do
