@@ -259,9 +259,15 @@ UBSAN_OPTS   = print_stacktrace=1:halt_on_error=1:suppressions=$(UBSAN_SUPP)
 ASAN_ENV     = UBSAN_OPTIONS=$(UBSAN_OPTS):log_path=$(ASAN_LOGS)/ubsan \
                ASAN_OPTIONS=abort_on_error=1:log_path=$(ASAN_LOGS)/asan
 
-asan:
+# nginx-dev's tree lacks nginx's own .c files: the full source comes
+# from Debian's nginx source package (scripts/nginx-source.sh, cached)
+ASAN_NGINX  ?= $(BUILD)/nginx-full/tree
+
+asan: | deps
+	@scripts/nginx-source.sh $(dir $(ASAN_NGINX))
 	@$(MAKE) --no-print-directory BUILD=$(ASAN_BUILD) FAISS_DIR=$(FAISS_DIR) \
 	    LOCK_DIR=$(BUILD) SAN_FLAGS="$(ASAN_FLAGS)" \
+	    NGINX_SRC=$(abspath $(ASAN_NGINX)) \
 	    NGX_CC_OPT="$(ASAN_FLAGS) -DNGX_DEBUG_PALLOC=1" asan-run
 
 # inside the build/asan make, where BUILD is build/asan
