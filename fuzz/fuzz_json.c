@@ -62,6 +62,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             recsys_fuzz_check(q.nhistory == 0);
         }
 
+        for (i = 0; i < q.nhistory; i++) {
+            recsys_fuzz_check_echo(q.history[i].data, q.history[i].len);
+        }
+
+        for (i = 0; i < q.nexclude; i++) {
+            recsys_fuzz_check_echo(q.exclude[i].data, q.exclude[i].len);
+        }
+
+        if (q.has_category && q.category.len > 0) {
+            recsys_fuzz_check_echo(q.category.data, q.category.len);
+        }
+
     } else {
         recsys_fuzz_check(q.error[0] != '\0' && q.code[0] != '\0');
     }

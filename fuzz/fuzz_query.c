@@ -21,6 +21,7 @@ check_strs(const recsys_str_t *s, size_t n)
 
     for (i = 0; i < n; i++) {
         recsys_fuzz_check(s[i].len > 0 && s[i].data != NULL);
+        recsys_fuzz_check_echo(s[i].data, s[i].len);
     }
 }
 
@@ -46,6 +47,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         recsys_fuzz_check(q.vector == NULL);
         check_strs(q.exclude, q.nexclude);
         check_strs(q.history, q.nhistory);
+
+        if (q.has_category && q.category.len > 0) {
+            recsys_fuzz_check_echo(q.category.data, q.category.len);
+        }
 
     } else {
         recsys_fuzz_check(q.error[0] != '\0' && q.code[0] != '\0');
