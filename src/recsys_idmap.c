@@ -1,0 +1,233 @@
+/*
+ * Id dictionary: ids packed in one growing arena, an open-addressing
+ * table of index + 1 (0 = empty) kept at most half full, hashed with the
+ * FNV-1a that items.bin's id table uses.
+ */
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "recsys_idmap.h"
+#include "recsys_items.h"
+
+
+struct recsys_idmap_s {
+    char               *arena;
+    size_t              arena_len;
+    size_t              arena_cap;
+    uint64_t           *offsets;        /* count + 1 entries */
+    uint32_t            count;
+    uint32_t            cap;            /* offsets hold cap + 1 */
+    uint32_t           *slots;
+    uint64_t            mask;
+};
+
+
+static int64_t recsys_idmap_lookup(const recsys_idmap_t *m, const char *id,
+    size_t len, uint64_t *slot);
+static int recsys_idmap_grow_table(recsys_idmap_t *m);
+static int recsys_idmap_reserve(recsys_idmap_t *m, size_t len);
+
+
+recsys_idmap_t *
+recsys_idmap_create(void)
+{
+    recsys_idmap_t  *m;
+
+    m = calloc(1, sizeof(recsys_idmap_t));
+    if (m == NULL) {
+        return NULL;
+    }
+
+    m->cap = 1024;
+    m->mask = 2047;
+    m->offsets = calloc(m->cap + 1, sizeof(uint64_t));
+    m->slots = calloc(m->mask + 1, sizeof(uint32_t));
+
+    if (m->offsets == NULL || m->slots == NULL) {
+        recsys_idmap_destroy(m);
+        return NULL;
+    }
+
+    return m;
+}
+
+
+void
+recsys_idmap_destroy(recsys_idmap_t *m)
+{
+    if (m == NULL) {
+        return;
+    }
+
+    free(m->arena);
+    free(m->offsets);
+    free(m->slots);
+    free(m);
+}
+
+
+int64_t
+recsys_idmap_add(recsys_idmap_t *m, const char *id, size_t len)
+{
+    int64_t   found;
+    uint64_t  slot;
+
+    found = recsys_idmap_lookup(m, id, len, &slot);
+    if (found >= 0) {
+        return found;
+    }
+
+    if (m->count >= RECSYS_IDMAP_MAX || recsys_idmap_reserve(m, len) != 0) {
+        return -1;
+    }
+
+    if ((uint64_t) (m->count + 1) * 2 > m->mask + 1) {
+        if (recsys_idmap_grow_table(m) != 0) {
+            return -1;
+        }
+
+        (void) recsys_idmap_lookup(m, id, len, &slot);
+    }
+
+    if (len > 0) {
+        memcpy(m->arena + m->arena_len, id, len);
+        m->arena_len += len;
+    }
+
+    m->offsets[m->count + 1] = m->arena_len;
+    m->slots[slot] = m->count + 1;
+
+    return m->count++;
+}
+
+
+int64_t
+recsys_idmap_find(const recsys_idmap_t *m, const char *id, size_t len)
+{
+    uint64_t  slot;
+
+    return recsys_idmap_lookup(m, id, len, &slot);
+}
+
+
+uint32_t
+recsys_idmap_count(const recsys_idmap_t *m)
+{
+    return m->count;
+}
+
+
+const char *
+recsys_idmap_id(const recsys_idmap_t *m, uint32_t index, size_t *len)
+{
+    *len = m->offsets[index + 1] - m->offsets[index];
+
+    return m->arena + m->offsets[index];
+}
+
+
+/* the index of id, or -1 with *slot the empty slot where it would go */
+static int64_t
+recsys_idmap_lookup(const recsys_idmap_t *m, const char *id, size_t len,
+    uint64_t *slot)
+{
+    uint32_t  v;
+    uint64_t  s, off;
+
+    s = recsys_id_hash(id, len) & m->mask;
+
+    for ( ;; ) {
+        v = m->slots[s];
+
+        if (v == 0) {
+            *slot = s;
+            return -1;
+        }
+
+        off = m->offsets[v - 1];
+
+        if (m->offsets[v] - off == len
+            && memcmp(m->arena + off, id, len) == 0)
+        {
+            *slot = s;
+            return v - 1;
+        }
+
+        s = (s + 1) & m->mask;
+    }
+}
+
+
+static int
+recsys_idmap_grow_table(recsys_idmap_t *m)
+{
+    size_t     len;
+    uint32_t   i, *slots;
+    uint64_t   s, mask;
+
+    mask = m->mask * 2 + 1;
+
+    slots = calloc(mask + 1, sizeof(uint32_t));
+    if (slots == NULL) {
+        return -1;
+    }
+
+    for (i = 0; i < m->count; i++) {
+        len = m->offsets[i + 1] - m->offsets[i];
+        s = recsys_id_hash(m->arena + m->offsets[i], len) & mask;
+
+        while (slots[s] != 0) {
+            s = (s + 1) & mask;
+        }
+
+        slots[s] = i + 1;
+    }
+
+    free(m->slots);
+    m->slots = slots;
+    m->mask = mask;
+
+    return 0;
+}
+
+
+/* room for one more id of len bytes */
+static int
+recsys_idmap_reserve(recsys_idmap_t *m, size_t len)
+{
+    char      *arena;
+    size_t     cap;
+    uint32_t   ncap;
+    uint64_t  *offsets;
+
+    if (m->arena_len + len > m->arena_cap) {
+        cap = m->arena_cap ? m->arena_cap : 4096;
+
+        while (cap < m->arena_len + len) {
+            cap *= 2;
+        }
+
+        arena = realloc(m->arena, cap);
+        if (arena == NULL) {
+            return -1;
+        }
+
+        m->arena = arena;
+        m->arena_cap = cap;
+    }
+
+    if (m->count == m->cap) {
+        ncap = m->cap <= RECSYS_IDMAP_MAX / 2 ? m->cap * 2 : RECSYS_IDMAP_MAX;
+
+        offsets = realloc(m->offsets, ((size_t) ncap + 1) * sizeof(uint64_t));
+        if (offsets == NULL) {
+            return -1;
+        }
+
+        m->offsets = offsets;
+        m->cap = ncap;
+    }
+
+    return 0;
+}

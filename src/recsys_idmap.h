@@ -1,0 +1,38 @@
+/*
+ * An in-memory dictionary of string ids to dense indexes 0..count-1, in
+ * the order ids were first added: the user and item ids of interaction
+ * events become the rows and columns of the training matrices.
+ */
+
+#ifndef _RECSYS_IDMAP_H_INCLUDED_
+#define _RECSYS_IDMAP_H_INCLUDED_
+
+
+#include <stddef.h>
+#include <stdint.h>
+
+
+#define RECSYS_IDMAP_MAX   0xfffffffeu     /* ids one map can hold */
+
+
+typedef struct recsys_idmap_s  recsys_idmap_t;
+
+
+recsys_idmap_t *recsys_idmap_create(void);
+void recsys_idmap_destroy(recsys_idmap_t *m);
+
+/* index of id, added when new; -1 when out of memory or full */
+int64_t recsys_idmap_add(recsys_idmap_t *m, const char *id, size_t len);
+
+/* index of id, or -1 when absent */
+int64_t recsys_idmap_find(const recsys_idmap_t *m, const char *id,
+    size_t len);
+
+uint32_t recsys_idmap_count(const recsys_idmap_t *m);
+
+/* the id of index (< count); not NUL-terminated */
+const char *recsys_idmap_id(const recsys_idmap_t *m, uint32_t index,
+    size_t *len);
+
+
+#endif /* _RECSYS_IDMAP_H_INCLUDED_ */

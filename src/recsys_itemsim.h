@@ -1,0 +1,73 @@
+/*
+ * A sparse item-item model: for each item r, at most m (item, weight)
+ * pairs, best first (weight descending, item ascending).  EASE rows
+ * sparsified to their top m and item-kNN neighbour lists share it.  A
+ * history H is scored as the sum of its items' rows,
+ *
+ *     score(j) = sum_{h in H} w_h * row_h[j]
+ *
+ * with the history's own items excluded; only items with a positive
+ * score are candidates, so a caller fills short lists from popularity.
+ */
+
+#ifndef _RECSYS_ITEMSIM_H_INCLUDED_
+#define _RECSYS_ITEMSIM_H_INCLUDED_
+
+
+#include "recsys_topk.h"
+
+
+typedef struct {
+    uint32_t            nitems;
+    uint32_t            m;
+    uint64_t           *ptr;            /* nitems + 1 */
+    uint32_t           *cols;
+    float              *weights;
+} recsys_itemsim_t;
+
+
+/* a scorer's workspace: one per thread, reused across histories */
+typedef struct {
+    uint32_t            nitems;
+    float              *acc;
+    uint8_t            *flag;
+    uint32_t           *touched;
+} recsys_itemsim_scorer_t;
+
+
+/*
+ * Room for nitems rows of up to m entries, set independently (by
+ * several threads) with recsys_itemsim_set_row(), then packed once.
+ */
+int recsys_itemsim_alloc(recsys_itemsim_t *s, uint32_t nitems, uint32_t m);
+
+/* row r := list[0..n), n <= m, already best first */
+void recsys_itemsim_set_row(recsys_itemsim_t *s, uint32_t r,
+    const recsys_scored_t *list, uint32_t n);
+
+/* drops the unused room; every row not set is empty */
+void recsys_itemsim_pack(recsys_itemsim_t *s);
+
+/*
+ * Rows of the dense n x n matrix b (row-major) cut to their m largest
+ * off-diagonal non-zero values, on "threads" threads (< 1: every CPU).
+ */
+int recsys_itemsim_from_dense(recsys_itemsim_t *s, const double *b,
+    uint32_t n, uint32_t m, int threads);
+
+void recsys_itemsim_free(recsys_itemsim_t *s);
+
+int recsys_itemsim_scorer_init(recsys_itemsim_scorer_t *sc,
+    uint32_t nitems);
+void recsys_itemsim_scorer_free(recsys_itemsim_scorer_t *sc);
+
+/*
+ * The k best items for the history hist[0..nh) (weights hw, or NULL for
+ * 1 each; items out of range are ignored) into out; returns how many.
+ */
+uint32_t recsys_itemsim_recommend(const recsys_itemsim_t *s,
+    recsys_itemsim_scorer_t *sc, const uint32_t *hist, const float *hw,
+    size_t nh, uint32_t k, recsys_scored_t *out);
+
+
+#endif /* _RECSYS_ITEMSIM_H_INCLUDED_ */
