@@ -30,7 +30,7 @@ recsys_blas_name(void)
     }
 
     *(void **) &config = sym;
-    snprintf(name, sizeof(name), "OpenBLAS %s", config());
+    snprintf(name, sizeof(name), "%s", config());
 
     return name;
 }

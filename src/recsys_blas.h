@@ -34,7 +34,7 @@ void dgesdd_(const char *jobz, const int *m, const int *n, double *a,
     size_t ljobz);
 
 
-/* "OpenBLAS <config>" or "reference BLAS" */
+/* OpenBLAS's configuration ("OpenBLAS 0.3.21 ...") or "reference BLAS" */
 const char *recsys_blas_name(void);
 
 /*
