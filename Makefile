@@ -62,7 +62,8 @@ NGX_SRCS    := $(wildcard src/ngx_http_recsys_*.c src/ngx_http_recsys_*.h)
 HDRS        := $(wildcard src/*.h)
 
 TOOLS       := $(BUILD)/recsys-build $(BUILD)/recsys-gen \
-               $(BUILD)/recsys-recall
+               $(BUILD)/recsys-recall $(BUILD)/recsys-eval \
+               $(BUILD)/recsys-eventgen
 UNIT_TESTS  := $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(wildcard t/unit/test_*.c))
 
 LIBS_PURE   := $(FAISS_LIBS) -lcjson -lyaml -lpq

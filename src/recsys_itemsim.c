@@ -22,6 +22,7 @@ typedef struct {
     recsys_itemsim_t   *s;
     const double       *b;
     uint32_t            n;
+    int                 keep;
     recsys_scored_t    *work;           /* m per worker */
 } recsys_itemsim_dense_t;
 
@@ -116,7 +117,7 @@ recsys_itemsim_pack(recsys_itemsim_t *s)
 
 int
 recsys_itemsim_from_dense(recsys_itemsim_t *s, const double *b, uint32_t n,
-    uint32_t m, int threads)
+    uint32_t m, int keep, int threads)
 {
     unsigned                 t;
     recsys_itemsim_dense_t   job;
@@ -134,6 +135,7 @@ recsys_itemsim_from_dense(recsys_itemsim_t *s, const double *b, uint32_t n,
     job.s = s;
     job.b = b;
     job.n = n;
+    job.keep = keep;
     job.work = malloc(((size_t) t * m + 1) * sizeof(recsys_scored_t));
 
     if (job.work == NULL) {
@@ -258,7 +260,7 @@ recsys_itemsim_dense_rows(void *data, uint64_t begin, uint64_t end,
     unsigned worker)
 {
     double                   v;
-    uint32_t                 j, m;
+    uint32_t                 j, m, got;
     uint64_t                 r;
     const double            *row;
     recsys_topk_t            t;
@@ -274,11 +276,18 @@ recsys_itemsim_dense_rows(void *data, uint64_t begin, uint64_t end,
             v = row[j];
 
             if (j != r && v != 0 && isfinite(v)) {
-                recsys_topk_push(&t, j, (float) v);
+                recsys_topk_push(&t, j, (float) (job->keep ? fabs(v) : v));
             }
         }
 
-        recsys_itemsim_set_row(job->s, (uint32_t) r, t.heap,
-                               recsys_topk_sort(&t));
+        got = recsys_topk_sort(&t);
+
+        /* ordered by magnitude: the weights get their signs back */
+
+        for (j = 0; job->keep && j < got; j++) {
+            t.heap[j].score = (float) row[t.heap[j].row];
+        }
+
+        recsys_itemsim_set_row(job->s, (uint32_t) r, t.heap, got);
     }
 }

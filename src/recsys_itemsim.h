@@ -1,6 +1,7 @@
 /*
  * A sparse item-item model: for each item r, at most m (item, weight)
- * pairs, best first (weight descending, item ascending).  EASE rows
+ * pairs, best first (weight descending, or |weight| descending when
+ * negative weights are kept; item ascending on ties).  EASE rows
  * sparsified to their top m and item-kNN neighbour lists share it.  A
  * history H is scored as the sum of its items' rows,
  *
@@ -15,6 +16,10 @@
 
 
 #include "recsys_topk.h"
+
+
+#define RECSYS_ITEMSIM_LARGEST     0
+#define RECSYS_ITEMSIM_MAGNITUDE   1
 
 
 typedef struct {
@@ -49,11 +54,15 @@ void recsys_itemsim_set_row(recsys_itemsim_t *s, uint32_t r,
 void recsys_itemsim_pack(recsys_itemsim_t *s);
 
 /*
- * Rows of the dense n x n matrix b (row-major) cut to their m largest
- * off-diagonal non-zero values, on "threads" threads (< 1: every CPU).
+ * Rows of the dense n x n matrix b (row-major) cut to m off-diagonal
+ * non-zero entries, on "threads" threads (< 1: every CPU): the largest
+ * values (RECSYS_ITEMSIM_LARGEST, rows then best first) or the largest
+ * magnitudes, negative weights included (RECSYS_ITEMSIM_MAGNITUDE, rows
+ * by |weight| descending, item ascending), which keeps EASE's
+ * penalties of items a history speaks against.
  */
 int recsys_itemsim_from_dense(recsys_itemsim_t *s, const double *b,
-    uint32_t n, uint32_t m, int threads);
+    uint32_t n, uint32_t m, int keep, int threads);
 
 void recsys_itemsim_free(recsys_itemsim_t *s);
 

@@ -26,13 +26,15 @@
  * its limit; metrics on a sample of eval_users users.
  *
  * Keys: seed threads k als.factors als.iterations als.lambda als.alpha
- * ease.lambda ease.top knn.neighbours knn.shrink svd.factors
- * eval_users half_life models (a comma list of toppop, knn, svd, ease,
- * ease-top, als, sweep).
+ * ease.lambda ease.top ease.magnitude (1: keep the top m by |weight|,
+ * negative weights included; 0: the m largest) knn.neighbours knn.shrink svd.factors
+ * eval_users half_life models (a comma list of toppop, knn, svd, ease
+ * (dense and top m), als, sweep).
  */
 
 #include <errno.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,6 +72,7 @@ typedef struct {
     recsys_als_conf_t   als;
     recsys_ease_conf_t  ease;
     uint32_t            ease_top;
+    int                 ease_keep;      /* RECSYS_ITEMSIM_* */
     recsys_knn_conf_t   knn;
     uint32_t            svd_factors;
     uint32_t            eval_users;
@@ -116,6 +119,14 @@ typedef struct {
     const char            *name;
     recsys_eval_model_pt   run;
 } recsys_eval_model_t;
+
+
+/* the best of a search stage so far */
+typedef struct {
+    double              recall;
+    double              ndcg;
+    double              value;          /* the parameter that gave it */
+} recsys_eval_best_t;
 
 
 /* the recommenders behind recsys_holdout_evaluate() */
@@ -170,6 +181,19 @@ static int recsys_eval_child(const recsys_eval_data_t *d,
     double *peak_mb);
 static void recsys_eval_tune(const recsys_eval_data_t *d,
     recsys_eval_conf_t *c);
+static int recsys_eval_tune_ease(const recsys_eval_data_t *d,
+    recsys_eval_conf_t *c);
+static int recsys_eval_tune_knn(const recsys_eval_data_t *d,
+    recsys_eval_conf_t *c);
+static int recsys_eval_tune_svd(const recsys_eval_data_t *d,
+    recsys_eval_conf_t *c);
+static int recsys_eval_tune_als(const recsys_eval_data_t *d,
+    recsys_eval_conf_t *c);
+static void recsys_eval_best_init(recsys_eval_best_t *b);
+static int recsys_eval_best(recsys_eval_best_t *b,
+    const recsys_holdout_result_t *r);
+static void recsys_eval_show(const recsys_holdout_result_t *r, double t0,
+    const char *model, const char *fmt, ...);
 
 static int recsys_eval_toppop(const recsys_eval_data_t *d,
     recsys_eval_result_t *res);
@@ -179,10 +203,10 @@ static int recsys_eval_svd(const recsys_eval_data_t *d,
     recsys_eval_result_t *res);
 static int recsys_eval_ease(const recsys_eval_data_t *d,
     recsys_eval_result_t *res);
-static int recsys_eval_ease_top(const recsys_eval_data_t *d,
-    recsys_eval_result_t *res);
 static int recsys_eval_ease_sweep(const recsys_eval_data_t *d,
     recsys_eval_result_t *res);
+static int recsys_eval_ease_rows(const recsys_eval_data_t *d,
+    const uint32_t *ms, size_t n, recsys_eval_result_t *res);
 static int recsys_eval_als(const recsys_eval_data_t *d,
     recsys_eval_result_t *res);
 
@@ -224,7 +248,6 @@ static const recsys_eval_model_t  recsys_eval_models[] = {
     { "knn", recsys_eval_knn },
     { "svd", recsys_eval_svd },
     { "ease", recsys_eval_ease },
-    { "ease-top", recsys_eval_ease_top },
     { "als", recsys_eval_als },
     { NULL, NULL }
 };
@@ -264,7 +287,7 @@ main(int argc, char **argv)
     c.eval_users = 0;
     c.half_life = 7 * 86400;
     snprintf(c.models, sizeof(c.models), "%s",
-             "toppop,knn,svd,ease,ease-top,als,sweep");
+             "toppop,knn,svd,ease,als,sweep");
 
     if (argc < 3) {
         fprintf(stderr, "usage: recsys-eval movielens|tune DIR "
@@ -995,41 +1018,17 @@ recsys_eval_child(const recsys_eval_data_t *d, recsys_eval_model_pt run,
 
 /*
  * The search, on the validation split d holds: EASE's lambda, then the
- * smallest top m within 1 % of dense EASE on both metrics; item-kNN's
- * neighbours x shrink; PureSVD's factors; ALS's lambda x alpha at 64
- * factors, then factors, then iterations.  Each stage keeps the best
- * Recall@k (NDCG@k on a tie).  The chosen values end up in c.
+ * smallest top m (largest values or largest magnitudes) within 1 % of
+ * dense EASE on both metrics; item-kNN's neighbours x shrink; PureSVD's
+ * factors; ALS's lambda x alpha at 64 factors and 15 iterations, then
+ * factors, then iterations.  Each stage keeps the best Recall@k (NDCG@k
+ * on a tie).  The chosen values end up in c.
  */
 static void
 recsys_eval_tune(const recsys_eval_data_t *d, recsys_eval_conf_t *c)
 {
-    size_t                   i, j;
-    double                   best, bnd, *b, t0;
-    float                   *v;
-    uint32_t                 top;
-    recsys_itemsim_t         s;
-    recsys_eval_data_t       dd;
-    recsys_als_model_t       model;
-    recsys_holdout_result_t  r, dense;
-    char                     err[256];
-    static const double      ease_l[] = { 50, 100, 200, 300, 500, 800,
-                                          1200, 2000 };
-    static const uint32_t    knn_m[] = { 20, 50, 100, 200, 500, 1000 };
-    static const double      knn_h[] = { 0, 10, 50, 100 };
-    static const uint32_t    svd_f[] = { 10, 20, 30, 50, 75, 100, 150,
-                                         200 };
-    static const double      als_l[] = { 0.1, 1, 10, 50, 200 };
-    static const double      als_a[] = { 1, 3, 10, 30, 100 };
-    static const uint32_t    als_f[] = { 32, 64, 128, 200 };
-    static const uint32_t    als_it[] = { 10, 15, 30 };
-
-#define RECSYS_EVAL_BETTER(r)                                               \
-    ((r).recall > best || ((r).recall == best && (r).ndcg > bnd))
-
-#define RECSYS_EVAL_SHOW(model, fmt, ...)                                   \
-    printf("%-10s " fmt "%*s %9.4f %9.4f %8.2f\n", model, __VA_ARGS__, 0,   \
-           "", r.recall, r.ndcg, recsys_eval_now() - t0);                  \
-    fflush(stdout)
+    int                 rc;
+    recsys_eval_data_t  dd;
 
     dd = *d;
     dd.conf = c;
@@ -1037,218 +1036,330 @@ recsys_eval_tune(const recsys_eval_data_t *d, recsys_eval_conf_t *c)
     printf("\nparameter search on the validation split "
            "(Recall@%u NDCG@%u seconds)\n", c->k, c->k);
 
-    /* EASE lambda */
+    rc = 0;
 
-    best = bnd = -1;
-    j = 0;
+    if (recsys_eval_wants(c, "ease")) {
+        rc |= recsys_eval_tune_ease(&dd, c);
+    }
 
-    for (i = 0; i < sizeof(ease_l) / sizeof(double); i++) {
-        c->ease.lambda = ease_l[i];
+    if (recsys_eval_wants(c, "knn")) {
+        rc |= recsys_eval_tune_knn(&dd, c);
+    }
+
+    if (recsys_eval_wants(c, "svd")) {
+        rc |= recsys_eval_tune_svd(&dd, c);
+    }
+
+    if (recsys_eval_wants(c, "als")) {
+        rc |= recsys_eval_tune_als(&dd, c);
+    }
+
+    printf("\n%s: ease.lambda=%g ease.top=%u ease.magnitude=%d "
+           "knn.neighbours=%u knn.shrink=%g svd.factors=%u als.factors=%u "
+           "als.iterations=%u als.lambda=%g als.alpha=%g\n",
+           rc ? "chosen before a failure" : "chosen", c->ease.lambda,
+           c->ease_top, c->ease_keep, c->knn.neighbours, c->knn.shrink,
+           c->svd_factors, c->als.factors, c->als.iterations, c->als.lambda,
+           c->als.alpha);
+}
+
+
+static int
+recsys_eval_tune_ease(const recsys_eval_data_t *d, recsys_eval_conf_t *c)
+{
+    int                      k;
+    char                     err[256];
+    size_t                   i, j, nm;
+    double                  *b, t0;
+    recsys_itemsim_t         s;
+    recsys_eval_best_t       best;
+    recsys_holdout_result_t  r, dense;
+    static const double      lambdas[] = { 50, 100, 200, 300, 500, 800,
+                                           1200, 2000 };
+
+    recsys_eval_best_init(&best);
+
+    for (i = 0; i < sizeof(lambdas) / sizeof(double); i++) {
+        c->ease.lambda = lambdas[i];
         t0 = recsys_eval_now();
 
-        if (recsys_ease_train(&dd.train, &c->ease, &b, err, sizeof(err)) != 0
-            || recsys_eval_score_dense(&dd, b, &r) != 0)
+        if (recsys_ease_train(&d->train, &c->ease, &b, err, sizeof(err)) != 0
+            || recsys_eval_score_dense(d, b, &r) != 0)
         {
             printf("ease: %s\n", err);
-            return;
+            return -1;
         }
 
         free(b);
-        RECSYS_EVAL_SHOW("EASE", "lambda=%-22g", ease_l[i]);
+        recsys_eval_show(&r, t0, "EASE", "lambda=%g", lambdas[i]);
 
-        if (RECSYS_EVAL_BETTER(r)) {
-            best = r.recall;
-            bnd = r.ndcg;
-            j = i;
+        if (recsys_eval_best(&best, &r)) {
+            best.value = lambdas[i];
         }
     }
 
-    c->ease.lambda = ease_l[j];
+    c->ease.lambda = best.value;
 
-    /* the smallest top m within 1 % of dense on both metrics */
-
-    t0 = recsys_eval_now();
-
-    if (recsys_ease_train(&dd.train, &c->ease, &b, err, sizeof(err)) != 0
-        || recsys_eval_score_dense(&dd, b, &dense) != 0)
+    if (recsys_ease_train(&d->train, &c->ease, &b, err, sizeof(err)) != 0
+        || recsys_eval_score_dense(d, b, &dense) != 0)
     {
         printf("ease: %s\n", err);
-        return;
+        return -1;
     }
 
-    top = 0;
+    /* the smallest m, and with it the mode, that stays within 1 % */
 
-    for (i = 0; i < sizeof(recsys_eval_sweep_m) / sizeof(uint32_t); i++) {
+    nm = sizeof(recsys_eval_sweep_m) / sizeof(uint32_t);
+    c->ease_top = 0;
+
+    for (j = 0; j < 2 * nm; j++) {
+        i = j % nm;
+        k = j < nm ? RECSYS_ITEMSIM_LARGEST : RECSYS_ITEMSIM_MAGNITUDE;
         t0 = recsys_eval_now();
 
-        if (recsys_itemsim_from_dense(&s, b, dd.train.nitems,
-                                      recsys_eval_sweep_m[i], c->threads)
+        if (recsys_itemsim_from_dense(&s, b, d->train.nitems,
+                                      recsys_eval_sweep_m[i], k, c->threads)
             != 0
-            || recsys_eval_score_sim(&dd, &s, &r) != 0)
+            || recsys_eval_score_sim(d, &s, &r) != 0)
         {
-            printf("ease top-m: out of memory\n");
-            return;
+            printf("ease: out of memory\n");
+            free(b);
+            return -1;
         }
 
         recsys_itemsim_free(&s);
-        RECSYS_EVAL_SHOW("EASE top", "m=%-5u %6.2f%% %6.2f%% of dense",
-                         recsys_eval_sweep_m[i], 100 * r.recall / dense.recall,
+        recsys_eval_show(&r, t0, "EASE top", "m=%u %s %.2f%% %.2f%%",
+                         recsys_eval_sweep_m[i], k ? "|w|" : "w",
+                         100 * r.recall / dense.recall,
                          100 * r.ndcg / dense.ndcg);
 
-        if (top == 0 && r.recall >= 0.99 * dense.recall
-            && r.ndcg >= 0.99 * dense.ndcg)
+        if (r.recall >= 0.99 * dense.recall && r.ndcg >= 0.99 * dense.ndcg
+            && (c->ease_top == 0 || recsys_eval_sweep_m[i] < c->ease_top))
         {
-            top = recsys_eval_sweep_m[i];
+            c->ease_top = recsys_eval_sweep_m[i];
+            c->ease_keep = k;
         }
     }
 
     free(b);
-    c->ease_top = top ? top : recsys_eval_sweep_m[i - 1];
 
-    /* item-kNN */
+    if (c->ease_top == 0) {
+        c->ease_top = recsys_eval_sweep_m[nm - 1];
+        c->ease_keep = RECSYS_ITEMSIM_MAGNITUDE;
+    }
 
-    best = bnd = -1;
+    return 0;
+}
 
-    for (i = 0; i < sizeof(knn_m) / sizeof(uint32_t); i++) {
-        for (j = 0; j < sizeof(knn_h) / sizeof(double); j++) {
-            recsys_knn_conf_t  kc = c->knn;
 
-            kc.neighbours = knn_m[i];
-            kc.shrink = knn_h[j];
+static int
+recsys_eval_tune_knn(const recsys_eval_data_t *d, recsys_eval_conf_t *c)
+{
+    char                     err[256];
+    size_t                   i, j;
+    double                   t0;
+    recsys_itemsim_t         s;
+    recsys_knn_conf_t        kc;
+    recsys_eval_best_t       best;
+    recsys_holdout_result_t  r;
+    static const uint32_t    ms[] = { 20, 50, 100, 200, 500, 1000 };
+    static const double      shrinks[] = { 0, 10, 50, 100 };
+
+    recsys_eval_best_init(&best);
+    kc = c->knn;
+
+    for (i = 0; i < sizeof(ms) / sizeof(uint32_t); i++) {
+        for (j = 0; j < sizeof(shrinks) / sizeof(double); j++) {
+            kc.neighbours = ms[i];
+            kc.shrink = shrinks[j];
             t0 = recsys_eval_now();
 
-            if (recsys_knn_train(&dd.train, &kc, &s, err, sizeof(err)) != 0
-                || recsys_eval_score_sim(&dd, &s, &r) != 0)
+            if (recsys_knn_train(&d->train, &kc, &s, err, sizeof(err)) != 0
+                || recsys_eval_score_sim(d, &s, &r) != 0)
             {
                 printf("knn: %s\n", err);
-                return;
+                return -1;
             }
 
             recsys_itemsim_free(&s);
-            RECSYS_EVAL_SHOW("ItemKNN", "m=%-5u shrink=%-15g", knn_m[i],
-                             knn_h[j]);
+            recsys_eval_show(&r, t0, "ItemKNN", "m=%u shrink=%g", ms[i],
+                             shrinks[j]);
 
-            if (RECSYS_EVAL_BETTER(r)) {
-                best = r.recall;
-                bnd = r.ndcg;
-                c->knn.neighbours = knn_m[i];
-                c->knn.shrink = knn_h[j];
+            if (recsys_eval_best(&best, &r)) {
+                c->knn = kc;
             }
         }
     }
 
-    /* PureSVD */
+    return 0;
+}
 
-    best = bnd = -1;
 
-    for (i = 0; i < sizeof(svd_f) / sizeof(uint32_t); i++) {
+/* one decomposition at the most factors; fewer are its leading columns */
+static int
+recsys_eval_tune_svd(const recsys_eval_data_t *d, recsys_eval_conf_t *c)
+{
+    char                     err[256];
+    float                   *all, *v;
+    size_t                   i, j, f, nf;
+    double                   t0;
+    recsys_eval_best_t       best;
+    recsys_holdout_result_t  r;
+    static const uint32_t    factors[] = { 10, 20, 30, 50, 75, 100, 150,
+                                           200 };
+
+    recsys_eval_best_init(&best);
+    nf = sizeof(factors) / sizeof(uint32_t);
+    t0 = recsys_eval_now();
+
+    if (recsys_eval_svd_items(d, factors[nf - 1], &all, err, sizeof(err))
+        != 0)
+    {
+        printf("svd: %s\n", err);
+        return -1;
+    }
+
+    printf("PureSVD    decomposition                      %8.2f\n",
+           recsys_eval_now() - t0);
+
+    v = malloc((size_t) d->train.nitems * factors[nf - 1] * sizeof(float));
+    if (v == NULL) {
+        free(all);
+        return -1;
+    }
+
+    for (i = 0; i < nf; i++) {
         t0 = recsys_eval_now();
 
-        if (recsys_eval_svd_items(&dd, svd_f[i], &v, err, sizeof(err)) != 0
-            || recsys_eval_score_vectors(&dd, v, NULL, svd_f[i], &r) != 0)
-        {
-            printf("svd: %s\n", err);
-            return;
+        for (j = 0; j < d->train.nitems; j++) {
+            for (f = 0; f < factors[i]; f++) {
+                v[j * factors[i] + f] = all[j * factors[nf - 1] + f];
+            }
         }
 
-        free(v);
-        RECSYS_EVAL_SHOW("PureSVD", "factors=%-21u", svd_f[i]);
+        if (recsys_eval_score_vectors(d, v, NULL, factors[i], &r) != 0) {
+            free(all);
+            free(v);
+            return -1;
+        }
 
-        if (RECSYS_EVAL_BETTER(r)) {
-            best = r.recall;
-            bnd = r.ndcg;
-            c->svd_factors = svd_f[i];
+        recsys_eval_show(&r, t0, "PureSVD", "factors=%u", factors[i]);
+
+        if (recsys_eval_best(&best, &r)) {
+            c->svd_factors = factors[i];
         }
     }
 
-    /* ALS: lambda x alpha, then factors, then iterations */
+    free(all);
+    free(v);
 
-    best = bnd = -1;
+    return 0;
+}
+
+
+/* a grid of (lambda, alpha), then factors, then iterations */
+static int
+recsys_eval_tune_als(const recsys_eval_data_t *d, recsys_eval_conf_t *c)
+{
+    char                     err[256];
+    size_t                   i, nl, na, nf, ni;
+    double                   t0;
+    recsys_als_conf_t        ac;
+    recsys_eval_best_t       best;
+    recsys_als_model_t       model;
+    recsys_holdout_result_t  r;
+    static const double      lambdas[] = { 0.1, 1, 10, 50, 200 };
+    static const double      alphas[] = { 1, 3, 10, 30, 100 };
+    static const uint32_t    factors[] = { 32, 128, 200 };
+    static const uint32_t    iterations[] = { 10, 30 };
+
+    recsys_eval_best_init(&best);
+    nl = sizeof(lambdas) / sizeof(double);
+    na = sizeof(alphas) / sizeof(double);
+    nf = sizeof(factors) / sizeof(uint32_t);
+    ni = sizeof(iterations) / sizeof(uint32_t);
+
     c->als.factors = 64;
     c->als.iterations = 15;
 
-    for (i = 0; i < sizeof(als_l) / sizeof(double); i++) {
-        for (j = 0; j < sizeof(als_a) / sizeof(double); j++) {
-            recsys_als_conf_t  ac = c->als;
+    for (i = 0; i < nl * na + nf + ni; i++) {
+        ac = c->als;
 
-            ac.lambda = als_l[i];
-            ac.alpha = als_a[j];
-            t0 = recsys_eval_now();
+        if (i < nl * na) {
+            ac.lambda = lambdas[i / na];
+            ac.alpha = alphas[i % na];
 
-            if (recsys_als_train(&dd.train, &ac, &model, NULL, err,
-                                 sizeof(err))
-                != 0
-                || recsys_eval_score_vectors(&dd, model.items, model.users,
-                                             model.factors, &r)
-                   != 0)
-            {
-                printf("als: %s\n", err);
-                return;
-            }
-
-            recsys_als_free(&model);
-            RECSYS_EVAL_SHOW("ALS", "f=64 it=15 l=%-6g a=%-8g", als_l[i],
-                             als_a[j]);
-
-            if (RECSYS_EVAL_BETTER(r)) {
-                best = r.recall;
-                bnd = r.ndcg;
-                c->als.lambda = als_l[i];
-                c->als.alpha = als_a[j];
-            }
-        }
-    }
-
-    for (i = 0; i < sizeof(als_f) / sizeof(uint32_t)
-                + sizeof(als_it) / sizeof(uint32_t); i++)
-    {
-        recsys_als_conf_t  ac = c->als;
-
-        if (i < sizeof(als_f) / sizeof(uint32_t)) {
-            ac.factors = als_f[i];
+        } else if (i < nl * na + nf) {
+            ac.factors = factors[i - nl * na];
 
         } else {
-            ac.iterations = als_it[i - sizeof(als_f) / sizeof(uint32_t)];
-        }
-
-        if (ac.factors == 64 && ac.iterations == 15
-            && i >= sizeof(als_f) / sizeof(uint32_t))
-        {
-            continue;
+            ac.iterations = iterations[i - nl * na - nf];
         }
 
         t0 = recsys_eval_now();
 
-        if (recsys_als_train(&dd.train, &ac, &model, NULL, err, sizeof(err))
+        if (recsys_als_train(&d->train, &ac, &model, NULL, err, sizeof(err))
             != 0
-            || recsys_eval_score_vectors(&dd, model.items, model.users,
+            || recsys_eval_score_vectors(d, model.items, model.users,
                                          model.factors, &r)
                != 0)
         {
             printf("als: %s\n", err);
-            return;
+            return -1;
         }
 
         recsys_als_free(&model);
-        RECSYS_EVAL_SHOW("ALS", "f=%-4u it=%-3u l=%-6g a=%-6g", ac.factors,
+        recsys_eval_show(&r, t0, "ALS", "f=%u it=%u l=%g a=%g", ac.factors,
                          ac.iterations, ac.lambda, ac.alpha);
 
-        if (RECSYS_EVAL_BETTER(r)) {
-            best = r.recall;
-            bnd = r.ndcg;
-            c->als.factors = ac.factors;
-            c->als.iterations = ac.iterations;
+        if (recsys_eval_best(&best, &r)) {
+            c->als = ac;
         }
     }
 
-#undef RECSYS_EVAL_BETTER
-#undef RECSYS_EVAL_SHOW
+    return 0;
+}
 
-    printf("\nchosen: ease.lambda=%g ease.top=%u knn.neighbours=%u "
-           "knn.shrink=%g svd.factors=%u als.factors=%u als.iterations=%u "
-           "als.lambda=%g als.alpha=%g\n", c->ease.lambda, c->ease_top,
-           c->knn.neighbours, c->knn.shrink, c->svd_factors, c->als.factors,
-           c->als.iterations, c->als.lambda, c->als.alpha);
+
+static void
+recsys_eval_best_init(recsys_eval_best_t *b)
+{
+    b->recall = -1;
+    b->ndcg = -1;
+    b->value = 0;
+}
+
+
+/* is r better than the best so far?  then it becomes the best */
+static int
+recsys_eval_best(recsys_eval_best_t *b, const recsys_holdout_result_t *r)
+{
+    if (r->recall > b->recall
+        || (r->recall == b->recall && r->ndcg > b->ndcg))
+    {
+        b->recall = r->recall;
+        b->ndcg = r->ndcg;
+        return 1;
+    }
+
+    return 0;
+}
+
+
+static void
+recsys_eval_show(const recsys_holdout_result_t *r, double t0,
+    const char *model, const char *fmt, ...)
+{
+    char     params[64];
+    va_list  args;
+
+    va_start(args, fmt);
+    vsnprintf(params, sizeof(params), fmt, args);
+    va_end(args);
+
+    printf("%-10s %-34s %9.4f %9.4f %8.2f\n", model, params, r->recall,
+           r->ndcg, recsys_eval_now() - t0);
+    fflush(stdout);
 }
 
 
@@ -1348,80 +1459,27 @@ recsys_eval_svd(const recsys_eval_data_t *d, recsys_eval_result_t *res)
 static int
 recsys_eval_ease(const recsys_eval_data_t *d, recsys_eval_result_t *res)
 {
-    char                     params[64];
-    double                  *b, t0, t1;
-    recsys_holdout_result_t  r;
-
-    t0 = recsys_eval_now();
-
-    if (recsys_ease_train(&d->train, &d->conf->ease, &b, res->err,
-                          sizeof(res->err))
-        != 0)
-    {
-        return -1;
-    }
-
-    t1 = recsys_eval_now();
-
-    if (recsys_eval_score_dense(d, b, &r) != 0) {
-        free(b);
-        return -1;
-    }
-
-    snprintf(params, sizeof(params), "dense lambda=%g", d->conf->ease.lambda);
-    recsys_eval_row(res, "EASE", params, &r, t1 - t0, recsys_eval_now() - t1,
-                    (double) RECSYS_EASE_BYTES(d->train.nitems) / (1 << 20));
-    free(b);
-
-    return 0;
-}
-
-
-static int
-recsys_eval_ease_top(const recsys_eval_data_t *d, recsys_eval_result_t *res)
-{
-    char                     params[64];
-    double                  *b, t0, t1;
-    recsys_itemsim_t         s;
-    recsys_holdout_result_t  r;
-
-    t0 = recsys_eval_now();
-
-    if (recsys_ease_train(&d->train, &d->conf->ease, &b, res->err,
-                          sizeof(res->err))
-        != 0)
-    {
-        return -1;
-    }
-
-    if (recsys_itemsim_from_dense(&s, b, d->train.nitems, d->conf->ease_top,
-                                  d->conf->threads)
-        != 0)
-    {
-        free(b);
-        return -1;
-    }
-
-    free(b);
-    t1 = recsys_eval_now();
-
-    if (recsys_eval_score_sim(d, &s, &r) != 0) {
-        recsys_itemsim_free(&s);
-        return -1;
-    }
-
-    snprintf(params, sizeof(params), "lambda=%g top m=%u (history)",
-             d->conf->ease.lambda, d->conf->ease_top);
-    recsys_eval_row(res, "EASE top-m", params, &r, t1 - t0,
-                    recsys_eval_now() - t1, recsys_eval_itemsim_mb(&s));
-    recsys_itemsim_free(&s);
-
-    return 0;
+    return recsys_eval_ease_rows(d, &d->conf->ease_top, 1, res);
 }
 
 
 static int
 recsys_eval_ease_sweep(const recsys_eval_data_t *d, recsys_eval_result_t *res)
+{
+    return recsys_eval_ease_rows(d, recsys_eval_sweep_m,
+                                 sizeof(recsys_eval_sweep_m)
+                                 / sizeof(uint32_t), res);
+}
+
+
+/*
+ * Dense EASE, then its rows cut to each top m of ms[0..n) and served
+ * through the history scorer; training the sparse form needs the dense
+ * one first, so both share one child and one peak.
+ */
+static int
+recsys_eval_ease_rows(const recsys_eval_data_t *d, const uint32_t *ms,
+    size_t n, recsys_eval_result_t *res)
 {
     char                     params[64];
     double                  *b, t0, t1;
@@ -1447,14 +1505,14 @@ recsys_eval_ease_sweep(const recsys_eval_data_t *d, recsys_eval_result_t *res)
 
     snprintf(params, sizeof(params), "dense lambda=%g", d->conf->ease.lambda);
     recsys_eval_row(res, "EASE", params, &dense, t1 - t0,
-                    recsys_eval_now() - t1, 0);
+                    recsys_eval_now() - t1,
+                    (double) RECSYS_EASE_BYTES(d->train.nitems) / (1 << 20));
 
-    for (i = 0; i < sizeof(recsys_eval_sweep_m) / sizeof(uint32_t); i++) {
+    for (i = 0; i < n; i++) {
         t0 = recsys_eval_now();
 
-        if (recsys_itemsim_from_dense(&s, b, d->train.nitems,
-                                      recsys_eval_sweep_m[i],
-                                      d->conf->threads)
+        if (recsys_itemsim_from_dense(&s, b, d->train.nitems, ms[i],
+                                      d->conf->ease_keep, d->conf->threads)
             != 0)
         {
             free(b);
@@ -1469,8 +1527,8 @@ recsys_eval_ease_sweep(const recsys_eval_data_t *d, recsys_eval_result_t *res)
             return -1;
         }
 
-        snprintf(params, sizeof(params), "m=%u: %.2f%% / %.2f%% of dense",
-                 recsys_eval_sweep_m[i], 100 * r.recall / dense.recall,
+        snprintf(params, sizeof(params), "m=%u %s %.1f%%/%.1f%%", ms[i],
+                 d->conf->ease_keep ? "|w|" : "w", 100 * r.recall / dense.recall,
                  100 * r.ndcg / dense.ndcg);
         recsys_eval_row(res, "EASE top-m", params, &r, t1 - t0,
                         recsys_eval_now() - t1, recsys_eval_itemsim_mb(&s));
@@ -1955,6 +2013,9 @@ recsys_eval_set(recsys_eval_conf_t *c, const char *arg)
         c->ease.lambda = v;
     } else if (RECSYS_EVAL_KEY("ease.top")) {
         c->ease_top = (uint32_t) v;
+    } else if (RECSYS_EVAL_KEY("ease.magnitude")) {
+        c->ease_keep = v != 0 ? RECSYS_ITEMSIM_MAGNITUDE
+                              : RECSYS_ITEMSIM_LARGEST;
     } else if (RECSYS_EVAL_KEY("knn.neighbours")) {
         c->knn.neighbours = (uint32_t) v;
     } else if (RECSYS_EVAL_KEY("knn.shrink")) {
