@@ -1528,8 +1528,8 @@ recsys_eval_ease_rows(const recsys_eval_data_t *d, const uint32_t *ms,
         }
 
         snprintf(params, sizeof(params), "m=%u %s %.1f%%/%.1f%%", ms[i],
-                 d->conf->ease_keep ? "|w|" : "w", 100 * r.recall / dense.recall,
-                 100 * r.ndcg / dense.ndcg);
+                 d->conf->ease_keep ? "|w|" : "w",
+                 100 * r.recall / dense.recall, 100 * r.ndcg / dense.ndcg);
         recsys_eval_row(res, "EASE top-m", params, &r, t1 - t0,
                         recsys_eval_now() - t1, recsys_eval_itemsim_mb(&s));
         recsys_itemsim_free(&s);
