@@ -27,9 +27,9 @@
  *
  * Keys: seed threads k als.factors als.iterations als.lambda als.alpha
  * ease.lambda ease.top ease.magnitude (1: keep the top m by |weight|,
- * negative weights included; 0: the m largest) knn.neighbours knn.shrink svd.factors
- * eval_users half_life models (a comma list of toppop, knn, svd, ease
- * (dense and top m), als, sweep).
+ * negative weights included; 0: the m largest) knn.neighbours
+ * knn.shrink svd.factors eval_users half_life models (a comma list of
+ * toppop, knn, svd, ease (dense and top m), als, sweep).
  */
 
 #include <errno.h>
