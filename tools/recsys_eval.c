@@ -73,6 +73,7 @@ typedef struct {
     recsys_ease_conf_t  ease;
     uint32_t            ease_top;
     int                 ease_keep;      /* RECSYS_ITEMSIM_* */
+    int                 ease_fixed;     /* ease.lambda given: not tuned */
     recsys_knn_conf_t   knn;
     uint32_t            svd_factors;
     uint32_t            eval_users;
@@ -1017,12 +1018,13 @@ recsys_eval_child(const recsys_eval_data_t *d, recsys_eval_model_pt run,
 
 
 /*
- * The search, on the validation split d holds: EASE's lambda, then the
- * smallest top m (largest values or largest magnitudes) within 1 % of
- * dense EASE on both metrics; item-kNN's neighbours x shrink; PureSVD's
- * factors; ALS's lambda x alpha at 64 factors and 15 iterations, then
- * factors, then iterations.  Each stage keeps the best Recall@k (NDCG@k
- * on a tie).  The chosen values end up in c.
+ * The search, on the validation split d holds: EASE's lambda (unless
+ * ease.lambda was given), then the smallest top m (largest values or
+ * largest magnitudes) within 1 % of dense EASE on both metrics;
+ * item-kNN's neighbours x shrink; PureSVD's factors; ALS's lambda x
+ * alpha at 64 factors and 15 iterations, then factors, then iterations.
+ * Each stage keeps the best Recall@k (NDCG@k on a tie).  The chosen
+ * values end up in c.
  */
 static void
 recsys_eval_tune(const recsys_eval_data_t *d, recsys_eval_conf_t *c)
@@ -1078,8 +1080,10 @@ recsys_eval_tune_ease(const recsys_eval_data_t *d, recsys_eval_conf_t *c)
                                            1200, 2000 };
 
     recsys_eval_best_init(&best);
+    best.value = c->ease.lambda;
 
-    for (i = 0; i < sizeof(lambdas) / sizeof(double); i++) {
+    for (i = 0; !c->ease_fixed && i < sizeof(lambdas) / sizeof(double); i++)
+    {
         c->ease.lambda = lambdas[i];
         t0 = recsys_eval_now();
 
@@ -1268,10 +1272,10 @@ recsys_eval_tune_als(const recsys_eval_data_t *d, recsys_eval_conf_t *c)
     recsys_eval_best_t       best;
     recsys_als_model_t       model;
     recsys_holdout_result_t  r;
-    static const double      lambdas[] = { 0.1, 1, 10, 50, 200 };
-    static const double      alphas[] = { 1, 3, 10, 30, 100 };
-    static const uint32_t    factors[] = { 32, 128, 200 };
-    static const uint32_t    iterations[] = { 10, 30 };
+    static const double      lambdas[] = { 0.1, 1, 10, 50 };
+    static const double      alphas[] = { 3, 10, 30 };
+    static const uint32_t    factors[] = { 32, 128 };
+    static const uint32_t    iterations[] = { 30 };
 
     recsys_eval_best_init(&best);
     nl = sizeof(lambdas) / sizeof(double);
@@ -2011,6 +2015,7 @@ recsys_eval_set(recsys_eval_conf_t *c, const char *arg)
         c->als.alpha = v;
     } else if (RECSYS_EVAL_KEY("ease.lambda")) {
         c->ease.lambda = v;
+        c->ease_fixed = 1;
     } else if (RECSYS_EVAL_KEY("ease.top")) {
         c->ease_top = (uint32_t) v;
     } else if (RECSYS_EVAL_KEY("ease.magnitude")) {
