@@ -11,7 +11,8 @@
 #   RECSYS_BUILD [build]   where the tools are (made when missing); the
 #                          events file goes to <RECSYS_BUILD>/bench-train/
 #   EVAL_BLAS [auto]       as in scripts/eval-movielens.sh
-# Extra arguments go to recsys-eval (e.g. als.factors=128).
+# Extra arguments go to recsys-eval (e.g. als.factors=128); by default
+# ALS has 64 factors, lambda 1, alpha 10, and item-kNN 100 neighbours.
 set -eu
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -34,5 +35,8 @@ fi
 
 . "$root/scripts/openblas.sh"
 
-echo "+ recsys-eval events $file models=toppop,knn,ease,als $*"
-exec "$build/recsys-eval" events "$file" models=toppop,knn,ease,als "$@"
+# the model: schema's defaults rather than MovieLens's tuned values
+set -- models=toppop,knn,ease,als als.factors=64 als.lambda=1 als.alpha=10 \
+    knn.neighbours=100 "$@"
+echo "+ recsys-eval events $file $*"
+exec "$build/recsys-eval" events "$file" "$@"

@@ -275,16 +275,17 @@ main(int argc, char **argv)
 
     c.seed = 1;
     c.k = 10;
-    c.als.factors = 64;
+    c.als.factors = 128;
     c.als.iterations = 15;
-    c.als.lambda = 1.0;
-    c.als.alpha = 10.0;
+    c.als.lambda = 100;
+    c.als.alpha = 30;
     c.als.seed = 1;
-    c.ease.lambda = 300;
-    c.ease_top = 200;
-    c.knn.neighbours = 100;
+    c.ease.lambda = 200;
+    c.ease_top = 500;
+    c.ease_keep = RECSYS_ITEMSIM_MAGNITUDE;
+    c.knn.neighbours = 1000;
     c.knn.shrink = 10;
-    c.svd_factors = 50;
+    c.svd_factors = 20;
     c.eval_users = 0;
     c.half_life = 7 * 86400;
     snprintf(c.models, sizeof(c.models), "%s",
@@ -1272,9 +1273,9 @@ recsys_eval_tune_als(const recsys_eval_data_t *d, recsys_eval_conf_t *c)
     recsys_eval_best_t       best;
     recsys_als_model_t       model;
     recsys_holdout_result_t  r;
-    static const double      lambdas[] = { 0.1, 1, 10, 50 };
+    static const double      lambdas[] = { 0.1, 1, 10, 50, 100, 200, 500 };
     static const double      alphas[] = { 3, 10, 30 };
-    static const uint32_t    factors[] = { 32, 128 };
+    static const uint32_t    factors[] = { 16, 32, 128 };
     static const uint32_t    iterations[] = { 30 };
 
     recsys_eval_best_init(&best);
