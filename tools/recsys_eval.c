@@ -164,6 +164,9 @@ typedef struct {
 static int recsys_eval_movielens(const char *dir, recsys_eval_conf_t *c,
     int tune);
 static int recsys_eval_events(const char *path, recsys_eval_conf_t *c);
+static int recsys_eval_load(const char *path, int movielens,
+    const recsys_eval_conf_t *c, recsys_matrix_t *all,
+    recsys_event_t **events, size_t *n);
 static int recsys_eval_read_ratings(const char *dir, recsys_idmap_t *users,
     recsys_idmap_t *items, recsys_event_t **events, size_t *n);
 static int recsys_eval_read_events(const char *path, recsys_idmap_t *users,
@@ -336,44 +339,16 @@ recsys_eval_movielens(const char *dir, recsys_eval_conf_t *c, int tune)
     size_t                  n;
     uint64_t                ntrain;
     recsys_event_t         *events, *train;
-    recsys_idmap_t         *users, *items;
     recsys_matrix_t         all, part;
     recsys_holdout_t        test;
     recsys_eval_data_t      d;
     recsys_holdout_conf_t   hc;
-    double                  t0;
 
-    users = recsys_idmap_create();
-    items = recsys_idmap_create();
-
-    if (users == NULL || items == NULL) {
-        fprintf(stderr, "recsys-eval: out of memory\n");
-        return 1;
-    }
-
-    t0 = recsys_eval_now();
-
-    if (recsys_eval_read_ratings(dir, users, items, &events, &n) != 0) {
-        return 1;
-    }
-
-    if (recsys_matrix_build(&all, recsys_idmap_count(users),
-                            recsys_idmap_count(items), events, n,
-                            RECSYS_MERGE_MAX, NULL, err, sizeof(err))
-        != 0)
-    {
-        fprintf(stderr, "recsys-eval: %s\n", err);
+    if (recsys_eval_load(dir, 1, c, &all, &events, &n) != 0) {
         return 1;
     }
 
     free(events);
-
-    printf("MovieLens %s/ratings.csv: %u users, %u items with a positive, "
-           "%llu positives (rating >= %.0f), read in %.2f s\n",
-           dir, all.nusers, all.nitems, (unsigned long long) all.nnz,
-           RECSYS_EVAL_POSITIVE, recsys_eval_now() - t0);
-    printf("BLAS: %s; threads: %u\n", recsys_blas_name(),
-           recsys_parallel_threads(c->threads));
 
     if (!tune) {
         if (recsys_eval_prepare(&d, c, &all, c->seed) != 0) {
@@ -389,8 +364,6 @@ recsys_eval_movielens(const char *dir, recsys_eval_conf_t *c, int tune)
 
         recsys_eval_release(&d);
         recsys_matrix_free(&all);
-        recsys_idmap_destroy(users);
-        recsys_idmap_destroy(items);
 
         return 0;
     }
@@ -425,8 +398,6 @@ recsys_eval_movielens(const char *dir, recsys_eval_conf_t *c, int tune)
     recsys_eval_release(&d);
     recsys_matrix_free(&part);
     recsys_matrix_free(&all);
-    recsys_idmap_destroy(users);
-    recsys_idmap_destroy(items);
 
     return 0;
 }
@@ -435,48 +406,16 @@ recsys_eval_movielens(const char *dir, recsys_eval_conf_t *c, int tune)
 static int
 recsys_eval_events(const char *path, recsys_eval_conf_t *c)
 {
-    char                 err[256];
     double               t0, *pop;
     size_t               n, i;
     int64_t              now;
     recsys_event_t      *events;
-    recsys_idmap_t      *users, *items;
     recsys_matrix_t      all;
     recsys_eval_data_t   d;
 
-    users = recsys_idmap_create();
-    items = recsys_idmap_create();
-
-    if (users == NULL || items == NULL) {
-        fprintf(stderr, "recsys-eval: out of memory\n");
+    if (recsys_eval_load(path, 0, c, &all, &events, &n) != 0) {
         return 1;
     }
-
-    t0 = recsys_eval_now();
-
-    if (recsys_eval_read_events(path, users, items, &events, &n) != 0) {
-        return 1;
-    }
-
-    printf("events %s: %zu events, %u users, %u items, read in %.2f s\n",
-           path, n, recsys_idmap_count(users), recsys_idmap_count(items),
-           recsys_eval_now() - t0);
-    printf("BLAS: %s; threads: %u\n", recsys_blas_name(),
-           recsys_parallel_threads(c->threads));
-
-    t0 = recsys_eval_now();
-
-    if (recsys_matrix_build(&all, recsys_idmap_count(users),
-                            recsys_idmap_count(items), events, n,
-                            RECSYS_MERGE_SUM, NULL, err, sizeof(err))
-        != 0)
-    {
-        fprintf(stderr, "recsys-eval: %s\n", err);
-        return 1;
-    }
-
-    printf("matrix: %llu entries, built in %.2f s\n",
-           (unsigned long long) all.nnz, recsys_eval_now() - t0);
 
     /* decayed popularity over the raw events, as of the newest one */
 
@@ -509,8 +448,6 @@ recsys_eval_events(const char *path, recsys_eval_conf_t *c)
     }
 
     recsys_matrix_free(&all);
-    recsys_idmap_destroy(users);
-    recsys_idmap_destroy(items);
 
     printf("loaded data: %.0f MB peak RSS so far (in every peak below)\n",
            recsys_eval_rss_mb());
@@ -519,6 +456,68 @@ recsys_eval_events(const char *path, recsys_eval_conf_t *c)
     recsys_eval_release(&d);
 
     return 0;
+}
+
+
+/*
+ * Reads MovieLens ratings (positives only, duplicates merged by MAX) or
+ * JSON Lines events (merged by SUM) into the matrix "all"; the events
+ * stay for the caller (freed by it).
+ */
+static int
+recsys_eval_load(const char *path, int movielens,
+    const recsys_eval_conf_t *c, recsys_matrix_t *all,
+    recsys_event_t **events, size_t *n)
+{
+    int              rc;
+    char             err[256];
+    double           t0;
+    recsys_idmap_t  *users, *items;
+
+    users = recsys_idmap_create();
+    items = recsys_idmap_create();
+    rc = -1;
+    t0 = recsys_eval_now();
+
+    if (users == NULL || items == NULL) {
+        fprintf(stderr, "recsys-eval: out of memory\n");
+        goto done;
+    }
+
+    if ((movielens
+         ? recsys_eval_read_ratings(path, users, items, events, n)
+         : recsys_eval_read_events(path, users, items, events, n))
+        != 0)
+    {
+        goto done;
+    }
+
+    if (recsys_matrix_build(all, recsys_idmap_count(users),
+                            recsys_idmap_count(items), *events, *n,
+                            movielens ? RECSYS_MERGE_MAX : RECSYS_MERGE_SUM,
+                            NULL, err, sizeof(err))
+        != 0)
+    {
+        fprintf(stderr, "recsys-eval: %s\n", err);
+        free(*events);
+        goto done;
+    }
+
+    printf("%s %s: %zu %s, %u users, %u items, %llu entries, read in "
+           "%.2f s\n", movielens ? "MovieLens" : "events", path, *n,
+           movielens ? "positives (rating >= 4)" : "events", all->nusers,
+           all->nitems, (unsigned long long) all->nnz,
+           recsys_eval_now() - t0);
+    printf("BLAS: %s; threads: %u\n", recsys_blas_name(),
+           recsys_parallel_threads(c->threads));
+    rc = 0;
+
+done:
+
+    recsys_idmap_destroy(users);
+    recsys_idmap_destroy(items);
+
+    return rc;
 }
 
 
