@@ -126,6 +126,31 @@ recsys_json_walk(char *dst, const char *s, size_t len, size_t max, int raw)
     for (i = 0; i < len; i += n) {
         b = p[i];
 
+        /* most text: a run of ASCII that needs no escape, copied at once */
+
+        if (b < 0x80 && (raw || recsys_json_ascii[b] == 1)) {
+            for (n = 1; i + n < len && p[i + n] < 0x80; n++) {
+                if (!raw && recsys_json_ascii[p[i + n]] != 1) {
+                    break;
+                }
+            }
+
+            if (n > max - out) {
+                n = max - out;
+
+                if (n == 0) {
+                    break;
+                }
+            }
+
+            if (dst != NULL) {
+                memcpy(dst + out, s + i, n);
+            }
+
+            out += n;
+            continue;
+        }
+
         if (b < 0x80) {
             n = 1;
             c = raw ? 1 : (recsys_json_ascii[b] ? recsys_json_ascii[b] : 6);
