@@ -1,7 +1,8 @@
 #!/bin/sh
 # Runs nginx with the module under valgrind (one process, master_process
-# off), sends good and bad requests of every kind, stops it, and fails on
-# any memory error or definite leak.  Used by "make memcheck".
+# off), sends good and bad requests of every kind, has the builder thread
+# run a rebuild and a rollback, stops it, and fails on any memory error or
+# definite leak.  Used by "make memcheck".
 set -eu
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -45,12 +46,19 @@ http {
         location = /v1/recommendations { recsys recommendations; }
         location = /v1/search { recsys search; recsys_max_body_size 300; }
         location = /v1/popular { recsys popular; }
+        location = /admin/index/status { recsys_admin status; }
+        location = /admin/index/rebuild { recsys_admin rebuild; }
+        location = /admin/index/rollback { recsys_admin rollback; }
+        location /admin/token/ {
+            recsys_admin status;
+            recsys_admin_token secret;
+        }
         recsys_limit zone=ip cost=k;
     }
 }
 CONF
 
-valgrind --leak-check=full --errors-for-leak-kinds=definite \
+valgrind --leak-check=full --errors-for-leak-kinds=definite --num-callers=40 \
     --error-exitcode=99 --log-file="$dir/valgrind.log" \
     --suppressions="$root/scripts/memcheck.supp" \
     "$NGINX_BIN" -p "$dir" -c "$dir/nginx.conf" &
@@ -93,6 +101,45 @@ while [ $i -lt 20 ]; do
     i=$((i + 1))
 done
 
+# the builder runs on a thread of this process: a rebuild, a rollback
+idle() {
+    for _ in $(seq 1 600); do
+        case $(curl -s "$u/admin/index/status") in
+        *'"state":"idle"'*queued_job*) ;;
+        *'"state":"idle"'*) return 0 ;;
+        esac
+        sleep 0.2
+    done
+    echo "memcheck: the builder did not finish" >&2
+    return 1
+}
+
+n=0
+admin() { curl -s -o /dev/null "$@"; n=$((n + 1)); }
+
+admin -H "$json" -d '{"full": true}' "$u/admin/index/rebuild"
+idle
+admin -X POST "$u/admin/index/rollback"
+idle
+case $(curl -s "$u/admin/index/status") in
+*'"builds":[{"id":2,"success":true,"type":"rollback"'*'"id":1,"success":true,"type":"full"'*) ;;
+*)
+    echo "memcheck: the rebuild or the rollback failed" >&2
+    kill $vg
+    exit 1
+    ;;
+esac
+admin -H "$json" -d '{"full": true} trailing' "$u/admin/index/rebuild"
+admin -H "$json" -d '{"full": 1}' "$u/admin/index/rebuild"
+admin -H 'Transfer-Encoding: chunked' -H "$json" -d '{}' \
+    "$u/admin/index/rebuild"
+admin -X DELETE "$u/admin/index/status"
+admin "$u/admin/token/x%0Ay"
+admin -H 'Authorization: Bearer wrong' "$u/admin/token/x"
+admin -H 'Authorization: Bearer secret' "$u/admin/token/x"
+admin "$u/admin/index/status"
+admin "$u/health/detailed"
+
 kill -QUIT $vg
 rc=0
 wait $vg || rc=$?
@@ -102,4 +149,5 @@ if [ $rc -ne 0 ]; then
     echo "memcheck: valgrind reported errors (exit $rc), see $dir/valgrind.log"
     exit 1
 fi
-echo "memcheck: no memory errors, no definite leaks (380 requests)"
+echo "memcheck: no memory errors, no definite leaks (380 requests," \
+     "$n admin requests with a rebuild and a rollback)"
