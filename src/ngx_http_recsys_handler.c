@@ -12,6 +12,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_recsys_module.h"
+#include "ngx_http_recsys_body.h"
 #include "recsys_json.h"
 #include "recsys_request.h"
 #include "recsys_search.h"
@@ -45,8 +46,6 @@ typedef struct {
 
 
 static void ngx_http_recsys_body_handler(ngx_http_request_t *r);
-static ngx_int_t ngx_http_recsys_read_body(ngx_http_request_t *r,
-    ngx_http_recsys_ctx_t *ctx);
 static ngx_int_t ngx_http_recsys_process(ngx_http_request_t *r,
     ngx_http_recsys_ctx_t *ctx);
 static ngx_int_t ngx_http_recsys_answer(ngx_http_request_t *r,
@@ -67,8 +66,6 @@ static void ngx_http_recsys_cleanup(void *data);
 ngx_int_t
 ngx_http_recsys_handler(ngx_http_request_t *r)
 {
-    u_char                      *ct;
-    size_t                       len;
     ngx_int_t                    rc;
     ngx_str_t                    allow;
     ngx_uint_t                   methods;
@@ -114,19 +111,7 @@ ngx_http_recsys_handler(ngx_http_request_t *r)
     }
 
     if (!(r->method & methods)) {
-        rc = ngx_http_discard_request_body(r);
-        if (rc != NGX_OK) {
-            return ngx_http_recsys_send_status(r, rc);
-        }
-
-        if (ngx_http_recsys_add_header(r, "Allow", &allow) != NGX_OK) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        return ngx_http_recsys_send_error(r, NGX_HTTP_NOT_ALLOWED,
-                                          "method_not_allowed",
-                                          "method %V is not allowed, use %V",
-                                          &r->method_name, &allow);
+        return ngx_http_recsys_method_not_allowed(r, &allow);
     }
 
     if (r->method != NGX_HTTP_POST) {
@@ -138,64 +123,8 @@ ngx_http_recsys_handler(ngx_http_request_t *r)
         return ngx_http_recsys_process(r, ctx);
     }
 
-    ct = NULL;
-    len = 0;
-
-    if (r->headers_in.content_type) {
-        ct = r->headers_in.content_type->value.data;
-        len = r->headers_in.content_type->value.len;
-    }
-
-    /* "application/json", optionally followed by parameters */
-    if (ct == NULL
-        || len < sizeof("application/json") - 1
-        || ngx_strncasecmp(ct, (u_char *) "application/json",
-                           sizeof("application/json") - 1)
-           != 0
-        || (len > sizeof("application/json") - 1
-            && ct[sizeof("application/json") - 1] != ';'
-            && ct[sizeof("application/json") - 1] != ' '))
-    {
-        rc = ngx_http_discard_request_body(r);
-        if (rc != NGX_OK) {
-            return ngx_http_recsys_send_status(r, rc);
-        }
-
-        return ngx_http_recsys_send_error(r,
-                                          NGX_HTTP_UNSUPPORTED_MEDIA_TYPE,
-                                          "unsupported_media_type",
-                                          "the body must be "
-                                          "application/json");
-    }
-
-    if (r->headers_in.content_length_n > (off_t) rlcf->max_body_size) {
-        rc = ngx_http_discard_request_body(r);
-        if (rc != NGX_OK) {
-            return ngx_http_recsys_send_status(r, rc);
-        }
-
-        return ngx_http_recsys_send_error(r,
-                                          NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
-                                          "body_too_large",
-                                          "the body is larger than %uz "
-                                          "bytes", rlcf->max_body_size);
-    }
-
-    rc = ngx_http_read_client_request_body(r, ngx_http_recsys_body_handler);
-
-    /* client_max_body_size refused a declared length: answer in JSON */
-    if (rc == NGX_HTTP_REQUEST_ENTITY_TOO_LARGE) {
-        r->keepalive = 0;
-        return ngx_http_recsys_send_error(r, rc, "body_too_large",
-                                          "the body is larger than "
-                                          "client_max_body_size");
-    }
-
-    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
-        return ngx_http_recsys_send_status(r, rc);
-    }
-
-    return NGX_DONE;
+    return ngx_http_recsys_body_read(r, rlcf->max_body_size,
+                                     ngx_http_recsys_body_handler);
 }
 
 
@@ -209,85 +138,16 @@ ngx_http_recsys_body_handler(ngx_http_request_t *r)
     rlcf = ngx_http_get_module_loc_conf(r, ngx_http_recsys_module);
     ctx = ngx_http_get_module_ctx(r, ngx_http_recsys_module);
 
-    rc = ngx_http_recsys_read_body(r, ctx);
+    rc = ngx_http_recsys_body_get(r, rlcf->max_body_size, &ctx->body);
 
     if (rc == NGX_OK) {
         rc = ngx_http_recsys_process(r, ctx);
 
     } else if (rc == NGX_DECLINED) {
-        rc = ngx_http_recsys_send_error(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
-                                        "body_too_large",
-                                        "the body is larger than %uz bytes",
-                                        rlcf->max_body_size);
+        rc = ngx_http_recsys_body_too_large(r, rlcf->max_body_size);
     }
 
     ngx_http_finalize_request(r, rc);
-}
-
-
-static ngx_int_t
-ngx_http_recsys_read_body(ngx_http_request_t *r, ngx_http_recsys_ctx_t *ctx)
-{
-    u_char                      *p;
-    off_t                        len, size;
-    ssize_t                      n;
-    ngx_buf_t                   *b;
-    ngx_chain_t                 *cl;
-    ngx_http_recsys_loc_conf_t  *rlcf;
-
-    rlcf = ngx_http_get_module_loc_conf(r, ngx_http_recsys_module);
-
-    len = 0;
-
-    if (r->request_body) {
-        for (cl = r->request_body->bufs; cl; cl = cl->next) {
-            b = cl->buf;
-            len += b->in_file ? b->file_last - b->file_pos
-                              : b->last - b->pos;
-        }
-    }
-
-    /* a chunked body has no Content-Length to check up front */
-    if (len > (off_t) rlcf->max_body_size) {
-        return NGX_DECLINED;
-    }
-
-    p = ngx_pnalloc(r->pool, len + 1);
-    if (p == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    ctx->body.data = p;
-    ctx->body.len = len;
-
-    if (len == 0) {
-        return NGX_OK;
-    }
-
-    for (cl = r->request_body->bufs; cl; cl = cl->next) {
-        b = cl->buf;
-
-        if (b->in_file) {
-            size = b->file_last - b->file_pos;
-            n = ngx_read_file(b->file, p, size, b->file_pos);
-
-            if (n != size) {
-                ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
-                              "recsys: cannot read the request body from "
-                              "\"%V\"", &b->file->name);
-                return NGX_HTTP_INTERNAL_SERVER_ERROR;
-            }
-
-            p += size;
-
-        } else {
-            p = ngx_cpymem(p, b->pos, b->last - b->pos);
-        }
-    }
-
-    *p = '\0';
-
-    return NGX_OK;
 }
 
 
