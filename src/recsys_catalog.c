@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,7 +35,13 @@ typedef enum {
     RECSYS_CATALOG_PATH,            /* char *, relative to the YAML file */
     RECSYS_CATALOG_DURATION,        /* "30s", "10m", ..., up to max seconds,
                                        uint64_t */
-    RECSYS_CATALOG_MAPPING          /* nested struct described by keys */
+    RECSYS_CATALOG_MAPPING,         /* nested struct described by keys */
+    RECSYS_CATALOG_FLOAT,           /* a finite number, fmin..fmax, double */
+    RECSYS_CATALOG_SIZE,            /* bytes: "512", "64k", "16m", "1g",
+                                       min..max, uint64_t */
+    RECSYS_CATALOG_NUMBERS          /* names (check) to FLOAT values, at
+                                       least min of them,
+                                       recsys_catalog_numbers_t */
 } recsys_catalog_type_e;
 
 
@@ -53,7 +60,9 @@ typedef struct recsys_catalog_key_s  recsys_catalog_key_t;
  * when_key is required only while that earlier ENUM row of the same table
  * holds when_value; with only set, it is refused otherwise.  A key with
  * conflicts may not appear together with that key.  INT and DURATION
- * values are at least min.
+ * values are at least min.  An optional MAPPING that is absent is left
+ * zeroed, defaults included; when it is there, the int at present (in
+ * the struct the mapping fills) is set to 1.
  */
 struct recsys_catalog_key_s {
     const char                   *name;
@@ -71,6 +80,10 @@ struct recsys_catalog_key_s {
     int                           when_value;
     int                           only;
     const char                   *conflicts;
+    double                        fmin;
+    double                        fmax;
+    int                           optional;
+    size_t                        present;
 };
 
 
@@ -136,6 +149,13 @@ static int recsys_catalog_error(recsys_catalog_ctx_t *ctx,
     const yaml_mark_t *mark, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static int recsys_catalog_uint(const char *s, uint64_t *out);
+static int recsys_catalog_float(const char *s, double *out);
+static int recsys_catalog_size(const char *s, uint64_t *out);
+static int recsys_catalog_numbers(recsys_catalog_ctx_t *ctx,
+    const recsys_catalog_key_t *key, yaml_node_t *node, char *base);
+static int recsys_catalog_events(recsys_catalog_ctx_t *ctx,
+    recsys_catalog_t *c, yaml_node_t *root);
+static int recsys_catalog_type_name(const char *s);
 static void recsys_catalog_free_keys(const recsys_catalog_key_t *keys,
     char *base);
 static int recsys_catalog_buf_add(recsys_catalog_buf_t *b, const char *s,
@@ -283,6 +303,102 @@ static const recsys_catalog_key_t  recsys_catalog_maintenance_keys[] = {
 };
 
 
+static const recsys_catalog_enum_t  recsys_catalog_events_sync[] = {
+    { "request",       RECSYS_EVENTS_SYNC_REQUEST,  NULL },
+    { "interval",      RECSYS_EVENTS_SYNC_INTERVAL, NULL },
+    { NULL, 0, NULL }
+};
+
+
+static const recsys_catalog_enum_t  recsys_catalog_store_types[] = {
+    { "file",          RECSYS_STORE_FILE,           NULL },
+    { "postgresql",    RECSYS_STORE_POSTGRESQL,     NULL },
+    { NULL, 0, NULL }
+};
+
+
+/* path and dsn have defaults from other sections: recsys_catalog_events() */
+static const recsys_catalog_key_t  recsys_catalog_store_keys[] = {
+
+    { .name = "type", .type = RECSYS_CATALOG_ENUM,
+      .offset = offsetof(recsys_events_store_conf_t, type),
+      .values = recsys_catalog_store_types, .dflt = "file" },
+
+    { .name = "path", .type = RECSYS_CATALOG_PATH,
+      .offset = offsetof(recsys_events_store_conf_t, path),
+      .when_key = "type", .when_value = RECSYS_STORE_FILE, .only = 1 },
+
+    { .name = "dsn", .type = RECSYS_CATALOG_STRING,
+      .offset = offsetof(recsys_events_store_conf_t, dsn),
+      .when_key = "type", .when_value = RECSYS_STORE_POSTGRESQL,
+      .only = 1 },
+
+    { .name = "table", .type = RECSYS_CATALOG_STRING,
+      .offset = offsetof(recsys_events_store_conf_t, table),
+      .dflt = "recsys_events", .check = recsys_catalog_table_name,
+      .expect = "a table name, optionally schema-qualified (schema.table)",
+      .when_key = "type", .when_value = RECSYS_STORE_POSTGRESQL,
+      .only = 1 },
+
+    { .name = "query", .type = RECSYS_CATALOG_STRING,
+      .offset = offsetof(recsys_events_store_conf_t, query),
+      .when_key = "type", .when_value = RECSYS_STORE_POSTGRESQL,
+      .only = 1, .conflicts = "table" },
+
+    { .name = NULL }
+};
+
+
+static const recsys_catalog_key_t  recsys_catalog_events_keys[] = {
+
+    { .name = "types", .type = RECSYS_CATALOG_NUMBERS, .required = 1,
+      .offset = offsetof(recsys_events_conf_t, types),
+      .min = 1, .fmin = -1e6, .fmax = 1e6,
+      .check = recsys_catalog_type_name,
+      .expect = "a type name of 1 to 64 letters, digits, '_', '-' or '.'" },
+
+    { .name = "max_batch", .type = RECSYS_CATALOG_INT,
+      .offset = offsetof(recsys_events_conf_t, max_batch),
+      .min = 1, .max = 10000, .dflt = "100" },
+
+    { .name = "max_id_length", .type = RECSYS_CATALOG_INT,
+      .offset = offsetof(recsys_events_conf_t, max_id_length),
+      .min = 1, .max = 4096, .dflt = "256" },
+
+    { .name = "sync", .type = RECSYS_CATALOG_ENUM,
+      .offset = offsetof(recsys_events_conf_t, sync),
+      .values = recsys_catalog_events_sync, .dflt = "request" },
+
+    { .name = "sync_interval", .type = RECSYS_CATALOG_DURATION,
+      .offset = offsetof(recsys_events_conf_t, sync_interval),
+      .min = 1, .max = 3600, .dflt = "1s",
+      .when_key = "sync", .when_value = RECSYS_EVENTS_SYNC_INTERVAL,
+      .only = 1 },
+
+    { .name = "segment_age", .type = RECSYS_CATALOG_DURATION,
+      .offset = offsetof(recsys_events_conf_t, segment_age),
+      .min = 1, .max = 3600, .dflt = "1s" },
+
+    { .name = "spool_limit", .type = RECSYS_CATALOG_SIZE,
+      .offset = offsetof(recsys_events_conf_t, spool_limit),
+      .min = 1024 * 1024, .max = 1ULL << 50, .dflt = "1g" },
+
+    { .name = "ship_interval", .type = RECSYS_CATALOG_DURATION,
+      .offset = offsetof(recsys_events_conf_t, ship_interval),
+      .min = 1, .max = 3600, .dflt = "1s" },
+
+    { .name = "ship_batch", .type = RECSYS_CATALOG_INT,
+      .offset = offsetof(recsys_events_conf_t, ship_batch),
+      .min = 1, .max = 1000000, .dflt = "10000" },
+
+    { .name = "store", .type = RECSYS_CATALOG_MAPPING,
+      .offset = offsetof(recsys_events_conf_t, store),
+      .keys = recsys_catalog_store_keys },
+
+    { .name = NULL }
+};
+
+
 static const recsys_catalog_key_t  recsys_catalog_keys[] = {
 
     { .name = "source", .type = RECSYS_CATALOG_MAPPING, .required = 1,
@@ -296,6 +412,11 @@ static const recsys_catalog_key_t  recsys_catalog_keys[] = {
     { .name = "maintenance", .type = RECSYS_CATALOG_MAPPING,
       .offset = offsetof(recsys_catalog_t, maintenance),
       .keys = recsys_catalog_maintenance_keys },
+
+    { .name = "events", .type = RECSYS_CATALOG_MAPPING,
+      .offset = offsetof(recsys_catalog_t, events),
+      .keys = recsys_catalog_events_keys, .optional = 1,
+      .present = offsetof(recsys_events_conf_t, enabled) },
 
     { .name = NULL }
 };
@@ -817,6 +938,10 @@ recsys_catalog_document(recsys_catalog_ctx_t *ctx, yaml_parser_t *parser,
     rc = recsys_catalog_mapping(ctx, recsys_catalog_keys, root, (char *) c,
                                 NULL, &root->start_mark);
 
+    if (rc == 0) {
+        rc = recsys_catalog_events(ctx, c, root);
+    }
+
 done:
 
     yaml_document_delete(&doc);
@@ -971,6 +1096,10 @@ recsys_catalog_absent(recsys_catalog_ctx_t *ctx,
     }
 
     if (key->type == RECSYS_CATALOG_MAPPING) {
+        if (key->optional) {
+            return 0;
+        }
+
         snprintf(child, sizeof(child), "%s%s%s", name ? name : "",
                  name ? "." : "", key->name);
 
@@ -1004,9 +1133,17 @@ recsys_catalog_value(recsys_catalog_ctx_t *ctx,
         snprintf(child, sizeof(child), "%s%s%s", name ? name : "",
                  name ? "." : "", key->name);
 
+        if (key->optional) {
+            *(int *) (base + key->offset + key->present) = 1;
+        }
+
         return recsys_catalog_mapping(ctx, key->keys, node,
                                       base + key->offset, child,
                                       &node->start_mark);
+    }
+
+    if (key->type == RECSYS_CATALOG_NUMBERS) {
+        return recsys_catalog_numbers(ctx, key, node, base);
     }
 
     if (node->type != YAML_SCALAR_NODE || recsys_catalog_null(node)) {
@@ -1029,6 +1166,101 @@ recsys_catalog_value(recsys_catalog_ctx_t *ctx,
 }
 
 
+/*
+ * NUMBERS: each name checked, each value a FLOAT within the key's bounds;
+ * errors name the entry.
+ */
+
+static int
+recsys_catalog_numbers(recsys_catalog_ctx_t *ctx,
+    const recsys_catalog_key_t *key, yaml_node_t *node, char *base)
+{
+    char                       got[RECSYS_CATALOG_QUOTE_LEN + 8];
+    char                       expect[256];
+    size_t                     n, i;
+    yaml_node_t               *kn, *vn;
+    yaml_node_pair_t          *pair, *prev;
+    recsys_catalog_key_t       entry;
+    recsys_catalog_numbers_t  *nums;
+
+    if (node->type != YAML_MAPPING_NODE) {
+        recsys_catalog_got(node, got, sizeof(got));
+        return recsys_catalog_error(ctx, &node->start_mark,
+                                    "\"%s\" must be a mapping of names to"
+                                    " numbers, got %s", key->name, got);
+    }
+
+    nums = (recsys_catalog_numbers_t *) (base + key->offset);
+    n = node->data.mapping.pairs.top - node->data.mapping.pairs.start;
+
+    if (n < key->min) {
+        return recsys_catalog_error(ctx, &node->start_mark,
+                                    "\"%s\" must have at least %llu"
+                                    " entries", key->name,
+                                    (unsigned long long) key->min);
+    }
+
+    nums->names = calloc(n ? n : 1, sizeof(char *));
+    nums->values = calloc(n ? n : 1, sizeof(double));
+
+    if (nums->names == NULL || nums->values == NULL) {
+        return recsys_catalog_error(ctx, &node->start_mark, "out of memory");
+    }
+
+    memset(&entry, 0, sizeof(recsys_catalog_key_t));
+    entry.type = RECSYS_CATALOG_FLOAT;
+    entry.fmin = key->fmin;
+    entry.fmax = key->fmax;
+
+    for (pair = node->data.mapping.pairs.start, i = 0;
+         pair < node->data.mapping.pairs.top;
+         pair++, i++)
+    {
+        kn = yaml_document_get_node(ctx->doc, pair->key);
+        vn = yaml_document_get_node(ctx->doc, pair->value);
+
+        recsys_catalog_got(kn, got, sizeof(got));
+
+        if (kn->type != YAML_SCALAR_NODE
+            || strlen((char *) kn->data.scalar.value) != kn->data.scalar.length
+            || (key->check && key->check((char *) kn->data.scalar.value)))
+        {
+            snprintf(expect, sizeof(expect), "%s",
+                     key->expect ? key->expect : "a name");
+            return recsys_catalog_error(ctx, &kn->start_mark,
+                                        "a key of \"%s\" must be %s, got %s",
+                                        key->name, expect, got);
+        }
+
+        prev = recsys_catalog_pair(ctx, node, (char *) kn->data.scalar.value,
+                                   pair);
+        if (prev != NULL) {
+            return recsys_catalog_error(ctx, &kn->start_mark,
+                                        "duplicate key %s in \"%s\"", got,
+                                        key->name);
+        }
+
+        nums->names[i] = strdup((char *) kn->data.scalar.value);
+        if (nums->names[i] == NULL) {
+            return recsys_catalog_error(ctx, &kn->start_mark,
+                                        "out of memory");
+        }
+
+        nums->n = i + 1;
+        entry.name = nums->names[i];
+
+        if (recsys_catalog_value(ctx, &entry, vn, (char *) &nums->values[i],
+                                 NULL)
+            != 0)
+        {
+            return -1;
+        }
+    }
+
+    return 0;
+}
+
+
 /* interpolates text, checks it against key and stores it at base */
 
 static int
@@ -1039,6 +1271,7 @@ recsys_catalog_set(recsys_catalog_ctx_t *ctx, const recsys_catalog_key_t *key,
     char                          msg[RECSYS_CATALOG_ERRLEN], expect[256];
     char                          got[RECSYS_CATALOG_QUOTE_LEN + 8];
     char                         *s, *path, **slot;
+    double                        d;
     uint64_t                      n;
     const recsys_catalog_enum_t  *e;
 
@@ -1095,6 +1328,45 @@ recsys_catalog_set(recsys_catalog_ctx_t *ctx, const recsys_catalog_key_t *key,
             recsys_catalog_error(ctx, mark, "\"%s\" must be at least %llus,"
                                  " got %s", key->name,
                                  (unsigned long long) key->min, got);
+            goto failed;
+        }
+
+        *(uint64_t *) (base + key->offset) = n;
+        free(s);
+        return 0;
+
+    case RECSYS_CATALOG_FLOAT:
+        if (recsys_catalog_float(s, &d) != 0) {
+            recsys_catalog_error(ctx, mark, "\"%s\" must be a number, got %s",
+                                 key->name, got);
+            goto failed;
+        }
+
+        if (d < key->fmin || d > key->fmax) {
+            recsys_catalog_error(ctx, mark, "\"%s\" must be between %g and"
+                                 " %g, got %s", key->name, key->fmin,
+                                 key->fmax, s);
+            goto failed;
+        }
+
+        *(double *) (base + key->offset) = d;
+        free(s);
+        return 0;
+
+    case RECSYS_CATALOG_SIZE:
+        rc = recsys_catalog_size(s, &n);
+
+        if (rc == -1) {
+            recsys_catalog_error(ctx, mark, "\"%s\" must be %s, got %s",
+                                 key->name, expect, got);
+            goto failed;
+        }
+
+        if (rc == -2 || n < key->min || n > key->max) {
+            recsys_catalog_error(ctx, mark, "\"%s\" must be between %llu"
+                                 " and %llu bytes, got %s", key->name,
+                                 (unsigned long long) key->min,
+                                 (unsigned long long) key->max, got);
             goto failed;
         }
 
@@ -1404,6 +1676,18 @@ recsys_catalog_expected(const recsys_catalog_key_t *key, char *buf,
         snprintf(buf, size, "a mapping");
         return;
 
+    case RECSYS_CATALOG_FLOAT:
+        snprintf(buf, size, "a number");
+        return;
+
+    case RECSYS_CATALOG_SIZE:
+        snprintf(buf, size, "a size like 512, 64k, 16m or 1g");
+        return;
+
+    case RECSYS_CATALOG_NUMBERS:
+        snprintf(buf, size, "a mapping of names to numbers");
+        return;
+
     case RECSYS_CATALOG_ENUM:
         n = snprintf(buf, size, "one of");
 
@@ -1574,9 +1858,170 @@ recsys_catalog_uint(const char *s, uint64_t *out)
 }
 
 
+/* a finite decimal number: no hex, "inf" or "nan"; 0 or -1 */
+
+static int
+recsys_catalog_float(const char *s, double *out)
+{
+    char        *end;
+    double       d;
+    const char  *p;
+
+    if (*s == '\0') {
+        return -1;
+    }
+
+    for (p = s; *p != '\0'; p++) {
+        if (!((*p >= '0' && *p <= '9') || *p == '.' || *p == '-'
+              || *p == '+' || *p == 'e' || *p == 'E'))
+        {
+            return -1;
+        }
+    }
+
+    errno = 0;
+    d = strtod(s, &end);
+
+    if (*end != '\0' || end == s || errno == ERANGE || !isfinite(d)) {
+        return -1;
+    }
+
+    *out = d;
+
+    return 0;
+}
+
+
+/* bytes with an optional k, m or g (1024-based); -1 not a size, -2 huge */
+
+static int
+recsys_catalog_size(const char *s, uint64_t *out)
+{
+    int        rc;
+    char       buf[32];
+    size_t     len;
+    uint64_t   n, unit;
+
+    len = strlen(s);
+
+    if (len == 0 || len >= sizeof(buf)) {
+        return -1;
+    }
+
+    memcpy(buf, s, len + 1);
+    unit = 1;
+
+    switch (buf[len - 1]) {
+    case 'k': case 'K': unit = 1024ULL; break;
+    case 'm': case 'M': unit = 1024ULL * 1024; break;
+    case 'g': case 'G': unit = 1024ULL * 1024 * 1024; break;
+    default: break;
+    }
+
+    if (unit != 1) {
+        buf[--len] = '\0';
+    }
+
+    rc = recsys_catalog_uint(buf, &n);
+    if (rc != 0) {
+        return rc;
+    }
+
+    if (n > UINT64_MAX / 2 / unit) {
+        return -2;
+    }
+
+    *out = n * unit;
+
+    return 0;
+}
+
+
+/* an event type name: 1..64 of [A-Za-z0-9_.-] */
+
+static int
+recsys_catalog_type_name(const char *s)
+{
+    const char  *p;
+
+    for (p = s; *p != '\0'; p++) {
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')
+              || (*p >= '0' && *p <= '9') || *p == '_' || *p == '-'
+              || *p == '.'))
+        {
+            return -1;
+        }
+    }
+
+    return (p == s || p - s > 64) ? -1 : 0;
+}
+
+
+/*
+ * The "events:" defaults that come from other sections: the file store
+ * next to the index, the source's dsn for a PostgreSQL store.
+ */
+
+static int
+recsys_catalog_events(recsys_catalog_ctx_t *ctx, recsys_catalog_t *c,
+    yaml_node_t *root)
+{
+    size_t                       len;
+    yaml_node_t                 *node;
+    yaml_node_pair_t            *pair;
+    recsys_events_store_conf_t  *st;
+
+    if (!c->events.enabled) {
+        return 0;
+    }
+
+    st = &c->events.store;
+    pair = recsys_catalog_pair(ctx, root, "events", NULL);
+    node = yaml_document_get_node(ctx->doc, pair->value);
+
+    if (st->type == RECSYS_STORE_FILE && st->path == NULL) {
+        len = strlen(c->index.path) + sizeof("/events.jsonl");
+
+        if (len > PATH_MAX) {
+            return recsys_catalog_error(ctx, &node->start_mark,
+                                        "\"events.store.path\" would be"
+                                        " longer than %d bytes",
+                                        PATH_MAX - 1);
+        }
+
+        st->path = malloc(len);
+        if (st->path == NULL) {
+            return recsys_catalog_error(ctx, &node->start_mark,
+                                        "out of memory");
+        }
+
+        snprintf(st->path, len, "%s/events.jsonl", c->index.path);
+    }
+
+    if (st->type == RECSYS_STORE_POSTGRESQL && st->dsn == NULL) {
+        if (c->source.type != RECSYS_SOURCE_POSTGRESQL) {
+            return recsys_catalog_error(ctx, &node->start_mark,
+                                        "\"dsn\" is required in"
+                                        " \"events.store\" when the source"
+                                        " is not postgresql");
+        }
+
+        st->dsn = strdup(c->source.dsn);
+        if (st->dsn == NULL) {
+            return recsys_catalog_error(ctx, &node->start_mark,
+                                        "out of memory");
+        }
+    }
+
+    return 0;
+}
+
+
 static void
 recsys_catalog_free_keys(const recsys_catalog_key_t *keys, char *base)
 {
+    size_t                       i;
+    recsys_catalog_numbers_t    *nums;
     const recsys_catalog_key_t  *key;
 
     for (key = keys; key->name != NULL; key++) {
@@ -1591,6 +2036,18 @@ recsys_catalog_free_keys(const recsys_catalog_key_t *keys, char *base)
 
         case RECSYS_CATALOG_MAPPING:
             recsys_catalog_free_keys(key->keys, base + key->offset);
+            break;
+
+        case RECSYS_CATALOG_NUMBERS:
+            nums = (recsys_catalog_numbers_t *) (base + key->offset);
+
+            for (i = 0; i < nums->n; i++) {
+                free(nums->names[i]);
+            }
+
+            free(nums->names);
+            free(nums->values);
+            memset(nums, 0, sizeof(recsys_catalog_numbers_t));
             break;
 
         default:

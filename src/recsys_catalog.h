@@ -58,11 +58,53 @@ typedef struct {
 } recsys_maintenance_conf_t;
 
 
+/* a mapping of names to numbers, in document order */
+typedef struct {
+    char              **names;
+    double             *values;
+    size_t              n;
+} recsys_catalog_numbers_t;
+
+
+#define RECSYS_EVENTS_SYNC_REQUEST   0
+#define RECSYS_EVENTS_SYNC_INTERVAL  1
+
+#define RECSYS_STORE_FILE            0
+#define RECSYS_STORE_POSTGRESQL      1
+
+
+/* where the helper ships events, and where training reads them */
+typedef struct {
+    int                 type;           /* RECSYS_STORE_*, default file */
+    char               *path;           /* file: <index.path>/events.jsonl */
+    char               *dsn;            /* postgresql: default source.dsn */
+    char               *table;          /* "recsys_events" */
+    char               *query;          /* an application's own: read-only */
+} recsys_events_store_conf_t;
+
+
+/* "events:", optional: the events API, its spool and its store */
+typedef struct {
+    int                 enabled;        /* the section is there */
+    recsys_catalog_numbers_t types;     /* type -> its default weight */
+    uint32_t            max_batch;      /* events per request: 100 */
+    uint32_t            max_id_length;  /* bytes of a user or item id: 256 */
+    int                 sync;           /* RECSYS_EVENTS_SYNC_*: request */
+    uint64_t            sync_interval;  /* seconds, sync interval: 1 */
+    uint64_t            segment_age;    /* seconds a segment stays open: 1 */
+    uint64_t            spool_limit;    /* bytes; over it, 503: 1g */
+    uint64_t            ship_interval;  /* seconds between passes: 1 */
+    uint32_t            ship_batch;     /* events per store commit: 10000 */
+    recsys_events_store_conf_t store;
+} recsys_events_conf_t;
+
+
 typedef struct {
     char               *file;           /* the YAML file, as given */
     recsys_source_conf_t source;
     recsys_index_conf_t  index;
     recsys_maintenance_conf_t maintenance;
+    recsys_events_conf_t events;
 } recsys_catalog_t;
 
 

@@ -272,7 +272,7 @@ test_unknown_key(void **state)
 
     test_error("sources:\n  path: x\n",
                "1:1: unknown key \"sources\" at top level, expected one"
-               " of: source, index, maintenance");
+               " of: source, index, maintenance, events");
 
     test_error("source:\n  path: /x\n  dsn: postgres://\n",
                "3:3: \"dsn\" is only valid with type postgresql");
@@ -527,19 +527,19 @@ test_not_mapping(void **state)
 
     test_error("- source\n- index\n",
                "1:1: top level must be a mapping (keys: source, index,"
-               " maintenance), got a sequence");
+               " maintenance, events), got a sequence");
 
     test_error("hello\n",
                "1:1: top level must be a mapping (keys: source, index,"
-               " maintenance), got \"hello\"");
+               " maintenance, events), got \"hello\"");
 
     test_error("",
                "1:1: top level must be a mapping (keys: source, index,"
-               " maintenance), got an empty document");
+               " maintenance, events), got an empty document");
 
     test_error("# only a comment\n",
                "1:1: top level must be a mapping (keys: source, index,"
-               " maintenance), got an empty document");
+               " maintenance, events), got an empty document");
 
     test_error(TEST_VALID_SOURCE "---\nindex: {}\n",
                "5:1: only one YAML document is allowed");
@@ -1162,6 +1162,180 @@ test_duration_parse(void **state)
 }
 
 
+#define TEST_INDEX  "index: {path: /data/idx, dimension: 4}\n"
+
+
+static void
+test_events(void **state)
+{
+    recsys_catalog_t      *c;
+    recsys_events_conf_t  *ev;
+
+    (void) state;
+
+    /* absent: disabled, nothing filled */
+
+    c = test_load(TEST_VALID_SOURCE TEST_INDEX);
+    assert_int_equal(c->events.enabled, 0);
+    assert_int_equal(c->events.types.n, 0);
+    assert_null(c->events.store.path);
+    recsys_catalog_free(c);
+
+    /* the defaults */
+
+    c = test_load(TEST_VALID_SOURCE TEST_INDEX
+                  "events:\n  types: {click: 1, purchase: 5.5,"
+                  " dislike: -2, view: 0.25}\n");
+    ev = &c->events;
+    assert_int_equal(ev->enabled, 1);
+    assert_int_equal(ev->types.n, 4);
+    assert_string_equal(ev->types.names[0], "click");
+    assert_true(ev->types.values[0] == 1.0);
+    assert_string_equal(ev->types.names[1], "purchase");
+    assert_true(ev->types.values[1] == 5.5);
+    assert_string_equal(ev->types.names[2], "dislike");
+    assert_true(ev->types.values[2] == -2.0);
+    assert_true(ev->types.values[3] == 0.25);
+    assert_int_equal(ev->max_batch, 100);
+    assert_int_equal(ev->max_id_length, 256);
+    assert_int_equal(ev->sync, RECSYS_EVENTS_SYNC_REQUEST);
+    assert_int_equal(ev->segment_age, 1);
+    assert_true(ev->spool_limit == 1024ULL * 1024 * 1024);
+    assert_int_equal(ev->ship_interval, 1);
+    assert_int_equal(ev->ship_batch, 10000);
+    assert_int_equal(ev->store.type, RECSYS_STORE_FILE);
+    assert_string_equal(ev->store.path, "/data/idx/events.jsonl");
+    assert_null(ev->store.dsn);
+    assert_null(ev->store.query);
+    recsys_catalog_free(c);
+
+    /* every key */
+
+    c = test_load(TEST_VALID_SOURCE TEST_INDEX
+                  "events:\n"
+                  "  types: {a.b-c_d: 1e2}\n"
+                  "  max_batch: 10000\n"
+                  "  max_id_length: 4096\n"
+                  "  sync: interval\n"
+                  "  sync_interval: 5s\n"
+                  "  segment_age: 1m\n"
+                  "  spool_limit: 64m\n"
+                  "  ship_interval: 2s\n"
+                  "  ship_batch: 1\n"
+                  "  store: {type: file, path: ev/all.jsonl}\n");
+    ev = &c->events;
+    assert_true(ev->types.values[0] == 100.0);
+    assert_int_equal(ev->max_batch, 10000);
+    assert_int_equal(ev->max_id_length, 4096);
+    assert_int_equal(ev->sync, RECSYS_EVENTS_SYNC_INTERVAL);
+    assert_int_equal(ev->sync_interval, 5);
+    assert_int_equal(ev->segment_age, 60);
+    assert_true(ev->spool_limit == 64ULL * 1024 * 1024);
+    assert_int_equal(ev->ship_interval, 2);
+    assert_int_equal(ev->ship_batch, 1);
+    assert_true(strncmp(ev->store.path, test_real, strlen(test_real)) == 0);
+    assert_string_equal(ev->store.path + strlen(test_real), "/ev/all.jsonl");
+    recsys_catalog_free(c);
+
+    /* a PostgreSQL store takes the source's dsn, or its own */
+
+    c = test_load("source: {type: postgresql, dsn: \"dbname=a\"}\n"
+                  TEST_INDEX
+                  "events: {types: {click: 1}, store: {type: postgresql}}\n");
+    assert_int_equal(c->events.store.type, RECSYS_STORE_POSTGRESQL);
+    assert_string_equal(c->events.store.dsn, "dbname=a");
+    assert_string_equal(c->events.store.table, "recsys_events");
+    assert_null(c->events.store.path);
+    recsys_catalog_free(c);
+
+    c = test_load(TEST_VALID_SOURCE TEST_INDEX
+                  "events:\n  types: {click: 1}\n  store:\n"
+                  "    type: postgresql\n    dsn: \"dbname=b\"\n"
+                  "    query: SELECT user_id, item_id, type, ts, weight"
+                  " FROM app.clicks\n");
+    assert_string_equal(c->events.store.dsn, "dbname=b");
+    assert_string_equal(c->events.store.query,
+                        "SELECT user_id, item_id, type, ts, weight"
+                        " FROM app.clicks");
+    recsys_catalog_free(c);
+
+    c = test_load(TEST_VALID_SOURCE TEST_INDEX
+                  "events:\n  types: {click: 1}\n  spool_limit: 2G\n");
+    assert_true(c->events.spool_limit == 2048ULL * 1024 * 1024);
+    recsys_catalog_free(c);
+}
+
+
+static void
+test_events_errors(void **state)
+{
+    (void) state;
+
+    test_error(TEST_VALID_SOURCE TEST_INDEX "events:\n",
+               "5:8: \"events\" must be a mapping, got null");
+    test_error(TEST_VALID_SOURCE TEST_INDEX "events: {}\n",
+               "5:9: missing required key \"types\" in \"events\"");
+    test_error(TEST_VALID_SOURCE TEST_INDEX "events: {types: {}}\n",
+               "5:17: \"types\" must have at least 1 entries");
+    test_error(TEST_VALID_SOURCE TEST_INDEX "events: {types: [click]}\n",
+               "5:17: \"types\" must be a mapping of names to numbers,"
+               " got a sequence");
+    test_error(TEST_VALID_SOURCE TEST_INDEX "events: {types: {click: x}}\n",
+               "5:25: \"click\" must be a number, got \"x\"");
+    test_error(TEST_VALID_SOURCE TEST_INDEX "events: {types: {click: }}\n",
+               "5:25: \"click\" must be a number, got null");
+    test_error(TEST_VALID_SOURCE TEST_INDEX
+               "events: {types: {click: .nan}}\n",
+               "5:25: \"click\" must be a number, got \".nan\"");
+    test_error(TEST_VALID_SOURCE TEST_INDEX
+               "events: {types: {click: 0x10}}\n",
+               "5:25: \"click\" must be a number, got \"0x10\"");
+    test_error(TEST_VALID_SOURCE TEST_INDEX
+               "events: {types: {click: 1e400}}\n",
+               "5:25: \"click\" must be a number, got \"1e400\"");
+    test_error(TEST_VALID_SOURCE TEST_INDEX
+               "events: {types: {click: 2000000}}\n",
+               "5:25: \"click\" must be between -1e+06 and 1e+06,"
+               " got 2000000");
+    test_error(TEST_VALID_SOURCE TEST_INDEX
+               "events: {types: {\"cl ick\": 1}}\n",
+               "5:18: a key of \"types\" must be a type name of 1 to 64"
+               " letters, digits, '_', '-' or '.', got \"cl ick\"");
+    test_error(TEST_VALID_SOURCE TEST_INDEX
+               "events: {types: {click: 1, click: 2}}\n",
+               "5:28: duplicate key \"click\" in \"types\"");
+    test_error(TEST_VALID_SOURCE TEST_INDEX
+               "events: {types: {a: 1}, max_batch: 0}\n",
+               "5:36: \"max_batch\" must be between 1 and 10000, got 0");
+    test_error(TEST_VALID_SOURCE TEST_INDEX
+               "events: {types: {a: 1}, sync: always}\n",
+               "5:31: \"sync\" must be one of request, interval,"
+               " got \"always\"");
+    test_error(TEST_VALID_SOURCE TEST_INDEX
+               "events: {types: {a: 1}, sync_interval: 2s}\n",
+               "5:25: \"sync_interval\" is only valid with sync interval");
+    test_error(TEST_VALID_SOURCE TEST_INDEX
+               "events: {types: {a: 1}, spool_limit: 1k}\n",
+               "5:38: \"spool_limit\" must be between 1048576 and"
+               " 1125899906842624 bytes, got \"1k\"");
+    test_error(TEST_VALID_SOURCE TEST_INDEX
+               "events: {types: {a: 1}, spool_limit: 1t}\n",
+               "5:38: \"spool_limit\" must be a size like 512, 64k, 16m or"
+               " 1g, got \"1t\"");
+    test_error(TEST_VALID_SOURCE TEST_INDEX
+               "events: {types: {a: 1}, store: {type: postgresql}}\n",
+               "5:9: \"dsn\" is required in \"events.store\" when the source"
+               " is not postgresql");
+    test_error(TEST_VALID_SOURCE TEST_INDEX
+               "events: {types: {a: 1}, store: {dsn: x}}\n",
+               "5:33: \"dsn\" is only valid with type postgresql");
+    test_error(TEST_VALID_SOURCE TEST_INDEX
+               "events: {types: {a: 1}, store: {type: postgresql, dsn: x,"
+               " table: t, query: q}}\n",
+               "5:69: \"table\" and \"query\" are mutually exclusive");
+}
+
+
 int
 main(void)
 {
@@ -1186,6 +1360,8 @@ main(void)
         cmocka_unit_test(test_maintenance_keys),
         cmocka_unit_test(test_postgresql_source),
         cmocka_unit_test(test_duration_parse),
+        cmocka_unit_test(test_events),
+        cmocka_unit_test(test_events_errors),
     };
 
     return cmocka_run_group_tests(tests, test_setup, test_teardown);
