@@ -1005,3 +1005,120 @@ recsys_pg_replace(char *msg, size_t size, const char *secret, size_t len)
         p += 3;
     }
 }
+
+
+PGconn *
+recsys_pg_connect(const char *dsn, const char *app, char *err,
+    size_t errlen)
+{
+    char         redacted[256], reason[128];
+    PGconn      *conn;
+    const char  *keys[4], *values[4];
+
+    /* libpq would quote a malformed string in its message */
+    if (recsys_pg_dsn_check(dsn, reason, sizeof(reason)) != 0) {
+        snprintf(err, errlen, "the dsn is not a usable connection string "
+                 "(%s); it is not shown, it may hold a password", reason);
+        return NULL;
+    }
+
+    /* the dsn comes last so that its own settings win */
+    keys[0] = "connect_timeout";
+    values[0] = "10";
+    keys[1] = "fallback_application_name";
+    values[1] = app;
+    keys[2] = "dbname";
+    values[2] = dsn;
+    keys[3] = NULL;
+    values[3] = NULL;
+
+    conn = PQconnectdbParams(keys, values, 1);
+
+    if (conn == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+
+    if (PQstatus(conn) != CONNECTION_OK) {
+        recsys_pg_redact(dsn, redacted, sizeof(redacted));
+        snprintf(err, errlen, "cannot connect to %s: ", redacted);
+        recsys_pg_message(err, errlen, NULL, PQerrorMessage(conn));
+        recsys_pg_scrub(dsn, err, errlen);
+        PQfinish(conn);
+        return NULL;
+    }
+
+    return conn;
+}
+
+
+char *
+recsys_pg_table(PGconn *conn, const char *name, const char *suffix)
+{
+    char        *out, *part[2], *table;
+    size_t       len, tlen;
+    const char  *dot, *t;
+
+    dot = strchr(name, '.');
+    t = dot ? dot + 1 : name;
+
+    tlen = strlen(t) + strlen(suffix);
+
+    table = malloc(tlen + 1);
+    if (table == NULL) {
+        return NULL;
+    }
+
+    snprintf(table, tlen + 1, "%s%s", t, suffix);
+
+    part[0] = dot ? PQescapeIdentifier(conn, name, (size_t) (dot - name))
+                  : NULL;
+    part[1] = PQescapeIdentifier(conn, table, tlen);
+
+    free(table);
+    out = NULL;
+
+    if (part[1] != NULL && (dot == NULL || part[0] != NULL)) {
+        len = strlen(part[1]) + (dot ? strlen(part[0]) + 1 : 0) + 1;
+        out = malloc(len);
+
+        if (out != NULL) {
+            snprintf(out, len, "%s%s%s", dot ? part[0] : "", dot ? "." : "",
+                     part[1]);
+        }
+    }
+
+    PQfreemem(part[0]);
+    PQfreemem(part[1]);
+
+    return out;
+}
+
+
+void
+recsys_pg_message(char *err, size_t errlen, const char *what,
+    const char *msg)
+{
+    size_t  n;
+    char   *p;
+
+    if (errlen == 0) {
+        return;
+    }
+
+    n = (what != NULL) ? (size_t) snprintf(err, errlen, "%s", what)
+                       : strlen(err);
+
+    if (n >= errlen) {
+        return;
+    }
+
+    snprintf(err + n, errlen - n, "%s",
+             (msg != NULL && *msg != '\0') ? msg : "unknown error");
+
+    for (p = err; *p != '\0'; p++) {
+        if (*p == '\n' || *p == '\r' || *p == '\t') {
+            *p = (p[1] == '\0') ? '\0' : ' ';
+        }
+    }
+}

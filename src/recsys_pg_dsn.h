@@ -1,6 +1,7 @@
 /*
  * PostgreSQL connection strings: parsed the way libpq parses them, to
- * check them and to hide their secrets.  Pure C: no nginx header.
+ * check them and to hide their secrets; connecting with them.  Pure C:
+ * no nginx header.
  */
 
 #ifndef _RECSYS_PG_DSN_H_INCLUDED_
@@ -36,6 +37,26 @@ size_t recsys_pg_redact(const char *dsn, char *out, size_t outlen);
  * "***"; what no longer fits in size is cut off.
  */
 void recsys_pg_scrub(const char *dsn, char *msg, size_t size);
+
+
+/*
+ * Connects with dsn (checked first: a malformed one is never given to
+ * libpq), a 10 s connect timeout and fallback_application_name app,
+ * unless the dsn sets them.  NULL with err set, the dsn redacted in it.
+ */
+struct pg_conn *recsys_pg_connect(const char *dsn, const char *app,
+    char *err, size_t errlen);
+
+/*
+ * The quoted [schema.]table name, with suffix (may be "") added to the
+ * table's name: a malloc'ed string, or NULL when out of memory.
+ */
+char *recsys_pg_table(struct pg_conn *conn, const char *name,
+    const char *suffix);
+
+/* err = what (may be NULL: appended to err) + msg, on one line */
+void recsys_pg_message(char *err, size_t errlen, const char *what,
+    const char *msg);
 
 
 #endif /* _RECSYS_PG_DSN_H_INCLUDED_ */

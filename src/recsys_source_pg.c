@@ -41,7 +41,6 @@
 /* 2000-01-01, PostgreSQL's epoch, in Unix seconds */
 #define RECSYS_PG_EPOCH            946684800LL
 
-#define RECSYS_PG_CONNECT_TIMEOUT  "10"
 #define RECSYS_PG_QUOTE_LEN        64
 
 
@@ -84,7 +83,7 @@ typedef struct {
 } recsys_pg_ctx_t;
 
 
-static int recsys_pg_connect(recsys_pg_ctx_t *ctx);
+static int recsys_pg_open(recsys_pg_ctx_t *ctx);
 static int recsys_pg_exec(recsys_pg_ctx_t *ctx, const char *sql);
 static char *recsys_pg_base(recsys_pg_ctx_t *ctx);
 static int recsys_pg_describe(recsys_pg_ctx_t *ctx, const char *base);
@@ -186,7 +185,7 @@ recsys_pg_read(recsys_pg_read_t *r, char *err, size_t errlen)
         goto done;
     }
 
-    if (recsys_pg_connect(&ctx) != 0) {
+    if (recsys_pg_open(&ctx) != 0) {
         goto done;
     }
 
@@ -275,43 +274,13 @@ done:
 
 
 static int
-recsys_pg_connect(recsys_pg_ctx_t *ctx)
+recsys_pg_open(recsys_pg_ctx_t *ctx)
 {
-    char                 redacted[256], reason[128];
-    const char          *keys[4], *values[4];
-    const char          *status;
+    const char  *status;
 
-    /* libpq would quote a malformed string in its message */
-    if (recsys_pg_dsn_check(ctx->r->conf->dsn, reason, sizeof(reason))
-        != 0)
-    {
-        recsys_pg_error(ctx, "the dsn is not a usable connection string "
-                        "(%s); it is not shown, it may hold a password",
-                        reason);
-        return -1;
-    }
-
-    /* the dsn comes last so that its own settings win */
-    keys[0] = "connect_timeout";
-    values[0] = RECSYS_PG_CONNECT_TIMEOUT;
-    keys[1] = "fallback_application_name";
-    values[1] = "recsys-build";
-    keys[2] = "dbname";
-    values[2] = ctx->r->conf->dsn;
-    keys[3] = NULL;
-    values[3] = NULL;
-
-    ctx->conn = PQconnectdbParams(keys, values, 1);
-
+    ctx->conn = recsys_pg_connect(ctx->r->conf->dsn, "recsys-build",
+                                  ctx->err, ctx->errlen);
     if (ctx->conn == NULL) {
-        recsys_pg_error(ctx, "out of memory");
-        return -1;
-    }
-
-    if (PQstatus(ctx->conn) != CONNECTION_OK) {
-        recsys_pg_redact(ctx->r->conf->dsn, redacted, sizeof(redacted));
-        recsys_pg_error(ctx, "cannot connect to %s: ", redacted);
-        recsys_pg_result_error(ctx, NULL, PQerrorMessage(ctx->conn));
         return -1;
     }
 
@@ -357,9 +326,8 @@ recsys_pg_exec(recsys_pg_ctx_t *ctx, const char *sql)
 static char *
 recsys_pg_base(recsys_pg_ctx_t *ctx)
 {
-    char                        *out, *part[2];
-    size_t                       len, plen[2];
-    const char                  *dot, *name;
+    char                        *out;
+    size_t                       len;
     const recsys_source_conf_t  *conf;
 
     conf = ctx->r->conf;
@@ -378,33 +346,11 @@ recsys_pg_base(recsys_pg_ctx_t *ctx)
         return out;
     }
 
-    name = (conf->table != NULL) ? conf->table : "items";
-    dot = strchr(name, '.');
-
-    plen[0] = dot ? (size_t) (dot - name) : strlen(name);
-    plen[1] = dot ? strlen(dot + 1) : 0;
-
-    part[0] = PQescapeIdentifier(ctx->conn, name, plen[0]);
-    part[1] = dot ? PQescapeIdentifier(ctx->conn, dot + 1, plen[1]) : NULL;
-
-    out = NULL;
-
-    if (part[0] != NULL && (dot == NULL || part[1] != NULL)) {
-        len = strlen(part[0]) + (dot ? strlen(part[1]) + 1 : 0) + 1;
-        out = malloc(len);
-
-        if (out != NULL) {
-            snprintf(out, len, "%s%s%s", part[0], dot ? "." : "",
-                     dot ? part[1] : "");
-        }
-    }
-
+    out = recsys_pg_table(ctx->conn,
+                          conf->table != NULL ? conf->table : "items", "");
     if (out == NULL) {
         recsys_pg_error(ctx, "table name: out of memory or invalid");
     }
-
-    PQfreemem(part[0]);
-    PQfreemem(part[1]);
 
     return out;
 }
@@ -1161,27 +1107,7 @@ static void
 recsys_pg_result_error(recsys_pg_ctx_t *ctx, const char *what,
     const char *msg)
 {
-    size_t  n;
-    char   *p;
-
-    n = (what != NULL) ? 0 : strlen(ctx->err);
-
-    if (what != NULL) {
-        n = snprintf(ctx->err, ctx->errlen, "%s", what);
-    }
-
-    if (n >= ctx->errlen) {
-        return;
-    }
-
-    snprintf(ctx->err + n, ctx->errlen - n, "%s",
-             (msg != NULL && *msg != '\0') ? msg : "unknown error");
-
-    for (p = ctx->err; *p != '\0'; p++) {
-        if (*p == '\n' || *p == '\r' || *p == '\t') {
-            *p = (p[1] == '\0') ? '\0' : ' ';
-        }
-    }
+    recsys_pg_message(ctx->err, ctx->errlen, what, msg);
 }
 
 
