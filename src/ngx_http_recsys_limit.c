@@ -16,6 +16,7 @@
 #include "ngx_http_recsys_module.h"
 #include "ngx_http_recsys_limit.h"
 #include "recsys_gcra.h"
+#include "recsys_request.h"
 #include "recsys_sha256.h"
 
 
@@ -816,38 +817,17 @@ ngx_http_recsys_limit_cleanup(void *data)
 }
 
 
+/* the k the handler will answer with: its own parser reads it */
+
 static uint64_t
 ngx_http_recsys_limit_cost_k(ngx_http_request_t *r)
 {
-    u_char                      *p, *last;
-    uint64_t                     k;
-    ngx_str_t                    value;
     ngx_http_recsys_loc_conf_t  *rlcf;
 
     rlcf = ngx_http_get_module_loc_conf(r, ngx_http_recsys_module);
 
-    if (ngx_http_arg(r, (u_char *) "k", 1, &value) != NGX_OK
-        || value.len == 0)
-    {
-        return rlcf->default_k;
-    }
-
-    k = 0;
-    last = value.data + value.len;
-
-    for (p = value.data; p < last; p++) {
-        if (*p < '0' || *p > '9') {
-            return rlcf->default_k;
-        }
-
-        k = k * 10 + (*p - '0');
-
-        if (k >= rlcf->max_k) {
-            return rlcf->max_k;
-        }
-    }
-
-    return k ? k : rlcf->default_k;
+    return recsys_query_cost_k((char *) r->args.data, r->args.len,
+                               rlcf->default_k, rlcf->max_k);
 }
 
 

@@ -29,6 +29,11 @@
 #define RECSYS_ARG_HISTORY       3
 #define RECSYS_ARG_CATEGORY      4
 
+#define RECSYS_K_OK              0
+#define RECSYS_K_LARGE           1      /* digits only, more than max_k */
+#define RECSYS_K_BAD             2      /* anything else but 1..max_k */
+#define RECSYS_K_ESCAPE          3      /* an invalid percent-escape */
+
 
 typedef struct recsys_arena_block_s  recsys_arena_block_t;
 
@@ -58,8 +63,8 @@ static int recsys_arg_value(recsys_query_t *q, const recsys_arg_t *arg,
     const char *pname, recsys_str_t *out);
 static int recsys_arg_ids(recsys_query_t *q, const recsys_arg_t *arg,
     const char *pname, recsys_str_t *ids, size_t *n);
-static int recsys_parse_k(recsys_query_t *q, const char *s, size_t len,
-    uint32_t max_k);
+static int recsys_arg_k(const recsys_arg_t *arg, uint32_t max_k,
+    uint32_t *k);
 static int recsys_json_k(recsys_query_t *q, const cJSON *v, uint32_t max_k);
 static int recsys_json_ids(recsys_query_t *q, const cJSON *v,
     const char *pname, recsys_str_t **ids, size_t *n);
@@ -151,14 +156,18 @@ recsys_query_parse_args(recsys_query_t *q, const char *args, size_t len,
         switch (arg.name) {
 
         case RECSYS_ARG_K:
-            rc = recsys_arg_value(q, &arg, "k", &val);
-            if (rc != RECSYS_REQ_OK) {
-                return rc;
+            rc = recsys_arg_k(&arg, max_k, &q->k);
+
+            if (rc == RECSYS_K_ESCAPE) {
+                return recsys_query_error(q, RECSYS_REQ_BAD, "bad_parameter",
+                                          "\"k\" has an invalid "
+                                          "percent-encoding");
             }
 
-            rc = recsys_parse_k(q, val.data, val.len, max_k);
-            if (rc != RECSYS_REQ_OK) {
-                return rc;
+            if (rc != RECSYS_K_OK) {
+                return recsys_query_error(q, RECSYS_REQ_BAD, "bad_parameter",
+                                          "\"k\" must be an integer "
+                                          "between 1 and %u", max_k);
             }
 
             break;
@@ -200,6 +209,48 @@ nomem:
 
     return recsys_query_error(q, RECSYS_REQ_INTERNAL, "internal_error",
                               "out of memory");
+}
+
+
+uint32_t
+recsys_query_cost_k(const char *args, size_t len, uint32_t default_k,
+    uint32_t max_k)
+{
+    uint32_t       k, v;
+    const char    *p, *end;
+    recsys_arg_t   arg;
+
+    if (args == NULL) {
+        return default_k;
+    }
+
+    k = default_k;
+    end = args + len;
+
+    for (p = args; p < end; /* void */) {
+        p = recsys_arg_next(p, end, &arg);
+
+        if (arg.name != RECSYS_ARG_K) {
+            continue;
+        }
+
+        /* the handler stops at the first k it refuses: that one decides */
+
+        switch (recsys_arg_k(&arg, max_k, &v)) {
+
+        case RECSYS_K_OK:
+            k = v;
+            break;
+
+        case RECSYS_K_LARGE:
+            return max_k;
+
+        default:
+            return default_k;
+        }
+    }
+
+    return k;
 }
 
 
@@ -610,39 +661,73 @@ recsys_arg_ids(recsys_query_t *q, const recsys_arg_t *arg, const char *pname,
 }
 
 
+/*
+ * k straight from its raw value, decoded on the way: one parser for the
+ * handler and for the rate limiter's cost=k.  An invalid escape anywhere
+ * in the value wins over any other fault, as when decoding first.
+ */
+
 static int
-recsys_parse_k(recsys_query_t *q, const char *s, size_t len, uint32_t max_k)
+recsys_arg_k(const recsys_arg_t *arg, uint32_t max_k, uint32_t *k)
 {
-    size_t    i;
-    uint64_t  k;
+    int          c, hi, lo, bad, large;
+    size_t       ndigits;
+    uint64_t     n;
+    const char  *p, *end;
 
-    k = 0;
+    n = 0;
+    bad = 0;
+    large = 0;
+    ndigits = 0;
+    end = arg->value + arg->len;
 
-    for (i = 0; i < len; i++) {
-        if (s[i] < '0' || s[i] > '9') {
-            goto bad;
+    for (p = arg->value; p < end; p++) {
+        c = (unsigned char) *p;
+
+        if (c == '%') {
+            if (end - p < 3) {
+                return RECSYS_K_ESCAPE;
+            }
+
+            hi = recsys_hex_value((unsigned char) p[1]);
+            lo = recsys_hex_value((unsigned char) p[2]);
+
+            if (hi < 0 || lo < 0) {
+                return RECSYS_K_ESCAPE;
+            }
+
+            c = hi << 4 | lo;
+            p += 2;
         }
 
-        k = k * 10 + (uint64_t) (s[i] - '0');
+        if (c < '0' || c > '9') {
+            bad = 1;
+            continue;
+        }
 
-        if (k > max_k) {
-            goto bad;
+        ndigits++;
+
+        if (!large) {
+            n = n * 10 + (uint64_t) (c - '0');
+            large = (n > max_k);
         }
     }
 
-    if (len == 0 || k < 1) {
-        goto bad;
+    if (bad || ndigits == 0) {
+        return RECSYS_K_BAD;
     }
 
-    q->k = (uint32_t) k;
+    if (large) {
+        return RECSYS_K_LARGE;
+    }
 
-    return RECSYS_REQ_OK;
+    if (n == 0) {
+        return RECSYS_K_BAD;
+    }
 
-bad:
+    *k = (uint32_t) n;
 
-    return recsys_query_error(q, RECSYS_REQ_BAD, "bad_parameter",
-                              "\"k\" must be an integer between 1 and %u",
-                              max_k);
+    return RECSYS_K_OK;
 }
 
 

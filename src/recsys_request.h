@@ -53,6 +53,16 @@ int recsys_query_parse_args(recsys_query_t *q, const char *args, size_t len,
     uint32_t default_k, uint32_t max_k);
 
 /*
+ * The k that recsys_query_parse_args() reads from the same query string,
+ * for a rate limiter that charges k before the request is handled: the
+ * last "k" (name and value percent-decoded), or default_k without one.
+ * When the handler will refuse a k (400), the first refused one decides:
+ * max_k for a number larger than max_k, default_k for anything else.
+ */
+uint32_t recsys_query_cost_k(const char *args, size_t len,
+    uint32_t default_k, uint32_t max_k);
+
+/*
  * Parses a JSON object body and merges it into q (fields given in the body
  * override the query string): "k", "exclude" (array of strings),
  * "category" (string), and, as "want" says, "history" (array of strings)

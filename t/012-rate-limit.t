@@ -679,7 +679,32 @@ location = /v1/popular {
 
 
 
-=== TEST 15: a full zone fails open by default, with one ALERT
+=== TEST 15: cost=k charges the k the handler answers: the last, decoded
+The limiter once read the first k with undecoded names: k=1&k=12 cost 1
+and %6B=8 the default 10.
+--- http_config
+recsys_catalog small $TEST_NGINX_CONF_DIR/small.yaml;
+recsys_limit_zone $binary_remote_addr zone=kz:1m rate=1r/m burst=19;
+--- config
+location = /v1/popular {
+    recsys popular;
+    recsys_max_k 50;
+    recsys_limit zone=kz cost=k;
+}
+--- request eval
+["GET /v1/popular?k=1&k=12", "GET /v1/popular?%6B=8", "GET /v1/popular?k=1"]
+--- error_code eval
+[200, 200, 429]
+--- response_body_like eval
+[qr/"count":12,"k":12,/, qr/"count":8,"k":8,/, qr/rate_limited/]
+--- response_headers_like eval
+[::fields(["kz", 20, 1200, 8, 720]),
+ ::fields(["kz", 20, 1200, 0, 1200]),
+ ::fields(["kz", 20, 1200, 0, 1200]) . ::retry_after(60)]
+
+
+
+=== TEST 16: a full zone fails open by default, with one ALERT
 32k is the smallest zone: 400 live keys do not fit in it.
 --- http_config
 recsys_limit_zone $arg_u zone=tiny:32k rate=1r/m;
@@ -707,7 +732,7 @@ hello
 
 
 
-=== TEST 16: on_full=closed rejects new keys while the zone is full
+=== TEST 17: on_full=closed rejects new keys while the zone is full
 --- http_config
 recsys_limit_zone $arg_u zone=tight:32k rate=1r/m on_full=closed;
 --- config
@@ -733,7 +758,7 @@ hello
 
 
 
-=== TEST 17: entries whose bucket is full again make room
+=== TEST 18: entries whose bucket is full again make room
 At 1000r/s an entry says nothing a millisecond after its request.
 --- http_config
 recsys_limit_zone $arg_u zone=fast:32k rate=1000r/s;
@@ -757,7 +782,7 @@ is full
 
 
 
-=== TEST 18: one state for all workers: 20 connections, burst + 1 pass
+=== TEST 19: one state for all workers: 20 connections, burst + 1 pass
 --- http_config
 recsys_limit_zone $binary_remote_addr zone=w:1m rate=1r/m burst=4;
 --- config
@@ -776,7 +801,7 @@ hello
 
 
 
-=== TEST 19: one state for all workers: 30 requests at once, burst + 1 pass
+=== TEST 20: one state for all workers: 30 requests at once, burst + 1 pass
 --- http_config
 recsys_limit_zone $binary_remote_addr zone=wc:1m rate=1r/m burst=6;
 --- config
@@ -796,7 +821,7 @@ hello
 
 
 
-=== TEST 20: the state survives a reload
+=== TEST 21: the state survives a reload
 --- http_config
 recsys_limit_zone $binary_remote_addr zone=rl:1m rate=1r/m burst=1;
 --- config
@@ -816,7 +841,7 @@ hello
 
 
 
-=== TEST 21: a reload that changes a zone's key is refused
+=== TEST 22: a reload that changes a zone's key is refused
 --- http_config
 recsys_limit_zone $binary_remote_addr zone=rk:1m rate=1r/m burst=1;
 --- config
@@ -836,7 +861,7 @@ hello
 
 
 
-=== TEST 22: bad rate
+=== TEST 23: bad rate
 --- http_config
 recsys_limit_zone $binary_remote_addr zone=x:1m rate=10r/h;
 --- config
@@ -847,7 +872,7 @@ invalid rate "rate=10r/h"
 
 
 
-=== TEST 23: rate missing
+=== TEST 24: rate missing
 --- http_config
 recsys_limit_zone $binary_remote_addr zone=x:1m burst=5;
 --- config
@@ -858,7 +883,7 @@ recsys_limit_zone $binary_remote_addr zone=x:1m burst=5;
 
 
 
-=== TEST 24: unknown zone
+=== TEST 25: unknown zone
 --- config
 location = /t { recsys_limit zone=nope; }
 --- must_die
@@ -868,7 +893,7 @@ unknown recsys_limit_zone "nope"
 
 
 
-=== TEST 25: recsys_limit without zone=
+=== TEST 26: recsys_limit without zone=
 --- http_config
 recsys_limit_zone $binary_remote_addr zone=x:1m rate=1r/s;
 --- config
@@ -880,7 +905,7 @@ location = /t { recsys_limit cost=2; }
 
 
 
-=== TEST 26: the same zone name with another key
+=== TEST 27: the same zone name with another key
 --- http_config
 recsys_limit_zone $binary_remote_addr zone=dup:1m rate=1r/s;
 recsys_limit_zone $http_x_api_key zone=dup:1m rate=1r/s;
@@ -892,7 +917,7 @@ recsys_limit_zone "dup" is already bound to key "$binary_remote_addr"
 
 
 
-=== TEST 27: key_sha256 must be 64 hex digits
+=== TEST 28: key_sha256 must be 64 hex digits
 --- http_config
 recsys_limit_zone $http_x_api_key zone=x:1m rate=1r/s;
 recsys_limit_tier zone=x key_sha256=a6c1eaef rate=10r/s;
@@ -904,7 +929,7 @@ invalid key_sha256 "key_sha256=a6c1eaef": 64 hex digits expected
 
 
 
-=== TEST 28: a tier per key, once
+=== TEST 29: a tier per key, once
 --- http_config
 recsys_limit_zone $http_x_api_key zone=x:1m rate=1r/s;
 recsys_limit_tier zone=x rate=10r/s
@@ -919,7 +944,7 @@ duplicate key_sha256 in zone "x"
 
 
 
-=== TEST 29: a tier needs a declared zone
+=== TEST 30: a tier needs a declared zone
 --- http_config
 recsys_limit_tier zone=x rate=10r/s
     key_sha256=a6c1eaef9d5f23f4e13d9b574cbbe07ae877227d92be87d077005dc6776bcdcc;
@@ -931,7 +956,7 @@ unknown recsys_limit_zone "x"
 
 
 
-=== TEST 30: zone names go into header fields: a safe alphabet only
+=== TEST 31: zone names go into header fields: a safe alphabet only
 --- http_config
 recsys_limit_zone $binary_remote_addr zone=a/b:1m rate=1r/s;
 --- config
@@ -942,7 +967,7 @@ invalid zone name "zone=a/b:1m"
 
 
 
-=== TEST 31: too small a zone
+=== TEST 32: too small a zone
 --- http_config
 recsys_limit_zone $binary_remote_addr zone=x:4k rate=1r/s;
 --- config
@@ -953,7 +978,7 @@ zone "zone=x:4k" is too small
 
 
 
-=== TEST 32: bad cost
+=== TEST 33: bad cost
 --- http_config
 recsys_limit_zone $binary_remote_addr zone=x:1m rate=1r/s;
 --- config
@@ -965,7 +990,7 @@ invalid cost "cost=0"
 
 
 
-=== TEST 33: bad on_full
+=== TEST 34: bad on_full
 --- http_config
 recsys_limit_zone $binary_remote_addr zone=x:1m rate=1r/s on_full=maybe;
 --- config
@@ -976,7 +1001,7 @@ invalid parameter "on_full=maybe"
 
 
 
-=== TEST 34: status out of range
+=== TEST 35: status out of range
 --- http_config
 recsys_limit_zone $binary_remote_addr zone=x:1m rate=1r/s;
 --- config
@@ -988,7 +1013,7 @@ value must be between 400 and 599
 
 
 
-=== TEST 35: the same zone twice in one location
+=== TEST 36: the same zone twice in one location
 --- http_config
 recsys_limit_zone $binary_remote_addr zone=x:1m rate=1r/s;
 --- config

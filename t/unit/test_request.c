@@ -171,6 +171,57 @@ test_k(void **state)
     assert_bad_args("k=1.0", NULL);
     assert_bad_args("k=99999999999999999999999999", NULL);
     assert_bad_args("k=%zz", "\"k\" has an invalid percent-encoding");
+    assert_bad_args("k=abc%zz", "\"k\" has an invalid percent-encoding");
+    assert_bad_args("k=%31%3", "\"k\" has an invalid percent-encoding");
+    assert_bad_args("k=%3x1", "\"k\" has an invalid percent-encoding");
+    assert_bad_args("k=%30", "\"k\" must be an integer between 1 and "
+                    "1000");
+}
+
+
+/* the rate limiter's cost=k reads exactly the k the handler uses */
+
+static void
+test_cost_k(void **state)
+{
+    size_t              i;
+    uint32_t            cost;
+    recsys_query_t      q;
+    static const char  *same[] = {
+        "", "k=5", "k=1&k=100", "k=100&k=1", "%6B=100", "%6b=%31%30",
+        "a=1&k=7&b=2", "k=0007", "x&k=3&y", "K=9", "kk=9", "k%00=9",
+        "k=1000",
+    };
+
+    (void) state;
+
+    for (i = 0; i < sizeof(same) / sizeof(same[0]); i++) {
+        assert_int_equal(test_args(&q, same[i]), RECSYS_REQ_OK);
+        cost = recsys_query_cost_k(same[i], strlen(same[i]), DEF_K, MAX_K);
+        assert_int_equal(cost, q.k);
+        recsys_query_free(&q);
+    }
+
+    assert_int_equal(recsys_query_cost_k("k=1&k=100", 9, DEF_K, MAX_K), 100);
+    assert_int_equal(recsys_query_cost_k("%6B=100", 7, DEF_K, MAX_K), 100);
+    assert_int_equal(recsys_query_cost_k(NULL, 0, DEF_K, MAX_K), DEF_K);
+
+    /* a k the handler refuses (400): too large costs max_k, else default */
+
+    assert_int_equal(recsys_query_cost_k("k=5000", 6, DEF_K, MAX_K), MAX_K);
+    assert_int_equal(recsys_query_cost_k("k=5000&k=1", 10, DEF_K, MAX_K),
+                     MAX_K);
+    assert_int_equal(recsys_query_cost_k("k=1&k=%35000", 12, DEF_K, MAX_K),
+                     MAX_K);
+    assert_int_equal(recsys_query_cost_k("k=99999999999999999999999", 25,
+                                         DEF_K, MAX_K), MAX_K);
+    assert_int_equal(recsys_query_cost_k("k=abc&k=500", 11, DEF_K, MAX_K),
+                     DEF_K);
+    assert_int_equal(recsys_query_cost_k("k=0", 3, DEF_K, MAX_K), DEF_K);
+    assert_int_equal(recsys_query_cost_k("k=", 2, DEF_K, MAX_K), DEF_K);
+    assert_int_equal(recsys_query_cost_k("k=5%zz", 6, DEF_K, MAX_K), DEF_K);
+    assert_int_equal(recsys_query_cost_k("k=900&k=9x", 10, DEF_K, MAX_K),
+                     DEF_K);
 }
 
 
@@ -642,6 +693,7 @@ main(void)
     const struct CMUnitTest  tests[] = {
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_k),
+        cmocka_unit_test(test_cost_k),
         cmocka_unit_test(test_percent),
         cmocka_unit_test(test_lists),
         cmocka_unit_test(test_caps),
