@@ -95,13 +95,15 @@ recall=$(awk '/^recall@10 / { print $2; exit }' "$out/recall.txt")
 # write_conf PHASES: nginx.conf without (0) or with (1) the phase features
 write_conf() {
     if [ "$1" = 1 ]; then
+        access="include $root/conf/recsys-timing.conf;
+    access_log $prefix/logs/timing.log recsys_timing buffer=64k flush=1s;"
         phases_http="recsys_correlation_id on;
-    recsys_timing_log $prefix/logs/timing.log buffer=64k flush=1s;
     recsys_limit_zone \$binary_remote_addr zone=per_ip:10m
                       rate=1000000r/s burst=1000000;
     recsys_limit zone=per_ip;"
         phases_server="location = /metrics { recsys_metrics; }"
     else
+        access="access_log off;"
         phases_http=
         phases_server=
     fi
@@ -119,7 +121,7 @@ events {
 }
 
 http {
-    access_log off;
+    $access
     client_body_temp_path $prefix/body;
 
     recsys_catalog bench $out/catalog.yaml;

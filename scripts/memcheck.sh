@@ -26,11 +26,11 @@ error_log $dir/logs/error.log warn;
 pid $dir/nginx.pid;
 events { worker_connections 64; }
 http {
-    access_log off;
+    include $root/conf/recsys-timing.conf;
+    access_log $dir/logs/timing.log recsys_timing buffer=4k;
     client_body_temp_path $dir/body;
     recsys_catalog small $root/t/data/small.yaml;
     recsys_correlation_id on;
-    recsys_timing_log $dir/logs/timing.log buffer=4k;
     recsys_limit_zone \$binary_remote_addr zone=ip:1m rate=10000r/s burst=10000;
     recsys_limit_zone \$http_x_api_key zone=key:1m rate=1r/m;
     server {

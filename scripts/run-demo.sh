@@ -57,7 +57,7 @@ recsys demo: nginx on $u (Ctrl-C stops it). Try:
 Health: $u/health/ready   metrics: $u/metrics
 Rebuild the index (127.0.0.1 only, no token: a demo):
   curl -s -X POST '$u/admin/index/rebuild'; curl -s '$u/admin/index/status'
-Timing log: $RECSYS_DEMO_DIR/timing.log
+Timing log (access_log, conf/recsys-timing.conf): $RECSYS_DEMO_DIR/timing.log
 
 MSG
 

@@ -1143,34 +1143,6 @@ ngx_http_recsys_limit_status_variable(ngx_http_request_t *r,
 }
 
 
-const char *
-ngx_http_recsys_limit_outcome(ngx_http_request_t *r)
-{
-    ngx_http_recsys_limit_ctx_t  *ctx;
-
-    ctx = ngx_http_recsys_limit_get_ctx(r->main);
-
-    if (ctx == NULL) {
-        return NULL;
-    }
-
-    switch (ctx->status) {
-
-    case NGX_HTTP_RECSYS_LIMIT_PASSED:
-        return "passed";
-
-    case NGX_HTTP_RECSYS_LIMIT_REJECTED:
-        return "rejected";
-
-    case NGX_HTTP_RECSYS_LIMIT_REJECTED_DRY_RUN:
-        return "dry_run";
-
-    default:
-        return NULL;
-    }
-}
-
-
 ngx_uint_t
 ngx_http_recsys_limit_zones(ngx_cycle_t *cycle,
     ngx_http_recsys_limit_zone_stats_t **zones)

@@ -112,9 +112,6 @@ ngx_http_recsys_stats_t *ngx_http_recsys_get_stats(ngx_http_request_t *r);
 /* the request's correlation id, or NULL when the feature is off */
 ngx_str_t *ngx_http_recsys_correlation_id(ngx_http_request_t *r);
 
-/* "passed", "rejected", "dry_run" ..., or NULL when no zone applied */
-const char *ngx_http_recsys_limit_outcome(ngx_http_request_t *r);
-
 
 ngx_http_recsys_gen_t *ngx_http_recsys_index_acquire(
     ngx_http_recsys_catalog_t *catalog, ngx_log_t *log);

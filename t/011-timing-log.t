@@ -1,6 +1,7 @@
-# recsys_timing_log: one JSON object per request, every line parsed with
-# JSON::PP; buffering, flush, if=, reopen, exit, and two workers writing
-# at once.
+# The timing log: conf/recsys-timing.conf's log_format with access_log,
+# one JSON object per request, every line parsed with JSON::PP; the
+# $recsys_* variables it is made of; buffering, flush, if=, reopen, exit,
+# and two workers writing at once.
 
 use FindBin;
 use lib "$FindBin::Bin/lib";
@@ -10,13 +11,16 @@ use POSIX ();
 use IO::Socket::INET;
 use Time::HiRes ();
 use Time::Local ();
+use IO::Uncompress::Gunzip ();
 
 repeat_each(1);
 no_shuffle();
 plan('no_plan');
 
+our $Include = "include $FindBin::Bin/../conf/recsys-timing.conf;";
+
 our $Config = <<'_EOC_';
-    recsys_timing_log logs/timing.log;
+    access_log logs/timing.log recsys_timing;
 
     location = /t {
         return 200 "hi\n";
@@ -57,6 +61,10 @@ _EOC_
 #   --- clients: C N            after request 0, C clients send N requests
 #                             each, concurrently
 #   --- two_workers           master process and two workers
+#   --- plain_lines eval      per request, regexes for every line of
+#                             logs/plain.log (arrayref of arrayrefs)
+#   --- gzip_lines eval       per request, undef or the uris of every line
+#                             of logs/timing.log.gz, each a JSON object
 
 our (%Bodies);
 
@@ -162,6 +170,20 @@ sub check_fields {
             is($node, $want, $what);
         }
     }
+}
+
+# The lines of the gzip log, every member, each a JSON object.
+sub check_gzip {
+    my ($name, $want) = @_;
+    my $path = server_root() . '/logs/timing.log.gz';
+    my $text = '';
+    IO::Uncompress::Gunzip::gunzip($path => \$text, MultiStream => 1)
+        or diag("gunzip $path: $IO::Uncompress::Gunzip::GunzipError");
+    my @lines = grep { /\n\z/ } split /^/, $text;
+    is(scalar @lines, scalar @$want,
+       "$name - " . scalar(@$want) . " lines in timing.log.gz");
+    my $recs = parse_lines($name, 'timing.log.gz', @lines);
+    is_deeply([map { $_->{uri} } @$recs], $want, "$name - gzip uris");
 }
 
 sub nginx_pid {
@@ -319,6 +341,23 @@ add_response_body_check(sub {
         check_count($name, $path, $n);
     }
 
+    my $plain = $block->plain_lines;
+    if (ref $plain eq 'ARRAY' && defined $plain->[$req_idx]) {
+        my $want = $plain->[$req_idx];
+        my @lines = read_lines(server_root() . '/logs/plain.log',
+                               scalar @$want);
+        is(scalar @lines, scalar @$want,
+           "$name - " . scalar(@$want) . " lines in plain.log");
+        for my $i (0 .. $#$want) {
+            like($lines[$i] // '', $want->[$i], "$name - plain line $i");
+        }
+    }
+
+    my $gz = $block->gzip_lines;
+    if (ref $gz eq 'ARRAY' && defined $gz->[$req_idx]) {
+        check_gzip($name, $gz->[$req_idx]);
+    }
+
     my $pause = $block->pause_after;
     $pause = $pause->[$req_idx] if ref $pause eq 'ARRAY';
     Time::HiRes::sleep($pause) if $pause;
@@ -340,6 +379,9 @@ add_block_preprocessor(sub {
             "recsys_catalog small $ENV{TEST_NGINX_CONF_DIR}/small.yaml;");
     }
 
+    # the shipped log_format, in every block
+    $block->set_value("http_config", "$Include\n" . $block->http_config);
+
     if (!defined $block->config) {
         $block->set_value("config", $Config);
     }
@@ -349,7 +391,7 @@ run_tests();
 
 __DATA__
 
-=== TEST 1: a plain location: the common fields, no recsys fields
+=== TEST 1: a plain location: the common fields, empty recsys fields
 --- request
 GET /t?a=1
 --- response_body
@@ -357,7 +399,7 @@ hi
 --- timing_count: 1
 --- timing_fields
 0 time ~ ^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$
-0 correlation_id = null
+0 correlation_id =
 0 method = GET
 0 uri = /t?a=1
 0 status = 200
@@ -367,10 +409,16 @@ hi
 0 raw ~ "duration_ms":\d+\.\d{3},
 0 bytes_sent #
 0 bytes_sent ~ ^[1-9]\d+$
-0 rate_limit = null
-0 endpoint !
-0 stages !
-0 strategy !
+0 rate_limit =
+0 endpoint =
+0 catalog =
+0 strategy =
+0 k = null
+0 returned = null
+0 fallback =
+0 generation = null
+0 stages.parse_ms = null
+0 stages.serialize_ms = null
 0 raw ~ \A\{.*\}\n\z
 --- no_error_log
 [error]
@@ -398,8 +446,10 @@ GET /v1/items/apple/similar?k=3
 0 catalog = small
 0 strategy = similar
 0 k = 3
+0 k #
 0 returned = 3
-0 fallback = null
+0 returned #
+0 fallback =
 0 generation = 1
 0 generation #
 0 stages.parse_ms #
@@ -407,7 +457,7 @@ GET /v1/items/apple/similar?k=3
 0 stages.retrieve_ms #
 0 stages.serialize_ms #
 0 raw ~ "stages":\{"parse_ms":\d+\.\d{3},"rank_ms":\d+\.\d{3},"retrieve_ms":\d+\.\d{3},"serialize_ms":\d+\.\d{3}\}
-0 rate_limit = null
+0 rate_limit =
 --- no_error_log
 [error]
 
@@ -424,7 +474,7 @@ GET /v1/items/apple/similar?k=3
 0 fallback = popular
 0 returned = 2
 1 strategy = history
-1 fallback = null
+1 fallback =
 1 returned = 1
 1 k = 1
 --- no_error_log
@@ -442,13 +492,15 @@ GET /v1/items/apple/similar?k=3
 --- timing_fields
 0 status = 400
 0 endpoint = popular
-0 strategy = null
+0 strategy =
 0 generation = null
 0 returned = 0
+0 returned #
 0 stages.parse_ms #
 1 status = 404
 1 endpoint = similar
-1 strategy = null
+1 strategy =
+1 k = 10
 --- no_error_log
 [error]
 
@@ -459,7 +511,7 @@ GET /v1/items/apple/similar?k=3
 recsys_catalog small $TEST_NGINX_CONF_DIR/small.yaml;
 recsys_limit_zone $binary_remote_addr zone=ip:1m rate=1r/m;
 --- config
-    recsys_timing_log logs/timing.log;
+    access_log logs/timing.log recsys_timing;
 
     location = /v1/popular {
         recsys_limit zone=ip;
@@ -475,20 +527,20 @@ recsys_limit_zone $binary_remote_addr zone=ip:1m rate=1r/m;
 --- timing_count eval
 [1, 2, 3]
 --- timing_fields
-0 rate_limit = passed
+0 rate_limit = PASSED
 0 endpoint = popular
 0 returned = 1
 1 status = 429
-1 rate_limit = rejected
-1 endpoint !
-2 rate_limit = null
+1 rate_limit = REJECTED
+1 endpoint =
+2 rate_limit =
 
 
 
 === TEST 7: the correlation id is the response's, generated or kept
 --- config
     recsys_correlation_id on;
-    recsys_timing_log logs/timing.log;
+    access_log logs/timing.log recsys_timing;
 
     location = /t {
         return 200 "$recsys_correlation_id";
@@ -511,12 +563,14 @@ recsys_limit_zone $binary_remote_addr zone=ip:1m rate=1r/m;
 
 
 === TEST 8: the uri as sent, escaped: quotes, backslash, UTF-8, other bytes
+$recsys_request_uri replaces what is not UTF-8 with U+FFFD, so the line
+is valid JSON (escape=json alone copies such bytes).
 --- raw_request eval
 "GET /t?q=%22a\"b\\c\xc3\xa9\xf0\x9f\x98\x80\xff\xc3 HTTP/1.0\r\n\r\n"
 --- timing_count: 1
 --- timing_fields
-0 uri ~ ^/t\?q=%22a"b\\c\x{e9}\x{1f600}\x{ff}\x{c3}\z
-0 raw ~ "uri":"/t\?q=%22a\\"b\\\\c\xc3\xa9\xf0\x9f\x98\x80\\u00ff\\u00c3"
+0 uri ~ ^/t\?q=%22a"b\\c\x{e9}\x{1f600}\x{fffd}\x{fffd}\z
+0 raw ~ "uri":"/t\?q=%22a\\"b\\\\c\xc3\xa9\xf0\x9f\x98\x80\xef\xbf\xbd\xef\xbf\xbd"
 0 method = GET
 --- no_error_log
 [error]
@@ -530,8 +584,9 @@ recsys_limit_zone $binary_remote_addr zone=ip:1m rate=1r/m;
 --- timing_count: 1
 --- timing_fields
 0 status = 400
-0 method = null
-0 uri = null
+0 method =
+0 uri =
+0 duration_ms #
 --- no_error_log
 [error]
 
@@ -539,7 +594,7 @@ recsys_limit_zone $binary_remote_addr zone=ip:1m rate=1r/m;
 
 === TEST 10: nginx's 404 after an internal redirect is logged once
 --- config
-    recsys_timing_log logs/timing.log;
+    access_log logs/timing.log recsys_timing;
     error_page 404 /404.html;
 
     location /static/ {
@@ -553,12 +608,13 @@ GET /static/nosuch.html
 0 status = 404
 0 uri = /static/nosuch.html
 0 duration_ms #
+0 raw ~ "duration_ms":\d+\.\d{3},
 
 
 
 === TEST 11: if= skips the lines whose condition is empty or "0"
 --- config
-    recsys_timing_log logs/timing.log if=$arg_log;
+    access_log logs/timing.log recsys_timing if=$arg_log;
 
     location = /t {
         return 200 "hi\n";
@@ -577,17 +633,17 @@ GET /static/nosuch.html
 
 === TEST 12: off in a location, on in another
 --- config
-    recsys_timing_log logs/timing.log;
+    access_log logs/timing.log recsys_timing;
 
     location = /t {
         return 200 "hi\n";
     }
     location = /quiet {
-        recsys_timing_log off;
+        access_log off;
         return 200 "hi\n";
     }
     location = /other {
-        recsys_timing_log logs/other.log;
+        access_log logs/other.log recsys_timing;
         return 200 "hi\n";
     }
 --- request eval
@@ -604,7 +660,7 @@ GET /static/nosuch.html
 === TEST 13: a location-level log with none at the server level
 --- config
     location = /t {
-        recsys_timing_log logs/timing.log;
+        access_log logs/timing.log recsys_timing;
         return 200 "hi\n";
     }
     location = /u {
@@ -624,7 +680,7 @@ GET /static/nosuch.html
 
 === TEST 14: buffer= with flush=: lines wait in memory until the timer
 --- config
-    recsys_timing_log logs/timing.log buffer=64k flush=1s;
+    access_log logs/timing.log recsys_timing buffer=64k flush=1s;
 
     location = /t {
         return 200 "hi\n";
@@ -644,7 +700,7 @@ GET /static/nosuch.html
 
 === TEST 15: a line larger than the buffer is written at once, in order
 --- config
-    recsys_timing_log logs/timing.log buffer=1k;
+    access_log logs/timing.log recsys_timing buffer=1k;
 
     location = /t {
         return 200 "hi\n";
@@ -677,7 +733,7 @@ GET /static/nosuch.html
 
 === TEST 17: a reopen flushes the buffer into the old file first
 --- config
-    recsys_timing_log logs/timing.log buffer=64k;
+    access_log logs/timing.log recsys_timing buffer=64k;
 
     location = /t {
         return 200 "hi\n";
@@ -695,7 +751,7 @@ GET /static/nosuch.html
 
 === TEST 18: buffered lines are written when nginx exits
 --- config
-    recsys_timing_log logs/timing.log buffer=64k;
+    access_log logs/timing.log recsys_timing buffer=64k;
 
     location = /t {
         return 200 "hi\n";
@@ -722,7 +778,7 @@ GET /t
 === TEST 20: the same with buffers: only whole lines are written
 --- two_workers
 --- config
-    recsys_timing_log logs/timing.log buffer=8k flush=100ms;
+    access_log logs/timing.log recsys_timing buffer=8k flush=100ms;
 
     location = /t {
         return 200 "hi\n";
@@ -749,40 +805,60 @@ GET /t
 
 
 
-=== TEST 22: bad parameters are refused
+=== TEST 22: gzip= comes with access_log: the file is gzip members
 --- config
-    recsys_timing_log logs/timing.log buffer=abc;
---- must_die
---- error_log eval
-qr/\[emerg\] .*invalid buffer size "abc"/
-
-
-
-=== TEST 23: an unknown parameter is refused
---- config
-    recsys_timing_log logs/timing.log gzip;
---- must_die
---- error_log eval
-qr/\[emerg\] .*invalid parameter "gzip"/
-
-
-
-=== TEST 24: one file, one buffer size
---- config
-    recsys_timing_log logs/timing.log buffer=8k;
+    access_log logs/timing.log.gz recsys_timing gzip flush=100ms;
 
     location = /t {
-        recsys_timing_log logs/timing.log buffer=16k;
+        return 200 "hi\n";
     }
---- must_die
---- error_log eval
-qr/\[emerg\] .*recsys_timing_log "logs\/timing.log" already defined with conflicting parameters/
+--- request eval
+["GET /t?n=1", "GET /t?n=2", "GET /t?n=3"]
+--- pause_after eval
+[0.5, 0.5]
+--- gzip_lines eval
+[undef, ["/t?n=1"], ["/t?n=1", "/t?n=2"]]
+--- no_error_log
+[error]
 
 
 
-=== TEST 25: off takes no parameter
+=== TEST 23: the variables in a plain text format: "-" when absent
+--- http_config
+recsys_catalog small $TEST_NGINX_CONF_DIR/small.yaml;
+log_format plain '$recsys_endpoint|$recsys_catalog|$recsys_strategy|'
+                 '$recsys_k|$recsys_returned|$recsys_fallback|'
+                 '$recsys_generation|$recsys_parse_ms|$recsys_rank_ms|'
+                 '$recsys_retrieve_ms|$recsys_serialize_ms|'
+                 '$recsys_duration_ms|$recsys_request_uri';
 --- config
-    recsys_timing_log off buffer=8k;
---- must_die
---- error_log eval
-qr/\[emerg\] .*invalid parameter "buffer=8k"/
+    access_log logs/plain.log plain;
+
+    location = /t {
+        return 200 "hi\n";
+    }
+    location = /v1/recommendations {
+        recsys recommendations;
+    }
+--- request eval
+["GET /t", "GET /v1/recommendations?k=2"]
+--- plain_lines eval
+[[qr/^-\|-\|-\|-\|-\|-\|-\|-\|-\|-\|-\|\d+\.\d{3}\|\/t$/],
+ [qr/^-\|-\|-\|-\|-\|-\|-\|-\|-\|-\|-\|\d+\.\d{3}\|\/t$/,
+  qr/^recommendations\|small\|popular\|2\|2\|popular\|1\|\d+\.\d{3}\|\d+\.\d{3}\|\d+\.\d{3}\|\d+\.\d{3}\|\d+\.\d{3}\|\/v1\/recommendations\?k=2$/]]
+--- no_error_log
+[error]
+
+
+
+=== TEST 24: the variables outside any log: in a response body
+--- config
+    location = /t {
+        return 200 "[$recsys_endpoint][$recsys_k][$recsys_time]\n";
+    }
+--- request
+GET /t
+--- response_body_like
+^\[\]\[\]\[\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z\]$
+--- no_error_log
+[error]
