@@ -16,6 +16,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_recsys_module.h"
+#include "recsys_files.h"
 
 
 /* seconds before a refused generation is looked at again */
@@ -100,6 +101,7 @@ ngx_http_recsys_index_switch(ngx_http_recsys_catalog_t *catalog,
     ngx_uint_t              level;
     ngx_http_recsys_gen_t  *g;
 
+    /* index.path is bounded at configuration time: this is not cut */
     ngx_snprintf(link, sizeof(link), "%s/" RECSYS_CURRENT_LINK "%Z",
                  catalog->conf->index.path);
 
@@ -179,9 +181,13 @@ ngx_http_recsys_index_open(ngx_http_recsys_catalog_t *catalog, u_char *target,
     if (target[0] == '/') {
         ngx_cpystrn((u_char *) dir, target, sizeof(dir));
 
-    } else {
-        ngx_snprintf((u_char *) dir, sizeof(dir), "%s/%s%Z", ic->path,
-                     target);
+    } else if (recsys_path_join(dir, sizeof(dir), ic->path, (char *) target)
+               != 0)
+    {
+        ngx_log_error(NGX_LOG_ERR, log, 0,
+                      "recsys catalog \"%V\": link target \"%*s...\" is "
+                      "too long", &catalog->name, (size_t) 64, target);
+        return NULL;
     }
 
     g = ngx_alloc(sizeof(ngx_http_recsys_gen_t), log);

@@ -19,6 +19,14 @@
 #define RECSYS_ERRLEN              256
 #define RECSYS_PATH_MAX            4096
 
+/*
+ * The longest index.path the catalog accepts: what the module appends
+ * ("/generations/<G>/manifest.json", "/.tmp-<pid>-<G>/neighbors.bin",
+ * "/.helper.lock") fits in the remaining 256 bytes, so no path built
+ * under it is ever cut.
+ */
+#define RECSYS_INDEX_PATH_MAX      (RECSYS_PATH_MAX - 256)
+
 #define RECSYS_METRIC_INNER_PRODUCT  0
 #define RECSYS_METRIC_L2             1
 #define RECSYS_METRIC_COSINE         2

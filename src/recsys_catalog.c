@@ -60,9 +60,10 @@ typedef struct recsys_catalog_key_s  recsys_catalog_key_t;
  * when_key is required only while that earlier ENUM row of the same table
  * holds when_value; with only set, it is refused otherwise.  A key with
  * conflicts may not appear together with that key.  INT and DURATION
- * values are at least min.  An optional MAPPING that is absent is left
- * zeroed, defaults included; when it is there, the int at present (in
- * the struct the mapping fills) is set to 1.
+ * values are at least min; a PATH with max is at most max bytes once
+ * resolved.  An optional MAPPING that is absent is left zeroed, defaults
+ * included; when it is there, the int at present (in the struct the
+ * mapping fills) is set to 1.
  */
 struct recsys_catalog_key_s {
     const char                   *name;
@@ -227,7 +228,8 @@ static const recsys_catalog_key_t  recsys_catalog_source_keys[] = {
 static const recsys_catalog_key_t  recsys_catalog_index_keys[] = {
 
     { .name = "path", .type = RECSYS_CATALOG_PATH, .required = 1,
-      .offset = offsetof(recsys_index_conf_t, path) },
+      .offset = offsetof(recsys_index_conf_t, path),
+      .max = RECSYS_INDEX_PATH_MAX },
 
     { .name = "dimension", .type = RECSYS_CATALOG_INT, .required = 1,
       .offset = offsetof(recsys_index_conf_t, dimension),
@@ -1425,6 +1427,15 @@ recsys_catalog_set(recsys_catalog_ctx_t *ctx, const recsys_catalog_key_t *key,
 
                 free(s);
                 s = path;
+            }
+
+            /* a path others append names to: they can never be cut */
+            if (key->max != 0 && strlen(s) > key->max) {
+                recsys_catalog_quote(s, strlen(s), got, sizeof(got));
+                recsys_catalog_error(ctx, mark, "\"%s\" %s is longer than"
+                                     " %llu bytes", key->name, got,
+                                     (unsigned long long) key->max);
+                goto failed;
             }
         }
 

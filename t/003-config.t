@@ -278,3 +278,19 @@ location = /e { return 204; }
 --- must_die
 --- error_log
 "recsys_error" directive is not allowed here
+
+
+
+=== TEST 21: an index.path too long for the names put under it
+Every path the module builds under index.path fits its buffers, so a
+too long one is refused here, not cut at run time (issue 9 #14).
+--- http_config
+recsys_catalog c $TEST_NGINX_HTML_DIR/c.yaml;
+--- config
+location = /p { recsys popular; }
+--- user_files eval
+[["c.yaml", "source: {type: file, path: items.jsonl}\nindex:\n"
+  . "  path: /tmp/" . ("d" x 3900) . "\n  dimension: 4\n"]]
+--- must_die
+--- error_log eval
+qr{recsys catalog "c": \S+/c\.yaml:3:9: "path" "/tmp/d{59}\.\.\." is longer than 3840 bytes}

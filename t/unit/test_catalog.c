@@ -581,6 +581,53 @@ test_cannot_open(void **state)
 }
 
 
+/* index.path leaves room for every name appended to it (issue 9 #14) */
+
+static void
+test_index_path_bound(void **state)
+{
+    char               text[RECSYS_INDEX_PATH_MAX + 256];
+    char               dir[RECSYS_INDEX_PATH_MAX + 2];
+    char               err[RECSYS_CATALOG_ERRLEN];
+    const char        *path;
+    recsys_catalog_t  *c;
+
+    (void) state;
+
+    /* exactly RECSYS_INDEX_PATH_MAX bytes: accepted */
+    memset(dir, 'd', sizeof(dir));
+    dir[0] = '/';
+    dir[RECSYS_INDEX_PATH_MAX] = '\0';
+
+    snprintf(text, sizeof(text), TEST_VALID_SOURCE
+             "index: {path: %s, dimension: 4}\n", dir);
+    c = test_load(text);
+    assert_int_equal(strlen(c->index.path), RECSYS_INDEX_PATH_MAX);
+    recsys_catalog_free(c);
+
+    /* one more: refused, with the start of the value */
+    dir[RECSYS_INDEX_PATH_MAX] = 'd';
+    dir[RECSYS_INDEX_PATH_MAX + 1] = '\0';
+
+    snprintf(text, sizeof(text), TEST_VALID_SOURCE
+             "index: {path: %s, dimension: 4}\n", dir);
+    path = test_write("cat.yaml", text);
+    c = recsys_catalog_load(path, err, sizeof(err));
+    assert_null(c);
+    assert_non_null(strstr(err, ":4:15: \"path\" \"/dddd"));
+    assert_non_null(strstr(err, "...\" is longer than 3840 bytes"));
+
+    /* a relative one counts once resolved */
+    snprintf(text, sizeof(text), TEST_VALID_SOURCE
+             "index: {path: %s, dimension: 4}\n",
+             dir + 1 + strlen(test_real));
+    path = test_write("cat.yaml", text);
+    c = recsys_catalog_load(path, err, sizeof(err));
+    assert_null(c);
+    assert_non_null(strstr(err, "is longer than 3840 bytes"));
+}
+
+
 static void
 test_factory_in_yaml(void **state)
 {
@@ -1352,6 +1399,7 @@ main(void)
         cmocka_unit_test(test_syntax_error),
         cmocka_unit_test(test_not_mapping),
         cmocka_unit_test(test_cannot_open),
+        cmocka_unit_test(test_index_path_bound),
         cmocka_unit_test(test_factory_in_yaml),
         cmocka_unit_test(test_interpolate_yaml),
         cmocka_unit_test(test_interpolate),
