@@ -17,10 +17,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_recsys_module.h"
-
-
-#define NGX_HTTP_RECSYS_CID_MAX       128
-#define NGX_HTTP_RECSYS_TRACEPARENT   55    /* 00-<32>-<16>-<2> */
+#include "recsys_correlation.h"
 
 
 typedef struct {
@@ -42,7 +39,7 @@ typedef struct {
     ngx_str_t                   id;
     ngx_http_log_handler_pt     log_handler;
     ngx_uint_t                  replaced;   /* an invalid id was sent */
-    u_char                      data[NGX_HTTP_RECSYS_CID_MAX];
+    u_char                      data[RECSYS_CORRELATION_ID_MAX];
 } ngx_http_recsys_correlation_ctx_t;
 
 
@@ -59,8 +56,6 @@ static ngx_int_t ngx_http_recsys_correlation_choose(ngx_http_request_t *r,
 static ngx_int_t ngx_http_recsys_correlation_set_request_header(
     ngx_http_request_t *r, ngx_http_recsys_correlation_loc_conf_t *rclcf,
     ngx_str_t *id);
-static ngx_uint_t ngx_http_recsys_correlation_valid(ngx_str_t *value);
-static ngx_uint_t ngx_http_recsys_correlation_traceparent(ngx_str_t *value);
 static u_char *ngx_http_recsys_correlation_log_error(ngx_http_request_t *r,
     ngx_http_request_t *sr, u_char *buf, size_t len);
 static void ngx_http_recsys_correlation_cleanup(void *data);
@@ -146,26 +141,6 @@ static ngx_str_t  ngx_http_recsys_correlation_default_header =
     ngx_string("X-Correlation-ID");
 static ngx_str_t  ngx_http_recsys_correlation_traceparent_header =
     ngx_string("traceparent");
-
-
-/* [A-Za-z0-9._:-], one bit per byte */
-static uint32_t  ngx_http_recsys_correlation_chars[] = {
-    0x00000000, /* 0000 0000 0000 0000  0000 0000 0000 0000 */
-
-                /* ?>=< ;:98 7654 3210  /.-, +*)( '&%$ #"!  */
-    0x07ff6000, /* 0000 0111 1111 1111  0110 0000 0000 0000 */
-
-                /* _^]\ [ZYX WVUT SRQP  ONML KJIH GFED CBA@ */
-    0x87fffffe, /* 1000 0111 1111 1111  1111 1111 1111 1110 */
-
-                /*  ~}| {zyx wvut srqp  onml kjih gfed cba` */
-    0x07fffffe, /* 0000 0111 1111 1111  1111 1111 1111 1110 */
-
-    0x00000000, /* 1111 1111 1111 1111  1111 1111 1111 1111 */
-    0x00000000, /* 1111 1111 1111 1111  1111 1111 1111 1111 */
-    0x00000000, /* 1111 1111 1111 1111  1111 1111 1111 1111 */
-    0x00000000  /* 1111 1111 1111 1111  1111 1111 1111 1111 */
-};
 
 
 /*
@@ -411,7 +386,7 @@ ngx_http_recsys_correlation_choose(ngx_http_request_t *r,
     }
 
     if (id) {
-        if (ngx_http_recsys_correlation_valid(&id->value)) {
+        if (recsys_correlation_id_valid(id->value.data, id->value.len)) {
             ctx->id.data = ctx->data;
             ctx->id.len = ngx_cpymem(ctx->data, id->value.data,
                                      id->value.len)
@@ -425,9 +400,11 @@ ngx_http_recsys_correlation_choose(ngx_http_request_t *r,
         ctx->replaced = 1;
     }
 
-    if (tp && ngx_http_recsys_correlation_traceparent(&tp->value)) {
+    if (tp && recsys_traceparent_valid(tp->value.data, tp->value.len)) {
         ctx->id.data = ctx->data;
-        ctx->id.len = ngx_cpymem(ctx->data, tp->value.data + 3, 32)
+        ctx->id.len = ngx_cpymem(ctx->data,
+                                 tp->value.data + RECSYS_TRACEPARENT_TRACE_ID,
+                                 RECSYS_TRACEPARENT_TRACE_LEN)
                       - ctx->data;
 
         ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
@@ -443,7 +420,7 @@ ngx_http_recsys_correlation_choose(ngx_http_request_t *r,
     v = ngx_http_get_indexed_variable(r, rcmcf->request_id);
 
     if (v == NULL || v->not_found || v->len == 0
-        || v->len > NGX_HTTP_RECSYS_CID_MAX)
+        || v->len > RECSYS_CORRELATION_ID_MAX)
     {
         ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
                       "recsys correlation id: no $request_id");
@@ -515,85 +492,6 @@ ngx_http_recsys_correlation_set_request_header(ngx_http_request_t *r,
     h->lowcase_key = rclcf->header_lc.data;
 
     return NGX_OK;
-}
-
-
-static ngx_uint_t
-ngx_http_recsys_correlation_valid(ngx_str_t *value)
-{
-    u_char  *p, *last;
-
-    if (value->len == 0 || value->len > NGX_HTTP_RECSYS_CID_MAX) {
-        return 0;
-    }
-
-    last = value->data + value->len;
-
-    for (p = value->data; p < last; p++) {
-        if (!(ngx_http_recsys_correlation_chars[*p >> 5]
-              & (1U << (*p & 0x1f))))
-        {
-            return 0;
-        }
-    }
-
-    return 1;
-}
-
-
-/*
- * W3C Trace Context: "version-traceid-parentid-flags", lowercase hex,
- * version ff and all-zero ids invalid; a future version may append
- * fields after the flags.
- */
-
-static ngx_uint_t
-ngx_http_recsys_correlation_traceparent(ngx_str_t *value)
-{
-    u_char      *p;
-    ngx_uint_t   i, zero_trace, zero_parent;
-
-    p = value->data;
-
-    if (value->len < NGX_HTTP_RECSYS_TRACEPARENT
-        || (value->len > NGX_HTTP_RECSYS_TRACEPARENT
-            && ((p[0] == '0' && p[1] == '0')
-                || p[NGX_HTTP_RECSYS_TRACEPARENT] != '-')))
-    {
-        return 0;
-    }
-
-    if (p[2] != '-' || p[35] != '-' || p[52] != '-'
-        || (p[0] == 'f' && p[1] == 'f'))
-    {
-        return 0;
-    }
-
-    zero_trace = 1;
-    zero_parent = 1;
-
-    for (i = 0; i < NGX_HTTP_RECSYS_TRACEPARENT; i++) {
-
-        if (i == 2 || i == 35 || i == 52) {
-            continue;
-        }
-
-        if (!((p[i] >= '0' && p[i] <= '9') || (p[i] >= 'a' && p[i] <= 'f')))
-        {
-            return 0;
-        }
-
-        if (p[i] != '0') {
-            if (i > 2 && i < 35) {
-                zero_trace = 0;
-
-            } else if (i > 35 && i < 52) {
-                zero_parent = 0;
-            }
-        }
-    }
-
-    return !zero_trace && !zero_parent;
 }
 
 

@@ -14,6 +14,7 @@
 #include "ngx_http_recsys_module.h"
 #include "ngx_http_recsys_metrics.h"
 #include "ngx_http_recsys_limit.h"
+#include "recsys_time.h"
 
 
 #define NGX_HTTP_RECSYS_METRICS_ENDPOINTS   5     /* NGX_HTTP_RECSYS_* + 1 */
@@ -158,8 +159,6 @@ static void ngx_http_recsys_metrics_observe(ngx_http_recsys_metrics_hist_t *h,
 static ngx_http_recsys_metrics_node_t *ngx_http_recsys_metrics_node(
     ngx_http_recsys_metrics_main_conf_t *mmcf, ngx_str_t *name);
 static ngx_int_t ngx_http_recsys_metrics_strategy(const char *strategy);
-static time_t ngx_http_recsys_metrics_parse_time(u_char *p);
-static uint64_t ngx_http_recsys_metrics_now_us(void);
 static ngx_int_t ngx_http_recsys_metrics_init_zone(ngx_shm_zone_t *shm_zone,
     void *data);
 static void *ngx_http_recsys_metrics_create_main_conf(ngx_conf_t *cf);
@@ -952,7 +951,7 @@ ngx_http_recsys_metrics_start_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ctx->start_us = ngx_http_recsys_metrics_now_us();
+    ctx->start_us = ngx_http_recsys_now_us();
 
     ngx_http_set_ctx(r, ctx, ngx_http_recsys_metrics_module);
 
@@ -1011,7 +1010,7 @@ ngx_http_recsys_metrics_log_handler(ngx_http_request_t *r)
     ms = ngx_max(ms, 0);
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_recsys_metrics_module);
-    us = ctx ? ngx_http_recsys_metrics_now_us() - ctx->start_us : 0;
+    us = ctx ? ngx_http_recsys_now_us() - ctx->start_us : 0;
 
     /* reading the request header, before POST_READ, can be what took long */
     if ((uint64_t) ms * 1000 > us + 1000) {
@@ -1110,11 +1109,13 @@ ngx_http_recsys_metrics_strategy(const char *strategy)
 time_t
 ngx_http_recsys_metrics_index_age(ngx_http_recsys_gen_t *g)
 {
-    time_t  built, now;
+    time_t   now;
+    int64_t  built;
 
-    built = ngx_http_recsys_metrics_parse_time(
-                                      (u_char *) g->gen.manifest.built_at);
-    if (built == -1) {
+    if (recsys_time_parse(g->gen.manifest.built_at,
+                          ngx_strlen(g->gen.manifest.built_at), &built)
+        != 0)
+    {
         return -1;
     }
 
@@ -1161,87 +1162,6 @@ ngx_http_recsys_metrics_rebuild(ngx_cycle_t *cycle, ngx_str_t *catalog,
     ngx_http_recsys_metrics_observe(&node->rebuild,
                                     &ngx_http_recsys_metrics_rebuild_buckets,
                                     (uint64_t) duration * 1000);
-}
-
-
-/* "YYYY-MM-DDTHH:MM:SS[.fraction]Z", as manifests write built_at */
-
-static time_t
-ngx_http_recsys_metrics_parse_time(u_char *p)
-{
-    u_char      *t;
-    ngx_uint_t   n, v[6], year, month;
-
-    /* "d" stands for a digit, anything else for itself */
-    t = (u_char *) "dddd-dd-ddTdd:dd:dd";
-
-    n = 0;
-    v[0] = 0;
-
-    for ( /* void */ ; *t; t++, p++) {
-        if (*t != 'd') {
-            if (*p != *t) {
-                return -1;
-            }
-
-            v[++n] = 0;
-            continue;
-        }
-
-        if (*p < '0' || *p > '9') {
-            return -1;
-        }
-
-        v[n] = v[n] * 10 + (*p - '0');
-    }
-
-    if (*p == '.') {
-        do {
-            p++;
-        } while (*p >= '0' && *p <= '9');
-    }
-
-    if (p[0] != 'Z' || p[1] != '\0') {
-        return -1;
-    }
-
-    if (v[0] < 1970 || v[1] < 1 || v[1] > 12 || v[2] < 1 || v[2] > 31
-        || v[3] > 23 || v[4] > 59 || v[5] > 60)
-    {
-        return -1;
-    }
-
-    /*
-     * Days are counted from March 1 of year 0, so that February, with its
-     * leap day, ends the year and a month starts 367 * month / 12 - 30 days
-     * into it (month 1 is March).
-     */
-
-    year = v[0];
-    month = v[1];
-
-    if (month <= 2) {
-        month += 10;
-        year--;
-
-    } else {
-        month -= 2;
-    }
-
-    return (time_t) (365 * year + year / 4 - year / 100 + year / 400
-                     + 367 * month / 12 - 30 + v[2] - 1 - 719468) * 86400
-           + v[3] * 3600 + v[4] * 60 + v[5];
-}
-
-
-static uint64_t
-ngx_http_recsys_metrics_now_us(void)
-{
-    struct timespec  ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-
-    return (uint64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 

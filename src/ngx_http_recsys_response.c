@@ -12,6 +12,7 @@
 
 #include "ngx_http_recsys_module.h"
 #include "recsys_json.h"
+#include "recsys_time.h"
 
 
 typedef struct {
@@ -239,9 +240,5 @@ ngx_http_recsys_error_handler(ngx_http_request_t *r)
 uint64_t
 ngx_http_recsys_now_us(void)
 {
-    struct timespec  ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-
-    return (uint64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+    return recsys_now_us();
 }

@@ -33,6 +33,7 @@
 #include "recsys_items_writer.h"
 #include "recsys_source_pg.h"
 #include "recsys_search.h"
+#include "recsys_time.h"
 
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
@@ -105,7 +106,6 @@ static int recsys_build_same(recsys_build_ctx_t *ctx,
 static int recsys_build_same_str(const char *a, size_t alen, const char *b,
     size_t blen);
 static int recsys_build_cmp_str(const void *a, const void *b);
-static int recsys_build_iso_time(const char *s, time_t *t);
 static int recsys_build_line(recsys_build_ctx_t *ctx, const char *buf,
     size_t len);
 static int recsys_build_item(recsys_build_ctx_t *ctx, cJSON *root);
@@ -127,7 +127,6 @@ static int recsys_build_neighbors(recsys_build_ctx_t *ctx, const char *tmp,
 static uint32_t recsys_build_parse_nlist(const char *factory,
     const char **digits, const char **rest);
 static uint32_t recsys_build_auto_nlist(uint64_t n, uint32_t nprobe);
-static double recsys_build_now(void);
 
 
 void
@@ -194,7 +193,7 @@ recsys_build_ex(const recsys_catalog_t *c, const recsys_build_opts_t *o,
     recsys_generation_t  *prev;
     recsys_build_opts_t   none;
 
-    start = recsys_build_now();
+    start = recsys_now_seconds();
 
     if (o == NULL) {
         memset(&none, 0, sizeof(recsys_build_opts_t));
@@ -275,9 +274,9 @@ recsys_build_ex(const recsys_catalog_t *c, const recsys_build_opts_t *o,
 
     } else {
         snprintf(ctx.source, sizeof(ctx.source), "%s", c->source.path);
-        ctx.source_seconds = recsys_build_now();
+        ctx.source_seconds = recsys_now_seconds();
         rc = recsys_build_read(&ctx);
-        ctx.source_seconds = recsys_build_now() - ctx.source_seconds;
+        ctx.source_seconds = recsys_now_seconds() - ctx.source_seconds;
         ctx.source_ok = (rc == 0);
     }
 
@@ -388,7 +387,7 @@ done:
         res->success = 0;
     }
 
-    res->seconds = recsys_build_now() - start;
+    res->seconds = recsys_now_seconds() - start;
 
     return rc;
 }
@@ -632,7 +631,7 @@ static int
 recsys_build_previous(recsys_build_ctx_t *ctx, recsys_generation_t *g)
 {
     char                      dir[4096], err[RECSYS_ERRLEN];
-    time_t                    full_at;
+    int64_t                   full_at;
     uint64_t                  full_interval;
     const recsys_catalog_t   *c;
 
@@ -658,7 +657,9 @@ recsys_build_previous(recsys_build_ctx_t *ctx, recsys_generation_t *g)
         || g->manifest.watermark[0] == '\0'
         || strcmp(g->manifest.factory_conf,
                   c->index.factory ? c->index.factory : "auto") != 0
-        || recsys_build_iso_time(g->manifest.full_built_at, &full_at) != 0
+        || recsys_time_parse(g->manifest.full_built_at,
+                             strlen(g->manifest.full_built_at), &full_at)
+           != 0
         || (uint64_t) (time(NULL) - full_at) >= full_interval)
     {
         recsys_generation_close(g);
@@ -919,33 +920,6 @@ static int
 recsys_build_cmp_str(const void *a, const void *b)
 {
     return strcmp(*(char * const *) a, *(char * const *) b);
-}
-
-
-/* "YYYY-MM-DDTHH:MM:SSZ" as written in manifests */
-
-static int
-recsys_build_iso_time(const char *s, time_t *t)
-{
-    int        n;
-    struct tm  tm;
-
-    memset(&tm, 0, sizeof(struct tm));
-    n = 0;
-
-    if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2dZ%n", &tm.tm_year, &tm.tm_mon,
-               &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &n)
-        != 6 || s[n] != '\0')
-    {
-        return -1;
-    }
-
-    tm.tm_year -= 1900;
-    tm.tm_mon -= 1;
-
-    *t = timegm(&tm);
-
-    return (*t == (time_t) -1) ? -1 : 0;
 }
 
 
@@ -1431,7 +1405,7 @@ recsys_build_generation(recsys_build_ctx_t *ctx, const char *tmp,
     gmtime_r(&now, &tm);
     strftime(m.built_at, sizeof(m.built_at), "%Y-%m-%dT%H:%M:%SZ", &tm);
 
-    m.build_seconds = recsys_build_now() - start;
+    m.build_seconds = recsys_now_seconds() - start;
 
     snprintf(path, sizeof(path), "%s/%s", tmp, RECSYS_MANIFEST_FILE);
 
@@ -1767,12 +1741,3 @@ recsys_build_auto_nlist(uint64_t n, uint32_t nprobe)
 }
 
 
-static double
-recsys_build_now(void)
-{
-    struct timespec  ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-
-    return (double) ts.tv_sec + ts.tv_nsec / 1e9;
-}

@@ -18,6 +18,7 @@
 #include <libpq-fe.h>
 
 #include "recsys_source_pg.h"
+#include "recsys_time.h"
 
 
 /* type OIDs of PostgreSQL's catalog; stable across versions */
@@ -110,7 +111,6 @@ static void recsys_pg_quote(const char *s, size_t len, char *buf,
 static void recsys_pg_timestamp(int64_t us, char *buf, size_t size);
 static uint32_t recsys_pg_u32(const unsigned char *p);
 static uint64_t recsys_pg_u64(const unsigned char *p);
-static double recsys_pg_now(void);
 
 
 static const recsys_pg_column_t  recsys_pg_columns[RECSYS_PG_NCOLS] = {
@@ -151,7 +151,7 @@ recsys_pg_read(recsys_pg_read_t *r, char *err, size_t errlen)
     double            start;
     recsys_pg_ctx_t   ctx;
 
-    start = recsys_pg_now();
+    start = recsys_now_seconds();
 
     r->contacted = 0;
     r->has_updated_at = 0;
@@ -267,7 +267,7 @@ done:
         }
     }
 
-    r->seconds = recsys_pg_now() - start;
+    r->seconds = recsys_now_seconds() - start;
 
     return rc;
 }
@@ -1180,12 +1180,3 @@ recsys_pg_u64(const unsigned char *p)
 }
 
 
-static double
-recsys_pg_now(void)
-{
-    struct timespec  ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-
-    return (double) ts.tv_sec + ts.tv_nsec / 1e9;
-}

@@ -58,6 +58,7 @@
 #include "recsys_parallel.h"
 #include "recsys_popularity.h"
 #include "recsys_rng.h"
+#include "recsys_time.h"
 
 
 #define RECSYS_EVAL_ROWS       16
@@ -173,7 +174,6 @@ static int recsys_eval_read_events(const char *path, recsys_idmap_t *users,
     recsys_idmap_t *items, recsys_event_t **events, size_t *n);
 static int recsys_eval_push(recsys_event_t **events, size_t *n,
     size_t *cap, const recsys_event_t *ev);
-static int recsys_eval_iso8601(const char *s, int64_t *out);
 static int recsys_eval_prepare(recsys_eval_data_t *d,
     const recsys_eval_conf_t *c, const recsys_matrix_t *all,
     uint64_t seed);
@@ -242,7 +242,6 @@ static void recsys_eval_row(recsys_eval_result_t *res, const char *model,
 static double recsys_eval_itemsim_mb(const recsys_itemsim_t *s);
 static int recsys_eval_wants(const recsys_eval_conf_t *c, const char *name);
 static int recsys_eval_set(recsys_eval_conf_t *c, const char *arg);
-static double recsys_eval_now(void);
 static double recsys_eval_rss_mb(void);
 static int recsys_eval_cmp_u32(const void *a, const void *b);
 
@@ -431,10 +430,10 @@ recsys_eval_events(const char *path, recsys_eval_conf_t *c)
         now = events[i].ts > now ? events[i].ts : now;
     }
 
-    t0 = recsys_eval_now();
+    t0 = recsys_now_seconds();
     recsys_popularity_items(events, n, all.nitems, now, c->half_life, pop);
     printf("decayed popularity (half-life %.0f s): %.3f s\n", c->half_life,
-           recsys_eval_now() - t0);
+           recsys_now_seconds() - t0);
 
     free(pop);
     free(events);
@@ -477,7 +476,7 @@ recsys_eval_load(const char *path, int movielens,
     users = recsys_idmap_create();
     items = recsys_idmap_create();
     rc = -1;
-    t0 = recsys_eval_now();
+    t0 = recsys_now_seconds();
 
     if (users == NULL || items == NULL) {
         fprintf(stderr, "recsys-eval: out of memory\n");
@@ -507,7 +506,7 @@ recsys_eval_load(const char *path, int movielens,
            "%.2f s\n", movielens ? "MovieLens" : "events", path, *n,
            movielens ? "positives (rating >= 4)" : "events", all->nusers,
            all->nitems, (unsigned long long) all->nnz,
-           recsys_eval_now() - t0);
+           recsys_now_seconds() - t0);
     printf("BLAS: %s; threads: %u\n", recsys_blas_name(),
            recsys_parallel_threads(c->threads));
     rc = 0;
@@ -675,7 +674,9 @@ recsys_eval_read_events(const char *path, recsys_idmap_t *users,
             ev.ts = (int64_t) jt->valuedouble;
 
         } else if (cJSON_IsString(jt)
-                   && recsys_eval_iso8601(jt->valuestring, &ev.ts) != 0)
+                   && recsys_time_parse(jt->valuestring,
+                                        strlen(jt->valuestring), &ev.ts)
+                      != 0)
         {
             fprintf(stderr, "recsys-eval: %s:%d: bad ts\n", path, line);
             cJSON_Delete(o);
@@ -726,32 +727,6 @@ recsys_eval_push(recsys_event_t **events, size_t *n, size_t *cap,
     }
 
     (*events)[(*n)++] = *ev;
-
-    return 0;
-}
-
-
-/* "YYYY-MM-DDTHH:MM:SSZ" */
-static int
-recsys_eval_iso8601(const char *s, int64_t *out)
-{
-    int        n;
-    struct tm  tm;
-
-    memset(&tm, 0, sizeof(struct tm));
-    n = 0;
-
-    if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2dZ%n", &tm.tm_year, &tm.tm_mon,
-               &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &n)
-        != 6
-        || s[n] != '\0')
-    {
-        return -1;
-    }
-
-    tm.tm_year -= 1900;
-    tm.tm_mon -= 1;
-    *out = (int64_t) timegm(&tm);
 
     return 0;
 }
@@ -1085,7 +1060,7 @@ recsys_eval_tune_ease(const recsys_eval_data_t *d, recsys_eval_conf_t *c)
     for (i = 0; !c->ease_fixed && i < sizeof(lambdas) / sizeof(double); i++)
     {
         c->ease.lambda = lambdas[i];
-        t0 = recsys_eval_now();
+        t0 = recsys_now_seconds();
 
         if (recsys_ease_train(&d->train, &c->ease, &b, err, sizeof(err)) != 0
             || recsys_eval_score_dense(d, b, &r) != 0)
@@ -1119,7 +1094,7 @@ recsys_eval_tune_ease(const recsys_eval_data_t *d, recsys_eval_conf_t *c)
     for (j = 0; j < 2 * nm; j++) {
         i = j % nm;
         k = j < nm ? RECSYS_ITEMSIM_LARGEST : RECSYS_ITEMSIM_MAGNITUDE;
-        t0 = recsys_eval_now();
+        t0 = recsys_now_seconds();
 
         if (recsys_itemsim_from_dense(&s, b, d->train.nitems,
                                       recsys_eval_sweep_m[i], k, c->threads)
@@ -1176,7 +1151,7 @@ recsys_eval_tune_knn(const recsys_eval_data_t *d, recsys_eval_conf_t *c)
         for (j = 0; j < sizeof(shrinks) / sizeof(double); j++) {
             kc.neighbours = ms[i];
             kc.shrink = shrinks[j];
-            t0 = recsys_eval_now();
+            t0 = recsys_now_seconds();
 
             if (recsys_knn_train(&d->train, &kc, &s, err, sizeof(err)) != 0
                 || recsys_eval_score_sim(d, &s, &r) != 0)
@@ -1214,7 +1189,7 @@ recsys_eval_tune_svd(const recsys_eval_data_t *d, recsys_eval_conf_t *c)
 
     recsys_eval_best_init(&best);
     nf = sizeof(factors) / sizeof(uint32_t);
-    t0 = recsys_eval_now();
+    t0 = recsys_now_seconds();
 
     if (recsys_eval_svd_items(d, factors[nf - 1], &all, err, sizeof(err))
         != 0)
@@ -1224,7 +1199,7 @@ recsys_eval_tune_svd(const recsys_eval_data_t *d, recsys_eval_conf_t *c)
     }
 
     printf("PureSVD    decomposition                      %8.2f\n",
-           recsys_eval_now() - t0);
+           recsys_now_seconds() - t0);
 
     v = malloc((size_t) d->train.nitems * factors[nf - 1] * sizeof(float));
     if (v == NULL) {
@@ -1233,7 +1208,7 @@ recsys_eval_tune_svd(const recsys_eval_data_t *d, recsys_eval_conf_t *c)
     }
 
     for (i = 0; i < nf; i++) {
-        t0 = recsys_eval_now();
+        t0 = recsys_now_seconds();
 
         for (j = 0; j < d->train.nitems; j++) {
             for (f = 0; f < factors[i]; f++) {
@@ -1300,7 +1275,7 @@ recsys_eval_tune_als(const recsys_eval_data_t *d, recsys_eval_conf_t *c)
             ac.iterations = iterations[i - nl * na - nf];
         }
 
-        t0 = recsys_eval_now();
+        t0 = recsys_now_seconds();
 
         if (recsys_als_train(&d->train, &ac, &model, NULL, err, sizeof(err))
             != 0
@@ -1362,7 +1337,7 @@ recsys_eval_show(const recsys_holdout_result_t *r, double t0,
     va_end(args);
 
     printf("%-10s %-34s %9.4f %9.4f %8.2f\n", model, params, r->recall,
-           r->ndcg, recsys_eval_now() - t0);
+           r->ndcg, recsys_now_seconds() - t0);
     fflush(stdout);
 }
 
@@ -1375,7 +1350,7 @@ recsys_eval_toppop(const recsys_eval_data_t *d, recsys_eval_result_t *res)
     recsys_holdout_result_t  r;
 
     ctx.d = d;
-    t0 = recsys_eval_now();
+    t0 = recsys_now_seconds();
 
     if (recsys_holdout_evaluate(&d->test, d->conf->k, d->users, d->nusers,
                                 d->conf->threads, recsys_eval_pop_rec, &ctx,
@@ -1386,7 +1361,7 @@ recsys_eval_toppop(const recsys_eval_data_t *d, recsys_eval_result_t *res)
     }
 
     recsys_eval_row(res, "TopPop", "training counts", &r, 0,
-                    recsys_eval_now() - t0, 0);
+                    recsys_now_seconds() - t0, 0);
 
     return 0;
 }
@@ -1400,7 +1375,7 @@ recsys_eval_knn(const recsys_eval_data_t *d, recsys_eval_result_t *res)
     recsys_itemsim_t         s;
     recsys_holdout_result_t  r;
 
-    t0 = recsys_eval_now();
+    t0 = recsys_now_seconds();
 
     if (recsys_knn_train(&d->train, &d->conf->knn, &s, res->err,
                          sizeof(res->err))
@@ -1409,7 +1384,7 @@ recsys_eval_knn(const recsys_eval_data_t *d, recsys_eval_result_t *res)
         return -1;
     }
 
-    t1 = recsys_eval_now();
+    t1 = recsys_now_seconds();
 
     if (recsys_eval_score_sim(d, &s, &r) != 0) {
         return -1;
@@ -1418,7 +1393,7 @@ recsys_eval_knn(const recsys_eval_data_t *d, recsys_eval_result_t *res)
     snprintf(params, sizeof(params), "cosine m=%u shrink=%g",
              d->conf->knn.neighbours, d->conf->knn.shrink);
     recsys_eval_row(res, "ItemKNN", params, &r, t1 - t0,
-                    recsys_eval_now() - t1, recsys_eval_itemsim_mb(&s));
+                    recsys_now_seconds() - t1, recsys_eval_itemsim_mb(&s));
     recsys_itemsim_free(&s);
 
     return 0;
@@ -1433,7 +1408,7 @@ recsys_eval_svd(const recsys_eval_data_t *d, recsys_eval_result_t *res)
     double                   t0, t1;
     recsys_holdout_result_t  r;
 
-    t0 = recsys_eval_now();
+    t0 = recsys_now_seconds();
 
     if (recsys_eval_svd_items(d, d->conf->svd_factors, &v, res->err,
                               sizeof(res->err))
@@ -1442,7 +1417,7 @@ recsys_eval_svd(const recsys_eval_data_t *d, recsys_eval_result_t *res)
         return -1;
     }
 
-    t1 = recsys_eval_now();
+    t1 = recsys_now_seconds();
 
     if (recsys_eval_score_vectors(d, v, NULL, d->conf->svd_factors, &r)
         != 0)
@@ -1453,7 +1428,7 @@ recsys_eval_svd(const recsys_eval_data_t *d, recsys_eval_result_t *res)
 
     snprintf(params, sizeof(params), "factors=%u", d->conf->svd_factors);
     recsys_eval_row(res, "PureSVD", params, &r, t1 - t0,
-                    recsys_eval_now() - t1, 0);
+                    recsys_now_seconds() - t1, 0);
     free(v);
 
     return 0;
@@ -1491,7 +1466,7 @@ recsys_eval_ease_rows(const recsys_eval_data_t *d, const uint32_t *ms,
     recsys_itemsim_t         s;
     recsys_holdout_result_t  r, dense;
 
-    t0 = recsys_eval_now();
+    t0 = recsys_now_seconds();
 
     if (recsys_ease_train(&d->train, &d->conf->ease, &b, res->err,
                           sizeof(res->err))
@@ -1500,7 +1475,7 @@ recsys_eval_ease_rows(const recsys_eval_data_t *d, const uint32_t *ms,
         return -1;
     }
 
-    t1 = recsys_eval_now();
+    t1 = recsys_now_seconds();
 
     if (recsys_eval_score_dense(d, b, &dense) != 0) {
         free(b);
@@ -1509,11 +1484,11 @@ recsys_eval_ease_rows(const recsys_eval_data_t *d, const uint32_t *ms,
 
     snprintf(params, sizeof(params), "dense lambda=%g", d->conf->ease.lambda);
     recsys_eval_row(res, "EASE", params, &dense, t1 - t0,
-                    recsys_eval_now() - t1,
+                    recsys_now_seconds() - t1,
                     (double) RECSYS_EASE_BYTES(d->train.nitems) / (1 << 20));
 
     for (i = 0; i < n; i++) {
-        t0 = recsys_eval_now();
+        t0 = recsys_now_seconds();
 
         if (recsys_itemsim_from_dense(&s, b, d->train.nitems, ms[i],
                                       d->conf->ease_keep, d->conf->threads)
@@ -1523,7 +1498,7 @@ recsys_eval_ease_rows(const recsys_eval_data_t *d, const uint32_t *ms,
             return -1;
         }
 
-        t1 = recsys_eval_now();
+        t1 = recsys_now_seconds();
 
         if (recsys_eval_score_sim(d, &s, &r) != 0) {
             free(b);
@@ -1535,7 +1510,7 @@ recsys_eval_ease_rows(const recsys_eval_data_t *d, const uint32_t *ms,
                  d->conf->ease_keep ? "|w|" : "w",
                  100 * r.recall / dense.recall, 100 * r.ndcg / dense.ndcg);
         recsys_eval_row(res, "EASE top-m", params, &r, t1 - t0,
-                        recsys_eval_now() - t1, recsys_eval_itemsim_mb(&s));
+                        recsys_now_seconds() - t1, recsys_eval_itemsim_mb(&s));
         recsys_itemsim_free(&s);
     }
 
@@ -1553,7 +1528,7 @@ recsys_eval_als(const recsys_eval_data_t *d, recsys_eval_result_t *res)
     recsys_als_model_t       model;
     recsys_holdout_result_t  r;
 
-    t0 = recsys_eval_now();
+    t0 = recsys_now_seconds();
 
     if (recsys_als_train(&d->train, &d->conf->als, &model, NULL, res->err,
                          sizeof(res->err))
@@ -1562,7 +1537,7 @@ recsys_eval_als(const recsys_eval_data_t *d, recsys_eval_result_t *res)
         return -1;
     }
 
-    t1 = recsys_eval_now();
+    t1 = recsys_now_seconds();
 
     if (recsys_eval_score_vectors(d, model.items, model.users,
                                   model.factors, &r)
@@ -1575,7 +1550,7 @@ recsys_eval_als(const recsys_eval_data_t *d, recsys_eval_result_t *res)
     snprintf(params, sizeof(params), "f=%u it=%u l=%g a=%g (user=)",
              d->conf->als.factors, d->conf->als.iterations,
              d->conf->als.lambda, d->conf->als.alpha);
-    recsys_eval_row(res, "ALS", params, &r, t1 - t0, recsys_eval_now() - t1,
+    recsys_eval_row(res, "ALS", params, &r, t1 - t0, recsys_now_seconds() - t1,
                     (double) (model.nusers + model.nitems) * model.factors
                     * sizeof(float) / (1 << 20));
     recsys_als_free(&model);
@@ -2038,17 +2013,6 @@ recsys_eval_set(recsys_eval_conf_t *c, const char *arg)
 #undef RECSYS_EVAL_KEY
 
     return 0;
-}
-
-
-static double
-recsys_eval_now(void)
-{
-    struct timespec  ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-
-    return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 

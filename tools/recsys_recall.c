@@ -27,6 +27,7 @@
 
 #include "recsys_catalog.h"
 #include "recsys_generation.h"
+#include "recsys_time.h"
 
 
 typedef struct {
@@ -52,7 +53,6 @@ static float recsys_recall_score(const float *a, const float *b,
     uint32_t dim, int l2);
 static uint32_t recsys_recall_overlap(const int64_t *a, const int64_t *b,
     uint32_t n, int64_t skip, uint32_t limit, uint32_t *counted);
-static double recsys_recall_now(void);
 static int recsys_recall_arg(const char *s, uint64_t max, uint64_t *out);
 
 
@@ -193,7 +193,7 @@ recsys_recall_run(const recsys_generation_t *g, uint64_t queries,
         row = i * n / queries;
         q = g->vectors + row * dim;
 
-        t = recsys_recall_now();
+        t = recsys_now_seconds();
 
         if (faiss_Index_search(g->index, 1, q, kk, dist, labels) != 0) {
             fprintf(stderr, "recsys-recall: faiss search: %s\n",
@@ -201,10 +201,10 @@ recsys_recall_run(const recsys_generation_t *g, uint64_t queries,
             goto done;
         }
 
-        st->ivf_seconds += recsys_recall_now() - t;
+        st->ivf_seconds += recsys_now_seconds() - t;
 
         if (ivf != NULL) {
-            t = recsys_recall_now();
+            t = recsys_now_seconds();
 
             if (recsys_recall_preassigned(ivf, q, kk, cdist, assign,
                                           cdist + nprobe, assign + nprobe)
@@ -213,16 +213,16 @@ recsys_recall_run(const recsys_generation_t *g, uint64_t queries,
                 goto done;
             }
 
-            st->pre_seconds += recsys_recall_now() - t;
+            st->pre_seconds += recsys_now_seconds() - t;
 
             if (memcmp(assign + nprobe, labels, kk * sizeof(int64_t)) != 0) {
                 st->differ++;
             }
         }
 
-        t = recsys_recall_now();
+        t = recsys_now_seconds();
         recsys_recall_exact(g, q, kk, ids, scores);
-        st->exact_seconds += recsys_recall_now() - t;
+        st->exact_seconds += recsys_now_seconds() - t;
 
         st->hits += recsys_recall_overlap(labels, ids, kk, -1, kk, &counted);
         st->total += kk;
@@ -396,17 +396,6 @@ recsys_recall_overlap(const int64_t *a, const int64_t *b, uint32_t n,
     *counted = nb;
 
     return hits;
-}
-
-
-static double
-recsys_recall_now(void)
-{
-    struct timespec  ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-
-    return (double) ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 
