@@ -75,13 +75,18 @@ PG_DIR      ?= $(BUILD)/pg
 LOCK_DIR    ?= $(BUILD)
 PG_LOCK      = flock $(LOCK_DIR)/pg.lock
 
-.PHONY: all deps module tools lib unit unit-bins style test prove run \
+.PHONY: all deps deps-test module tools lib unit unit-bins style test prove run \
         bench memcheck asan asan-run fuzz fuzz-bins fuzz-replay clean
 
 all: module tools
 
+# what building and serving need (make, make run); deps-test adds what
+# only the tests need (make test)
 deps:
-	@scripts/deps.sh
+	@scripts/deps.sh run
+
+deps-test:
+	@scripts/deps.sh test
 
 $(abspath $(FAISS_DIR))/libfaiss_c.a: | deps
 	scripts/build-faiss-c.sh $(FAISS_DIR)
@@ -288,7 +293,7 @@ $(NGX_OBJS)/objs/nginx: $(MODULE)
 
 # one step after the other: the builds in parallel under -j, then the
 # runs, which share the fixtures and the PostgreSQL cluster
-test: deps
+test: deps-test
 	@$(MAKE) --no-print-directory style
 	@$(MAKE) --no-print-directory module tools unit-bins $(REPLAYS)
 	@$(MAKE) --no-print-directory unit fuzz-replay
@@ -296,7 +301,8 @@ test: deps
 	@$(MAKE) --no-print-directory memcheck
 
 run: module tools
-	@PORT=$(PORT) NGINX_BIN=$(NGINX_BIN) scripts/run-demo.sh
+	@PORT=$(PORT) NGINX_BIN=$(NGINX_BIN) RECSYS_BUILD=$(TOP)/$(BUILD) \
+	    scripts/run-demo.sh
 
 bench: module tools
 	@NGINX_BIN=$(NGINX_BIN) RECSYS_BUILD=$(TOP)/$(BUILD) scripts/bench.sh
