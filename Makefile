@@ -153,7 +153,7 @@ $(BUILD)/recsys-%: tools/recsys_%.c $(LIB) | $(FAISS_C_DEP)
 
 tools: $(TOOLS)
 
-$(BUILD)/unit/%: t/unit/%.c $(LIB) | $(FAISS_C_DEP)
+$(BUILD)/unit/%: t/unit/%.c $(LIB) | deps-test $(FAISS_C_DEP)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_PURE) -MMD -MP -MF $(OBJ)/unit-$*.d -o $@ $< $(LIB) \
 	    $(LIBS_PURE) -lcmocka
@@ -182,7 +182,7 @@ style:
 # the PostgreSQL suites use a throwaway cluster (RECSYS_DATABASE_URL),
 # which must then exist; TEST_NGINX_USE_HUP=1 runs them with one nginx
 # reloaded between blocks
-prove: module tools
+prove: module tools | deps-test
 	@$(PG_LOCK) sh -c '\
 	RECSYS_BUILD=$(TOP)/$(BUILD) scripts/test-fixtures.sh $(BUILD)/t && \
 	scripts/pg.sh start $(PG_DIR) && \
@@ -197,7 +197,7 @@ prove: module tools
 	    prove -r $(T); rc=$$?; \
 	scripts/pg.sh stop $(PG_DIR); exit $$rc'
 
-memcheck: module tools
+memcheck: module tools | deps-test
 	@NGINX_BIN=$(NGINX_BIN) RECSYS_BUILD=$(TOP)/$(BUILD) scripts/memcheck.sh
 
 
@@ -304,7 +304,7 @@ run: module tools
 	@PORT=$(PORT) NGINX_BIN=$(NGINX_BIN) RECSYS_BUILD=$(TOP)/$(BUILD) \
 	    scripts/run-demo.sh
 
-bench: module tools
+bench: module tools | deps-test
 	@NGINX_BIN=$(NGINX_BIN) RECSYS_BUILD=$(TOP)/$(BUILD) scripts/bench.sh
 
 clean:
