@@ -17,7 +17,7 @@ my $build = $ENV{TEST_NGINX_BUILD_DIR} // "$root/build";
 my $nginx = $ENV{TEST_NGINX_BINARY} // '/usr/sbin/nginx';
 my $port1 = $ENV{TEST_NGINX_PORT} // 1984;
 my $port2 = $port1 + 1;
-my $base  = "$build/t/demo";
+my $base  = "$build/t/run-demo";
 my $cap   = 20000;
 
 remove_tree($base);
@@ -77,7 +77,7 @@ sub stop_demo {
 
 sub slurp { my $f = shift; open my $h, '<', $f or return ''; local $/; <$h> }
 
-# the directory of a port: build/t/demo/PORT, or /tmp/recsys-demo-PORT
+# the directory of a port: build/t/run-demo/PORT, or /tmp/recsys-demo-PORT
 # when root's workers cannot read the checkout (the script says which)
 sub demo_dir {
     my ($port, $out) = @_;
