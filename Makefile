@@ -76,7 +76,7 @@ LOCK_DIR    ?= $(BUILD)
 PG_LOCK      = flock $(LOCK_DIR)/pg.lock
 
 .PHONY: all deps deps-test module tools lib unit unit-bins style test prove run \
-        bench memcheck asan asan-run fuzz fuzz-bins fuzz-replay clean
+        bench memcheck asan asan-run fuzz fuzz-bins fuzz-replay clean deb deb-smoke
 
 all: module tools
 
@@ -299,6 +299,33 @@ test: deps-test
 	@$(MAKE) --no-print-directory unit fuzz-replay
 	@$(MAKE) --no-print-directory prove
 	@$(MAKE) --no-print-directory memcheck
+
+# the Debian package, with dpkg-buildpackage and debian/rules (which
+# builds in build/deb-build, reusing build/faiss), then lintian; the
+# package, its .buildinfo and .changes go to build/deb (not to ..)
+DEB_OUT     := $(TOP)/build/deb
+DEB_VERSION  = $(shell dpkg-parsechangelog -S Version)
+# DEB_LINTIAN=no skips lintian (the image's build stage)
+DEB_LINTIAN ?= yes
+SMOKE_PORT  ?= 8089
+
+# the package installed into a throwaway root, the stock nginx on it
+# (DEB_SMOKE=--install: installed on this machine, purged afterwards)
+deb-smoke: deb
+	SMOKE_PORT=$(SMOKE_PORT) scripts/deb-smoke.sh $(DEB_SMOKE) \
+	    $(DEB_OUT)/libnginx-mod-http-recsys_$(DEB_VERSION)_amd64.deb
+
+deb:
+	@scripts/deps.sh deb
+	@mkdir -p $(DEB_OUT)
+	dpkg-buildpackage -b -uc -us \
+	    --buildinfo-option=-u$(DEB_OUT) --changes-option=-u$(DEB_OUT) \
+	    --buildinfo-file=$(DEB_OUT)/recsys_$(DEB_VERSION).buildinfo \
+	    --changes-file=$(DEB_OUT)/recsys_$(DEB_VERSION).changes
+	@if [ "$(DEB_LINTIAN)" != no ]; then set -x; \
+	    lintian --info --display-info --fail-on error,warning \
+	    $(DEB_OUT)/libnginx-mod-http-recsys_$(DEB_VERSION)_*.deb; fi
+	@ls -l $(DEB_OUT)/libnginx-mod-http-recsys_$(DEB_VERSION)_*.deb
 
 run: module tools
 	@PORT=$(PORT) NGINX_BIN=$(NGINX_BIN) RECSYS_BUILD=$(TOP)/$(BUILD) \
