@@ -296,7 +296,7 @@ GET /v1/popular?k=2&q=a"b
 User-Agent: probe "quoted"
 X-Forwarded-For: 203.0.113.77
 --- access_log eval
-qr/^\{"time":"[^"]+","remote_addr":"203\.0\.113\.77","request_method":"GET","uri":"\/v1\/popular","args":"k=2&q=a\\"b","status":200,"body_bytes_sent":\d+,"request_time":[\d.]+,"correlation_id":"[0-9a-f]{32}","limit":"PASSED","user_agent":"probe \\"quoted\\""\}$/
+qr/^\{"time":"[^"]+","remote_addr":"203\.0\.113\.77","request_method":"GET","uri":"\/v1\/popular","args":"k=2&q=a\\"b","status":200,"body_bytes_sent":\d+,"request_time":[\d.]+,"correlation_id":"[0-9a-f]{32}","endpoint":"popular","generation":"1","limit":"PASSED","user_agent":"probe \\"quoted\\""\}$/
 
 
 
