@@ -2,7 +2,8 @@
 #
 #   make run     install what is missing, build, serve the demo catalog
 #   make test    install what is missing, build, run every test
-#   make bench   req/s of similar vs an nginx baseline
+#   make bench   req/s of similar vs an nginx baseline; search, history
+#                and similar with generic and AVX2 FAISS, raw FAISS q/s
 #   make asan    the module, nginx and the tools with ASan+UBSan, and the
 #                Test::Nginx suites against them (in build/asan)
 #   make fuzz    libFuzzer targets (clang), each run FUZZ_SECONDS
@@ -48,8 +49,33 @@ else
 FAISS_C_LIB ?= $(abspath $(FAISS_DIR))/libfaiss_c.a
 FAISS_C_DEP := $(FAISS_C_LIB)
 endif
-FAISS_LIBS  := $(FAISS_C_LIB) $(FAISS_LIB) -lblas -llapack -lgomp \
-               -lstdc++ -lm
+
+# FAISS_SIMD=auto|avx2|generic picks the FAISS kernels (scripts/faiss-simd.sh):
+# avx2 links the hot units of Debian's faiss rebuilt for AVX2+FMA
+# (scripts/build-faiss-simd.sh, one object) ahead of Debian's libfaiss.a;
+# auto is avx2 on a CPU that has it, generic elsewhere
+FAISS_SIMD  ?= auto
+FAISS_VARIANT := $(shell FAISS_SIMD='$(FAISS_SIMD)' CC='$(CC)' \
+                   scripts/faiss-simd.sh)
+ifeq ($(FAISS_VARIANT),)
+$(error FAISS_SIMD: see the message of scripts/faiss-simd.sh above)
+endif
+ifeq ($(FAISS_VARIANT),avx2)
+FAISS_SIMD_OBJ := $(abspath $(FAISS_DIR))/faiss-avx2.o
+else
+FAISS_SIMD_OBJ :=
+endif
+
+# build/faiss-variant names the variant linked; rewritten only when it
+# changes, so that a switch relinks everything and reconfigures nginx
+FAISS_STAMP := $(BUILD)/faiss-variant
+$(shell mkdir -p $(BUILD); \
+    [ "$$(cat $(FAISS_STAMP) 2>/dev/null)" = "$(FAISS_VARIANT)" ] \
+    || echo "$(FAISS_VARIANT)" > $(FAISS_STAMP))
+FAISS_DEPS  := $(FAISS_SIMD_OBJ) $(FAISS_STAMP)
+
+FAISS_LIBS  := $(FAISS_C_LIB) $(FAISS_SIMD_OBJ) $(FAISS_LIB) -lblas \
+               -llapack -lgomp -lstdc++ -lm
 
 MODULE      := $(BUILD)/ngx_http_recsys_module.so
 NGX_OBJS    := $(BUILD)/nginx
@@ -63,7 +89,7 @@ HDRS        := $(wildcard src/*.h)
 
 TOOLS       := $(BUILD)/recsys-build $(BUILD)/recsys-gen \
                $(BUILD)/recsys-recall $(BUILD)/recsys-eval \
-               $(BUILD)/recsys-eventgen
+               $(BUILD)/recsys-eventgen $(BUILD)/recsys-faissbench
 UNIT_TESTS  := $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(wildcard t/unit/test_*.c))
 
 LIBS_PURE   := $(FAISS_LIBS) -lcjson -lyaml -lpq
@@ -91,6 +117,11 @@ deps-test:
 $(abspath $(FAISS_DIR))/libfaiss_c.a: | deps
 	scripts/build-faiss-c.sh $(FAISS_DIR)
 
+# cached by the script itself: a second run with the same recipe is a touch
+$(abspath $(FAISS_DIR))/faiss-avx2.o: scripts/build-faiss-simd.sh \
+                                      scripts/faiss-simd-guard.c | deps
+	scripts/build-faiss-simd.sh $(FAISS_DIR)
+
 
 # ---- the module, built in a configured copy of nginx's source tree ----
 
@@ -103,7 +134,7 @@ NGX_CC_OPT   = $(SAN_FLAGS)
 NGX_LD_OPT   = $(SAN_FLAGS)
 $(shell mkdir -p $(BUILD); \
     l="$(sort $(wildcard src/*.c src/*.h)) $(abspath $(NGINX_SRC)) \
-       $(CC) $(NGX_CC_OPT) $(NGX_LD_OPT)"; \
+       $(CC) $(NGX_CC_OPT) $(NGX_LD_OPT) $(FAISS_VARIANT)"; \
     [ "$$(cat $(NGX_STAMP) 2>/dev/null)" = "$$l" ] \
     || echo "$$l" > $(NGX_STAMP))
 
@@ -111,7 +142,7 @@ $(shell mkdir -p $(BUILD); \
 # system's /usr/share/nginx/src is never written to
 $(NGX_OBJS)/Makefile: config $(NGX_STAMP) \
                       $(wildcard $(NGINX_SRC)/src/core/nginx.h) \
-                      | deps $(FAISS_C_DEP)
+                      | deps $(FAISS_C_DEP) $(FAISS_SIMD_OBJ)
 	rm -rf $(NGX_OBJS)
 	mkdir -p $(NGX_OBJS)
 	cp -r $(NGINX_SRC)/. $(NGX_OBJS)/
@@ -120,6 +151,7 @@ $(NGX_OBJS)/Makefile: config $(NGX_STAMP) \
 	        bash -c '. ./conf_flags; echo "$${NGX_CONF_FLAGS[@]}"'; \
 	        else echo --with-compat; fi) && \
 	    FAISS_C_LIB="$(FAISS_C_LIB)" FAISS_LIB="$(FAISS_LIB)" \
+	    FAISS_SIMD_OBJ="$(FAISS_SIMD_OBJ)" \
 	    PQ_INC="$(PQ_INC)" \
 	    ./configure $$flags --with-compat $(NGX_WITH_CC) \
 	        $(if $(NGX_CC_OPT),--with-cc-opt="$(NGX_CC_OPT)") \
@@ -128,7 +160,10 @@ $(NGX_OBJS)/Makefile: config $(NGX_STAMP) \
 	    || { tail -20 configure.log; exit 1; }
 	touch $@
 
-$(MODULE): $(NGX_OBJS)/Makefile $(PURE_SRCS) $(NGX_SRCS) $(HDRS)
+# nginx's Makefile does not know the FAISS object: the .so is relinked
+$(MODULE): $(NGX_OBJS)/Makefile $(PURE_SRCS) $(NGX_SRCS) $(HDRS) \
+           $(FAISS_DEPS)
+	rm -f $(NGX_OBJS)/objs/ngx_http_recsys_module.so
 	$(MAKE) -s -C $(NGX_OBJS) -f objs/Makefile modules
 	cp $(NGX_OBJS)/objs/ngx_http_recsys_module.so $@
 
@@ -147,13 +182,13 @@ $(LIB): $(PURE_OBJS)
 
 lib: $(LIB)
 
-$(BUILD)/recsys-%: tools/recsys_%.c $(LIB) | $(FAISS_C_DEP)
+$(BUILD)/recsys-%: tools/recsys_%.c $(LIB) $(FAISS_DEPS) | $(FAISS_C_DEP)
 	$(CC) $(CFLAGS_PURE) -MMD -MP -MF $(OBJ)/tool-$*.d -o $@ $< $(LIB) \
 	    $(LIBS_PURE)
 
 tools: $(TOOLS)
 
-$(BUILD)/unit/%: t/unit/%.c $(LIB) | deps-test $(FAISS_C_DEP)
+$(BUILD)/unit/%: t/unit/%.c $(LIB) $(FAISS_DEPS) | deps-test $(FAISS_C_DEP)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_PURE) -MMD -MP -MF $(OBJ)/unit-$*.d -o $@ $< $(LIB) \
 	    $(LIBS_PURE) -lcmocka
@@ -218,7 +253,7 @@ FUZZ_SAN    := -fsanitize=address,undefined -fno-sanitize-recover=undefined \
 REPLAYS     := $(patsubst %,$(BUILD)/fuzz-replay/%,$(FUZZ_NAMES))
 
 $(BUILD)/fuzz-replay/%: fuzz/fuzz_%.c fuzz/replay.c fuzz/fuzz.h $(LIB) \
-                        | $(FAISS_C_DEP)
+                        $(FAISS_DEPS) | $(FAISS_C_DEP)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_PURE) -Ifuzz -MMD -MP -MF $(OBJ)/fuzz-$*.d -o $@ \
 	    fuzz/fuzz_$*.c fuzz/replay.c $(LIB) $(LIBS_PURE)
@@ -230,7 +265,8 @@ fuzz-replay: $(REPLAYS)
 # the libFuzzer binaries, in a build of their own (make fuzz calls this)
 fuzz-bins: $(patsubst %,$(BUILD)/fuzz_%,$(FUZZ_NAMES))
 
-$(BUILD)/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz.h $(LIB) | $(FAISS_C_DEP)
+$(BUILD)/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz.h $(LIB) $(FAISS_DEPS) \
+                 | $(FAISS_C_DEP)
 	$(CC) $(CFLAGS_PURE) -Ifuzz -fsanitize=fuzzer -o $@ $< $(LIB) \
 	    $(LIBS_PURE)
 
@@ -331,8 +367,20 @@ run: module tools
 	@PORT=$(PORT) NGINX_BIN=$(NGINX_BIN) RECSYS_BUILD=$(TOP)/$(BUILD) \
 	    scripts/run-demo.sh
 
+# with the AVX2 kernels, a second build of the module and
+# recsys-faissbench with Debian's generic FAISS in build/generic
+GENERIC_BUILD := $(BUILD)/generic
+
 bench: module tools | deps-test
+ifeq ($(FAISS_VARIANT),avx2)
+	@$(MAKE) --no-print-directory BUILD=$(GENERIC_BUILD) \
+	    FAISS_DIR=$(FAISS_DIR) FAISS_SIMD=generic module \
+	    $(GENERIC_BUILD)/recsys-faissbench
+	@NGINX_BIN=$(NGINX_BIN) RECSYS_BUILD=$(TOP)/$(BUILD) \
+	    BENCH_GENERIC=$(TOP)/$(GENERIC_BUILD) scripts/bench.sh
+else
 	@NGINX_BIN=$(NGINX_BIN) RECSYS_BUILD=$(TOP)/$(BUILD) scripts/bench.sh
+endif
 
 clean:
 	rm -rf $(BUILD)
