@@ -1,23 +1,39 @@
 #!/bin/bash
-# "make bench": req/s of GET /v1/items/{id}/similar (k=10) on a synthetic
-# catalog against a `return 200 "ok"` baseline, both served by the same
-# nginx (2 workers) in the same run, measured with wrk over keepalive.
-# Then the same similar requests once more, from an nginx with every phase
-# feature on (correlation ids, timing log, per-IP rate limit, metrics), to
-# show what the phases cost.
+# "make bench", on a synthetic catalog (100k x 64 by default), in one run:
+#
+# 1. req/s of GET /v1/items/{id}/similar (k=10) against a `return 200
+#    "ok"` baseline, both served by the same nginx (2 workers), then the
+#    same similar requests from an nginx with every phase feature on
+#    (correlation ids, timing log, per-IP rate limit, metrics);
+# 2. the FAISS-bound endpoints with Debian's generic libfaiss and with the
+#    AVX2 kernels (scripts/build-faiss-simd.sh), one after the other on
+#    the same index: POST /v1/search, POST /v1/recommendations from a
+#    history, and plain similar, from an nginx of BENCH_FAISS_WORKERS
+#    workers; beside them raw FAISS (recsys-faissbench: one thread, one
+#    query at a time, the same index and nprobe) and the ratios.
+#
+# Only 2xx answers count as requests; the others are shown.  The machine
+# may be shared: compare the ratios of one run, not numbers across runs.
 #
 # Environment (defaults in brackets):
 #   BENCH_N [100000] BENCH_D [64]      catalog size
+#   BENCH_FACTORY [auto]               index.factory of the catalog
 #   BENCH_DURATION [10s] BENCH_WARMUP [2s]
 #   BENCH_THREADS [2] BENCH_CONNECTIONS [32]
-#   BENCH_PORT [8089] BENCH_K [10]     port on 127.0.0.1, k of similar
+#   BENCH_PORT [8089] BENCH_K [10]     port on 127.0.0.1, k of every query
 #   BENCH_NEIGHBORS [32]               index.neighbors; 0: live search only
+#   BENCH_HISTORY [5]                  ids in a history
+#   BENCH_FAISS_WORKERS [1]            nginx workers of part 2
+#   BENCH_GENERIC []                   a build with FAISS_SIMD=generic
+#                                      (make bench makes one in
+#                                      build/generic); unset: part 2 runs
+#                                      RECSYS_BUILD's variant only
 #   BENCH_PLOT [0]                     1: install gnuplot if it is missing
 #   NGINX_BIN [/usr/sbin/nginx]
 #   RECSYS_BUILD [build]               where the module and tools are
 #
-# Everything goes to build/bench/: catalog, nginx prefix, raw wrk outputs,
-# results.tsv and bench.png (when gnuplot is available).
+# Everything goes to build/bench/: catalog, nginx prefix, raw wrk and
+# recsys-faissbench outputs, results.tsv and bench.png (with gnuplot).
 set -eu
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -34,6 +50,10 @@ WARMUP=${BENCH_WARMUP:-2s}
 THREADS=${BENCH_THREADS:-2}
 CONNS=${BENCH_CONNECTIONS:-32}
 PORT=${BENCH_PORT:-8089}
+FACTORY=${BENCH_FACTORY:-auto}
+HISTORY=${BENCH_HISTORY:-5}
+FWORKERS=${BENCH_FAISS_WORKERS:-1}
+GENERIC=${BENCH_GENERIC:-}
 NGINX_BIN=${NGINX_BIN:-/usr/sbin/nginx}
 url=http://127.0.0.1:$PORT
 
@@ -42,9 +62,25 @@ die() {
     exit 1
 }
 
-for f in recsys-gen recsys-build recsys-recall ngx_http_recsys_module.so; do
-    [ -x "$build/$f" ] || die "$build/$f missing; run 'make module tools'"
+for f in recsys-gen recsys-build recsys-recall recsys-faissbench \
+         ngx_http_recsys_module.so faiss-variant; do
+    [ -e "$build/$f" ] || die "$build/$f missing; run 'make module tools'"
 done
+
+# part 2's builds: "name dir" lines, the generic one first
+variants=
+if [ -n "$GENERIC" ]; then
+    for f in recsys-faissbench ngx_http_recsys_module.so faiss-variant; do
+        [ -e "$GENERIC/$f" ] || die "$GENERIC/$f missing"
+    done
+    [ "$(cat "$GENERIC/faiss-variant")" = generic ] \
+        || die "$GENERIC is not a FAISS_SIMD=generic build"
+    variants="generic:$GENERIC"
+fi
+case $(cat "$build/faiss-variant") in
+    avx2) variants="$variants simd:$build" ;;
+    *) [ -n "$GENERIC" ] || variants="generic:$build" ;;
+esac
 for c in wrk curl "$NGINX_BIN"; do
     command -v "$c" >/dev/null || die "$c not found (scripts/deps.sh)"
 done
@@ -80,7 +116,7 @@ index:
   path: $out/index
   dimension: $D
   metric: cosine
-  factory: auto
+  factory: $FACTORY
   keep: 1
   neighbors: $NEIGHBORS
 EOF
@@ -90,9 +126,19 @@ echo "== building the index"
 
 echo "== recall (recsys-recall, 1000 queries)"
 "$build"/recsys-recall "$out/catalog.yaml" | tee "$out/recall.txt"
-recall=$(awk '/^recall@10 / { print $2; exit }' "$out/recall.txt")
+recall=$(awk '/^recall@/ && /left out/ { print $2; exit }' \
+         "$out/recall.txt")
+factory=$(awk '$1 == "factory" { print $2; exit }' "$out/recall.txt")
 
-# write_conf PHASES: nginx.conf without (0) or with (1) the phase features
+# search bodies: the vectors of 2000 items spread over the catalog
+awk -v step=$(( N / 2000 > 0 ? N / 2000 : 1 )) '(NR - 1) % step == 0' \
+    "$items" \
+    | sed -n 's/.*"vector":\(\[[^]]*\]\).*/{"vector":\1}/p' \
+    > "$out/search-bodies.jsonl"
+[ -s "$out/search-bodies.jsonl" ] || die "no vectors in $items"
+
+# write_conf PHASES MODULE_DIR WORKERS: nginx.conf without (0) or with (1)
+# the phase features
 write_conf() {
     if [ "$1" = 1 ]; then
         access="include $root/conf/recsys-timing.conf;
@@ -110,9 +156,9 @@ write_conf() {
 
     cat > "$prefix/nginx.conf" <<EOF
 # written by scripts/bench.sh
-load_module $build/ngx_http_recsys_module.so;
+load_module $2/ngx_http_recsys_module.so;
 
-worker_processes 2;
+worker_processes $3;
 error_log $prefix/logs/error.log warn;
 pid $prefix/nginx.pid;
 
@@ -134,6 +180,14 @@ http {
         location ~ ^/v1/items/(?<item>[^/]+)/similar\$ {
             recsys similar;
             recsys_item_id \$item;
+        }
+
+        location = /v1/search {
+            recsys search;
+        }
+
+        location = /v1/recommendations {
+            recsys recommendations;
         }
 
         location = /baseline {
@@ -168,10 +222,11 @@ trap 'exit 143' TERM
 
 sample="$url/v1/items/item-0/similar?k=$K"
 
-# start_nginx PHASES
+# start_nginx PHASES MODULE_DIR WORKERS
 start_nginx() {
-    write_conf "$1"
-    echo "== starting nginx on $url (phase features: $1)"
+    write_conf "$1" "$2" "$3"
+    echo "== starting nginx on $url (phase features: $1," \
+         "$(cat "$2/faiss-variant") FAISS, $3 workers)"
     "$NGINX_BIN" -q -p "$prefix" -c "$prefix/nginx.conf" \
         || die "nginx did not start (see $prefix/logs/error.log)"
     for _ in $(seq 50); do
@@ -182,8 +237,6 @@ start_nginx() {
     [ "$code" = 200 ] || die "GET $sample answered '$code':" \
                              "$(head -c 300 "$out/sample.json")"
 }
-
-start_nginx 0
 
 # run_wrk NAME ARGS...: warm-up, then the measured run saved to wrk-NAME.txt
 run_wrk() {
@@ -199,66 +252,120 @@ run_wrk() {
         || die "no result from wrk, see $out/wrk-$name.txt"
 }
 
+# part 1
+start_nginx 0 "$build" 2
 run_wrk baseline baseline
 run_wrk similar similar "$N" "$K"
 stop_nginx
 
-start_nginx 1
+start_nginx 1 "$build" 2
 run_wrk phases similar "$N" "$K"
 stop_nginx
+
+# part 2: raw FAISS, then nginx, for each build
+for v in $variants; do
+    vname=${v%%:*}
+    dir=${v#*:}
+    echo "== recsys-faissbench, $vname FAISS"
+    "$dir"/recsys-faissbench "$out/catalog.yaml" 20000 "$K" \
+        > "$out/faissbench-$vname.txt"
+    grep '^faiss ' "$out/faissbench-$vname.txt" | tail -n 1
+
+    start_nginx 0 "$dir" "$FWORKERS"
+    run_wrk "search-$vname" search "$out/search-bodies.jsonl" "$K"
+    run_wrk "history-$vname" history "$N" "$K" "$HISTORY"
+    run_wrk "similar-$vname" similar "$N" "$K"
+    stop_nginx
+done
 
 if grep -q '\[\(alert\|crit\|emerg\)\]' "$prefix/logs/error.log"; then
     echo "bench: nginx logged errors:" >&2
     grep '\[\(alert\|crit\|emerg\)\]' "$prefix/logs/error.log" | tail -5 >&2
 fi
 
+# wrk-NAME.txt's BENCH line as: requests(2xx) req/s(2xx) p50 p99 other
+bench_line() {
+    awk '/^BENCH / { printf "%d\t%.0f\t%.3f\t%.3f\t%d\n",
+                     $2 - $6, ($2 - $6) / $3, $4 / 1000, $5 / 1000, $6 + $7 }' \
+        "$out/wrk-$1.txt"
+}
+
 tsv=$out/results.tsv
 {
-    printf 'endpoint\trequests\treq_per_s\tp50_ms\tp99_ms\terrors\n'
+    printf 'endpoint\tfaiss\trequests_2xx\treq_per_s\tp50_ms\tp99_ms'
+    printf '\tnot_2xx\n'
     for name in baseline similar phases; do
-        awk -v name="$name" '/^BENCH / {
-            printf "%s\t%d\t%.0f\t%.3f\t%.3f\t%d\n",
-                   name, $2, $3, $4 / 1000, $5 / 1000, $6 + $7 }' \
-            "$out/wrk-$name.txt"
+        printf '%s\t%s\t%s\n' "$name" "$(cat "$build/faiss-variant")" \
+            "$(bench_line "$name")"
+    done
+    for v in $variants; do
+        for e in search history similar; do
+            printf '%s\t%s\t%s\n' "$e-w$FWORKERS" "${v%%:*}" \
+                "$(bench_line "$e-${v%%:*}")"
+        done
     done
 } > "$tsv"
 
+faiss_qps() {
+    awk '$1 == "faiss" && $2 ~ /^[0-9]/ { print $2; exit }' \
+        "$out/faissbench-$1.txt"
+}
+
 echo
-echo "catalog $N x $D cosine, factory auto, recall@10 ${recall:-?}," \
-     "neighbors $NEIGHBORS; nginx 2 workers; wrk $THREADS threads, $CONNS connections," \
-     "$DURATION; wrk and nginx share $(nproc) cores"
+echo "catalog $N x $D cosine, factory $FACTORY ($factory), recall@10" \
+     "${recall:-?} (recsys-recall, query item left out), neighbors" \
+     "$NEIGHBORS; wrk $THREADS threads, $CONNS connections, $DURATION;" \
+     "wrk and nginx share $(nproc) cores; only 2xx answers counted"
 echo
-awk -F '\t' '
-    NR == 1 { printf "%-10s %12s %10s %10s %8s\n",
-              "endpoint", "req/s", "p50 ms", "p99 ms", "errors"; next }
-    { printf "%-10s %12s %10s %10s %8s\n", $1, $3, $4, $5, $6
-      rps[$1] = $3 }
-    END {
-        if (rps["baseline"] > 0)
-            printf "\nsimilar/baseline: %.1f %%\n",
-                   100 * rps["similar"] / rps["baseline"]
-        if (rps["similar"] > 0)
-            printf "similar with phases/without: %.1f %%\n",
-                   100 * rps["phases"] / rps["similar"]
-        max = rps["baseline"] > rps["similar"] ? rps["baseline"] \
-                                               : rps["similar"]
-        if (max <= 0) exit
-        print ""
-        split("baseline similar phases", order, " ")
-        for (i = 1; i <= 3; i++) {
-            n = int(50 * rps[order[i]] / max + 0.5)
-            if (n < 1 && rps[order[i]] > 0) n = 1
-            bar = ""
-            for (j = 0; j < n; j++) bar = bar "#"
-            printf "%-10s |%-50s| %d req/s\n", order[i], bar, rps[order[i]]
-        }
-    }' "$tsv"
+echo "part 1: similar, nginx 2 workers, $(cat "$build/faiss-variant") FAISS"
+awk -F '\t' -v w="$FWORKERS" -v h="$HISTORY" '
+    NR == 1 { printf "%-14s %8s %10s %9s %9s %8s\n", "endpoint", "faiss",
+              "req/s", "p50 ms", "p99 ms", "not 2xx"; next }
+    { printf "%-14s %8s %10s %9s %9s %8s\n", $1, $2, $4, $5, $6, $7 }
+    NR == 4 { printf "\npart 2: nginx %d worker(s), history of %d ids\n",
+                     w, h }' "$tsv"
+
+echo
+rps() {
+    awk -F '\t' -v e="$1" -v f="$2" '$1 == e && $2 == f { print $4 }' "$tsv"
+}
+ratio() {
+    awk -v a="$1" -v b="$2" 'BEGIN { if (a > 0 && b > 0)
+                                         printf "%.2f", a / b;
+                                     else printf "?" }'
+}
+printf '%-34s %s\n' "similar/baseline (part 1):" \
+    "$(ratio "$(rps similar "$(cat "$build/faiss-variant")")" \
+             "$(rps baseline "$(cat "$build/faiss-variant")")")"
+printf '%-34s %s\n' "similar with phases/without:" \
+    "$(ratio "$(rps phases "$(cat "$build/faiss-variant")")" \
+             "$(rps similar "$(cat "$build/faiss-variant")")")"
+if [ "$(cat "$build/faiss-variant")" = avx2 ] && [ -n "$GENERIC" ]; then
+    for e in search history similar; do
+        printf '%-34s %s   (bar for search: >= 2)\n' \
+            "$e simd/generic req/s:" \
+            "$(ratio "$(rps "$e-w$FWORKERS" simd)" \
+                     "$(rps "$e-w$FWORKERS" generic)")"
+    done
+fi
+for v in $variants; do
+    n=${v%%:*}
+    q=$(faiss_qps "$n")
+    printf '%-34s %s q/s, search per worker %s req/s, ratio %s' \
+        "raw FAISS ($n, 1 thread):" "$q" \
+        "$(awk -v r="$(rps "search-w$FWORKERS" "$n")" -v w="$FWORKERS" \
+           'BEGIN { printf "%.0f", r / w }')" \
+        "$(ratio "$(awk -v r="$(rps "search-w$FWORKERS" "$n")" \
+                  -v w="$FWORKERS" 'BEGIN { print r / w }')" "$q")"
+    printf '   (bar: >= 0.8)\n'
+done
+printf '%-34s %s   (bar: >= 0.95)\n' "recall@10:" "${recall:-?}"
 
 # a plot that fails is reported, it does not fail the benchmark
 if command -v gnuplot >/dev/null && gnuplot <<EOF
 set terminal pngcairo size 640,400
 set output "$out/bench.png"
-set title "req/s, $N x $D catalog, k=$K, 2 nginx workers"
+set title "2xx req/s, $N x $D catalog, k=$K"
 set style data histograms
 set style fill solid 0.6 border -1
 set boxwidth 0.6
@@ -266,7 +373,7 @@ set yrange [0:*]
 set ylabel "requests/s"
 set datafile separator "\t"
 unset key
-plot "$tsv" using 3:xtic(1) every ::1 lc rgb "#4477aa"
+plot "$tsv" using 4:xtic(1) every ::1 lc rgb "#4477aa"
 EOF
 then
     echo "plot: $out/bench.png"
