@@ -1,7 +1,7 @@
 /*
  * recsys-recall: measures the served index against exact search.
  *
- *   recsys-recall <catalog.yaml> [queries=1000] [k=10]
+ *   recsys-recall [-c] <catalog.yaml> [queries=1000] [k=10]
  *
  * Opens the current generation as a worker does (same nprobe, one OpenMP
  * thread), uses evenly spread items' own vectors as queries, and compares
@@ -11,6 +11,11 @@
  * For IVF indexes it also times quantizer search + search_preassigned:
  * with mmapped inverted lists FAISS 1.7.3's search() starts prefetch
  * threads on every call, search_preassigned() does not.
+ *
+ * -c (IVF indexes): also builds, in memory, IVF indexes with the Flat,
+ * SQfp16 and SQ8 codecs over the served coarse quantizer (the same lists)
+ * and prints the recall, the bytes per item and the time per query of
+ * each beside the served index's: the numbers behind "factory: auto".
  */
 
 #include <errno.h>
@@ -23,6 +28,8 @@
 #include <omp.h>
 #include <faiss/c_api/Index_c.h>
 #include <faiss/c_api/IndexIVF_c.h>
+#include <faiss/c_api/IndexIVFFlat_c.h>
+#include <faiss/c_api/IndexScalarQuantizer_c.h>
 #include <faiss/c_api/error_c.h>
 
 #include "recsys_catalog.h"
@@ -42,8 +49,32 @@ typedef struct {
 } recsys_recall_stats_t;
 
 
+/* the codecs -c compares, smallest last */
+typedef struct {
+    const char         *name;
+    int                 qt;             /* FaissQuantizerType, -1: Flat */
+    uint32_t            bits;           /* per component */
+} recsys_recall_codec_t;
+
+
+static const recsys_recall_codec_t  recsys_recall_codecs[] = {
+    { "Flat", -1, 32 },
+    { "SQfp16", QT_fp16, 16 },
+    { "SQ8", QT_8bit, 8 },
+};
+
+#define RECSYS_RECALL_NCODECS                                              \
+    (sizeof(recsys_recall_codecs) / sizeof(recsys_recall_codecs[0]))
+
+/* the training sample of a codec: as many rows as the builder takes */
+#define RECSYS_RECALL_TRAIN  32768
+
+
 static int recsys_recall_run(const recsys_generation_t *g, uint64_t queries,
-    uint32_t k, recsys_recall_stats_t *st);
+    uint32_t k, recsys_recall_stats_t *st, int64_t *exact);
+static int recsys_recall_codec(const recsys_generation_t *g,
+    const recsys_recall_codec_t *codec, uint64_t queries, uint32_t k,
+    const int64_t *exact);
 static int recsys_recall_preassigned(FaissIndexIVF *ivf, const float *q,
     uint32_t kk, float *cdist, int64_t *assign, float *dist,
     int64_t *labels);
@@ -59,21 +90,29 @@ static int recsys_recall_arg(const char *s, uint64_t max, uint64_t *out);
 int
 main(int argc, char **argv)
 {
-    int                     rc;
+    int                     rc, codecs;
     char                    err[RECSYS_CATALOG_ERRLEN];
+    int64_t                *exact;
     uint64_t                queries, k, n;
+    uint32_t                i;
     recsys_catalog_t       *c;
     recsys_generation_t     g;
     recsys_recall_stats_t   st;
 
     queries = 1000;
     k = 10;
+    codecs = (argc > 1 && strcmp(argv[1], "-c") == 0);
+
+    if (codecs) {
+        argc--;
+        argv++;
+    }
 
     if (argc < 2 || argc > 4
         || (argc > 2 && recsys_recall_arg(argv[2], 100000000, &queries))
         || (argc > 3 && recsys_recall_arg(argv[3], 10000, &k)))
     {
-        fprintf(stderr, "usage: recsys-recall <catalog.yaml> "
+        fprintf(stderr, "usage: recsys-recall [-c] <catalog.yaml> "
                 "[queries=1000] [k=10]\n");
         return 2;
     }
@@ -102,7 +141,16 @@ main(int argc, char **argv)
 
     memset(&st, 0, sizeof(recsys_recall_stats_t));
 
-    rc = recsys_recall_run(&g, queries, (uint32_t) k, &st);
+    /* the exact k + 1 nearest of every query, for the codecs too */
+    exact = malloc(queries * (k + 1) * sizeof(int64_t));
+    if (exact == NULL) {
+        fprintf(stderr, "recsys-recall: out of memory\n");
+        recsys_generation_close(&g);
+        recsys_catalog_free(c);
+        return 1;
+    }
+
+    rc = recsys_recall_run(&g, queries, (uint32_t) k, &st, exact);
 
     if (rc == 0) {
         printf("catalog            %s\n"
@@ -137,6 +185,18 @@ main(int argc, char **argv)
                st.exact_seconds * 1e6 / (double) queries);
     }
 
+    if (rc == 0 && codecs && faiss_IndexIVF_cast(g.index) != NULL) {
+        printf("\ncodecs over the served coarse quantizer, in memory:\n"
+               "%-8s %12s %12s %12s %10s\n", "codec", "bytes/item",
+               "index MB", "recall@k", "us/query");
+
+        for (i = 0; rc == 0 && i < RECSYS_RECALL_NCODECS; i++) {
+            rc = recsys_recall_codec(&g, &recsys_recall_codecs[i], queries,
+                                     (uint32_t) k, exact);
+        }
+    }
+
+    free(exact);
     recsys_generation_close(&g);
     recsys_catalog_free(c);
 
@@ -146,7 +206,7 @@ main(int argc, char **argv)
 
 static int
 recsys_recall_run(const recsys_generation_t *g, uint64_t queries,
-    uint32_t k, recsys_recall_stats_t *st)
+    uint32_t k, recsys_recall_stats_t *st, int64_t *exact)
 {
     int             rc;
     float          *dist, *scores, *cdist;
@@ -230,6 +290,8 @@ recsys_recall_run(const recsys_generation_t *g, uint64_t queries,
         st->hits_other += recsys_recall_overlap(labels, ids, kk,
                                                 (int64_t) row, k, &counted);
         st->total_other += counted;
+
+        memcpy(exact + i * kk, ids, kk * sizeof(int64_t));
     }
 
     rc = 0;
@@ -242,6 +304,155 @@ done:
     free(ids);
     free(cdist);
     free(assign);
+
+    return rc;
+}
+
+
+/*
+ * One codec: an IVF index over the served quantizer, trained on an evenly
+ * spread sample, every vector added, searched as a worker searches; the
+ * line printed has recall@k with the query item left out.
+ */
+
+static int
+recsys_recall_codec(const recsys_generation_t *g,
+    const recsys_recall_codec_t *codec, uint64_t queries, uint32_t k,
+    const int64_t *exact)
+{
+    int                             rc, metric;
+    float                          *sample, *buf;
+    double                          t, seconds;
+    size_t                          nprobe, nlist;
+    int64_t                        *ibuf, *labels;
+    uint32_t                        dim, kk, counted;
+    uint64_t                        i, n, m, row, hits, total;
+    FaissIndex                     *quantizer, *idx;
+    FaissIndexIVF                  *served, *ivf;
+    FaissIndexIVFFlat              *flat;
+    FaissIndexIVFScalarQuantizer   *sq;
+
+    n = g->manifest.items;
+    dim = g->manifest.dimension;
+    kk = (k + 1 > n) ? (uint32_t) n : k + 1;
+    served = faiss_IndexIVF_cast(g->index);
+    quantizer = faiss_IndexIVF_quantizer(served);
+    nlist = faiss_IndexIVF_nlist(served);
+    nprobe = faiss_IndexIVF_nprobe(served);
+    if (nprobe > nlist) {
+        nprobe = nlist;
+    }
+
+    metric = (g->manifest.metric == RECSYS_METRIC_L2)
+             ? METRIC_L2 : METRIC_INNER_PRODUCT;
+
+    idx = NULL;
+    sample = NULL;
+    buf = malloc((nprobe + kk) * sizeof(float));
+    ibuf = malloc((nprobe + kk) * sizeof(int64_t));
+    rc = -1;
+
+    if (buf == NULL || ibuf == NULL) {
+        fprintf(stderr, "recsys-recall: out of memory\n");
+        goto done;
+    }
+
+    /* the served index owns the quantizer; these only borrow it */
+
+    if (codec->qt < 0) {
+        if (faiss_IndexIVFFlat_new_with_metric(&flat, quantizer, dim, nlist,
+                                               (FaissMetricType) metric)
+            != 0)
+        {
+            goto failed;
+        }
+
+        idx = (FaissIndex *) flat;
+
+    } else {
+        if (faiss_IndexIVFScalarQuantizer_new_with_metric(&sq, quantizer,
+                                       dim, nlist,
+                                       (FaissQuantizerType) codec->qt,
+                                       (FaissMetricType) metric, 1)
+            != 0)
+        {
+            goto failed;
+        }
+
+        idx = (FaissIndex *) sq;
+
+        m = n < RECSYS_RECALL_TRAIN ? n : RECSYS_RECALL_TRAIN;
+        sample = malloc(m * dim * sizeof(float));
+        if (sample == NULL) {
+            fprintf(stderr, "recsys-recall: out of memory\n");
+            goto done;
+        }
+
+        for (i = 0; i < m; i++) {
+            row = i * n / m;
+            memcpy(sample + i * dim, g->vectors + row * dim,
+                   dim * sizeof(float));
+        }
+
+        if (faiss_Index_train(idx, (idx_t) m, sample) != 0) {
+            goto failed;
+        }
+    }
+
+    if (faiss_Index_add(idx, (idx_t) n, g->vectors) != 0) {
+        goto failed;
+    }
+
+    ivf = faiss_IndexIVF_cast(idx);
+    faiss_IndexIVF_set_nprobe(ivf, nprobe);
+
+    hits = 0;
+    total = 0;
+    seconds = 0;
+    labels = ibuf + nprobe;
+
+    for (i = 0; i < queries; i++) {
+        row = i * n / queries;
+
+        t = recsys_now_seconds();
+
+        if (recsys_recall_preassigned(ivf, g->vectors + row * dim, kk, buf,
+                                      ibuf, buf + nprobe, labels)
+            != 0)
+        {
+            goto done;
+        }
+
+        seconds += recsys_now_seconds() - t;
+
+        hits += recsys_recall_overlap(labels, exact + i * kk, kk,
+                                      (int64_t) row, k, &counted);
+        total += counted;
+    }
+
+    printf("%-8s %12llu %12.1f %12.4f %10.1f\n", codec->name,
+           (unsigned long long) (dim * codec->bits / 8 + sizeof(int64_t)),
+           (double) n * (dim * codec->bits / 8 + sizeof(int64_t)) / 1e6,
+           total ? (double) hits / total : 0.0,
+           seconds * 1e6 / (double) queries);
+
+    rc = 0;
+    goto done;
+
+failed:
+
+    fprintf(stderr, "recsys-recall: %s: %s\n", codec->name,
+            faiss_get_last_error() ? faiss_get_last_error() : "failed");
+
+done:
+
+    if (idx != NULL) {
+        faiss_Index_free(idx);
+    }
+
+    free(sample);
+    free(buf);
+    free(ibuf);
 
     return rc;
 }
