@@ -125,7 +125,7 @@ echo "== building the index"
 "$build"/recsys-build "$out/catalog.yaml"
 
 echo "== recall (recsys-recall, 1000 queries)"
-"$build"/recsys-recall "$out/catalog.yaml" | tee "$out/recall.txt"
+"$build"/recsys-recall -c "$out/catalog.yaml" | tee "$out/recall.txt"
 recall=$(awk '/^recall@/ && /left out/ { print $2; exit }' \
          "$out/recall.txt")
 factory=$(awk '$1 == "factory" { print $2; exit }' "$out/recall.txt")

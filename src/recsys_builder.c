@@ -45,6 +45,12 @@
 #define RECSYS_BUILD_EXACT_MAX      20000
 
 /*
+ * above, "auto" stores SQ8 codes: a quarter of Flat's memory, recall@10
+ * 0.97-0.98 where Flat has 0.99 (recsys-recall -c, docs/catalog.md)
+ */
+#define RECSYS_BUILD_AUTO_CODEC     "SQ8"
+
+/*
  * k-means training sample per list and iterations: FAISS's defaults are
  * 256 and 25 (it warns below 39 points).  Measured on 100k x 64 with
  * tools/recsys_recall: 64 and 10 give the same recall for a quarter of
@@ -146,7 +152,8 @@ recsys_factory_resolve(const char *factory, uint64_t n, uint32_t nprobe,
             list = max;
         }
 
-        snprintf(out, outlen, "IVF%u,Flat", list);
+        snprintf(out, outlen, "IVF%u,%s", list,
+                 list > 1 ? RECSYS_BUILD_AUTO_CODEC : "Flat");
         *nlist = list;
         return;
     }

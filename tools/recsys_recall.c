@@ -19,6 +19,7 @@
  */
 
 #include <errno.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -186,9 +187,11 @@ main(int argc, char **argv)
     }
 
     if (rc == 0 && codecs && faiss_IndexIVF_cast(g.index) != NULL) {
-        printf("\ncodecs over the served coarse quantizer, in memory:\n"
-               "%-8s %12s %12s %12s %10s\n", "codec", "bytes/item",
-               "index MB", "recall@k", "us/query");
+        printf("\ncodecs over the served coarse quantizer, in memory "
+               "(score error: the largest\n|FAISS score - exact score| "
+               "among the answers):\n"
+               "%-8s %12s %10s %10s %10s %12s\n", "codec", "bytes/item",
+               "index MB", "recall@k", "us/query", "score error");
 
         for (i = 0; rc == 0 && i < RECSYS_RECALL_NCODECS; i++) {
             rc = recsys_recall_codec(&g, &recsys_recall_codecs[i], queries,
@@ -321,11 +324,11 @@ recsys_recall_codec(const recsys_generation_t *g,
     const int64_t *exact)
 {
     int                             rc, metric;
-    float                          *sample, *buf;
-    double                          t, seconds;
+    float                          *sample, *buf, *dist, e;
+    double                          t, seconds, maxerr;
     size_t                          nprobe, nlist;
     int64_t                        *ibuf, *labels;
-    uint32_t                        dim, kk, counted;
+    uint32_t                        dim, kk, counted, j;
     uint64_t                        i, n, m, row, hits, total;
     FaissIndex                     *quantizer, *idx;
     FaissIndexIVF                  *served, *ivf;
@@ -409,7 +412,9 @@ recsys_recall_codec(const recsys_generation_t *g,
     hits = 0;
     total = 0;
     seconds = 0;
+    maxerr = 0;
     labels = ibuf + nprobe;
+    dist = buf + nprobe;
 
     for (i = 0; i < queries; i++) {
         row = i * n / queries;
@@ -428,13 +433,29 @@ recsys_recall_codec(const recsys_generation_t *g,
         hits += recsys_recall_overlap(labels, exact + i * kk, kk,
                                       (int64_t) row, k, &counted);
         total += counted;
+
+        /* FAISS gives squared distances for l2, the score is minus that */
+        for (j = 0; j < kk; j++) {
+            if (labels[j] < 0) {
+                continue;
+            }
+
+            e = recsys_recall_score(g->vectors + row * dim,
+                                    g->vectors + labels[j] * dim, dim,
+                                    metric == METRIC_L2)
+                - (metric == METRIC_L2 ? -dist[j] : dist[j]);
+
+            if (fabs(e) > maxerr) {
+                maxerr = fabs(e);
+            }
+        }
     }
 
-    printf("%-8s %12llu %12.1f %12.4f %10.1f\n", codec->name,
+    printf("%-8s %12llu %10.1f %10.4f %10.1f %12.6f\n", codec->name,
            (unsigned long long) (dim * codec->bits / 8 + sizeof(int64_t)),
            (double) n * (dim * codec->bits / 8 + sizeof(int64_t)) / 1e6,
            total ? (double) hits / total : 0.0,
-           seconds * 1e6 / (double) queries);
+           seconds * 1e6 / (double) queries, maxerr);
 
     rc = 0;
     goto done;
