@@ -34,6 +34,16 @@
 /* exclude lists longer than this are sorted and binary-searched */
 #define RECSYS_SEARCH_LINEAR       16
 
+/*
+ * a category filter keeps about its share of FAISS's candidates: the
+ * first call asks for this many times what that share needs, so that it
+ * is nearly always the only one
+ */
+#define RECSYS_SEARCH_MARGIN       2
+
+/* probe lists and candidates up to this many live on the stack */
+#define RECSYS_SEARCH_STACK        64
+
 #define RECSYS_NO_ROW              0xffffffffu
 
 
@@ -55,6 +65,18 @@ typedef struct {
 } recsys_heap_t;
 
 
+/* one query's probed lists, found once for every FAISS call it needs */
+typedef struct {
+    FaissIndex                 *index;
+    FaissIndexIVF              *ivf;        /* NULL: not an IVF index */
+    size_t                      nprobe;
+    idx_t                      *assign;
+    float                      *cdist;
+    idx_t                       stack[RECSYS_SEARCH_STACK];
+    float                       fstack[RECSYS_SEARCH_STACK];
+} recsys_probe_t;
+
+
 /* the builder's threads share one row counter */
 typedef struct {
     const recsys_generation_t  *g;
@@ -64,6 +86,9 @@ typedef struct {
     uint64_t                    next;
     int                         failed;
 } recsys_neighbors_job_t;
+
+
+uint64_t  recsys_search_faiss_calls;
 
 
 static int recsys_pass_init(recsys_pass_t *p, const recsys_generation_t *g,
@@ -81,6 +106,11 @@ static float recsys_score(const recsys_generation_t *g, const float *query,
 static void recsys_scan(const recsys_generation_t *g, const float *query,
     const recsys_pass_t *p, const uint32_t *rows, uint64_t nrows,
     recsys_heap_t *h);
+static int recsys_probe_init(recsys_probe_t *pr, FaissIndex *index,
+    const float *query);
+static int recsys_probe_search(recsys_probe_t *pr, const float *query,
+    idx_t k, float *dist, idx_t *labels);
+static void recsys_probe_free(recsys_probe_t *pr);
 static int recsys_faiss_search(FaissIndex *index, const float *query,
     idx_t k, float *dist, idx_t *labels);
 static int recsys_search_faiss(const recsys_generation_t *g,
@@ -861,73 +891,127 @@ recsys_scan(const recsys_generation_t *g, const float *query,
 
 
 /*
- * Asks FAISS for more candidates than k so that filtered rows can be
- * dropped, doubling while it is worth it.  Returns 1 when the heap is
- * full, 0 when FAISS cannot fill it (an exact scan must), -1 on error.
+ * The coarse quantizer's lists of one query.  For IVF indexes the coarse
+ * quantizer and search_preassigned() are called directly: IndexIVF::
+ * search() first asks the inverted lists to prefetch, and mmapped
+ * (on-disk) lists start up to 32 threads per query for that, which costs
+ * far more than the search.
  */
 
-/*
- * One query against the index.  For IVF indexes the coarse quantizer and
- * search_preassigned() are called directly: IndexIVF::search() first asks
- * the inverted lists to prefetch, and mmapped (on-disk) lists start up to
- * 32 threads per query for that, which costs far more than the search.
- */
+static int
+recsys_probe_init(recsys_probe_t *pr, FaissIndex *index, const float *query)
+{
+    size_t      nlist;
+    FaissIndex  *quantizer;
+
+    pr->index = index;
+    pr->ivf = faiss_IndexIVF_cast(index);
+    pr->assign = NULL;
+    pr->cdist = NULL;
+    pr->nprobe = 0;
+
+    if (pr->ivf == NULL) {
+        return 0;
+    }
+
+    pr->nprobe = faiss_IndexIVF_nprobe(pr->ivf);
+    nlist = faiss_IndexIVF_nlist(pr->ivf);
+    quantizer = faiss_IndexIVF_quantizer(pr->ivf);
+
+    if (pr->nprobe > nlist) {
+        pr->nprobe = nlist;
+    }
+
+    if (pr->nprobe == 0) {
+        pr->nprobe = 1;
+    }
+
+    if (pr->nprobe <= RECSYS_SEARCH_STACK) {
+        pr->assign = pr->stack;
+        pr->cdist = pr->fstack;
+
+    } else {
+        pr->assign = malloc(pr->nprobe * (sizeof(idx_t) + sizeof(float)));
+        if (pr->assign == NULL) {
+            return -1;
+        }
+
+        pr->cdist = (float *) (pr->assign + pr->nprobe);
+    }
+
+    __atomic_fetch_add(&recsys_search_faiss_calls, 1, __ATOMIC_RELAXED);
+
+    return faiss_Index_search(quantizer, 1, query, (idx_t) pr->nprobe,
+                              pr->cdist, pr->assign);
+}
+
+
+/* the k best of the probed lists; may be called again with another k */
+
+static int
+recsys_probe_search(recsys_probe_t *pr, const float *query, idx_t k,
+    float *dist, idx_t *labels)
+{
+    __atomic_fetch_add(&recsys_search_faiss_calls, 1, __ATOMIC_RELAXED);
+
+    if (pr->ivf == NULL) {
+        return faiss_Index_search(pr->index, 1, query, k, dist, labels);
+    }
+
+    return faiss_IndexIVF_search_preassigned(pr->ivf, 1, query, k,
+                                             pr->assign, pr->cdist, dist,
+                                             labels, 0);
+}
+
+
+static void
+recsys_probe_free(recsys_probe_t *pr)
+{
+    if (pr->assign != NULL && pr->assign != pr->stack) {
+        free(pr->assign);
+    }
+
+    pr->assign = NULL;
+}
+
+
 static int
 recsys_faiss_search(FaissIndex *index, const float *query, idx_t k,
     float *dist, idx_t *labels)
 {
     int             rc;
-    float          *cdist;
-    idx_t          *assign;
-    size_t          nprobe, nlist;
-    FaissIndex     *quantizer;
-    FaissIndexIVF  *ivf;
+    recsys_probe_t  pr;
 
-    ivf = faiss_IndexIVF_cast(index);
-    if (ivf == NULL) {
-        return faiss_Index_search(index, 1, query, k, dist, labels);
-    }
-
-    nprobe = faiss_IndexIVF_nprobe(ivf);
-    nlist = faiss_IndexIVF_nlist(ivf);
-    quantizer = faiss_IndexIVF_quantizer(ivf);
-
-    if (nprobe > nlist) {
-        nprobe = nlist;
-    }
-
-    if (nprobe == 0) {
-        nprobe = 1;
-    }
-
-    assign = malloc(nprobe * (sizeof(idx_t) + sizeof(float)));
-    if (assign == NULL) {
-        return -1;
-    }
-
-    cdist = (float *) (assign + nprobe);
-
-    rc = faiss_Index_search(quantizer, 1, query, (idx_t) nprobe, cdist,
-                            assign);
+    rc = recsys_probe_init(&pr, index, query);
     if (rc == 0) {
-        rc = faiss_IndexIVF_search_preassigned(ivf, 1, query, k, assign,
-                                               cdist, dist, labels, 0);
+        rc = recsys_probe_search(&pr, query, k, dist, labels);
     }
 
-    free(assign);
+    recsys_probe_free(&pr);
 
     return rc;
 }
 
 
+/*
+ * Asks FAISS for more candidates than k so that filtered rows can be
+ * dropped: under a category filter as many as its share of the catalog
+ * needs, twice over, then doubling while it is worth it; the lists are
+ * probed once whatever the number of scans.  Returns 1 when the heap is
+ * full, 0 when FAISS cannot fill it (an exact scan must), -1 on error.
+ */
+
 static int
 recsys_search_faiss(const recsys_generation_t *g, const float *query,
     const recsys_pass_t *p, recsys_heap_t *h)
 {
-    int       rc, dry, l2;
-    float    *dist, last;
-    idx_t    *labels, kk, ntotal, i;
-    uint32_t  row;
+    int              rc, dry, l2;
+    float           *dist, last;
+    idx_t           *labels, kk, ntotal, i;
+    uint32_t         row, n;
+    recsys_probe_t   pr;
+    idx_t            stack[RECSYS_SEARCH_STACK];
+    float            fstack[RECSYS_SEARCH_STACK];
 
     ntotal = faiss_Index_ntotal((FaissIndex *) g->index);
 
@@ -939,25 +1023,50 @@ recsys_search_faiss(const recsys_generation_t *g, const float *query,
 
     kk = (idx_t) h->cap + (idx_t) p->nexclude
          + (p->extra != RECSYS_NO_ROW) + 1;
+
+    if (p->category >= 0
+        && recsys_items_category_rows(&g->items, (uint32_t) p->category, &n)
+           != NULL
+        && n > 0)
+    {
+        kk = kk * RECSYS_SEARCH_MARGIN * (idx_t) g->items.count / n;
+
+        if (kk > RECSYS_SEARCH_MAX_KK) {
+            kk = RECSYS_SEARCH_MAX_KK;
+        }
+    }
+
     if (kk > ntotal) {
         kk = ntotal;
     }
 
     l2 = (g->manifest.metric == RECSYS_METRIC_L2);
 
+    /* the lists are probed once; a retry only scans them for more */
+    if (recsys_probe_init(&pr, (FaissIndex *) g->index, query) != 0) {
+        recsys_probe_free(&pr);
+        return -1;
+    }
+
     for ( ;; ) {
-        labels = malloc(kk * (sizeof(idx_t) + sizeof(float)));
-        if (labels == NULL) {
-            return -1;
+        if (kk <= RECSYS_SEARCH_STACK) {
+            labels = stack;
+            dist = fstack;
+
+        } else {
+            labels = malloc(kk * (sizeof(idx_t) + sizeof(float)));
+            if (labels == NULL) {
+                recsys_probe_free(&pr);
+                return -1;
+            }
+
+            dist = (float *) (labels + kk);
         }
 
-        dist = (float *) (labels + kk);
-
-        rc = recsys_faiss_search((FaissIndex *) g->index, query, kk, dist,
-                                 labels);
+        rc = recsys_probe_search(&pr, query, kk, dist, labels);
         if (rc != 0) {
-            free(labels);
-            return -1;
+            rc = -1;
+            goto done;
         }
 
         h->n = 0;
@@ -984,8 +1093,6 @@ recsys_search_faiss(const recsys_generation_t *g, const float *query,
             recsys_heap_push(h, row, l2 ? -dist[i] : dist[i]);
         }
 
-        free(labels);
-
         /*
          * FAISS cuts a run of equal scores anywhere: when the last
          * candidate ties with the worst hit kept, rows with smaller ids
@@ -995,11 +1102,17 @@ recsys_search_faiss(const recsys_generation_t *g, const float *query,
         if (h->n == h->cap
             && (dry || kk >= ntotal || last != h->hits[0].score))
         {
-            return 1;
+            rc = 1;
+            goto done;
         }
 
         if (dry || kk >= ntotal || kk >= RECSYS_SEARCH_MAX_KK) {
-            return 0;
+            rc = 0;
+            goto done;
+        }
+
+        if (labels != stack) {
+            free(labels);
         }
 
         kk *= 2;
@@ -1007,6 +1120,16 @@ recsys_search_faiss(const recsys_generation_t *g, const float *query,
             kk = ntotal;
         }
     }
+
+done:
+
+    if (labels != stack) {
+        free(labels);
+    }
+
+    recsys_probe_free(&pr);
+
+    return rc;
 }
 
 

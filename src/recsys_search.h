@@ -73,6 +73,13 @@ void recsys_history_vector(const recsys_generation_t *g,
 void recsys_normalize(float *v, uint32_t dimension);
 
 /*
+ * FAISS calls made by this process (a coarse quantizer search, a scan of
+ * the probed lists, or a search of a non-IVF index each count one): what
+ * a request costs, for the tests
+ */
+extern uint64_t  recsys_search_faiss_calls;
+
+/*
  * 1 when every score of hits[0..n) is finite; else an overflow of float
  * scores (huge vectors under l2 or inner_product) that no answer may show
  */

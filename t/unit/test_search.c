@@ -28,11 +28,12 @@
 #include "recsys_search.h"
 
 
-#define NGENS     4
+#define NGENS     5
 #define GEN_COS   0     /* 300 x 8 cosine, IVF1, 3 categories, ties */
 #define GEN_BIG   1     /* 6000 x 4 cosine, IVF1, "big" 5000 + "small" */
 #define GEN_L2    2     /* 200 x 8 l2, IVF1 */
 #define GEN_IVF   3     /* 800 x 8 cosine, IVF16, nprobe 1 */
+#define GEN_QUART 4     /* 20000 x 4 cosine, IVF1, 4 categories of 5000 */
 
 #define MAXK      1000
 
@@ -116,6 +117,7 @@ static const char *
 test_category(uint32_t gen, uint32_t i)
 {
     static const char  *three[3] = { "cat0", "cat1", "cat2" };
+    static const char  *four[4] = { "q0", "q1", "q2", "q3" };
 
     switch (gen) {
     case GEN_COS:
@@ -124,6 +126,8 @@ test_category(uint32_t gen, uint32_t i)
         return (i % 6 == 0) ? "small" : "big";
     case GEN_IVF:
         return three[i % 3];
+    case GEN_QUART:
+        return four[i % 4];
     default:
         return NULL;
     }
@@ -444,6 +448,8 @@ setup(void **state)
     test_make_gen(GEN_BIG, 6000, 4, RECSYS_METRIC_COSINE, "IVF1,Flat", 1, 1);
     test_make_gen(GEN_L2, 200, 8, RECSYS_METRIC_L2, "IVF1,Flat", 1, 1);
     test_make_gen(GEN_IVF, 800, 8, RECSYS_METRIC_COSINE, "IVF16,Flat", 16, 1);
+    test_make_gen(GEN_QUART, 20000, 4, RECSYS_METRIC_COSINE, "IVF1,Flat", 1,
+                  1);
 
     return 0;
 }
@@ -672,6 +678,54 @@ test_category_small(void **state)
     assert_int_equal(n, 0);
 
     free(excluded);
+}
+
+
+/*
+ * A category holding a quarter of the catalog goes to FAISS, which keeps
+ * one candidate in four: one scan of the probed lists must suffice (one
+ * call for the coarse quantizer, one for the scan), not a scan per
+ * doubling of k; the answer is still the exact one.
+ */
+
+static void
+test_category_one_scan(void **state)
+{
+    float                       q[4];
+    int64_t                     cat;
+    uint32_t                    n, nref, i;
+    uint64_t                    calls;
+    test_ref_t                 *ref;
+    recsys_hit_t                hits[MAXK];
+    recsys_filter_t             f;
+    const recsys_generation_t  *g;
+
+    (void) state;
+
+    g = &gens[GEN_QUART].g;
+    cat = test_cat(g, "q1");
+    ref = malloc(g->items.count * sizeof(test_ref_t));
+    assert_non_null(ref);
+
+    memset(&f, 0, sizeof(f));
+
+    for (i = 0; i < 100; i++) {
+        test_random_query(4, q);
+        recsys_normalize(q, 4);
+
+        f.k = (i % 2) ? 10 : 1 + i;
+        f.category = (i % 10 == 0) ? RECSYS_CATEGORY_ANY : cat;
+
+        calls = recsys_search_faiss_calls;
+        assert_int_equal(recsys_search_vector(g, q, &f, hits, &n), 0);
+        assert_int_equal(recsys_search_faiss_calls - calls, 2);
+
+        nref = test_brute(g, q, NULL, f.category, f.k, ref);
+        test_check(g, hits, n, ref, nref);
+        assert_int_equal(n, f.k);
+    }
+
+    free(ref);
 }
 
 
@@ -1485,6 +1539,7 @@ main(void)
         cmocka_unit_test(test_exclude),
         cmocka_unit_test(test_category_small),
         cmocka_unit_test(test_category_faiss),
+        cmocka_unit_test(test_category_one_scan),
         cmocka_unit_test(test_ties),
         cmocka_unit_test(test_popular),
         cmocka_unit_test(test_l2),
