@@ -1372,7 +1372,11 @@ sub check_error_log {
             warn "WARNING: $name - " . fmt_str($line) . "\n";
         }
     }
-    for my $line (grep { /\bAssertion .*?failed\b/ } @$lines) {
+    # a sanitizer report in a worker's stderr (make asan) is a failure
+    # even when it reaches error.log instead of build/asan/logs
+    my $fatal = join '|', '\bAssertion .*?failed\b', ': runtime error: ',
+                          '==\d+==ERROR: \w+Sanitizer';
+    for my $line (grep { /$fatal/ } @$lines) {
         chomp(my $l = $line);
         Test::More::fail("$name - $l");
     }
