@@ -87,11 +87,6 @@ typedef struct {
 } ngx_http_recsys_metrics_main_conf_t;
 
 
-typedef struct {
-    uint64_t                            start_us;
-} ngx_http_recsys_metrics_ctx_t;
-
-
 /* what the render shows of the generation this process maps */
 typedef struct {
     ngx_uint_t                          mapped;
@@ -152,7 +147,6 @@ static ngx_int_t ngx_http_recsys_metrics_labels(ngx_http_request_t *r,
     size_t *max);
 static ngx_int_t ngx_http_recsys_metrics_escape(ngx_pool_t *pool,
     ngx_str_t *value, ngx_str_t *label);
-static ngx_int_t ngx_http_recsys_metrics_start_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_recsys_metrics_log_handler(ngx_http_request_t *r);
 static void ngx_http_recsys_metrics_observe(ngx_http_recsys_metrics_hist_t *h,
     const ngx_http_recsys_metrics_buckets_t *bk, uint64_t us);
@@ -930,35 +924,6 @@ ngx_http_recsys_metrics_escape(ngx_pool_t *pool, ngx_str_t *value,
 }
 
 
-/*
- * The request's start to the microsecond; nginx keeps it to the
- * millisecond only.
- */
-
-static ngx_int_t
-ngx_http_recsys_metrics_start_handler(ngx_http_request_t *r)
-{
-    ngx_http_recsys_metrics_ctx_t  *ctx;
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_recsys_metrics_module);
-
-    if (ctx) {
-        return NGX_DECLINED;
-    }
-
-    ctx = ngx_palloc(r->pool, sizeof(ngx_http_recsys_metrics_ctx_t));
-    if (ctx == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    ctx->start_us = ngx_http_recsys_now_us();
-
-    ngx_http_set_ctx(r, ctx, ngx_http_recsys_metrics_module);
-
-    return NGX_DECLINED;
-}
-
-
 static ngx_int_t
 ngx_http_recsys_metrics_log_handler(ngx_http_request_t *r)
 {
@@ -968,7 +933,6 @@ ngx_http_recsys_metrics_log_handler(ngx_http_request_t *r)
     ngx_uint_t                            status, e;
     ngx_time_t                           *tp;
     ngx_http_recsys_stats_t              *st;
-    ngx_http_recsys_metrics_ctx_t        *ctx;
     ngx_http_recsys_metrics_node_t       *node;
     ngx_http_recsys_metrics_main_conf_t  *mmcf;
 
@@ -1009,8 +973,7 @@ ngx_http_recsys_metrics_log_handler(ngx_http_request_t *r)
                            + (tp->msec - r->start_msec));
     ms = ngx_max(ms, 0);
 
-    ctx = ngx_http_get_module_ctx(r, ngx_http_recsys_metrics_module);
-    us = ctx ? ngx_http_recsys_now_us() - ctx->start_us : 0;
+    us = ngx_http_recsys_request_us(r);
 
     /* reading the request header, before POST_READ, can be what took long */
     if ((uint64_t) ms * 1000 > us + 1000) {
@@ -1363,12 +1326,9 @@ ngx_http_recsys_metrics_init(ngx_conf_t *cf)
 
     cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
 
-    h = ngx_array_push(&cmcf->phases[NGX_HTTP_POST_READ_PHASE].handlers);
-    if (h == NULL) {
+    if (ngx_http_recsys_request_stamp(cf) != NGX_OK) {
         return NGX_ERROR;
     }
-
-    *h = ngx_http_recsys_metrics_start_handler;
 
     h = ngx_array_push(&cmcf->phases[NGX_HTTP_LOG_PHASE].handlers);
     if (h == NULL) {

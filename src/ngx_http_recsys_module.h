@@ -109,6 +109,14 @@ typedef struct {
 /* NULL when the request was not answered by a recsys content handler */
 ngx_http_recsys_stats_t *ngx_http_recsys_get_stats(ngx_http_request_t *r);
 
+/*
+ * Microseconds since the request's POST_READ phase, for a module that
+ * called ngx_http_recsys_request_stamp() in its postconfiguration (else
+ * since its start, to the millisecond).
+ */
+uint64_t ngx_http_recsys_request_us(ngx_http_request_t *r);
+ngx_int_t ngx_http_recsys_request_stamp(ngx_conf_t *cf);
+
 /* the request's correlation id, or NULL when the feature is off */
 ngx_str_t *ngx_http_recsys_correlation_id(ngx_http_request_t *r);
 

@@ -5,8 +5,9 @@
  * with buffer=, flush=, gzip, if= and syslog); conf/recsys-timing.conf
  * has the log_format.
  *
- * $recsys_duration_ms counts from POST_READ in microseconds; the stamp
- * is taken only when a log_format (or anything else) uses the variable.
+ * The request's start in microseconds, stamped in POST_READ, is here
+ * too, for $recsys_duration_ms and the metrics' durations; the stamp is
+ * taken only when one of them is used.
  */
 
 
@@ -36,6 +37,11 @@ typedef enum {
 
 
 typedef struct {
+    ngx_flag_t                  stamp;      /* the POST_READ handler is in */
+} ngx_http_recsys_timing_main_conf_t;
+
+
+typedef struct {
     uint64_t                    start_us;
 } ngx_http_recsys_timing_ctx_t;
 
@@ -55,6 +61,7 @@ static ngx_int_t ngx_http_recsys_timing_ms(ngx_http_request_t *r,
 static void ngx_http_recsys_timing_cleanup(void *data);
 
 static ngx_int_t ngx_http_recsys_timing_add_variables(ngx_conf_t *cf);
+static void *ngx_http_recsys_timing_create_main_conf(ngx_conf_t *cf);
 static ngx_int_t ngx_http_recsys_timing_init(ngx_conf_t *cf);
 
 
@@ -62,7 +69,7 @@ static ngx_http_module_t  ngx_http_recsys_timing_module_ctx = {
     ngx_http_recsys_timing_add_variables,  /* preconfiguration */
     ngx_http_recsys_timing_init,           /* postconfiguration */
 
-    NULL,                                  /* create main configuration */
+    ngx_http_recsys_timing_create_main_conf,   /* create main configuration */
     NULL,                                  /* init main configuration */
 
     NULL,                                  /* create server configuration */
@@ -333,15 +340,22 @@ ngx_http_recsys_timing_time_variable(ngx_http_request_t *r,
 }
 
 
-/*
- * Milliseconds, to the microsecond, from POST_READ (the request header
- * read) to now; a request refused before POST_READ falls back to its
- * start time, in milliseconds.
- */
-
 static ngx_int_t
 ngx_http_recsys_timing_duration_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data)
+{
+    return ngx_http_recsys_timing_ms(r, v, ngx_http_recsys_request_us(r));
+}
+
+
+/*
+ * Microseconds from POST_READ (the request header read) to now; a request
+ * refused before POST_READ, or whose configuration took no stamp, is
+ * measured from its start time, in milliseconds.
+ */
+
+uint64_t
+ngx_http_recsys_request_us(ngx_http_request_t *r)
 {
     ngx_time_t                    *tp;
     ngx_msec_int_t                 ms;
@@ -362,9 +376,7 @@ ngx_http_recsys_timing_duration_variable(ngx_http_request_t *r,
     }
 
     if (ctx) {
-        return ngx_http_recsys_timing_ms(r, v,
-                                         ngx_http_recsys_now_us()
-                                         - ctx->start_us);
+        return ngx_http_recsys_now_us() - ctx->start_us;
     }
 
     tp = ngx_timeofday();
@@ -372,7 +384,7 @@ ngx_http_recsys_timing_duration_variable(ngx_http_request_t *r,
     ms = (ngx_msec_int_t) ((tp->sec - r->start_sec) * 1000
                            + (tp->msec - r->start_msec));
 
-    return ngx_http_recsys_timing_ms(r, v, (uint64_t) ngx_max(ms, 0) * 1000);
+    return (uint64_t) ngx_max(ms, 0) * 1000;
 }
 
 
@@ -470,14 +482,33 @@ ngx_http_recsys_timing_add_variables(ngx_conf_t *cf)
 }
 
 
-/* the POST_READ stamp only when something uses $recsys_duration_ms */
+static void *
+ngx_http_recsys_timing_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_http_recsys_timing_main_conf_t  *rtmcf;
+
+    rtmcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_recsys_timing_main_conf_t));
+    if (rtmcf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     rtmcf->stamp = 0;
+     */
+
+    return rtmcf;
+}
+
+
+/* the POST_READ stamp, once, when $recsys_duration_ms is used */
 
 static ngx_int_t
 ngx_http_recsys_timing_init(ngx_conf_t *cf)
 {
     ngx_uint_t                  i;
     ngx_http_variable_t        *v;
-    ngx_http_handler_pt        *h;
     ngx_http_core_main_conf_t  *cmcf;
 
     cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
@@ -492,13 +523,29 @@ ngx_http_recsys_timing_init(ngx_conf_t *cf)
                                v[i].name.len)
                == 0)
         {
-            break;
+            return ngx_http_recsys_request_stamp(cf);
         }
     }
 
-    if (i == cmcf->variables.nelts) {
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_recsys_request_stamp(ngx_conf_t *cf)
+{
+    ngx_http_handler_pt                 *h;
+    ngx_http_core_main_conf_t           *cmcf;
+    ngx_http_recsys_timing_main_conf_t  *rtmcf;
+
+    rtmcf = ngx_http_conf_get_module_main_conf(cf,
+                                               ngx_http_recsys_timing_module);
+
+    if (rtmcf->stamp) {
         return NGX_OK;
     }
+
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
 
     h = ngx_array_push(&cmcf->phases[NGX_HTTP_POST_READ_PHASE].handlers);
     if (h == NULL) {
@@ -506,6 +553,8 @@ ngx_http_recsys_timing_init(ngx_conf_t *cf)
     }
 
     *h = ngx_http_recsys_timing_post_read_handler;
+
+    rtmcf->stamp = 1;
 
     return NGX_OK;
 }
