@@ -684,12 +684,12 @@ The limiter once read the first k with undecoded names: k=1&k=12 cost 1
 and %6B=8 the default 10.
 --- http_config
 recsys_catalog small $TEST_NGINX_CONF_DIR/small.yaml;
-recsys_limit_zone $binary_remote_addr zone=kz:1m rate=1r/m burst=19;
+recsys_limit_zone $binary_remote_addr zone=kl:1m rate=1r/m burst=19;
 --- config
 location = /v1/popular {
     recsys popular;
     recsys_max_k 50;
-    recsys_limit zone=kz cost=k;
+    recsys_limit zone=kl cost=k;
 }
 --- request eval
 ["GET /v1/popular?k=1&k=12", "GET /v1/popular?%6B=8", "GET /v1/popular?k=1"]
@@ -698,9 +698,9 @@ location = /v1/popular {
 --- response_body_like eval
 [qr/"count":12,"k":12,/, qr/"count":8,"k":8,/, qr/rate_limited/]
 --- response_headers_like eval
-[::fields(["kz", 20, 1200, 8, 720]),
- ::fields(["kz", 20, 1200, 0, 1200]),
- ::fields(["kz", 20, 1200, 0, 1200]) . ::retry_after(60)]
+[::fields(["kl", 20, 1200, 8, 720]),
+ ::fields(["kl", 20, 1200, 0, 1200]),
+ ::fields(["kl", 20, 1200, 0, 1200]) . ::retry_after(60)]
 
 
 

@@ -1,7 +1,13 @@
 # Prometheus metrics: the output passes "promtool check metrics", and the
 # counters move by exactly the requests made, across workers too.
 #
-#   --- metrics         lines "series value": exact values in the scrape
+#   --- metrics         lines "series value": exact values in the scrape;
+#                       for counters (_total, _count, _sum, _bucket) what
+#                       they grew by since the block started (a scrape
+#                       taken before its first request), so that blocks
+#                       pass with one nginx reloaded between them
+#                       (TEST_NGINX_USE_HUP=1), whose shared memory keeps
+#                       the counts of earlier blocks; gauges as they are
 #   --- metrics_absent  lines "series": must not be in the scrape
 #   --- histograms      names of histograms whose series are checked:
 #                       cumulative buckets, +Inf equal to _count
@@ -18,6 +24,7 @@ use RecsysTestNginx;
 use RecsysChecks;
 use File::Temp qw(tempfile);
 use IPC::Open3;
+use IO::Socket::INET;
 use JSON::PP;
 use Symbol qw(gensym);
 use Time::HiRes qw(sleep);
@@ -42,8 +49,40 @@ our $Locations = <<'_EOC_';
     }
 _EOC_
 
+# the scrape each block starts from, by block number (the name of a block
+# gets the file's name in front once its tests run)
+our %Before;
+
+sub block_key {
+    my ($key) = $_[0] =~ /(TEST \d+):/;
+    return $key // $_[0];
+}
+
+sub scrape {
+    my $port = server_port();
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
+                                  Proto => 'tcp', Timeout => 5)
+        or return undef;
+    print $s "GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n";
+    my $resp = do { local $/; <$s> } // '';
+    close $s;
+    my ($body) = $resp =~ m{^HTTP/1\.[01] 200 .*?\r\n\r\n(.*)\z}s
+        or return undef;
+    return parse_metrics($body);
+}
+
+sub counter {
+    return $_[0] =~ /_(?:total|count|sum|bucket)(?:\{|$)/;
+}
+
 add_block_preprocessor(sub {
     my $block = shift;
+
+    # no baseline for a block whose nginx must not start
+    if (defined $block->metrics && !defined $block->must_die) {
+        $block->set_value("init",
+            'main::take_baseline(q{' . $block->name . '})');
+    }
 
     if (!defined $block->http_config) {
         $block->set_value("http_config",
@@ -63,6 +102,11 @@ add_block_preprocessor(sub {
         workers(1);
     }
 });
+
+sub take_baseline {
+    my $name = shift;
+    $Before{block_key($name)} = scrape() // {};
+}
 
 sub parse_metrics {
     my ($text) = @_;
@@ -153,9 +197,16 @@ add_response_body_check(sub {
 
     my $m = parse_metrics($body);
 
+    my $before = $Before{block_key($name)} // {};
+
     for my $line (grep { /\S/ } split /\n/, $block->metrics // '') {
         my ($series, $want) = $line =~ /^\s*(\S+(?:\{.*\})?)\s+(\S+)\s*$/;
-        is($m->{$series}, $want, "$name - $series");
+        if (counter($series) && defined $m->{$series}) {
+            is($m->{$series} - ($before->{$series} // 0), $want,
+               "$name - $series grew by $want");
+        } else {
+            is($m->{$series}, $want, "$name - $series");
+        }
     }
 
     for my $series (grep { /\S/ } split /\s*\n\s*/,

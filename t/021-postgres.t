@@ -265,8 +265,10 @@ location = /health/detailed { recsys_health detailed; }
 
 
 === TEST 4: an Azure-style user before the password, database down
+A catalog of its own: the helper state of TEST 3's "down" survives a
+reload (TEST_NGINX_USE_HUP=1).
 --- user_files
->>> down.yaml
+>>> down4.yaml
 source:
   type: postgresql
   dsn: "${RECSYS_T21_DSN_DOWN}"
@@ -277,7 +279,7 @@ maintenance:
   backoff_initial: 1s
   backoff_max: 2s
 --- http_config
-recsys_catalog down ../html/down.yaml;
+recsys_catalog down4 ../html/down4.yaml;
 --- config
 location = /admin/index/status { recsys_admin status; }
 --- wait_failures: 0:1
@@ -286,7 +288,7 @@ location = /admin/index/status { recsys_admin status; }
 --- error_code eval
 [200, 200]
 --- response_body_like eval
-['"catalog":"down"',
+['"catalog":"down4"',
  '"database":\{"state":"failing".*"error":"[^"]*\\?user=rs21@corp&password=\\*\\*\\*&connect_timeout=2']
 --- response_body_unlike eval
 ["hunter2-T21", "hunter2-T21"]
