@@ -12,8 +12,8 @@
 # wrk runs against "similar" on the demo catalog for BENCH_SECONDS while
 # the step happens in the middle.  Prints, per way, the answers wrk got
 # (2xx: the endpoint sends no 3xx), the others and the socket errors, and
-# whether the workers after it run the old module file or the new one
-# (/proc/<pid>/maps).  A table, no pass/fail.
+# whether the workers after it run the module file on disk or the one it
+# replaced (/proc/<pid>/maps).  A table, no pass/fail.
 #
 #   scripts/bench-upgrade.sh      (BENCH_PORT, BENCH_SECONDS, NGINX_BIN,
 #                                  RECSYS_BUILD)
@@ -93,7 +93,8 @@ replace() {
     mv "$so.dpkg-new" "$so"
 }
 
-# "old" or "new": the module file the current master's workers map
+# the module file the current master's children map: the one on disk
+# now, or the one it replaced (deleted, still mapped)
 which_file() {
     ino=$(stat -c %i "$so")
     m=$(cat "$tmp/nginx.pid")
@@ -101,8 +102,8 @@ which_file() {
     for w in $(pgrep -P "$m"); do
         l=$(grep -m1 ngx_http_recsys_module.so "/proc/$w/maps" || true)
         case $l in
-            *"(deleted)"*) ans="${ans}old " ;;
-            *" $ino "*)    ans="${ans}new " ;;
+            *"(deleted)"*) ans="${ans}replaced-file " ;;
+            *" $ino "*)    ans="${ans}file-on-disk " ;;
             "")            ;;    # the helper maps it too; others: skip
             *)             ans="${ans}? " ;;
         esac
@@ -112,7 +113,7 @@ which_file() {
 
 u="http://127.0.0.1:$port/v1/items/jazz-albums-0001/similar?k=5"
 printf '%-8s %10s %10s %8s %14s  %s\n' way requests 2xx other \
-    socket-errors "workers after"
+    "sock c/r/w/t" "module run after"
 for way in none reload upgrade; do
     wrk -t1 -c32 -d"${secs}s" "$u" > "$tmp/wrk.$way" 2>&1 &
     wrk_pid=$!
@@ -126,10 +127,15 @@ for way in none reload upgrade; do
             replace
             old=$(cat "$tmp/nginx.pid")
             kill -USR2 "$old"
+            # the new master has written its pid and started its workers
             i=0
-            while [ ! -s "$tmp/nginx.pid.oldbin" ] \
-                  || [ "$(cat "$tmp/nginx.pid")" = "$old" ]
-            do
+            while :; do
+                new=$(cat "$tmp/nginx.pid" 2>/dev/null || true)
+                if [ -n "$new" ] && [ "$new" != "$old" ] \
+                   && [ "$(pgrep -c -P "$new")" -ge 3 ]
+                then
+                    break
+                fi
                 sleep 0.1; i=$((i + 1))
                 [ $i -lt 100 ] || { echo "bench-upgrade: no new master"; exit 1; }
             done
@@ -142,9 +148,10 @@ for way in none reload upgrade; do
     total=$(sed -n 's/^ *\([0-9]*\) requests in.*/\1/p' "$tmp/wrk.$way")
     other=$(sed -n 's/^ *Non-2xx or 3xx responses: *//p' "$tmp/wrk.$way")
     other=${other:-0}
-    sock=$(sed -n 's/^ *Socket errors: *//p' "$tmp/wrk.$way")
-    sock=$(echo "${sock:-0}" | tr -cd '0-9,' | tr ',' '+')
-    sock=$((${sock:-0}))
+    # connect/read/write/timeout
+    sock=$(sed -n 's/^ *Socket errors: *//p' "$tmp/wrk.$way" \
+           | tr -cd '0-9,' | tr ',' '/')
+    sock=${sock:-0/0/0/0}
     sleep 2
     printf '%-8s %10s %10s %8s %14s  %s\n' "$way" "$total" \
         $((total - other)) "$other" "$sock" "$(which_file)"
