@@ -28,7 +28,8 @@ test="postgresql libcmocka-dev libtest-base-perl
       valgrind wrk prometheus python3-yaml"
 # libclang-rt-14-dev holds libFuzzer (-fsanitize=fuzzer) for clang 14
 fuzz="clang libclang-rt-14-dev"
-deb="debhelper fakeroot lintian"
+# dpkg-checkbuilddeps wants build-essential besides Build-Depends
+deb="build-essential debhelper fakeroot lintian"
 
 list=no
 if [ "${1:-}" = --list ]; then
