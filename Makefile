@@ -338,7 +338,8 @@ test: deps-test
 
 # the Debian package, with dpkg-buildpackage and debian/rules (which
 # builds in build/deb-build, reusing build/faiss), then lintian; the
-# package, its .buildinfo and .changes go to build/deb (not to ..)
+# package, its .buildinfo and .changes go to build/deb (not to ..);
+# --post-clean removes debhelper's files from debian/ afterwards
 DEB_OUT     := $(TOP)/build/deb
 DEB_VERSION  = $(shell dpkg-parsechangelog -S Version)
 # DEB_LINTIAN=no skips lintian (the image's build stage)
@@ -354,7 +355,7 @@ deb-smoke: deb
 deb:
 	@scripts/deps.sh deb
 	@mkdir -p $(DEB_OUT)
-	dpkg-buildpackage -b -uc -us \
+	dpkg-buildpackage -b -uc -us --post-clean \
 	    --buildinfo-option=-u$(DEB_OUT) --changes-option=-u$(DEB_OUT) \
 	    --buildinfo-file=$(DEB_OUT)/recsys_$(DEB_VERSION).buildinfo \
 	    --changes-file=$(DEB_OUT)/recsys_$(DEB_VERSION).changes
