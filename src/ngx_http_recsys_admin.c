@@ -490,8 +490,10 @@ ngx_http_recsys_admin_status(ngx_http_request_t *r)
                  "\"consecutive_failures\":,\"next_build\":,"
                  "\"next_build_in_seconds\":,\"interval_seconds\":,"
                  "\"database\":{\"state\":\"not_configured\","
-                 "\"last_contact\":,\"latency_ms\":},\"builds\":[]}\n")
-          + 10 * NGX_INT64_LEN + 3 * NGX_HTTP_RECSYS_HELPER_TIME_LEN
+                 "\"last_contact\":,\"latency_ms\":},\"builds\":[],\"prune\":{"
+                 "\"failures\":,\"unremovable\":[]}}\n")
+          + (11 + RECSYS_BUILD_UNPRUNED) * NGX_INT64_LEN
+          + 3 * NGX_HTTP_RECSYS_HELPER_TIME_LEN
           + ngx_http_recsys_admin_str_len((char *) catalog->name.data,
                                           catalog->name.len);
 
@@ -706,7 +708,15 @@ ngx_http_recsys_admin_status(ngx_http_request_t *r)
                         b->published ? "true" : "false");
     }
 
-    p = ngx_http_recsys_admin_cpy(p, "]}\n");
+    /* old generations the last prune left (see the error log) */
+    p = ngx_sprintf(p, "],\"prune\":{\"failures\":%uL,\"unremovable\":[",
+                    snap.prune_failures);
+
+    for (i = 0; i < snap.nunpruned && i < RECSYS_BUILD_UNPRUNED; i++) {
+        p = ngx_sprintf(p, i ? ",%uL" : "%uL", snap.unpruned[i]);
+    }
+
+    p = ngx_http_recsys_admin_cpy(p, "]}}\n");
 
     return ngx_http_recsys_send_json(r, NGX_HTTP_OK, start, p - start);
 }

@@ -132,6 +132,12 @@ static int ngx_http_recsys_helper_rollback(ngx_http_recsys_helper_job_t *job);
 static void ngx_http_recsys_helper_record(ngx_http_recsys_helper_node_t *node,
     ngx_http_recsys_catalog_t *catalog, ngx_http_recsys_helper_job_t *job,
     const char *trigger);
+static ngx_uint_t ngx_http_recsys_helper_unpruned(
+    ngx_http_recsys_helper_state_t *st, recsys_build_result_t *res,
+    ngx_uint_t *fresh);
+static void ngx_http_recsys_helper_warnings(
+    ngx_http_recsys_helper_catalog_t *hc, ngx_http_recsys_helper_job_t *job,
+    ngx_uint_t *fresh, ngx_uint_t nfresh);
 static u_char *ngx_http_recsys_helper_log_text(u_char *buf, size_t size,
     const char *s);
 static ngx_fd_t ngx_http_recsys_helper_lock(ngx_http_recsys_catalog_t *catalog,
@@ -600,14 +606,17 @@ ngx_http_recsys_helper_finish(ngx_http_recsys_helper_catalog_t *hc)
 {
     u_char                         *error;
     ngx_msec_t                      retry;
+    ngx_uint_t                      nfresh;
     recsys_build_result_t          *res;
     ngx_http_recsys_helper_job_t   *job;
     ngx_http_recsys_helper_node_t  *node;
+    ngx_uint_t                      fresh[RECSYS_BUILD_UNPRUNED];
     u_char                          text[NGX_HTTP_RECSYS_HELPER_LOG_TEXT];
 
     job = hc->job;
     hc->job = NULL;
     node = hc->node;
+    nfresh = 0;
 
     (void) pthread_join(job->tid, NULL);
 
@@ -631,6 +640,13 @@ ngx_http_recsys_helper_finish(ngx_http_recsys_helper_catalog_t *hc)
     if (node->st.pid == ngx_pid) {
         ngx_http_recsys_helper_record(node, hc->catalog, job,
                                       (char *) node->st.running_trigger);
+
+        /* pruning runs after each publish, and only then */
+        if (job->kind == NGX_HTTP_RECSYS_HELPER_BUILD && res->success
+            && res->published)
+        {
+            nfresh = ngx_http_recsys_helper_unpruned(&node->st, res, fresh);
+        }
     }
 
     retry = node->st.sched.next_build
@@ -683,6 +699,8 @@ ngx_http_recsys_helper_finish(ngx_http_recsys_helper_catalog_t *hc)
                       error, retry,
                       node->st.sched.breaker_open ? ", breaker open" : "");
     }
+
+    ngx_http_recsys_helper_warnings(hc, job, fresh, nfresh);
 
     ngx_http_recsys_metrics_rebuild((ngx_cycle_t *) ngx_cycle,
                                     &hc->catalog->name,
@@ -785,6 +803,100 @@ ngx_http_recsys_helper_record(ngx_http_recsys_helper_node_t *node,
     (void) recsys_schedule_failure(mc, &st->sched,
                                    ngx_http_recsys_helper_now_ms(),
                                    job->full != 0, (uint32_t) ngx_random());
+}
+
+
+/*
+ * With the zone's mutex held, after a publish: what this prune left
+ * becomes the node's list; the generations not on it before are returned
+ * (indexes into res->unpruned) and counted, so one that stays is logged
+ * and counted once, not on every build.
+ */
+
+static ngx_uint_t
+ngx_http_recsys_helper_unpruned(ngx_http_recsys_helper_state_t *st,
+    recsys_build_result_t *res, ngx_uint_t *fresh)
+{
+    ngx_uint_t  i, j, n, nfresh;
+
+    n = ngx_min(res->nunpruned, RECSYS_BUILD_UNPRUNED);
+    nfresh = 0;
+
+    for (i = 0; i < n; i++) {
+        for (j = 0; j < st->nunpruned; j++) {
+            if (st->unpruned[j] == res->unpruned[i].generation) {
+                break;
+            }
+        }
+
+        if (j == st->nunpruned) {
+            fresh[nfresh++] = i;
+        }
+    }
+
+    for (i = 0; i < n; i++) {
+        st->unpruned[i] = res->unpruned[i].generation;
+    }
+
+    st->nunpruned = n;
+    st->prune_failures += nfresh;
+
+    return nfresh;
+}
+
+
+/* what the builder reports without failing, logged here: it writes none */
+
+static void
+ngx_http_recsys_helper_warnings(ngx_http_recsys_helper_catalog_t *hc,
+    ngx_http_recsys_helper_job_t *job, ngx_uint_t *fresh, ngx_uint_t nfresh)
+{
+    u_char                  *msg;
+    ngx_uint_t               i;
+    recsys_build_result_t   *res;
+    recsys_prune_failure_t  *f;
+    u_char                   text[NGX_HTTP_RECSYS_HELPER_LOG_TEXT];
+
+    res = &job->res;
+
+    for (i = 0; i < res->nwarnings && i < RECSYS_BUILD_WARNINGS; i++) {
+        msg = ngx_http_recsys_helper_log_text(text, sizeof(text),
+                                              res->warnings[i]);
+        ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
+                      "recsys catalog \"%V\": build %uL: %s",
+                      &hc->catalog->name, job->id, msg);
+    }
+
+    if (res->nwarnings > RECSYS_BUILD_WARNINGS) {
+        ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
+                      "recsys catalog \"%V\": build %uL: %uD more warnings",
+                      &hc->catalog->name, job->id,
+                      res->nwarnings - RECSYS_BUILD_WARNINGS);
+    }
+
+    /* disk space that only the operator can give back (owner, mode) */
+    for (i = 0; i < nfresh; i++) {
+        f = &res->unpruned[fresh[i]];
+        msg = ngx_http_recsys_helper_log_text(text, sizeof(text), f->error);
+        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                      "recsys catalog \"%V\": cannot remove old generation "
+                      "%uL, it stays on disk: %s", &hc->catalog->name,
+                      f->generation, msg);
+    }
+
+    if (nfresh && res->nunpruned > RECSYS_BUILD_UNPRUNED) {
+        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                      "recsys catalog \"%V\": %uz more old generations "
+                      "cannot be removed", &hc->catalog->name,
+                      res->nunpruned - RECSYS_BUILD_UNPRUNED);
+    }
+
+    if (res->published && res->nunpruned > nfresh) {
+        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
+                       "recsys helper \"%V\": %uz old generations still "
+                       "cannot be removed", &hc->catalog->name,
+                       res->nunpruned);
+    }
 }
 
 

@@ -14,6 +14,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_recsys_module.h"
+#include "recsys_builder.h"
 #include "recsys_schedule.h"
 
 
@@ -73,6 +74,11 @@ typedef struct {
 
     uint64_t                    watermark_gen;
     u_char                      watermark[64];
+
+    /* generations pruning could not remove: each counted and logged once */
+    uint64_t                    prune_failures;
+    ngx_uint_t                  nunpruned;      /* left by the last prune */
+    uint64_t                    unpruned[RECSYS_BUILD_UNPRUNED];
 
     ngx_uint_t                  nbuilds;
     ngx_uint_t                  newest;

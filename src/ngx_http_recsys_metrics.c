@@ -12,6 +12,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_recsys_module.h"
+#include "ngx_http_recsys_helper.h"
 #include "ngx_http_recsys_metrics.h"
 #include "ngx_http_recsys_limit.h"
 #include "recsys_time.h"
@@ -645,9 +646,18 @@ static void
 ngx_http_recsys_metrics_rebuilds(ngx_http_recsys_metrics_out_t *out,
     ngx_http_recsys_metrics_main_conf_t *mmcf, ngx_str_t *labels)
 {
-    ngx_uint_t  i, n;
+    ngx_uint_t                        i, n;
+    ngx_http_recsys_catalog_t       **catalog;
+    ngx_http_recsys_helper_state_t   *st;
 
     n = mmcf->rmcf->catalogs.nelts;
+
+    /* a few kilobytes: not on the stack */
+    st = ngx_palloc(out->r->pool, sizeof(ngx_http_recsys_helper_state_t));
+    if (st == NULL) {
+        out->failed = 1;
+        return;
+    }
 
     ngx_http_recsys_metrics_family(out, "recsys_rebuilds_total", "counter",
                                    "Index rebuilds run by the helper "
@@ -672,6 +682,22 @@ ngx_http_recsys_metrics_rebuilds(ngx_http_recsys_metrics_out_t *out,
                                      &labels[i], "",
                                      &mmcf->nodes[i]->rebuild,
                                      &ngx_http_recsys_metrics_rebuild_buckets);
+    }
+
+    ngx_http_recsys_metrics_family(out, "recsys_prune_failures_total",
+                                   "counter",
+                                   "Old generations the helper could not "
+                                   "remove, each counted once.");
+
+    catalog = mmcf->rmcf->catalogs.elts;
+
+    for (i = 0; i < n; i++) {
+        if (ngx_http_recsys_helper_state(catalog[i], st) == NGX_OK) {
+            ngx_http_recsys_metrics_printf(out,
+                                       "recsys_prune_failures_total{catalog="
+                                       "\"%V\"} %uL\n", &labels[i],
+                                       st->prune_failures);
+        }
     }
 }
 

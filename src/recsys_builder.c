@@ -133,6 +133,8 @@ static int recsys_build_neighbors(recsys_build_ctx_t *ctx, const char *tmp,
 static uint32_t recsys_build_parse_nlist(const char *factory,
     const char **digits, const char **rest);
 static uint32_t recsys_build_auto_nlist(uint64_t n, uint32_t nprobe);
+static void recsys_build_warn(recsys_build_result_t *res, const char *fmt,
+    ...) __attribute__((format(printf, 2, 3)));
 
 
 void
@@ -321,10 +323,10 @@ recsys_build_ex(const recsys_catalog_t *c, const recsys_build_opts_t *o,
 
         asked = recsys_build_parse_nlist(c->index.factory, NULL, NULL);
         if (asked > nlist) {
-            fprintf(stderr, "recsys: warning: factory \"%s\" asks for %u "
-                    "lists but there are only %llu items, using \"%s\"\n",
-                    c->index.factory, asked, (unsigned long long) ctx.rows,
-                    res->factory);
+            recsys_build_warn(res, "factory \"%s\" asks for %u lists but "
+                              "there are only %llu items, using \"%s\"",
+                              c->index.factory, asked,
+                              (unsigned long long) ctx.rows, res->factory);
         }
     }
 
@@ -362,14 +364,15 @@ recsys_build_ex(const recsys_catalog_t *c, const recsys_build_opts_t *o,
         goto done;
     }
 
-    if (recsys_publish(dir, tmp, generation, c->index.keep, res->error,
-                       sizeof(res->error))
+    if (recsys_publish(dir, tmp, generation, res->error, sizeof(res->error))
         != 0)
     {
         goto done;
     }
 
     tmp[0] = '\0';
+    res->nunpruned = recsys_prune(dir, generation, c->index.keep,
+                                  res->unpruned, RECSYS_BUILD_UNPRUNED);
     res->generation = generation;
     res->published = 1;
     res->success = 1;
@@ -1748,3 +1751,18 @@ recsys_build_auto_nlist(uint64_t n, uint32_t nprobe)
 }
 
 
+/* kept for the caller, who logs or prints them: nothing is written here */
+
+static void
+recsys_build_warn(recsys_build_result_t *res, const char *fmt, ...)
+{
+    va_list  args;
+
+    if (res->nwarnings < RECSYS_BUILD_WARNINGS) {
+        va_start(args, fmt);
+        vsnprintf(res->warnings[res->nwarnings], RECSYS_ERRLEN, fmt, args);
+        va_end(args);
+    }
+
+    res->nwarnings++;
+}

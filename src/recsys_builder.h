@@ -14,6 +14,11 @@
 #include "recsys_layout.h"
 
 
+/* warnings and unremovable generations a result keeps (more are counted) */
+#define RECSYS_BUILD_WARNINGS  4
+#define RECSYS_BUILD_UNPRUNED  8
+
+
 typedef struct {
     int                 success;
     int                 full;           /* 0: incremental from previous */
@@ -27,6 +32,15 @@ typedef struct {
     double              source_seconds; /* time spent reading the source */
     int                 source_ok;      /* the source answered */
     char                watermark[64];  /* source watermark, "" if none */
+
+    /* for the caller to log or print: the builder writes to no stream */
+    uint32_t            nwarnings;      /* may be more than are kept */
+    char                warnings[RECSYS_BUILD_WARNINGS][RECSYS_ERRLEN];
+
+    /* generations pruning after the publish could not remove */
+    size_t              nunpruned;      /* may be more than are kept */
+    recsys_prune_failure_t  unpruned[RECSYS_BUILD_UNPRUNED];
+
     char                error[RECSYS_CATALOG_ERRLEN]; /* never a password */
 } recsys_build_result_t;
 

@@ -351,14 +351,14 @@ recsys_remove_tree(const char *path, char *err, size_t errlen)
     struct dirent  *de;
 
     if (lstat(path, &st) != 0) {
-        snprintf(err, errlen, "%.400s: lstat failed: %s", path,
+        snprintf(err, errlen, "%.200s: lstat failed: %s", path,
                  strerror(errno));
         return -1;
     }
 
     if (!S_ISDIR(st.st_mode)) {
         if (unlink(path) != 0) {
-            snprintf(err, errlen, "%.400s: unlink failed: %s", path,
+            snprintf(err, errlen, "%.200s: unlink failed: %s", path,
                      strerror(errno));
             return -1;
         }
@@ -373,7 +373,7 @@ recsys_remove_tree(const char *path, char *err, size_t errlen)
 
     d = opendir(path);
     if (d == NULL) {
-        snprintf(err, errlen, "%.400s: opendir failed: %s", path,
+        snprintf(err, errlen, "%.200s: opendir failed: %s", path,
                  strerror(errno));
         return -1;
     }
@@ -387,7 +387,7 @@ recsys_remove_tree(const char *path, char *err, size_t errlen)
 
         if (recsys_path_join(sub, sizeof(sub), path, de->d_name) != 0) {
             if (rc == 0) {
-                snprintf(err, errlen, "%.400s: path too long", path);
+                snprintf(err, errlen, "%.200s: path too long", path);
             }
 
             rc = -1;
@@ -408,7 +408,7 @@ recsys_remove_tree(const char *path, char *err, size_t errlen)
 
     if (rmdir(path) != 0) {
         if (rc == 0) {
-            snprintf(err, errlen, "%.400s: rmdir failed: %s", path,
+            snprintf(err, errlen, "%.200s: rmdir failed: %s", path,
                      strerror(errno));
         }
 

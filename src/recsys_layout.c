@@ -19,8 +19,6 @@
 #include "recsys_manifest.h"
 
 
-static void recsys_prune(const char *gens_dir, uint64_t current,
-    uint32_t keep);
 static uint64_t recsys_rollback_target(const char *gens_dir,
     uint64_t current, const uint64_t *gens, size_t n);
 static int recsys_pid_alive(const char *s);
@@ -148,25 +146,32 @@ recsys_rollback_candidates(const char *index_dir, uint64_t current,
 }
 
 
-/* best effort: the new generation is already published */
-
-static void
-recsys_prune(const char *gens_dir, uint64_t current, uint32_t keep)
+size_t
+recsys_prune(const char *index_dir, uint64_t current, uint32_t keep,
+    recsys_prune_failure_t *failed, size_t max)
 {
-    int        n, len;
-    char       path[RECSYS_PATH_MAX], err[RECSYS_ERRLEN];
-    size_t     i;
-    uint64_t  *gens, rollback;
+    int                      n, len;
+    char                     gens_dir[RECSYS_PATH_MAX], path[RECSYS_PATH_MAX];
+    char                     err[RECSYS_ERRLEN];
+    size_t                   i, nfailed;
+    uint64_t                *gens, rollback;
+
+    if (recsys_path_join(gens_dir, sizeof(gens_dir), index_dir,
+                         RECSYS_GENERATIONS_DIR) != 0)
+    {
+        return 0;
+    }
 
     n = recsys_dir_numbers(gens_dir, &gens);
     if (n < 0) {
-        return;
+        return 0;
     }
 
     /* the current one and the one a rollback would choose always stay */
     rollback = recsys_rollback_target(gens_dir, current, gens, n);
+    nfailed = 0;
 
-    for (i = keep; i < (size_t) n; i++) {
+    for (i = keep ? keep : 1; i < (size_t) n; i++) {
         if (gens[i] == current || gens[i] == rollback) {
             continue;
         }
@@ -174,18 +179,32 @@ recsys_prune(const char *gens_dir, uint64_t current, uint32_t keep)
         len = snprintf(path, sizeof(path), "%s/%llu", gens_dir,
                        (unsigned long long) gens[i]);
 
-        if (len > 0 && (size_t) len < sizeof(path)) {
-            (void) recsys_remove_tree(path, err, sizeof(err));
+        if (len > 0 && (size_t) len < sizeof(path)
+            && recsys_remove_tree(path, err, sizeof(err)) == 0)
+        {
+            continue;
         }
+
+        /* e.g. built by root with recsys-build, pruned by nginx's user */
+        if (nfailed < max) {
+            failed[nfailed].generation = gens[i];
+            snprintf(failed[nfailed].error, sizeof(failed[nfailed].error),
+                     "%s", (len > 0 && (size_t) len < sizeof(path))
+                           ? err : "path too long");
+        }
+
+        nfailed++;
     }
 
     free(gens);
+
+    return nfailed;
 }
 
 
 int
 recsys_publish(const char *index_dir, const char *tmp_dir,
-    uint64_t generation, uint32_t keep, char *err, size_t errlen)
+    uint64_t generation, char *err, size_t errlen)
 {
     char         gens[RECSYS_PATH_MAX], dst[RECSYS_PATH_MAX];
     char         target[64];
@@ -232,13 +251,7 @@ recsys_publish(const char *index_dir, const char *tmp_dir,
         return -1;
     }
 
-    if (recsys_set_current(index_dir, generation, err, errlen) != 0) {
-        return -1;
-    }
-
-    recsys_prune(gens, generation, keep ? keep : 1);
-
-    return 0;
+    return recsys_set_current(index_dir, generation, err, errlen);
 }
 
 

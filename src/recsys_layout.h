@@ -15,14 +15,28 @@
 int recsys_current_dir(const char *index_dir, char *out, size_t outlen,
     char *err, size_t errlen);
 
+/* a generation pruning could not remove, and why */
+typedef struct {
+    uint64_t            generation;
+    char                error[RECSYS_ERRLEN];
+} recsys_prune_failure_t;
+
+
 /*
  * Renames the finished temp directory tmp_dir to generations/<generation>,
- * fsyncs, points "current" at it with rename(2) of a temp symlink, fsyncs
- * the index directory, and removes all but the newest "keep" generations
- * (never the current one).
+ * fsyncs, points "current" at it with rename(2) of a temp symlink and
+ * fsyncs the index directory.
  */
 int recsys_publish(const char *index_dir, const char *tmp_dir,
-    uint64_t generation, uint32_t keep, char *err, size_t errlen);
+    uint64_t generation, char *err, size_t errlen);
+
+/*
+ * Removes all but the newest "keep" (0: 1) generations, never current nor
+ * the one a rollback from it would choose.  Best effort: returns how many
+ * could not be removed, the first max of them stored in failed.
+ */
+size_t recsys_prune(const char *index_dir, uint64_t current, uint32_t keep,
+    recsys_prune_failure_t *failed, size_t max);
 
 /*
  * Points "current" at generations/<generation>: rename(2) of a temp

@@ -298,6 +298,7 @@ recsys_index_ready{catalog="small"} 1
 recsys_rebuilds_total{catalog="small",result="success"} 0
 recsys_rebuilds_total{catalog="small",result="failure"} 0
 recsys_rebuild_duration_seconds_count{catalog="small"} 0
+recsys_prune_failures_total{catalog="small"} 0
 recsys_build_info{version="0.1.0",nginx="1.22.1",faiss="1.7.3"} 1
 --- metrics_absent
 recsys_requests_total{catalog="small",endpoint="similar",code="1xx"}

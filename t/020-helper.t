@@ -298,7 +298,7 @@ location = /admin/index/status { recsys_admin status; }
 --- request eval
 ["GET /admin/index/status", "GET /admin/index/status"]
 --- response_body_like eval
-['"catalog":"h9"', '"generation":null,"builder":\{"state":"idle".*"next_build":"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ","next_build_in_seconds":(359\d|3600),"interval_seconds":3600,"database":\{"state":"not_configured"\},"builds":\[\]\}$']
+['"catalog":"h9"', '"generation":null,"builder":\{"state":"idle".*"next_build":"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ","next_build_in_seconds":(359\d|3600),"interval_seconds":3600,"database":\{"state":"not_configured"\},"builds":\[\],"prune":\{"failures":0,"unremovable":\[\]\}\}$']
 
 
 
@@ -390,7 +390,7 @@ location = /admin/index/rebuild { recsys_admin rebuild; }
 ["", "", "X-Index-Generation: 1", "", "", "X-Index-Generation: 2"]
 --- response_body_like eval
 ['"catalog":"h13"',
- '"builder":\{"state":"idle".*"builds":\[\{"id":1,"success":true,"type":"full","trigger":"start"[^\]]*\]\}',
+ '"builder":\{"state":"idle".*"builds":\[\{"id":1,"success":true,"type":"full","trigger":"start"[^\]]*\],"prune"',
  '"generation":1',
  '"build_id":2',
  '"builds":\[\{"id":2,"success":true,.*\{"id":1,',
@@ -687,3 +687,38 @@ location = /a { return 204; }
 --- request
 GET /a
 --- error_code: 204
+
+
+
+=== TEST 24: an old generation pruning cannot remove is logged and counted once
+Generation 1 is made impossible to remove (see unremovable in
+RecsysHelper.pm); with keep 1, build 3's prune fails on it, build 4's
+prune removes 2 and fails on 1 again, which is not logged twice.
+--- user_files
+>>> h24.yaml
+source: {type: file, path: $TEST_NGINX_CONF_DIR/small.jsonl}
+index: {path: $TEST_NGINX_DATA_DIR/h24, dimension: 4, keep: 1}
+--- http_config
+recsys_catalog h24 ../html/h24.yaml;
+recsys_metrics_zone_size 1m;
+--- config
+location = /admin/index/status { recsys_admin status; }
+location = /admin/index/rebuild { recsys_admin rebuild; }
+location = /metrics { recsys_metrics; }
+--- wait_idle: 0:1 1:2 2:3 3:4
+--- unremovable: 0
+--- request eval
+["GET /admin/index/status", "POST /admin/index/rebuild",
+ "POST /admin/index/rebuild", "POST /admin/index/rebuild",
+ "GET /admin/index/status", "GET /metrics"]
+--- error_code eval
+[200, 202, 202, 202, 200, 200]
+--- response_body_like eval
+['"prune":\{"failures":0,"unremovable":\[\]\}\}$', '"build_id":2',
+ '"build_id":3', '"build_id":4',
+ '"generation":\{"number":4,.*"prune":\{"failures":1,"unremovable":\[1\]\}\}$',
+ 'recsys_prune_failures_total\{catalog="h24"\} 1\n']
+--- log_count: 5 1 recsys catalog "h24": cannot remove old generation \d+, it stays on disk: \S+: path too long$
+--- no_error_log
+[alert]
+[crit]

@@ -25,8 +25,9 @@ static void recsys_build_usage(void);
 int
 main(int argc, char **argv)
 {
-    int                     ch, quiet, threads, rollback;
+    int                     ch, quiet, threads, rollback, rc;
     long                    n;
+    size_t                  i;
     char                   *end;
     char                    err[RECSYS_CATALOG_ERRLEN];
     uint64_t                generation;
@@ -110,7 +111,30 @@ main(int argc, char **argv)
 
     opts.threads = threads;
 
-    if (recsys_build_ex(c, &opts, &res) != 0) {
+    rc = recsys_build_ex(c, &opts, &res);
+
+    /* the builder writes nothing itself: its warnings are printed here */
+    for (i = 0; i < res.nwarnings && i < RECSYS_BUILD_WARNINGS; i++) {
+        fprintf(stderr, "recsys-build: warning: %s\n", res.warnings[i]);
+    }
+
+    if (res.nwarnings > RECSYS_BUILD_WARNINGS) {
+        fprintf(stderr, "recsys-build: warning: %u more warnings\n",
+                res.nwarnings - RECSYS_BUILD_WARNINGS);
+    }
+
+    for (i = 0; i < res.nunpruned && i < RECSYS_BUILD_UNPRUNED; i++) {
+        fprintf(stderr, "recsys-build: warning: cannot remove old generation "
+                "%llu: %s\n", (unsigned long long) res.unpruned[i].generation,
+                res.unpruned[i].error);
+    }
+
+    if (res.nunpruned > RECSYS_BUILD_UNPRUNED) {
+        fprintf(stderr, "recsys-build: warning: %zu more old generations "
+                "cannot be removed\n", res.nunpruned - RECSYS_BUILD_UNPRUNED);
+    }
+
+    if (rc != 0) {
         fprintf(stderr, "recsys-build: %s\n", res.error);
         recsys_catalog_free(c);
         return 1;

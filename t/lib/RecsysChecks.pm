@@ -9,6 +9,8 @@ package RecsysChecks;
 #                           "-" skips a request, the last one repeats)
 #   --- log_has: N regex    after request N, error.log (start-up included,
 #                           unlike error_log) has a line matching regex
+#   --- log_count: N C regex   after request N, exactly C lines of
+#                           error.log match regex (a line logged once)
 #   --- rebuild: x.yaml     after request 0, recsys-build publishes x.yaml
 
 use strict;
@@ -74,6 +76,15 @@ sub check {
         my ($idx, $re) = $block->log_has =~ /^\s*(\d+)\s+(.*?)\s*$/s;
         if ($idx == $req_idx) {
             like(error_log_text(), qr/$re/m, "$name - error.log has $re");
+        }
+    }
+
+    if (defined $block->log_count) {
+        my ($idx, $n, $re) =
+            $block->log_count =~ /^\s*(\d+)\s+(\d+)\s+(.*?)\s*$/s;
+        if ($idx == $req_idx) {
+            my @hits = grep { /$re/ } split /\n/, error_log_text();
+            is(scalar @hits, $n, "$name - error.log has $n line(s) $re");
         }
     }
 

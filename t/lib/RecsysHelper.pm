@@ -34,6 +34,11 @@ package RecsysHelper;
 #                             $TEST_NGINX_DATA_DIR/D absent
 #   --- no_secret             no answer contains the password of
 #                             $RECSYS_DATABASE_URL
+#   --- unremovable: N        make generation 1 of the catalog impossible
+#                             to remove, even for root: directories nested
+#                             below it past PATH_MAX (made with chdir, so
+#                             no chattr or mount), which no removal by path
+#                             gets through
 #
 # The catalog is the one named in the status answer; its index directory
 # is $TEST_NGINX_DATA_DIR/<name>.
@@ -102,6 +107,21 @@ sub wait_idle {
     });
     ok($st, "$name - builder idle with $builds build(s)");
     return $st;
+}
+
+# 24 directories of 200 bytes below $dir: about 4.8k, more than PATH_MAX
+sub nest_deep {
+    my ($dir) = @_;
+    my $name = 'd' x 200;
+    opendir my $cwd, '.' or return 0;
+    chmod 0755, $dir;    # published read-only; root would not care
+    chdir $dir or return 0;
+    my $ok = 1;
+    for (1 .. 24) {
+        $ok &&= (mkdir($name) && chdir($name));
+    }
+    chdir $cwd or die "cannot return to the working directory: $!";
+    return $ok;
 }
 
 sub master_pid {
@@ -224,6 +244,12 @@ sub check {
             my ($idx, $builds) = split /:/, $spec;
             wait_idle($name, $builds // 1) if $idx == $req_idx;
         }
+    }
+
+    if (defined $block->unremovable && $block->unremovable == $req_idx) {
+        my $st = status() or return fail("$name - status");
+        my $gen = data_dir() . "/$st->{catalog}/generations/1";
+        ok(nest_deep($gen), "$name - $gen nested past PATH_MAX");
     }
 
     if (defined $block->hold_lock && $block->hold_lock == $req_idx) {

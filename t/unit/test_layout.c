@@ -6,6 +6,7 @@
 #include <sys/types.h>
 #include <sys/stat.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,7 +57,7 @@ test_layout(void **state)
     /* publish creates the index directory and generations/ */
     test_path(t, "stage1", tmp);
     test_mkdir_file(tmp, "manifest.json");
-    assert_int_equal(recsys_publish(idx, tmp, 1, 2, err, sizeof(err)), 0);
+    assert_int_equal(recsys_publish(idx, tmp, 1, err, sizeof(err)), 0);
     assert_int_equal(stat(tmp, &st), -1);
 
     assert_int_equal(recsys_current_dir(idx, cur, sizeof(cur), err,
@@ -79,8 +80,9 @@ test_layout(void **state)
         test_fmt(tmp, "%s/.tmp-%ld-%llu", idx, (long) getpid(),
                  (unsigned long long) g);
         test_mkdir_file(tmp, "items.bin");
-        assert_int_equal(recsys_publish(idx, tmp, g, 2, err, sizeof(err)),
+        assert_int_equal(recsys_publish(idx, tmp, g, err, sizeof(err)),
                          0);
+        assert_int_equal(recsys_prune(idx, g, 2, NULL, 0), 0);
     }
 
     /* keep 2: 3 and 4 stay */
@@ -99,7 +101,7 @@ test_layout(void **state)
     /* an existing generation is never replaced */
     test_fmt(tmp, "%s/.tmp-%ld-4", idx, (long) getpid());
     test_mkdir_file(tmp, "items.bin");
-    assert_int_equal(recsys_publish(idx, tmp, 4, 2, err, sizeof(err)), -1);
+    assert_int_equal(recsys_publish(idx, tmp, 4, err, sizeof(err)), -1);
     assert_string_equal(err, "generation 4 already exists");
     assert_int_equal(stat(tmp, &st), 0);
 
@@ -114,7 +116,8 @@ test_layout(void **state)
     /* keep 0 means 1, but the rollback target (4) is never pruned */
     test_fmt(tmp, "%s/stage5", t->dir);
     test_mkdir_file(tmp, "x");
-    assert_int_equal(recsys_publish(idx, tmp, 5, 0, err, sizeof(err)), 0);
+    assert_int_equal(recsys_publish(idx, tmp, 5, err, sizeof(err)), 0);
+    assert_int_equal(recsys_prune(idx, 5, 0, NULL, 0), 0);
     test_fmt(path, "%s/generations/4", idx);
     assert_int_equal(stat(path, &st), 0);
     test_fmt(path, "%s/generations/3", idx);
@@ -164,8 +167,95 @@ test_layout(void **state)
     assert_non_null(strstr(err, "open failed"));
 
     test_fmt(tmp, "%s/missing", t->dir);
-    assert_int_equal(recsys_publish(idx, tmp, 9, 2, err, sizeof(err)), -1);
+    assert_int_equal(recsys_publish(idx, tmp, 9, err, sizeof(err)), -1);
     assert_non_null(strstr(err, "opendir failed"));
+}
+
+
+/*
+ * Directories nested below dir past RECSYS_PATH_MAX: made and removed
+ * through chdir(2), since no full path of them fits.  The one thing even
+ * root cannot remove by path, without chattr or a mount.
+ */
+
+static void
+test_deep(const char *dir, int make)
+{
+    int   cwd, i;
+    char  name[201];
+
+    memset(name, 'd', 200);
+    name[200] = '\0';
+
+    cwd = open(".", O_RDONLY | O_DIRECTORY);
+    assert_true(cwd >= 0);
+    assert_int_equal(chdir(dir), 0);
+
+    for (i = 0; i < 24; i++) {
+        if (make) {
+            assert_int_equal(mkdir(name, 0755), 0);
+        }
+
+        assert_int_equal(chdir(name), 0);
+    }
+
+    for (i = 0; i < 24; i++) {
+        assert_int_equal(chdir(".."), 0);
+
+        if (!make) {
+            assert_int_equal(rmdir(name) == 0 || errno == ENOENT, 1);
+        }
+    }
+
+    assert_int_equal(fchdir(cwd), 0);
+    close(cwd);
+}
+
+
+/* what pruning cannot remove is reported, the rest goes (issue 9 #17) */
+
+static void
+test_prune_failure(void **state)
+{
+    char                     idx[TEST_PATHLEN], tmp[TEST_PATHLEN];
+    char                     path[TEST_PATHLEN], err[RECSYS_ERRLEN];
+    uint64_t                 g;
+    struct stat              st;
+    test_tmp_t              *t;
+    recsys_prune_failure_t   failed[1];
+
+    t = *state;
+    test_path(t, "index", idx);
+
+    for (g = 1; g <= 4; g++) {
+        test_fmt(tmp, "%s/stage%llu", t->dir, (unsigned long long) g);
+        test_mkdir_file(tmp, "items.bin");
+        assert_int_equal(recsys_publish(idx, tmp, g, err, sizeof(err)), 0);
+    }
+
+    /* 1 cannot be removed, 2 can, 3 is the rollback target, 4 current */
+    test_fmt(path, "%s/generations/1", idx);
+    test_deep(path, 1);
+
+    memset(failed, 0, sizeof(failed));
+    assert_int_equal(recsys_prune(idx, 4, 1, failed, 1), 1);
+    assert_true(failed[0].generation == 1);
+    assert_non_null(strstr(failed[0].error, "path too long"));
+
+    test_fmt(path, "%s/generations/1", idx);
+    assert_int_equal(stat(path, &st), 0);
+    test_fmt(path, "%s/generations/2", idx);
+    assert_int_equal(stat(path, &st), -1);
+    test_fmt(path, "%s/generations/3/items.bin", idx);
+    assert_int_equal(stat(path, &st), 0);
+
+    /* counted past max, stored up to it */
+    assert_int_equal(recsys_prune(idx, 4, 1, NULL, 0), 1);
+
+    test_fmt(path, "%s/generations/1", idx);
+    test_deep(path, 0);
+    assert_int_equal(recsys_prune(idx, 4, 1, failed, 1), 0);
+    assert_int_equal(stat(path, &st), -1);
 }
 
 
@@ -244,6 +334,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_files, test_setup,
                                         test_teardown),
         cmocka_unit_test_setup_teardown(test_layout, test_setup,
+                                        test_teardown),
+        cmocka_unit_test_setup_teardown(test_prune_failure, test_setup,
                                         test_teardown),
     };
 
