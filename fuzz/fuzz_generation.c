@@ -6,8 +6,10 @@
  * a file not given is absent.  When the first byte of the input is odd,
  * the manifest's "files" sizes and checksums are recomputed from the
  * files given, so that mutations reach past the checksums (the way a
- * tampered index.faiss with fixed-up checksums does).  An opened
- * generation answers a similar, a vector and a popular search.
+ * tampered index.faiss with fixed-up checksums does).  Every input is
+ * opened as a worker opens (cheap checks); one that opens is verified as
+ * the builder verifies before it publishes, and one that verifies
+ * answers a similar, a vector and a popular search.
  */
 
 #define _GNU_SOURCE  /* memmem */
@@ -84,6 +86,17 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     if (rc != 0) {
         recsys_fuzz_check(err[0] != '\0');
+        return 0;
+    }
+
+    /* what a worker serves passed the builder's verification first */
+    rc = recsys_generation_verify(&g, err, sizeof(err));
+
+    recsys_fuzz_check(memchr(err, '\0', sizeof(err)) != NULL);
+
+    if (rc != 0) {
+        recsys_fuzz_check(err[0] != '\0');
+        recsys_generation_close(&g);
         return 0;
     }
 

@@ -12,14 +12,26 @@ export TEST_NGINX_DATA_DIR
 
 "$build"/recsys-gen demo > "$out"/demo.jsonl
 
-for c in small small-l2 small-ip huge-l2 demo corrupt reload-a; do
+for c in small small-l2 small-ip huge-l2 demo corrupt reload-a \
+         tampered-lists tampered-type outside renamed; do
     "$build"/recsys-build -q t/data/$c.yaml
 done
 
 # damage the "corrupt" catalog after the build: a truncated items.bin
 gen=$(readlink "$out"/corrupt/current)
 items="$out/corrupt/$gen/items.bin"
+chmod u+w "$out/corrupt/$gen"
 head -c 100 "$items" > "$items.tmp" && mv "$items.tmp" "$items"
+
+# issue 9 item 11: index.faiss damaged behind its checksums, which a
+# worker no longer computes (the builder verified them before publishing)
+"$build"/recsys-gen tamper "$out/tampered-lists/generations/1" list-size
+"$build"/recsys-gen tamper "$out/tampered-type/generations/1" index-type
+
+# "current" names something else than generations/<number>
+ln -sfn "$TEST_NGINX_DATA_DIR/outside/generations/1" "$out/outside/current"
+cp -a "$out/renamed/generations/1" "$out/renamed/generations/2"
+ln -sfn generations/2 "$out/renamed/current"
 
 # workers run as an unprivileged user when nginx starts as root
 chmod -R a+rX "$out"

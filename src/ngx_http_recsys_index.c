@@ -75,6 +75,10 @@ ngx_http_recsys_index_release(ngx_http_recsys_gen_t *g)
         return;
     }
 
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
+                   "recsys: generation %uL unmapped",
+                   g->gen.manifest.generation);
+
     recsys_generation_close(&g->gen);
     ngx_free(g->target.data);
     ngx_free(g);
@@ -97,6 +101,7 @@ ngx_http_recsys_index_switch(ngx_http_recsys_catalog_t *catalog,
 {
     u_char                  link[NGX_MAX_PATH], target[NGX_MAX_PATH];
     ssize_t                 n;
+    uint64_t                start, number;
     ngx_err_t               err;
     ngx_uint_t              level;
     ngx_http_recsys_gen_t  *g;
@@ -131,6 +136,12 @@ ngx_http_recsys_index_switch(ngx_http_recsys_catalog_t *catalog,
         return;
     }
 
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, log, 0,
+                   "recsys catalog \"%V\": \"current\" is \"%s\", "
+                   "serving generation %uL", &catalog->name, target,
+                   catalog->current
+                   ? catalog->current->gen.manifest.generation : 0);
+
     /*
      * A refused generation is tried again only when "current" moves or
      * after a while (the cause may have been passing, like permissions),
@@ -142,6 +153,19 @@ ngx_http_recsys_index_switch(ngx_http_recsys_catalog_t *catalog,
         return;
     }
 
+    /* only what the builder publishes: never a path outside the index */
+    if (recsys_current_target((char *) target, n, &number) != 0) {
+        ngx_log_error(NGX_LOG_ERR, log, 0,
+                      "recsys catalog \"%V\": \"%s\" points to \"%s\", "
+                      "not to \"" RECSYS_GENERATIONS_DIR "/<number>\"",
+                      &catalog->name, link, target);
+        ngx_cpystrn(catalog->failed, target, sizeof(catalog->failed));
+        catalog->failed_at = ngx_time();
+        return;
+    }
+
+    start = ngx_http_recsys_now_us();
+
     g = ngx_http_recsys_index_open(catalog, target, n, log);
     if (g == NULL) {
         ngx_cpystrn(catalog->failed, target, sizeof(catalog->failed));
@@ -149,14 +173,22 @@ ngx_http_recsys_index_switch(ngx_http_recsys_catalog_t *catalog,
         return;
     }
 
+    ngx_log_debug4(NGX_LOG_DEBUG_HTTP, log, 0,
+                   "recsys catalog \"%V\": generation %uL opened in %uL us, "
+                   "releasing generation %uL", &catalog->name,
+                   g->gen.manifest.generation,
+                   ngx_http_recsys_now_us() - start,
+                   catalog->current
+                   ? catalog->current->gen.manifest.generation : 0);
+
     catalog->failed[0] = '\0';
 
     ngx_log_error(NGX_LOG_NOTICE, log, 0,
                   "recsys catalog \"%V\": serving generation %uL "
-                  "(%uL items, dimension %uD, %s)",
+                  "(%uL items, dimension %uD, %s, opened in %uL us)",
                   &catalog->name, g->gen.manifest.generation,
                   g->gen.manifest.items, g->gen.manifest.dimension,
-                  g->gen.manifest.factory);
+                  g->gen.manifest.factory, ngx_http_recsys_now_us() - start);
 
     /* requests still holding the old generation keep it mapped */
     if (catalog->current) {
@@ -178,12 +210,7 @@ ngx_http_recsys_index_open(ngx_http_recsys_catalog_t *catalog, u_char *target,
     ic = &catalog->conf->index;
 
     /* the link is read once: resolving it again could see a newer one */
-    if (target[0] == '/') {
-        ngx_cpystrn((u_char *) dir, target, sizeof(dir));
-
-    } else if (recsys_path_join(dir, sizeof(dir), ic->path, (char *) target)
-               != 0)
-    {
+    if (recsys_path_join(dir, sizeof(dir), ic->path, (char *) target) != 0) {
         ngx_log_error(NGX_LOG_ERR, log, 0,
                       "recsys catalog \"%V\": link target \"%*s...\" is "
                       "too long", &catalog->name, (size_t) 64, target);

@@ -135,6 +135,7 @@ static uint32_t recsys_build_parse_nlist(const char *factory,
 static uint32_t recsys_build_auto_nlist(uint64_t n, uint32_t nprobe);
 static void recsys_build_warn(recsys_build_result_t *res, const char *fmt,
     ...) __attribute__((format(printf, 2, 3)));
+static int recsys_build_verify(recsys_build_ctx_t *ctx, const char *tmp);
 
 
 void
@@ -356,6 +357,14 @@ recsys_build_ex(const recsys_catalog_t *c, const recsys_build_opts_t *o,
                                 start)
         != 0)
     {
+        goto done;
+    }
+
+    /*
+     * Every byte is read back and checked as it is on disk, here, so that
+     * a worker opening it after the publish only checks what is cheap.
+     */
+    if (recsys_build_verify(&ctx, tmp) != 0) {
         goto done;
     }
 
@@ -656,8 +665,9 @@ recsys_build_previous(recsys_build_ctx_t *ctx, recsys_generation_t *g)
         return 0;
     }
 
-    if (recsys_generation_open(g, dir, c->index.dimension, c->index.metric,
-                               0, err, sizeof(err))
+    /* its items are copied into the new one: every byte checked */
+    if (recsys_generation_open_verified(g, dir, c->index.dimension,
+                                        c->index.metric, 0, err, sizeof(err))
         != 0)
     {
         return 0;
@@ -963,14 +973,17 @@ recsys_rollback(const recsys_catalog_t *c, uint64_t *generation, char *err,
 
     why[0] = '\0';
 
-    /* a generation that does not open is skipped, as workers would */
+    /*
+     * A generation that does not verify is skipped: workers only do the
+     * cheap checks on what "current" names.
+     */
 
     for (i = 0; i < n; i++) {
         snprintf(dir, sizeof(dir), "%s/%s/%llu", c->index.path,
                  RECSYS_GENERATIONS_DIR, (unsigned long long) cand[i]);
 
-        if (recsys_generation_open(gen, dir, c->index.dimension,
-                                   c->index.metric, 0, err, errlen)
+        if (recsys_generation_open_verified(gen, dir, c->index.dimension,
+                                            c->index.metric, 0, err, errlen)
             == 0)
         {
             recsys_generation_close(gen);
@@ -1420,6 +1433,39 @@ recsys_build_generation(recsys_build_ctx_t *ctx, const char *tmp,
     snprintf(path, sizeof(path), "%s/%s", tmp, RECSYS_MANIFEST_FILE);
 
     return recsys_manifest_write(path, &m, ctx->err, ctx->errlen);
+}
+
+
+/* the finished temp directory opened as a worker would, then verified */
+
+static int
+recsys_build_verify(recsys_build_ctx_t *ctx, const char *tmp)
+{
+    int                   rc;
+    char                  why[RECSYS_ERRLEN];
+    recsys_generation_t  *g;
+
+    g = calloc(1, sizeof(recsys_generation_t));
+    if (g == NULL) {
+        snprintf(ctx->err, ctx->errlen, "out of memory");
+        return -1;
+    }
+
+    rc = recsys_generation_open_verified(g, tmp, ctx->conf->index.dimension,
+                                         ctx->conf->index.metric,
+                                         ctx->conf->index.nprobe, why,
+                                         sizeof(why));
+    if (rc == 0) {
+        recsys_generation_close(g);
+
+    } else {
+        snprintf(ctx->err, ctx->errlen, "the new generation does not "
+                 "verify: %s", why);
+    }
+
+    free(g);
+
+    return rc;
 }
 
 

@@ -1,7 +1,10 @@
 /*
- * Opening a generation: the manifest, then each file it lists checked
- * against it and mapped, then the FAISS index read with its inverted
- * lists mapped; and neighbors.bin, written by the builder.
+ * Opening a generation as a worker does, in O(lists + categories): the
+ * manifest, then each file it lists checked for its size and mapped, the
+ * structure of index.faiss checked and the index read with its inverted
+ * lists mapped.  Verifying one as the builder does before it publishes,
+ * in O(bytes): checksums, every record, id and row.  And neighbors.bin,
+ * written by the builder.
  */
 
 #include <sys/types.h>
@@ -22,23 +25,32 @@
 #include "recsys_layout.h"
 
 
-static int recsys_generation_check_file(recsys_generation_t *g,
+static int recsys_generation_file(recsys_generation_t *g,
     const recsys_file_sum_t *fs, char *err, size_t errlen);
 static int recsys_generation_neighbors(recsys_generation_t *g, char *err,
     size_t errlen);
 static int recsys_generation_index(recsys_generation_t *g, uint32_t nprobe,
     char *err, size_t errlen);
+static int recsys_generation_faiss(recsys_generation_t *g, char *err,
+    size_t errlen);
+static int recsys_generation_sum(const recsys_generation_t *g,
+    const recsys_file_sum_t *fs, char *err, size_t errlen);
+static int recsys_generation_neighbor_rows(const recsys_generation_t *g,
+    char *err, size_t errlen);
+static uint64_t recsys_generation_list_sum(FaissIndexIVF *ivf);
 
 
-/* checks size and checksum of one file; keeps the vectors mapping */
+/*
+ * A file of the manifest: a regular file of the size the manifest says.
+ * vectors.f32 and neighbors.bin stay mapped.
+ */
 
 static int
-recsys_generation_check_file(recsys_generation_t *g,
-    const recsys_file_sum_t *fs, char *err, size_t errlen)
+recsys_generation_file(recsys_generation_t *g, const recsys_file_sum_t *fs,
+    char *err, size_t errlen)
 {
     char          path[RECSYS_PATH_MAX];
     size_t        size;
-    uint64_t      sum;
     struct stat   st;
     const void   *base;
 
@@ -53,11 +65,17 @@ recsys_generation_check_file(recsys_generation_t *g,
         return -1;
     }
 
-    if ((uint64_t) st.st_size != fs->size) {
+    if (!S_ISREG(st.st_mode) || (uint64_t) st.st_size != fs->size) {
         snprintf(err, errlen, "%s: size %llu does not match manifest %llu",
                  fs->name, (unsigned long long) st.st_size,
                  (unsigned long long) fs->size);
         return -1;
+    }
+
+    if (strcmp(fs->name, RECSYS_VECTORS_FILE) != 0
+        && strcmp(fs->name, RECSYS_NEIGHBORS_FILE) != 0)
+    {
+        return 0;
     }
 
     if (recsys_file_map(path, &base, &size, err, errlen) != 0) {
@@ -68,57 +86,71 @@ recsys_generation_check_file(recsys_generation_t *g,
         snprintf(err, errlen, "%s: size %llu does not match manifest %llu",
                  fs->name, (unsigned long long) size,
                  (unsigned long long) fs->size);
-        goto failed;
-    }
 
-    sum = recsys_checksum(base, size);
+        if (base != NULL) {
+            munmap((void *) base, size);
+        }
 
-    if (sum != fs->checksum) {
-        snprintf(err, errlen, "%s: checksum %016llx does not match "
-                 "manifest %016llx", fs->name, (unsigned long long) sum,
-                 (unsigned long long) fs->checksum);
-        goto failed;
+        return -1;
     }
 
     if (strcmp(fs->name, RECSYS_VECTORS_FILE) == 0) {
         g->vectors = base;
         g->vectors_size = size;
-        return 0;
-    }
 
-    if (strcmp(fs->name, RECSYS_NEIGHBORS_FILE) == 0) {
+    } else {
         g->neighbors.base = base;
         g->neighbors.size = size;
-        return 0;
-    }
-
-    if (base != NULL) {
-        munmap((void *) base, size);
     }
 
     return 0;
-
-failed:
-
-    if (base != NULL) {
-        munmap((void *) base, size);
-    }
-
-    return -1;
 }
 
+
+/*
+ * index.faiss: its structure checked (recsys_faiss_check(), O(lists))
+ * and matched with the manifest before FAISS reads it, so that FAISS
+ * never maps lists that do not fit the file, then read with the lists
+ * mapped and FAISS's view compared with ours.
+ */
 
 static int
 recsys_generation_index(recsys_generation_t *g, uint32_t nprobe, char *err,
     size_t errlen)
 {
-    int              metric;
-    char             path[RECSYS_PATH_MAX];
-    FaissIndex      *idx;
-    FaissIndexIVF   *ivf;
+    int                     metric;
+    char                    path[RECSYS_PATH_MAX];
+    FaissIndex             *idx;
+    FaissIndexIVF          *ivf;
+    recsys_manifest_t      *m;
+    recsys_faiss_layout_t  *l;
+
+    m = &g->manifest;
+    l = &g->layout;
 
     if (recsys_path_join(path, sizeof(path), g->dir, RECSYS_INDEX_FILE) != 0) {
         snprintf(err, errlen, "%s: path too long", RECSYS_INDEX_FILE);
+        return -1;
+    }
+
+    if (recsys_generation_faiss(g, err, errlen) != 0) {
+        return -1;
+    }
+
+    /* cosine is an inner product over normalized vectors */
+    metric = (m->metric == RECSYS_METRIC_L2)
+             ? RECSYS_FAISS_METRIC_L2 : RECSYS_FAISS_METRIC_IP;
+
+    if (l->ntotal != m->items || l->dimension != m->dimension
+        || l->metric != metric || (m->nlist != 0 && l->nlist != m->nlist))
+    {
+        snprintf(err, errlen, "%s: %llu vectors of dimension %u in %llu "
+                 "lists, FAISS metric type %d, do not match the manifest "
+                 "(%llu items, dimension %u, %u lists, metric %s)",
+                 RECSYS_INDEX_FILE, (unsigned long long) l->ntotal,
+                 l->dimension, (unsigned long long) l->nlist, l->metric,
+                 (unsigned long long) m->items, m->dimension, m->nlist,
+                 recsys_metric_name(m->metric));
         return -1;
     }
 
@@ -133,38 +165,20 @@ recsys_generation_index(recsys_generation_t *g, uint32_t nprobe, char *err,
     }
 
     g->index = idx;
-
-    if ((uint64_t) faiss_Index_ntotal(idx) != g->manifest.items) {
-        snprintf(err, errlen, "%s: %lld vectors, manifest says %llu items",
-                 RECSYS_INDEX_FILE, (long long) faiss_Index_ntotal(idx),
-                 (unsigned long long) g->manifest.items);
-        return -1;
-    }
-
-    if (faiss_Index_d(idx) < 0
-        || (uint32_t) faiss_Index_d(idx) != g->manifest.dimension)
-    {
-        snprintf(err, errlen, "%s: dimension %d does not match manifest %u",
-                 RECSYS_INDEX_FILE, faiss_Index_d(idx),
-                 g->manifest.dimension);
-        return -1;
-    }
-
-    /* cosine is an inner product over normalized vectors */
-    metric = (g->manifest.metric == RECSYS_METRIC_L2)
-             ? METRIC_L2 : METRIC_INNER_PRODUCT;
-
-    if ((int) faiss_Index_metric_type(idx) != metric) {
-        snprintf(err, errlen, "%s: FAISS metric type %d does not match "
-                 "metric %s", RECSYS_INDEX_FILE,
-                 (int) faiss_Index_metric_type(idx),
-                 recsys_metric_name(g->manifest.metric));
-        return -1;
-    }
-
     ivf = faiss_IndexIVF_cast(idx);
 
-    if (ivf != NULL && nprobe > 0) {
+    if (ivf == NULL || (uint64_t) faiss_Index_ntotal(idx) != l->ntotal
+        || faiss_Index_d(idx) != (int) l->dimension
+        || (int) faiss_Index_metric_type(idx) != l->metric
+        || faiss_IndexIVF_nlist(ivf) != l->nlist
+        || recsys_generation_list_sum(ivf) != l->ntotal)
+    {
+        snprintf(err, errlen, "%s: FAISS read another index than the file "
+                 "holds", RECSYS_INDEX_FILE);
+        return -1;
+    }
+
+    if (nprobe > 0) {
         faiss_IndexIVF_set_nprobe(ivf, nprobe);
     }
 
@@ -172,12 +186,197 @@ recsys_generation_index(recsys_generation_t *g, uint32_t nprobe, char *err,
 }
 
 
+/* index.faiss mapped for recsys_faiss_check(): reads its header pages */
+
+static int
+recsys_generation_faiss(recsys_generation_t *g, char *err, size_t errlen)
+{
+    int          rc;
+    char         path[RECSYS_PATH_MAX];
+    size_t       size;
+    const void  *base;
+
+    if (recsys_path_join(path, sizeof(path), g->dir, RECSYS_INDEX_FILE) != 0) {
+        snprintf(err, errlen, "%s: path too long", RECSYS_INDEX_FILE);
+        return -1;
+    }
+
+    if (recsys_file_map(path, &base, &size, err, errlen) != 0) {
+        return -1;
+    }
+
+    rc = recsys_faiss_check(base, size, &g->layout, err, errlen);
+
+    if (base != NULL) {
+        munmap((void *) base, size);
+    }
+
+    return rc;
+}
+
+
+/* the list sizes as FAISS read them: O(lists), no list data touched */
+
+static uint64_t
+recsys_generation_list_sum(FaissIndexIVF *ivf)
+{
+    size_t    i, nlist;
+    uint64_t  sum;
+
+    nlist = faiss_IndexIVF_nlist(ivf);
+    sum = 0;
+
+    for (i = 0; i < nlist; i++) {
+        sum += faiss_IndexIVF_get_list_size(ivf, i);
+    }
+
+    return sum;
+}
+
+
+/* one file read whole and its checksum compared with the manifest's */
+
+static int
+recsys_generation_sum(const recsys_generation_t *g,
+    const recsys_file_sum_t *fs, char *err, size_t errlen)
+{
+    int          rc;
+    char         path[RECSYS_PATH_MAX];
+    size_t       size;
+    uint64_t     sum;
+    const void  *base;
+
+    if (recsys_path_join(path, sizeof(path), g->dir, fs->name) != 0) {
+        snprintf(err, errlen, "%s: path too long", fs->name);
+        return -1;
+    }
+
+    if (recsys_file_map(path, &base, &size, err, errlen) != 0) {
+        return -1;
+    }
+
+    rc = -1;
+
+    if (size != fs->size) {
+        snprintf(err, errlen, "%s: size %llu does not match manifest %llu",
+                 fs->name, (unsigned long long) size,
+                 (unsigned long long) fs->size);
+        goto done;
+    }
+
+    sum = recsys_checksum(base, size);
+
+    if (sum != fs->checksum) {
+        snprintf(err, errlen, "%s: checksum %016llx does not match "
+                 "manifest %016llx", fs->name, (unsigned long long) sum,
+                 (unsigned long long) fs->checksum);
+        goto done;
+    }
+
+    if (strcmp(fs->name, RECSYS_INDEX_FILE) == 0
+        && recsys_faiss_check_ids(base, size, &g->layout, err, errlen) != 0)
+    {
+        goto done;
+    }
+
+    rc = 0;
+
+done:
+
+    if (base != NULL) {
+        munmap((void *) base, size);
+    }
+
+    return rc;
+}
+
+
+/* every row of neighbors.bin is an item or a list end */
+
+static int
+recsys_generation_neighbor_rows(const recsys_generation_t *g, char *err,
+    size_t errlen)
+{
+    int32_t                    r;
+    uint64_t                   i, n;
+    const recsys_neighbors_t  *nb;
+
+    nb = &g->neighbors;
+    n = nb->count * nb->m;
+
+    for (i = 0; i < n; i++) {
+        r = nb->rows[i];
+
+        if (r != RECSYS_NEIGHBORS_END && r != RECSYS_NEIGHBORS_CUT
+            && (r < 0 || (uint64_t) r >= g->items.count))
+        {
+            snprintf(err, errlen, "%s: row %llu, entry %llu: %d is no item",
+                     RECSYS_NEIGHBORS_FILE, (unsigned long long) (i / nb->m),
+                     (unsigned long long) (i % nb->m), r);
+            return -1;
+        }
+    }
+
+    return 0;
+}
+
+
+int
+recsys_generation_verify(const recsys_generation_t *g, char *err,
+    size_t errlen)
+{
+    uint32_t  i;
+
+    for (i = 0; i < g->manifest.nfiles; i++) {
+        if (recsys_generation_sum(g, &g->manifest.files[i], err, errlen)
+            != 0)
+        {
+            return -1;
+        }
+    }
+
+    if (recsys_items_verify(&g->items, err, errlen) != 0) {
+        return -1;
+    }
+
+    if (g->neighbors.rows != NULL
+        && recsys_generation_neighbor_rows(g, err, errlen) != 0)
+    {
+        return -1;
+    }
+
+    return 0;
+}
+
+
+int
+recsys_generation_open_verified(recsys_generation_t *g, const char *dir,
+    uint32_t expect_dim, int expect_metric, uint32_t nprobe, char *err,
+    size_t errlen)
+{
+    if (recsys_generation_open(g, dir, expect_dim, expect_metric, nprobe,
+                               err, errlen)
+        != 0)
+    {
+        return -1;
+    }
+
+    if (recsys_generation_verify(g, err, errlen) != 0) {
+        recsys_generation_close(g);
+        return -1;
+    }
+
+    return 0;
+}
+
 int
 recsys_generation_open(recsys_generation_t *g, const char *dir,
     uint32_t expect_dim, int expect_metric, uint32_t nprobe, char *err,
     size_t errlen)
 {
     char                path[RECSYS_PATH_MAX];
+    uint64_t            number;
+    const char         *base;
     recsys_manifest_t  *m;
 
     memset(g, 0, sizeof(recsys_generation_t));
@@ -196,6 +395,18 @@ recsys_generation_open(recsys_generation_t *g, const char *dir,
     }
 
     if (recsys_manifest_read(path, m, err, errlen) != 0) {
+        return -1;
+    }
+
+    /* generations/<n> holds generation n: a copied or renamed one is not */
+    base = recsys_path_base(dir);
+
+    if (recsys_parse_uint(base, strlen(base), &number) == 0
+        && number != m->generation)
+    {
+        snprintf(err, errlen, "%s: generation %llu in directory \"%s\"",
+                 RECSYS_MANIFEST_FILE, (unsigned long long) m->generation,
+                 base);
         return -1;
     }
 
@@ -260,7 +471,7 @@ recsys_generation_map(recsys_generation_t *g, uint32_t nprobe, char *err,
     for (i = 0; i < (int) m->nfiles; i++) {
         fs = &m->files[i];
 
-        if (recsys_generation_check_file(g, fs, err, errlen) != 0) {
+        if (recsys_generation_file(g, fs, err, errlen) != 0) {
             goto failed;
         }
     }

@@ -9,6 +9,7 @@
 
 
 #include "recsys_catalog.h"
+#include "recsys_faiss.h"
 #include "recsys_items.h"
 #include "recsys_manifest.h"
 
@@ -49,18 +50,36 @@ typedef struct {
     size_t              vectors_size;
     void               *index;          /* FaissIndex *, inverted lists mmap */
     recsys_neighbors_t  neighbors;
+    recsys_faiss_layout_t  layout;      /* of index.faiss */
     char                dir[RECSYS_PATH_MAX]; /* the generation's directory */
 } recsys_generation_t;
 
 
 /*
- * Opens generation directory "dir": reads the manifest, checks sizes and
- * checksums of every file, maps items and vectors, reads index.faiss with
- * RECSYS_FAISS_IO_FLAG_MMAP and sets nprobe.  expect_dim/expect_metric of 0
- * and -1 skip those checks.  On failure nothing stays mapped and err names
- * the file and the reason.
+ * Opens generation directory "dir" as a worker serves it, at a cost that
+ * does not grow with the items: reads the manifest (a directory named
+ * by a number must hold that generation), checks each file's size, maps
+ * items and vectors, checks the structure of index.faiss, reads it with
+ * RECSYS_FAISS_IO_FLAG_MMAP and sets nprobe.  expect_dim/expect_metric
+ * of 0 and -1 skip those checks.  On failure nothing stays mapped and err
+ * names the file and the reason.  Contents are trusted only once
+ * recsys_generation_verify() passed on them, as the builder does before
+ * it publishes.
  */
 int recsys_generation_open(recsys_generation_t *g, const char *dir,
+    uint32_t expect_dim, int expect_metric, uint32_t nprobe,
+    char *err, size_t errlen);
+
+/*
+ * The deep checks of an opened generation, reading every byte: the
+ * manifest's checksums, every item record, hash slot and row list, every
+ * id of the inverted lists, every neighbors.bin row.
+ */
+int recsys_generation_verify(const recsys_generation_t *g, char *err,
+    size_t errlen);
+
+/* recsys_generation_open() then recsys_generation_verify() */
+int recsys_generation_open_verified(recsys_generation_t *g, const char *dir,
     uint32_t expect_dim, int expect_metric, uint32_t nprobe,
     char *err, size_t errlen);
 void recsys_generation_close(recsys_generation_t *g);

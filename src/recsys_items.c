@@ -26,8 +26,10 @@
 static int recsys_items_validate(recsys_items_t *items,
     const recsys_items_header_t *h, const char *name, char *err,
     size_t errlen);
-static int recsys_items_check_rows(recsys_items_t *items,
-    uint32_t ncatrows, const char *name, char *err, size_t errlen);
+static int recsys_items_check_categories(recsys_items_t *items,
+    const char *name, char *err, size_t errlen);
+static int recsys_items_check_rows(const recsys_items_t *items,
+    const char *name, char *err, size_t errlen);
 static int recsys_str_valid(const recsys_items_t *items, uint64_t off,
     uint32_t len);
 
@@ -220,22 +222,57 @@ recsys_items_validate(recsys_items_t *items, const recsys_items_header_t *h,
     items->catrows = (const uint32_t *) (items->base + start[4]);
     items->strings = (const char *) items->base + start[5];
     items->strings_size = h->strings_size;
+    items->ncatrows = h->ncatrows;
 
-    return recsys_items_check_rows(items, h->ncatrows, name, err, errlen);
+    return recsys_items_check_categories(items, name, err, errlen);
 }
 
 
-/* every string reference inside the pool, every row index < count */
+/* the category table: O(categories), done on every open */
 
 static int
-recsys_items_check_rows(recsys_items_t *items, uint32_t ncatrows,
-    const char *name, char *err, size_t errlen)
+recsys_items_check_categories(recsys_items_t *items, const char *name,
+    char *err, size_t errlen)
 {
-    int                           i;
     uint32_t                      c;
-    uint64_t                      r;
-    const recsys_item_rec_t      *rec;
     const recsys_category_rec_t  *cat;
+
+    cat = items->categories;
+
+    for (c = 0; c < items->ncategories; c++, cat++) {
+        if (!recsys_str_valid(items, cat->name_off, cat->name_len)
+            || cat->start > items->ncatrows
+            || cat->nrows > items->ncatrows - cat->start)
+        {
+            snprintf(err, errlen, "%s: category %u: out of range", name,
+                     c);
+            return -1;
+        }
+    }
+
+    return 0;
+}
+
+
+int
+recsys_items_verify(const recsys_items_t *items, char *err, size_t errlen)
+{
+    return recsys_items_check_rows(items, RECSYS_ITEMS_FILE, err, errlen);
+}
+
+
+/*
+ * Every string reference inside the pool, every row index < count:
+ * O(items), done by recsys_items_verify(), where a generation is built.
+ */
+
+static int
+recsys_items_check_rows(const recsys_items_t *items, const char *name,
+    char *err, size_t errlen)
+{
+    int                       i;
+    uint64_t                  r;
+    const recsys_item_rec_t  *rec;
 
     rec = items->records;
 
@@ -283,23 +320,10 @@ recsys_items_check_rows(recsys_items_t *items, uint32_t ncatrows,
         }
     }
 
-    for (r = 0; r < ncatrows; r++) {
+    for (r = 0; r < items->ncatrows; r++) {
         if (items->catrows[r] >= items->count) {
             snprintf(err, errlen, "%s: catrows %llu: row out of range",
                      name, (unsigned long long) r);
-            return -1;
-        }
-    }
-
-    cat = items->categories;
-
-    for (c = 0; c < items->ncategories; c++, cat++) {
-        if (!recsys_str_valid(items, cat->name_off, cat->name_len)
-            || cat->start > ncatrows
-            || cat->nrows > ncatrows - cat->start)
-        {
-            snprintf(err, errlen, "%s: category %u: out of range", name,
-                     c);
             return -1;
         }
     }

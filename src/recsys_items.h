@@ -40,15 +40,23 @@ typedef struct {
     const uint32_t     *popular;        /* rows, popularity desc, id asc */
     const void         *categories;
     const uint32_t     *catrows;        /* rows grouped by category */
+    uint32_t            ncatrows;
 } recsys_items_t;
 
 
 /* 64-bit FNV-1a of an id, as used by the id -> row hash table */
 uint64_t recsys_id_hash(const char *id, size_t len);
 
-/* open validates every offset so a corrupt file fails */
+/*
+ * open checks the header, that every section fits the file and the
+ * category table, in O(categories); recsys_items_verify() checks every
+ * record, hash slot and row list, in O(items).  A worker opens; what it
+ * opens was verified by the builder before it was published.
+ */
 int recsys_items_open(recsys_items_t *items, const char *path,
     char *err, size_t errlen);
+int recsys_items_verify(const recsys_items_t *items, char *err,
+    size_t errlen);
 void recsys_items_close(recsys_items_t *items);
 int64_t recsys_items_find(const recsys_items_t *items, const char *id,
     size_t len);

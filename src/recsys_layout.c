@@ -22,6 +22,25 @@
 static uint64_t recsys_rollback_target(const char *gens_dir,
     uint64_t current, const uint64_t *gens, size_t n);
 static int recsys_pid_alive(const char *s);
+static int recsys_read_only(const char *dir, char *err, size_t errlen);
+
+
+int
+recsys_current_target(const char *target, size_t len, uint64_t *generation)
+{
+    size_t  plen;
+
+    plen = sizeof(RECSYS_GENERATIONS_DIR "/") - 1;
+
+    if (len <= plen
+        || memcmp(target, RECSYS_GENERATIONS_DIR "/", plen) != 0
+        || recsys_parse_uint(target + plen, len - plen, generation) != 0)
+    {
+        return -1;
+    }
+
+    return 0;
+}
 
 
 int
@@ -29,7 +48,6 @@ recsys_current_dir(const char *index_dir, char *out, size_t outlen,
     char *err, size_t errlen)
 {
     char      link[RECSYS_PATH_MAX], target[RECSYS_PATH_MAX];
-    size_t    plen;
     ssize_t   n;
     uint64_t  g;
 
@@ -49,12 +67,8 @@ recsys_current_dir(const char *index_dir, char *out, size_t outlen,
     }
 
     target[n] = '\0';
-    plen = sizeof(RECSYS_GENERATIONS_DIR "/") - 1;
 
-    if ((size_t) n <= plen
-        || memcmp(target, RECSYS_GENERATIONS_DIR "/", plen) != 0
-        || recsys_parse_uint(target + plen, n - plen, &g) != 0)
-    {
+    if (recsys_current_target(target, n, &g) != 0) {
         snprintf(err, errlen, "\"%s\" points to \"%s\", not to "
                  "\"" RECSYS_GENERATIONS_DIR "/<number>\"", link, target);
         return -1;
@@ -210,6 +224,11 @@ recsys_publish(const char *index_dir, const char *tmp_dir,
     char         target[64];
     struct stat  st;
 
+    /* a published generation is never written again: it is served mapped */
+    if (recsys_read_only(tmp_dir, err, errlen) != 0) {
+        return -1;
+    }
+
     /* every file of the generation reaches the disk before it is named */
     if (recsys_fsync_dir(tmp_dir, err, errlen) != 0) {
         return -1;
@@ -247,11 +266,56 @@ recsys_publish(const char *index_dir, const char *tmp_dir,
         return -1;
     }
 
+    /* after the rename, which updates ".." in it */
+    if (chmod(dst, 0555) != 0) {
+        snprintf(err, errlen, "chmod \"%s\" failed: %s", dst,
+                 strerror(errno));
+        return -1;
+    }
+
     if (recsys_fsync_path(gens, err, errlen) != 0) {
         return -1;
     }
 
     return recsys_set_current(index_dir, generation, err, errlen);
+}
+
+
+/* the files of a finished generation made read-only: 0444 */
+
+static int
+recsys_read_only(const char *dir, char *err, size_t errlen)
+{
+    DIR            *d;
+    char            path[RECSYS_PATH_MAX];
+    struct stat     st;
+    struct dirent  *de;
+
+    d = opendir(dir);
+    if (d == NULL) {
+        snprintf(err, errlen, "%.400s: opendir failed: %s", dir,
+                 strerror(errno));
+        return -1;
+    }
+
+    while ((de = readdir(d)) != NULL) {
+        if (recsys_path_join(path, sizeof(path), dir, de->d_name) != 0
+            || lstat(path, &st) != 0 || !S_ISREG(st.st_mode))
+        {
+            continue;
+        }
+
+        if (chmod(path, 0444) != 0) {
+            snprintf(err, errlen, "chmod \"%s\" failed: %s", path,
+                     strerror(errno));
+            closedir(d);
+            return -1;
+        }
+    }
+
+    closedir(d);
+
+    return 0;
 }
 
 

@@ -11,6 +11,14 @@
 #include "recsys_artifact.h"
 
 
+/*
+ * Whether the len bytes of a "current" link's target name a generation:
+ * exactly "generations/<G>" (no absolute path, no "..", no other
+ * directory); 0 with *generation set, else -1.
+ */
+int recsys_current_target(const char *target, size_t len,
+    uint64_t *generation);
+
 /* resolves <index_dir>/current to "<index_dir>/generations/<G>" */
 int recsys_current_dir(const char *index_dir, char *out, size_t outlen,
     char *err, size_t errlen);
@@ -23,9 +31,10 @@ typedef struct {
 
 
 /*
- * Renames the finished temp directory tmp_dir to generations/<generation>,
- * fsyncs, points "current" at it with rename(2) of a temp symlink and
- * fsyncs the index directory.
+ * Makes the files of the finished temp directory tmp_dir read-only
+ * (0444), renames it to generations/<generation> (0555), fsyncs, points
+ * "current" at it with rename(2) of a temp symlink and fsyncs the index
+ * directory.
  */
 int recsys_publish(const char *index_dir, const char *tmp_dir,
     uint64_t generation, char *err, size_t errlen);

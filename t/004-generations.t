@@ -1,6 +1,7 @@
-# Generations: a corrupt or mismatched one is refused with a reason and
-# never crashes a worker; a rebuild while nginx runs is picked up (one
-# published outside the helper, by recsys-build, within a second).
+# Generations: a corrupt, tampered or mismatched one is refused with a
+# reason and never crashes a worker; a rebuild while nginx runs is picked
+# up (one published outside the helper, by recsys-build, within a second);
+# "current" must name generations/<number>, which must hold that number.
 
 use FindBin;
 use lib "$FindBin::Bin/lib";
@@ -65,3 +66,69 @@ location = /p { recsys popular; }
 --- log_has: 1 recsys catalog "reload": serving generation 2 \(3 items, dimension 4
 --- no_error_log
 [error]
+
+
+
+=== TEST 4: a list size patched in index.faiss behind its checksums is refused
+Issue 9 item 11: FAISS maps such a list past the end of the file and the
+search that scans it crashed every worker (IVFFlatScanner::scan_codes).
+--- http_config
+recsys_catalog tampered $TEST_NGINX_CONF_DIR/tampered-lists.yaml;
+--- config
+location ~ ^/s/(?<item>.+)$ { recsys similar; recsys_item_id $item; }
+location = /p { recsys popular; }
+--- request eval
+["GET /s/apple", "GET /p"]
+--- error_code eval
+[503, 503]
+--- response_body_like eval
+['"code":"index_unavailable"', '"code":"index_unavailable"']
+--- log_has: 0 recsys catalog "tampered": generation "\S+/generations/1" refused, index\.faiss: list 0 holds 4294967308 vectors, more than the 12 of the index are left
+--- no_error_log
+[alert]
+[crit]
+
+
+
+=== TEST 5: an index type the builder never writes is refused before FAISS reads it
+--- http_config
+recsys_catalog tampered $TEST_NGINX_CONF_DIR/tampered-type.yaml;
+--- config
+location ~ ^/s/(?<item>.+)$ { recsys similar; recsys_item_id $item; }
+--- request
+GET /s/apple
+--- error_code: 503
+--- log_has: 0 recsys catalog "tampered": generation "\S+" refused, index\.faiss: index type 0x64467749 is not one the builder writes
+--- no_error_log
+[alert]
+[crit]
+
+
+
+=== TEST 6: "current" naming a generation by an absolute path is refused
+--- http_config
+recsys_catalog outside $TEST_NGINX_CONF_DIR/outside.yaml;
+--- config
+location = /p { recsys popular; }
+--- request
+GET /p
+--- error_code: 503
+--- log_has: 0 recsys catalog "outside": "\S+/outside/current" points to "/\S+/generations/1", not to "generations/<number>"
+--- no_error_log
+[alert]
+[crit]
+
+
+
+=== TEST 7: a generation copied under another number is refused
+--- http_config
+recsys_catalog renamed $TEST_NGINX_CONF_DIR/renamed.yaml;
+--- config
+location = /p { recsys popular; }
+--- request
+GET /p
+--- error_code: 503
+--- log_has: 0 recsys catalog "renamed": generation "\S+/generations/2" refused, manifest\.json: generation 1 in directory "2"
+--- no_error_log
+[alert]
+[crit]

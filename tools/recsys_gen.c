@@ -3,6 +3,9 @@
  *
  *   recsys-gen demo                      the demo catalog, dimension 32
  *   recsys-gen synthetic N D [seed]      N clustered items, dimension D
+ *   recsys-gen tamper DIR list-size|index-type
+ *                                        damages index.faiss of generation
+ *                                        DIR behind its checksums, for tests
  *
  * Same arguments, same bytes: the generator has its own PRNG (splitmix64)
  * and prints floats with its own fixed-point formatter.
@@ -14,6 +17,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+
+#include "recsys_faiss.h"
+#include "recsys_files.h"
+#include "recsys_manifest.h"
 
 
 #define RECSYS_GEN_BUFSIZE       65536
@@ -97,6 +106,8 @@ static void recsys_gen_float(recsys_gen_out_t *o, double v);
 static void recsys_gen_vector(recsys_gen_out_t *o, const float *v,
     uint32_t dim);
 static int recsys_gen_number(const char *s, uint64_t max, uint64_t *out);
+static int recsys_gen_tamper(const char *dir, const char *what);
+static int recsys_gen_resum(const char *dir, char *err, size_t errlen);
 static void recsys_gen_usage(void);
 
 
@@ -289,9 +300,124 @@ main(int argc, char **argv)
         return recsys_gen_synthetic(n, (uint32_t) dim, seed);
     }
 
+    if (argc == 4 && strcmp(argv[1], "tamper") == 0) {
+        return recsys_gen_tamper(argv[2], argv[3]);
+    }
+
     recsys_gen_usage();
 
     return 2;
+}
+
+
+/*
+ * What an attacker with write access to a published generation does
+ * (issue 9 item 11): patches index.faiss, then recomputes the manifest's
+ * sizes and checksums.  "list-size" makes the first list 2^32 vectors
+ * longer than the file holds (a search scanning it leaves the mapping),
+ * "index-type" names another IVF type ("IwFd", which FAISS reads
+ * differently and fails on).
+ */
+
+static int
+recsys_gen_tamper(const char *dir, const char *what)
+{
+    char                   path[RECSYS_PATH_MAX], err[RECSYS_ERRLEN];
+    size_t                 size;
+    uint8_t               *data;
+    uint64_t               off, n;
+    const void            *base;
+    recsys_faiss_layout_t  l;
+
+    if (recsys_path_join(path, sizeof(path), dir, RECSYS_INDEX_FILE) != 0
+        || recsys_file_map(path, &base, &size, err, sizeof(err)) != 0)
+    {
+        fprintf(stderr, "recsys-gen: %s\n", path);
+        return 1;
+    }
+
+    data = malloc(size ? size : 1);
+    if (data == NULL) {
+        fprintf(stderr, "recsys-gen: out of memory\n");
+        return 1;
+    }
+
+    memcpy(data, base, size);
+    munmap((void *) base, size);
+
+    if (recsys_faiss_check(data, size, &l, err, sizeof(err)) != 0) {
+        fprintf(stderr, "recsys-gen: %s\n", err);
+        free(data);
+        return 1;
+    }
+
+    if (strcmp(what, "list-size") == 0) {
+        off = l.sizes_offset + 8 + (l.sparse ? 8 : 0);
+        memcpy(&n, data + off, 8);
+        n += (uint64_t) 1 << 32;
+        memcpy(data + off, &n, 8);
+
+    } else if (strcmp(what, "index-type") == 0) {
+        memcpy(data, "IwFd", 4);
+
+    } else {
+        recsys_gen_usage();
+        free(data);
+        return 2;
+    }
+
+    /* a published generation is read-only; the owner may write it again */
+    (void) chmod(dir, 0755);
+    (void) chmod(path, 0644);
+
+    if (recsys_file_write(path, data, size, err, sizeof(err)) != 0
+        || recsys_gen_resum(dir, err, sizeof(err)) != 0)
+    {
+        fprintf(stderr, "recsys-gen: %s\n", err);
+        free(data);
+        return 1;
+    }
+
+    free(data);
+    (void) chmod(path, 0444);
+    (void) chmod(dir, 0555);
+
+    return 0;
+}
+
+
+/* the manifest's sizes and checksums made those of the files again */
+
+static int
+recsys_gen_resum(const char *dir, char *err, size_t errlen)
+{
+    char               path[RECSYS_PATH_MAX];
+    uint32_t           i;
+    recsys_manifest_t  m;
+
+    if (recsys_path_join(path, sizeof(path), dir, RECSYS_MANIFEST_FILE) != 0
+        || recsys_manifest_read(path, &m, err, errlen) != 0)
+    {
+        return -1;
+    }
+
+    for (i = 0; i < m.nfiles; i++) {
+        if (recsys_file_sum(dir, m.files[i].name, &m.files[i], err, errlen)
+            != 0)
+        {
+            return -1;
+        }
+    }
+
+    (void) chmod(path, 0644);
+
+    if (recsys_manifest_write(path, &m, err, errlen) != 0) {
+        return -1;
+    }
+
+    (void) chmod(path, 0444);
+
+    return 0;
 }
 
 
@@ -301,7 +427,10 @@ recsys_gen_usage(void)
     fprintf(stderr,
             "usage: recsys-gen demo\n"
             "       recsys-gen synthetic N D [seed]\n"
-            "writes a deterministic JSON Lines catalog to stdout\n");
+            "       recsys-gen tamper DIR list-size|index-type\n"
+            "writes a deterministic JSON Lines catalog to stdout; tamper "
+            "damages\nindex.faiss of generation directory DIR behind its "
+            "checksums (tests)\n");
 }
 
 

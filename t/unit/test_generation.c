@@ -36,6 +36,11 @@ static void test_generation_failed(recsys_generation_t *g, const char *dir,
     uint32_t dim, int metric, const char *expect);
 static int test_mapped_shared(const char *dir, const char *name);
 static void test_generation_current(void **state);
+static void *test_index_file(const char *path, const char *factory,
+    int metric, uint32_t nadd, size_t *len);
+static void test_layout_failed(const void *data, size_t len,
+    const char *expect);
+static void test_faiss_layout(void **state);
 
 
 /* a complete generation in dir: 40 normalized vectors of dimension 8 */
@@ -182,6 +187,7 @@ test_generation(void **state)
     float                 dist[3];
     size_t                len;
     idx_t                 labels[3];
+    uint64_t              sizes_offset, v;
     test_tmp_t           *t;
     FaissIndexIVF        *ivf;
     recsys_manifest_t     m;
@@ -206,6 +212,12 @@ test_generation(void **state)
     ivf = faiss_IndexIVF_cast(g.index);
     assert_non_null(ivf);
     assert_int_equal(faiss_IndexIVF_nprobe(ivf), 3);
+    assert_int_equal(recsys_generation_verify(&g, err, sizeof(err)), 0);
+    assert_int_equal(g.layout.type, RECSYS_FAISS_IVF_FLAT);
+    assert_int_equal(g.layout.ntotal, TEST_NITEMS);
+    assert_int_equal(g.layout.nlist, 1);
+    assert_int_equal(g.layout.code_size, TEST_DIM * 4);
+    sizes_offset = g.layout.sizes_offset;
 
     /* all three files are shared read-only mappings */
     assert_true(test_mapped_shared(dir, RECSYS_ITEMS_FILE));
@@ -244,10 +256,19 @@ test_generation(void **state)
              "manifest %zu", len);
     test_generation_failed(&g, dir, TEST_DIM, -1, saved);
 
-    /* same size, one byte changed */
+    /* same size, one byte changed: opens, the builder's check refuses it */
     ((char *) data)[17] ^= 0x40;
     test_write_bytes(path, data, len);
-    test_generation_failed(&g, dir, TEST_DIM, -1, "vectors.f32: checksum ");
+    assert_int_equal(recsys_generation_open(&g, dir, TEST_DIM, -1, 0, err,
+                                            sizeof(err)), 0);
+    assert_int_equal(recsys_generation_verify(&g, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "vectors.f32: checksum "));
+    recsys_generation_close(&g);
+    assert_int_equal(recsys_generation_open_verified(&g, dir, TEST_DIM, -1,
+                                                     0, err, sizeof(err)),
+                     -1);
+    assert_non_null(strstr(err, "vectors.f32: checksum "));
+    assert_null(g.index);
     ((char *) data)[17] ^= 0x40;
     test_write_bytes(path, data, len);
     free(data);
@@ -263,6 +284,22 @@ test_generation(void **state)
     m.files[2].checksum = recsys_checksum("garbage!", 8);
     assert_int_equal(recsys_manifest_write(path, &m, err, sizeof(err)), 0);
     test_generation_failed(&g, dir, TEST_DIM, -1, "index.faiss: ");
+
+    /*
+     * Issue 9 item 11: a list size patched, the checksum recomputed.  FAISS
+     * would map the list past the end of the file; the worker's open
+     * refuses it.
+     */
+    v = TEST_NITEMS + 1000;
+    memcpy((char *) data + sizes_offset + 8, &v, 8);
+    test_write_bytes(saved, data, len);
+    m.files[2].size = len;
+    m.files[2].checksum = recsys_checksum(data, len);
+    assert_int_equal(recsys_manifest_write(path, &m, err, sizeof(err)), 0);
+    test_generation_failed(&g, dir, TEST_DIM, -1,
+                           "index.faiss: list 0 holds 1040 vectors");
+    v = TEST_NITEMS;
+    memcpy((char *) data + sizes_offset + 8, &v, 8);
 
     /* the manifest disagrees with the files on the item count */
     test_write_bytes(saved, data, len);
@@ -289,6 +326,171 @@ test_generation(void **state)
     assert_int_equal(unlink(path), 0);
     test_generation_failed(&g, dir, TEST_DIM, -1,
                            "manifest.json: open failed");
+}
+
+
+/* an index.faiss of factory over TEST_NITEMS vectors, nadd added */
+
+static void *
+test_index_file(const char *path, const char *factory, int metric,
+    uint32_t nadd, size_t *len)
+{
+    float        x[TEST_NITEMS * TEST_DIM];
+    uint32_t     i;
+    FaissIndex  *idx;
+
+    srand(11);
+
+    for (i = 0; i < TEST_NITEMS * TEST_DIM; i++) {
+        x[i] = (float) (rand() % 2000 - 1000) / 1000.0f;
+    }
+
+    assert_int_equal(faiss_index_factory(&idx, TEST_DIM, factory, metric), 0);
+    assert_int_equal(faiss_Index_train(idx, TEST_NITEMS, x), 0);
+    assert_int_equal(faiss_Index_add(idx, nadd, x), 0);
+    assert_int_equal(faiss_write_index_fname(idx, path), 0);
+    faiss_Index_free(idx);
+
+    return test_read_bytes(path, len);
+}
+
+
+static void
+test_layout_failed(const void *data, size_t len, const char *expect)
+{
+    char                   err[RECSYS_ERRLEN];
+    recsys_faiss_layout_t  l;
+
+    err[0] = '\0';
+    assert_int_equal(recsys_faiss_check(data, len, &l, err, sizeof(err)),
+                     -1);
+
+    if (strstr(err, expect) == NULL) {
+        fail_msg("error \"%s\" lacks \"%s\"", err, expect);
+    }
+}
+
+
+/*
+ * recsys_faiss_check(): the index types the builder writes pass, with
+ * their lists' layout; a patched list size, type or length does not.
+ */
+
+static void
+test_faiss_layout(void **state)
+{
+    char                   path[TEST_PATHLEN], err[RECSYS_ERRLEN];
+    uint8_t               *data, *copy;
+    size_t                 len, i;
+    int64_t                id;
+    uint64_t               v;
+    test_tmp_t            *t;
+    recsys_faiss_layout_t  l;
+    static const struct {
+        const char        *factory;
+        uint32_t           type;
+        uint64_t           code_size;
+    } ok[] = {
+        { "IVF1,Flat", RECSYS_FAISS_IVF_FLAT, TEST_DIM * 4 },
+        { "IVF4,Flat", RECSYS_FAISS_IVF_FLAT, TEST_DIM * 4 },
+        { "IVF2,SQ8", RECSYS_FAISS_IVF_SQ, TEST_DIM },
+        { "IVF2,SQ4", RECSYS_FAISS_IVF_SQ, TEST_DIM / 2 },
+        { "IVF2,SQfp16", RECSYS_FAISS_IVF_SQ, TEST_DIM * 2 },
+        { "IVF1,PQ2x4", RECSYS_FAISS_IVF_PQ, 1 }
+    };
+
+    t = *state;
+    test_path(t, "index.faiss", path);
+
+    for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+        data = test_index_file(path, ok[i].factory, METRIC_L2, TEST_NITEMS,
+                               &len);
+        assert_int_equal(recsys_faiss_check(data, len, &l, err, sizeof(err)),
+                         0);
+        assert_int_equal(l.type, ok[i].type);
+        assert_int_equal(l.code_size, ok[i].code_size);
+        assert_int_equal(l.ntotal, TEST_NITEMS);
+        assert_int_equal(l.metric, RECSYS_FAISS_METRIC_L2);
+        assert_int_equal(l.dimension, TEST_DIM);
+        assert_int_equal(recsys_faiss_check_ids(data, len, &l, err,
+                                                sizeof(err)), 0);
+        free(data);
+    }
+
+    /* 2 vectors in 8 lists: sizes stored sparse, (list, size) pairs */
+    data = test_index_file(path, "IVF8,Flat", METRIC_INNER_PRODUCT, 2, &len);
+    assert_int_equal(recsys_faiss_check(data, len, &l, err, sizeof(err)), 0);
+    assert_true(l.sparse);
+    assert_int_equal(l.nlist, 8);
+    assert_int_equal(l.ntotal, 2);
+    assert_int_equal(l.metric, RECSYS_FAISS_METRIC_IP);
+    assert_int_equal(recsys_faiss_check_ids(data, len, &l, err, sizeof(err)),
+                     0);
+
+    /* a sparse entry naming a list past the last one */
+    copy = malloc(len);
+    assert_non_null(copy);
+    memcpy(copy, data, len);
+    v = 8;
+    memcpy(copy + l.sizes_offset + 8, &v, 8);
+    test_layout_failed(copy, len, "sparse list entry 0 names list 8");
+    free(copy);
+    free(data);
+
+    data = test_index_file(path, "IVF1,Flat", METRIC_L2, TEST_NITEMS, &len);
+    assert_int_equal(recsys_faiss_check(data, len, &l, err, sizeof(err)), 0);
+    assert_false(l.sparse);
+    assert_int_equal(l.nsizes, 1);
+    assert_int_equal(l.data_offset + TEST_NITEMS * (TEST_DIM * 4 + 8), len);
+
+    copy = malloc(len + 8);
+    assert_non_null(copy);
+
+    /* issue 9 item 11: a list size patched (FAISS maps past the file) */
+    memcpy(copy, data, len);
+    v = TEST_NITEMS + 1;
+    memcpy(copy + l.sizes_offset + 8, &v, 8);
+    test_layout_failed(copy, len, "list 0 holds 41 vectors, more than "
+                       "the 40 of the index are left");
+    v = (uint64_t) 1 << 60;
+    memcpy(copy + l.sizes_offset + 8, &v, 8);
+    test_layout_failed(copy, len, "list 0 holds");
+    v = TEST_NITEMS - 1;
+    memcpy(copy + l.sizes_offset + 8, &v, 8);
+    test_layout_failed(copy, len, "list sizes add up to 39, the index "
+                       "holds 40 vectors");
+
+    /* a type the builder never writes (an IVFFlatDedup, "IwFd") */
+    memcpy(copy, data, len);
+    memcpy(copy, "IwFd", 4);
+    test_layout_failed(copy, len, "index type 0x64467749 is not one the "
+                       "builder writes");
+
+    /* the quantizer of the other metric */
+    memcpy(copy, data, len);
+    memcpy(copy + 4 + 33 + 16, "IxFI", 4);
+    test_layout_failed(copy, len, "quantizer type 0x49467849");
+
+    /* cut short anywhere, or longer than its lists */
+    for (i = 0; i < len; i += 7) {
+        test_layout_failed(data, i, "index.faiss: ");
+    }
+
+    memcpy(copy, data, len);
+    memset(copy + len, 0, 8);
+    test_layout_failed(copy, len + 8, "the lists take 1600 bytes from byte");
+
+    /* an id twice: the structure holds, the deep check refuses it */
+    memcpy(copy, data, len);
+    memcpy(&id, copy + l.data_offset + TEST_NITEMS * TEST_DIM * 4, 8);
+    memcpy(copy + l.data_offset + TEST_NITEMS * TEST_DIM * 4 + 8, &id, 8);
+    assert_int_equal(recsys_faiss_check(copy, len, &l, err, sizeof(err)), 0);
+    assert_int_equal(recsys_faiss_check_ids(copy, len, &l, err, sizeof(err)),
+                     -1);
+    assert_non_null(strstr(err, "holds id 0 twice or out of 0..40"));
+
+    free(copy);
+    free(data);
 }
 
 
@@ -352,6 +554,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_generation, test_setup,
                                         test_teardown),
         cmocka_unit_test_setup_teardown(test_generation_current, test_setup,
+                                        test_teardown),
+        cmocka_unit_test_setup_teardown(test_faiss_layout, test_setup,
                                         test_teardown),
     };
 

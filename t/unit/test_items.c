@@ -52,7 +52,10 @@ test_write_items(const char *path, uint32_t n)
     recsys_items_writer_destroy(w);
 }
 
-/* opens a mutated copy: it must fail cleanly or work without crashing */
+/*
+ * Opens and verifies a mutated copy: it must fail cleanly or work without
+ * crashing.
+ */
 
 static int
 test_open_mutated(const char *path, const void *data, size_t len,
@@ -69,6 +72,13 @@ test_open_mutated(const char *path, const void *data, size_t len,
     if (recsys_items_open(&items, path, err, errlen) != 0) {
         assert_null(items.base);
         assert_true(strncmp(err, "items.bin: ", 11) == 0);
+        return -1;
+    }
+
+    /* what a worker reads passed the builder's recsys_items_verify() */
+    if (recsys_items_verify(&items, err, errlen) != 0) {
+        assert_true(strncmp(err, "items.bin: ", 11) == 0);
+        recsys_items_close(&items);
         return -1;
     }
 

@@ -73,6 +73,13 @@ test_layout(void **state)
 
     test_fmt(path, "%s/generations/1/manifest.json", idx);
     assert_int_equal(stat(path, &st), 0);
+
+    /* published read-only: files 0444, the directory 0555 */
+    assert_int_equal(st.st_mode & 07777, 0444);
+    test_fmt(cur, "%s/generations/1", idx);
+    assert_int_equal(stat(cur, &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0555);
+    assert_int_equal(stat(path, &st), 0);
     assert_int_equal(recsys_fsync_path(path, err, sizeof(err)), 0);
     assert_int_equal(recsys_last_generation(idx), 1);
 
@@ -154,6 +161,20 @@ test_layout(void **state)
     assert_int_equal(lstat(path, &st), 0);
     test_fmt(path, "%s/current", idx);
     assert_int_equal(lstat(path, &st), 0);
+
+    /* what a worker accepts "current" to name */
+    assert_int_equal(recsys_current_target("generations/12", 14, &g), 0);
+    assert_int_equal(g, 12);
+    assert_int_equal(recsys_current_target("generations/12x", 14, &g), 0);
+    assert_int_equal(recsys_current_target("generations/12x", 15, &g), -1);
+    assert_int_equal(recsys_current_target("generations/", 12, &g), -1);
+    assert_int_equal(recsys_current_target("generations/../1", 16, &g),
+                     -1);
+    assert_int_equal(recsys_current_target("/tmp/generations/1", 18, &g),
+                     -1);
+    assert_int_equal(recsys_current_target("./generations/1", 15, &g), -1);
+    assert_int_equal(recsys_current_target("generations/1/", 14, &g), -1);
+    assert_int_equal(recsys_current_target("other/1", 7, &g), -1);
 
     /* a link that does not name a generation is refused */
     assert_int_equal(unlink(path), 0);
