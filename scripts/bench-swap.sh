@@ -9,6 +9,12 @@
 # state (no build), windows while a build runs, and windows with a swap.
 # Failed requests (non-2xx + socket errors) must be 0.
 #
+# A probe client (scripts/bench/swap-probe.py) runs alongside: one
+# keep-alive connection per worker, one request at a time, and the second
+# table gives, for each publish and each worker, the latency of the first
+# request that worker answered from the new generation against the
+# steady-state p50 of the same probe (issue 10's bar: at most 2 ms more).
+#
 # Environment (defaults in brackets):
 #   SWAP_N [100000] SWAP_D [64]       catalog size
 #   SWAP_REBUILDS [20]                rebuilds to trigger
@@ -17,6 +23,14 @@
 #   SWAP_THREADS [2] SWAP_CONNECTIONS [32]
 #   SWAP_NEIGHBORS [0]                index.neighbors of the catalog
 #   SWAP_NICE [0]                     maintenance.nice of the builds
+#   SWAP_WORKERS [1]                  worker_processes
+#   SWAP_WRK [1]                      0: no wrk load, the probe alone
+#   SWAP_PROBE_INTERVAL [5]           ms between two probe requests
+#   SWAP_SWITCHES [0]                 then point "current" back and forth
+#                                     between the last two generations
+#                                     this many times, as an operator's
+#                                     rollback by hand does (workers see
+#                                     it within 1 s); needs a rebuild
 #
 # The defaults suit a 2-core box, where wrk keeps every core busy: at the
 # production nice (10) and with precomputed neighbors (32) a 100k rebuild
@@ -43,6 +57,10 @@ THREADS=${SWAP_THREADS:-2}
 CONNS=${SWAP_CONNECTIONS:-32}
 NEIGHBORS=${SWAP_NEIGHBORS:-0}
 NICE=${SWAP_NICE:-0}
+WORKERS=${SWAP_WORKERS:-1}
+WRK=${SWAP_WRK:-1}
+PROBE_INTERVAL=${SWAP_PROBE_INTERVAL:-5}
+SWITCHES=${SWAP_SWITCHES:-0}
 PORT=${SWAP_PORT:-8091}
 NGINX_BIN=${NGINX_BIN:-/usr/sbin/nginx}
 url=http://127.0.0.1:$PORT
@@ -63,7 +81,7 @@ if curl -s -o /dev/null "$url/"; then
     die "something already listens on 127.0.0.1:$PORT (set SWAP_PORT)"
 fi
 
-rm -rf "$out/prefix" "$out/index" "$out/stop"
+rm -rf "$out/prefix" "$out/index" "$out/stop" "$out/phase"
 mkdir -p "$out/prefix/logs" "$out/prefix/conf"
 
 if [ ! -s "$out/catalog-$N-$D.jsonl" ]; then
@@ -88,10 +106,10 @@ echo "bench-swap: first generation (recsys-build)"
 "$build/recsys-build" -q "$out/catalog.yaml"
 chmod -R a+rX "$out"
 
-# one worker: the box's other cores are for wrk and the builder
+# one worker by default: the box's other cores are for wrk and the builder
 cat > "$out/prefix/conf/nginx.conf" <<END
 load_module $build/ngx_http_recsys_module.so;
-worker_processes 1;
+worker_processes $WORKERS;
 master_process on;
 daemon on;
 error_log $out/prefix/logs/error.log notice;
@@ -103,7 +121,8 @@ http {
     client_body_temp_path $out/prefix/body;
     recsys_catalog bench $out/catalog.yaml;
     server {
-        listen 127.0.0.1:$PORT;
+        listen 127.0.0.1:$PORT reuseport;
+        add_header X-Worker \$pid always;
         location ~ ^/v1/items/(?<item>[^/]+)/similar\$ {
             recsys similar;
             recsys_item_id \$item;
@@ -183,16 +202,30 @@ window() {
     [ -n "$line" ] && printf '%s\t%s\n' "$phase" "$line" >> "$out/windows.tsv"
 }
 
-echo "bench-swap: steady state, ${STEADY}s"
-wrk -t"$THREADS" -c"$CONNS" -d2s -s "$out/window.lua" "$url" >/dev/null
-for _ in $(seq $((STEADY / WINDOW))); do
-    window steady
-done
+echo steady > "$out/phase"
+python3 "$root/scripts/bench/swap-probe.py" 127.0.0.1 "$PORT" "$WORKERS" \
+    "$N" "$PROBE_INTERVAL" "$out/phase" "$out/stop" > "$out/probe.tsv" &
+probe=$!
 
-echo "bench-swap: $REBUILDS rebuilds under load"
+echo "bench-swap: steady state, ${STEADY}s"
+if [ "$WRK" = 1 ]; then
+    wrk -t"$THREADS" -c"$CONNS" -d2s -s "$out/window.lua" "$url" >/dev/null
+    for _ in $(seq $((STEADY / WINDOW))); do
+        window steady
+    done
+else
+    sleep "$STEADY"
+fi
+
+echo building > "$out/phase"
+echo "bench-swap: $REBUILDS rebuilds$( [ "$WRK" = 1 ] && echo " under load")"
 (
     while [ ! -e "$out/stop" ]; do
-        window rebuilding
+        if [ "$WRK" = 1 ]; then
+            window rebuilding
+        else
+            sleep 1
+        fi
     done
 ) &
 loader=$!
@@ -211,11 +244,30 @@ for i in $(seq "$REBUILDS"); do
     echo "bench-swap: rebuild $i/$REBUILDS (build $id) done, generation $5"
 done
 elapsed=$(( $(date +%s) - start ))
+
+gens=$out/index/generations
+[ "$SWITCHES" -gt 0 ] && echo switching > "$out/phase"
+for i in $(seq "$SWITCHES"); do
+    cur=$(readlink "$out/index/current")
+    to=$(ls "$gens" | sort -n | grep -vx "${cur#generations/}" | tail -1)
+    [ -n "$to" ] || die "switches need a second generation (a rebuild)"
+    # the workers' next read of "current" is within a second
+    sleep 2
+    ln -sfn "generations/$to" "$out/index/.current.bench"
+    mv -T "$out/index/.current.bench" "$out/index/current"
+    echo "bench-swap: switch $i/$SWITCHES: current -> generations/$to"
+done
+
+# the probe's last round reaches every worker on the last generation
+sleep 3
 touch "$out/stop"
 wait "$loader"
+wait "$probe" || die "the probe client failed"
 
-python3 - "$out/windows.tsv" "$REBUILDS" "$elapsed" <<'END' \
-    | tee "$out/results.txt"
+rc=0
+: > "$out/results.txt"
+[ "$WRK" = 1 ] && { python3 - "$out/windows.tsv" "$REBUILDS" "$elapsed" \
+    <<'END' | tee "$out/results.txt" || rc=1; }
 import sys
 
 rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if l.strip()]
@@ -265,3 +317,69 @@ print("p50/p99: median over the windows; p99 max: the worst window")
 print("failed requests (non-2xx + socket errors): %d" % total_failed)
 sys.exit(1 if total_failed else 0)
 END
+
+python3 - "$out/probe.tsv" "$PROBE_INTERVAL" "$N" "$D" "$WORKERS" <<'END' \
+    | tee -a "$out/results.txt" || rc=1
+import sys
+
+rows = []
+for line in open(sys.argv[1]):
+    t, phase, pid, gen, status, us = line.rstrip("\n").split("\t")
+    rows.append((int(t), phase, pid, gen, int(status), int(us)))
+interval, n, d, workers = sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5]
+
+def pct(v, p):
+    v = sorted(v)
+    return v[min(len(v) - 1, int(len(v) * p))] if v else 0
+
+def ms(us):
+    return "%.2f" % (us / 1000.0)
+
+ok = [r for r in rows if 200 <= r[4] < 300]
+steady = [r[5] for r in ok if r[1] == "steady"]
+building = [r[5] for r in ok if r[1] == "building"]
+p50 = pct(steady, 0.5)
+
+print()
+print("first request per worker after each publish: %s x %s items, %s "
+      "workers, one probe request at a time every %s ms" %
+      (n, d, workers, interval))
+print("steady state (no build): %d requests, p50 %s ms, p99 %s ms; while "
+      "building: p50 %s ms, p99 %s ms" %
+      (len(steady), ms(p50), ms(pct(steady, 0.99)), ms(pct(building, 0.5)),
+       ms(pct(building, 0.99))))
+print()
+fmt = "%-10s %-8s %9s %9s %9s %12s %12s"
+print(fmt % ("generation", "worker", "first ms", "p50 ms", "diff ms",
+             "prior p50 ms", "next 10 max"))
+
+worst = None
+by_pid = {}
+for r in ok:
+    by_pid.setdefault(r[2], []).append(r)
+lines = []
+for pid, rs in by_pid.items():
+    for i in range(1, len(rs)):
+        if rs[i][3] == rs[i - 1][3]:
+            continue
+        first = rs[i][5]
+        prior = pct([x[5] for x in rs[max(0, i - 50):i]], 0.5)
+        nxt = max([x[5] for x in rs[i + 1:i + 11]] or [0])
+        diff = first - p50
+        worst = diff if worst is None or diff > worst else worst
+        lines.append((int(rs[i][3]) if rs[i][3].isdigit() else 0, pid,
+                      first, diff, prior, nxt))
+for g, pid, first, diff, prior, nxt in sorted(lines):
+    print(fmt % (g, pid, ms(first), ms(p50), ms(diff), ms(prior), ms(nxt)))
+
+bad = len(rows) - len(ok)
+print()
+print("diff: first request minus the steady p50; prior p50: that worker's "
+      "last 50 requests before the switch (while building)")
+if worst is not None:
+    print("worst first-request difference: %s ms (bar: at most 2 ms)" %
+          ms(worst))
+print("probe requests: %d, non-2xx: %d" % (len(rows), bad))
+sys.exit(1 if bad else 0)
+END
+exit $rc

@@ -2,7 +2,11 @@
 # Runs nginx with the module under valgrind (one process, master_process
 # off), sends good and bad requests of every kind, has the builder thread
 # run a rebuild and a rollback, stops it, and fails on any memory error or
-# definite leak.  Used by "make memcheck".
+# definite leak.  A second catalog, "refused", serves generations whose
+# index.faiss was damaged behind its checksums (recsys-gen tamper): the
+# worker refuses the current one and a rollback skips one, the paths
+# where FAISS's failed reads leaked (issue 9 item 12).  Used by "make
+# memcheck".
 set -eu
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -16,6 +20,23 @@ mkdir -p "$dir/logs"
 TEST_NGINX_DATA_DIR=$dir
 export TEST_NGINX_DATA_DIR
 "$build"/recsys-build -q "$root"/t/data/small.yaml 2>/dev/null
+
+cat > "$dir/refused.yaml" <<YAML
+source:
+  type: file
+  path: $root/t/data/small.jsonl
+index:
+  path: $dir/refused
+  dimension: 4
+  neighbors: 0
+maintenance:
+  build_on_start: never
+YAML
+for _ in 1 2 3; do
+    "$build"/recsys-build -q "$dir/refused.yaml" 2>/dev/null
+done
+"$build"/recsys-gen tamper "$dir/refused/generations/2" list-type
+"$build"/recsys-gen tamper "$dir/refused/generations/3" list-type
 chmod -R a+rX "$dir"
 
 cat > "$dir/nginx.conf" <<CONF
@@ -30,27 +51,31 @@ http {
     access_log $dir/logs/timing.log recsys_timing buffer=4k;
     client_body_temp_path $dir/body;
     recsys_catalog small $root/t/data/small.yaml;
+    recsys_catalog refused $dir/refused.yaml;
     recsys_correlation_id on;
     recsys_limit_zone \$binary_remote_addr zone=ip:1m rate=10000r/s burst=10000;
     recsys_limit_zone \$http_x_api_key zone=key:1m rate=1r/m;
     server {
         listen 127.0.0.1:$port;
-        location = /limited { recsys_limit zone=key; recsys popular; }
+        location = /limited { recsys_limit zone=key; recsys popular small; }
         location = /health/ready { recsys_health ready; }
         location = /health/detailed { recsys_health detailed; }
         location = /metrics { recsys_metrics; }
         location ~ ^/v1/items/(?<item>[^/]+)/similar\$ {
-            recsys similar;
+            recsys similar small;
             recsys_item_id \$item;
         }
-        location = /v1/recommendations { recsys recommendations; }
-        location = /v1/search { recsys search; recsys_max_body_size 300; }
-        location = /v1/popular { recsys popular; }
-        location = /admin/index/status { recsys_admin status; }
-        location = /admin/index/rebuild { recsys_admin rebuild; }
-        location = /admin/index/rollback { recsys_admin rollback; }
+        location = /v1/recommendations { recsys recommendations small; }
+        location = /v1/search { recsys search small; recsys_max_body_size 300; }
+        location = /v1/popular { recsys popular small; }
+        location = /refused/popular { recsys popular refused; }
+        location = /refused/status { recsys_admin status refused; }
+        location = /refused/rollback { recsys_admin rollback refused; }
+        location = /admin/index/status { recsys_admin status small; }
+        location = /admin/index/rebuild { recsys_admin rebuild small; }
+        location = /admin/index/rollback { recsys_admin rollback small; }
         location /admin/token/ {
-            recsys_admin status;
+            recsys_admin status small;
             recsys_admin_token secret;
         }
         recsys_limit zone=ip cost=k;
@@ -65,7 +90,7 @@ valgrind --leak-check=full --errors-for-leak-kinds=definite --num-callers=40 \
 vg=$!
 
 u=http://127.0.0.1:$port
-for _ in $(seq 1 100); do
+for _ in $(seq 1 600); do
     curl -s -o /dev/null "$u/v1/popular" && break
     sleep 0.2
 done
@@ -104,7 +129,7 @@ done
 # the builder runs on a thread of this process: a rebuild, a rollback
 idle() {
     for _ in $(seq 1 600); do
-        case $(curl -s "$u/admin/index/status") in
+        case $(curl -s "$u${1:-/admin/index/status}") in
         *'"state":"idle"'*queued_job*) ;;
         *'"state":"idle"'*) return 0 ;;
         esac
@@ -129,6 +154,36 @@ case $(curl -s "$u/admin/index/status") in
     exit 1
     ;;
 esac
+
+# "refused": its current generation (3) is refused, the rollback skips 2
+# and goes to 1
+case $(curl -s -o /dev/null -w '%{http_code}' "$u/refused/popular") in
+503) ;;
+*)
+    echo "memcheck: the tampered generation was served" >&2
+    kill $vg
+    exit 1
+    ;;
+esac
+admin -X POST "$u/refused/rollback"
+idle /refused/status
+case $(curl -s "$u/refused/status") in
+*'"builds":[{"id":1,"success":true,"type":"rollback"'*) ;;
+*)
+    echo "memcheck: the rollback of \"refused\" failed" >&2
+    kill $vg
+    exit 1
+    ;;
+esac
+case $(curl -s "$u/refused/popular") in
+*'"generation":1'*) ;;
+*)
+    echo "memcheck: generation 1 of \"refused\" is not served" >&2
+    kill $vg
+    exit 1
+    ;;
+esac
+
 admin -H "$json" -d '{"full": true} trailing' "$u/admin/index/rebuild"
 admin -H "$json" -d '{"full": 1}' "$u/admin/index/rebuild"
 admin -H 'Transfer-Encoding: chunked' -H "$json" -d '{}' \
@@ -149,5 +204,6 @@ if [ $rc -ne 0 ]; then
     echo "memcheck: valgrind reported errors (exit $rc), see $dir/valgrind.log"
     exit 1
 fi
-echo "memcheck: no memory errors, no definite leaks (380 requests," \
-     "$n admin requests with a rebuild and a rollback)"
+echo "memcheck: no memory errors, no definite leaks (382 requests," \
+     "$n admin requests with a rebuild and two rollbacks, two refused" \
+     "index.faiss files)"

@@ -15,6 +15,8 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#include <pthread.h>
+
 #include "ngx_http_recsys_module.h"
 #include "recsys_files.h"
 
@@ -31,6 +33,7 @@ static ngx_http_recsys_gen_t *ngx_http_recsys_index_open(
     ngx_log_t *log);
 static void ngx_http_recsys_index_switch(ngx_http_recsys_catalog_t *catalog,
     ngx_log_t *log);
+static void *ngx_http_recsys_index_unmap(void *data);
 
 
 ngx_http_recsys_gen_t *
@@ -71,26 +74,80 @@ ngx_http_recsys_index_acquire(ngx_http_recsys_catalog_t *catalog,
 void
 ngx_http_recsys_index_release(ngx_http_recsys_gen_t *g)
 {
+    int             rc;
+    pthread_t       tid;
+    pthread_attr_t  attr;
+
     if (--g->refs > 0) {
         return;
     }
 
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
-                   "recsys: generation %uL unmapped",
+                   "recsys: generation %uL unmapped by a thread",
                    g->gen.manifest.generation);
+
+    /*
+     * Unmapping what this worker touched of a large generation is the
+     * teardown of its page tables, tens of milliseconds at 1M items: a
+     * detached thread does it, off the event loop.  Nothing else refers
+     * to g any more.
+     */
+    if (pthread_attr_init(&attr) == 0) {
+        rc = pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+
+        if (rc == 0) {
+            rc = pthread_create(&tid, &attr, ngx_http_recsys_index_unmap, g);
+        }
+
+        (void) pthread_attr_destroy(&attr);
+
+        if (rc == 0) {
+            return;
+        }
+    }
+
+    (void) ngx_http_recsys_index_unmap(g);
+}
+
+
+static void *
+ngx_http_recsys_index_unmap(void *data)
+{
+    ngx_http_recsys_gen_t *g = data;
+
+    sigset_t  set;
+
+    /* signals are the event loop's, as in nginx's own thread pools */
+    sigfillset(&set);
+    sigdelset(&set, SIGILL);
+    sigdelset(&set, SIGFPE);
+    sigdelset(&set, SIGSEGV);
+    sigdelset(&set, SIGBUS);
+    (void) pthread_sigmask(SIG_BLOCK, &set, NULL);
 
     recsys_generation_close(&g->gen);
     ngx_free(g->target.data);
     ngx_free(g);
+
+    return NULL;
 }
 
 
 void
 ngx_http_recsys_index_close(ngx_http_recsys_catalog_t *catalog)
 {
-    if (catalog->current) {
-        ngx_http_recsys_index_release(catalog->current);
-        catalog->current = NULL;
+    ngx_http_recsys_gen_t  *g;
+
+    g = catalog->current;
+    catalog->current = NULL;
+
+    if (g == NULL) {
+        return;
+    }
+
+    /* the process exits: no thread that exit could cut short */
+    if (--g->refs == 0) {
+        (void) ngx_http_recsys_index_unmap(g);
     }
 }
 

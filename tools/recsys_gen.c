@@ -3,7 +3,7 @@
  *
  *   recsys-gen demo                      the demo catalog, dimension 32
  *   recsys-gen synthetic N D [seed]      N clustered items, dimension D
- *   recsys-gen tamper DIR list-size|index-type
+ *   recsys-gen tamper DIR list-size|index-type|list-type
  *                                        damages index.faiss of generation
  *                                        DIR behind its checksums, for tests
  *
@@ -316,7 +316,8 @@ main(int argc, char **argv)
  * sizes and checksums.  "list-size" makes the first list 2^32 vectors
  * longer than the file holds (a search scanning it leaves the mapping),
  * "index-type" names another IVF type ("IwFd", which FAISS reads
- * differently and fails on).
+ * differently), "list-type" an inverted-list type FAISS has no reader for
+ * (it throws half-way through, leaking what it read so far).
  */
 
 static int
@@ -359,6 +360,10 @@ recsys_gen_tamper(const char *dir, const char *what)
 
     } else if (strcmp(what, "index-type") == 0) {
         memcpy(data, "IwFd", 4);
+
+    } else if (strcmp(what, "list-type") == 0) {
+        /* "ilar", nlist, code size and the sizes' kind come before them */
+        memcpy(data + l.sizes_offset - 24, "ilXX", 4);
 
     } else {
         recsys_gen_usage();
@@ -427,7 +432,7 @@ recsys_gen_usage(void)
     fprintf(stderr,
             "usage: recsys-gen demo\n"
             "       recsys-gen synthetic N D [seed]\n"
-            "       recsys-gen tamper DIR list-size|index-type\n"
+            "       recsys-gen tamper DIR list-size|index-type|list-type\n"
             "writes a deterministic JSON Lines catalog to stdout; tamper "
             "damages\nindex.faiss of generation directory DIR behind its "
             "checksums (tests)\n");
