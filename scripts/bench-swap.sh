@@ -318,9 +318,18 @@ print("failed requests (non-2xx + socket errors): %d" % total_failed)
 sys.exit(1 if total_failed else 0)
 END
 
-python3 - "$out/probe.tsv" "$PROBE_INTERVAL" "$N" "$D" "$WORKERS" <<'END' \
-    | tee -a "$out/results.txt" || rc=1
+python3 - "$out/probe.tsv" "$PROBE_INTERVAL" "$N" "$D" "$WORKERS" \
+    "$out/prefix/logs/error.log" <<'END' | tee -a "$out/results.txt" || rc=1
+import re
 import sys
+
+# what opening each generation cost each worker, from its notice line
+opened = {}
+for line in open(sys.argv[6], errors="replace"):
+    m = re.search(r" (\d+)#\d+: .*serving generation (\d+) .*opened in "
+                  r"(\d+) us", line)
+    if m:
+        opened[(m.group(1), m.group(2))] = int(m.group(3))
 
 rows = []
 for line in open(sys.argv[1]):
@@ -349,9 +358,9 @@ print("steady state (no build): %d requests, p50 %s ms, p99 %s ms; while "
       (len(steady), ms(p50), ms(pct(steady, 0.99)), ms(pct(building, 0.5)),
        ms(pct(building, 0.99))))
 print()
-fmt = "%-10s %-8s %9s %9s %9s %12s %12s"
+fmt = "%-10s %-8s %9s %9s %9s %8s %12s %12s"
 print(fmt % ("generation", "worker", "first ms", "p50 ms", "diff ms",
-             "prior p50 ms", "next 10 max"))
+             "open ms", "prior p50 ms", "next 10 max"))
 
 worst = None
 by_pid = {}
@@ -367,15 +376,19 @@ for pid, rs in by_pid.items():
         nxt = max([x[5] for x in rs[i + 1:i + 11]] or [0])
         diff = first - p50
         worst = diff if worst is None or diff > worst else worst
+        op = opened.get((pid, rs[i][3]))
         lines.append((int(rs[i][3]) if rs[i][3].isdigit() else 0, pid,
-                      first, diff, prior, nxt))
-for g, pid, first, diff, prior, nxt in sorted(lines):
-    print(fmt % (g, pid, ms(first), ms(p50), ms(diff), ms(prior), ms(nxt)))
+                      first, diff, "-" if op is None else ms(op), prior,
+                      nxt))
+for g, pid, first, diff, op, prior, nxt in sorted(lines):
+    print(fmt % (g, pid, ms(first), ms(p50), ms(diff), op, ms(prior),
+                 ms(nxt)))
 
 bad = len(rows) - len(ok)
 print()
-print("diff: first request minus the steady p50; prior p50: that worker's "
-      "last 50 requests before the switch (while building)")
+print("diff: first request minus the steady p50; open: what opening the "
+      "generation took inside it (the worker's notice line); prior p50: "
+      "that worker's last 50 requests before the switch")
 if worst is not None:
     print("worst first-request difference: %s ms (bar: at most 2 ms)" %
           ms(worst))
