@@ -52,7 +52,8 @@ cleanup() {
     rm -rf "$tmp"
 }
 trap cleanup EXIT
-trap 'exit 1' INT TERM
+# a reader that goes away ("... | head") must not leave it installed
+trap 'exit 1' HUP INT PIPE TERM
 
 ok() { echo "deb-smoke: ok   $*"; }
 bad() { echo "deb-smoke: FAIL $*"; fails=$((fails + 1)); }
