@@ -85,6 +85,7 @@ typedef struct {
     ngx_uint_t                  full;
     uint64_t                    previous;   /* rollback: served before */
     time_t                      started;
+    ngx_str_t                   name;       /* the catalog's */
 } ngx_http_recsys_helper_job_t;
 
 
@@ -128,6 +129,7 @@ static ngx_int_t ngx_http_recsys_helper_start(
 static void ngx_http_recsys_helper_finish(
     ngx_http_recsys_helper_catalog_t *hc);
 static void *ngx_http_recsys_helper_thread(void *data);
+static void ngx_http_recsys_helper_phase(void *data, const char *phase);
 static int ngx_http_recsys_helper_rollback(ngx_http_recsys_helper_job_t *job);
 static void ngx_http_recsys_helper_record(ngx_http_recsys_helper_node_t *node,
     ngx_http_recsys_catalog_t *catalog, ngx_http_recsys_helper_job_t *job,
@@ -467,6 +469,9 @@ ngx_http_recsys_helper_start(ngx_http_recsys_helper_catalog_t *hc,
     job->opts.force_full = (int) full;
     job->opts.threads = (int) mc->threads;
     job->opts.cancel = &hc->node->cancel;
+    job->opts.phase = ngx_http_recsys_helper_phase;
+    job->opts.data = job;
+    job->name = hc->catalog->name;
     job->nice = mc->nice;
     job->lock = lock;
     job->id = id;
@@ -803,6 +808,24 @@ ngx_http_recsys_helper_record(ngx_http_recsys_helper_node_t *node,
     (void) recsys_schedule_failure(mc, &st->sched,
                                    ngx_http_recsys_helper_now_ms(),
                                    job->full != 0, (uint32_t) ngx_random());
+}
+
+
+/*
+ * On the build thread: a debug line as each build phase starts, written
+ * as nginx's thread pools write theirs.
+ */
+
+static void
+ngx_http_recsys_helper_phase(void *data, const char *phase)
+{
+#if (NGX_DEBUG)
+    ngx_http_recsys_helper_job_t  *job = data;
+
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
+                   "recsys helper \"%V\": build %uL: %s", &job->name,
+                   job->id, phase);
+#endif
 }
 
 

@@ -18,9 +18,7 @@
 #include "recsys_time.h"
 
 
-#define NGX_HTTP_RECSYS_METRICS_ENDPOINTS   5     /* NGX_HTTP_RECSYS_* + 1 */
 #define NGX_HTTP_RECSYS_METRICS_CLASSES     5     /* 1xx .. 5xx */
-#define NGX_HTTP_RECSYS_METRICS_STRATEGIES  4
 #define NGX_HTTP_RECSYS_METRICS_BUCKETS     16    /* finite buckets, max */
 
 /* room every printf gets, on top of the longest catalog label */
@@ -60,8 +58,9 @@ typedef struct {
 /* one catalog's counters, found by name again after a reload */
 struct ngx_http_recsys_metrics_node_s {
     ngx_http_recsys_metrics_node_t  *next;
-    ngx_http_recsys_metrics_ep_t     ep[NGX_HTTP_RECSYS_METRICS_ENDPOINTS];
-    ngx_http_recsys_metrics_hist_t   search[NGX_HTTP_RECSYS_METRICS_STRATEGIES];
+    ngx_http_recsys_metrics_ep_t     ep[NGX_HTTP_RECSYS_ENDPOINTS];
+    /* by strategy - 1: NGX_HTTP_RECSYS_NO_STRATEGY is never timed */
+    ngx_http_recsys_metrics_hist_t   search[NGX_HTTP_RECSYS_STRATEGIES - 1];
     ngx_atomic_t                     fallbacks;
     ngx_atomic_t                     rebuilds[2];    /* success, failure */
     ngx_http_recsys_metrics_hist_t   rebuild;
@@ -153,7 +152,6 @@ static void ngx_http_recsys_metrics_observe(ngx_http_recsys_metrics_hist_t *h,
     const ngx_http_recsys_metrics_buckets_t *bk, uint64_t us);
 static ngx_http_recsys_metrics_node_t *ngx_http_recsys_metrics_node(
     ngx_http_recsys_metrics_main_conf_t *mmcf, ngx_str_t *name);
-static ngx_int_t ngx_http_recsys_metrics_strategy(const char *strategy);
 static ngx_int_t ngx_http_recsys_metrics_init_zone(ngx_shm_zone_t *shm_zone,
     void *data);
 static void *ngx_http_recsys_metrics_create_main_conf(ngx_conf_t *cf);
@@ -223,18 +221,6 @@ ngx_module_t  ngx_http_recsys_metrics_module = {
 
 static ngx_str_t  ngx_http_recsys_metrics_zone_name =
     ngx_string("recsys_metrics");
-
-
-/* indexed by NGX_HTTP_RECSYS_*; 0 is never counted */
-static const char  *ngx_http_recsys_metrics_endpoints[] = {
-    NULL, "similar", "recommendations", "search", "popular"
-};
-
-
-/* the strategies a content handler reports, in its own words */
-static const char  *ngx_http_recsys_metrics_strategies[] = {
-    "similar", "vector", "history", "popular"
-};
 
 
 static const ngx_http_recsys_metrics_family_t
@@ -425,7 +411,7 @@ ngx_http_recsys_metrics_requests(ngx_http_recsys_metrics_out_t *out,
     for (i = 0; i < n; i++) {
         node = mmcf->nodes[i];
 
-        for (e = 1; e < NGX_HTTP_RECSYS_METRICS_ENDPOINTS; e++) {
+        for (e = 1; e < NGX_HTTP_RECSYS_ENDPOINTS; e++) {
             for (c = 0; c < NGX_HTTP_RECSYS_METRICS_CLASSES; c++) {
                 v = node->ep[e].requests[c];
 
@@ -435,9 +421,9 @@ ngx_http_recsys_metrics_requests(ngx_http_recsys_metrics_out_t *out,
                 }
 
                 ngx_http_recsys_metrics_printf(out,
-                    "recsys_requests_total{catalog=\"%V\",endpoint=\"%s\","
+                    "recsys_requests_total{catalog=\"%V\",endpoint=\"%V\","
                     "code=\"%uixx\"} %uA\n", &labels[i],
-                    ngx_http_recsys_metrics_endpoints[e], c + 1, v);
+                    &ngx_http_recsys_endpoint_names[e], c + 1, v);
             }
         }
     }
@@ -447,10 +433,10 @@ ngx_http_recsys_metrics_requests(ngx_http_recsys_metrics_out_t *out,
                                    "Items returned in successful answers.");
 
     for (i = 0; i < n; i++) {
-        for (e = 1; e < NGX_HTTP_RECSYS_METRICS_ENDPOINTS; e++) {
+        for (e = 1; e < NGX_HTTP_RECSYS_ENDPOINTS; e++) {
             ngx_http_recsys_metrics_printf(out,
-                "recsys_items_returned_total{catalog=\"%V\",endpoint=\"%s\"}"
-                " %uA\n", &labels[i], ngx_http_recsys_metrics_endpoints[e],
+                "recsys_items_returned_total{catalog=\"%V\",endpoint=\"%V\"}"
+                " %uA\n", &labels[i], &ngx_http_recsys_endpoint_names[e],
                 mmcf->nodes[i]->ep[e].items);
         }
     }
@@ -460,10 +446,10 @@ ngx_http_recsys_metrics_requests(ngx_http_recsys_metrics_out_t *out,
                                    "Successful answers with no item.");
 
     for (i = 0; i < n; i++) {
-        for (e = 1; e < NGX_HTTP_RECSYS_METRICS_ENDPOINTS; e++) {
+        for (e = 1; e < NGX_HTTP_RECSYS_ENDPOINTS; e++) {
             ngx_http_recsys_metrics_printf(out,
-                "recsys_zero_results_total{catalog=\"%V\",endpoint=\"%s\"}"
-                " %uA\n", &labels[i], ngx_http_recsys_metrics_endpoints[e],
+                "recsys_zero_results_total{catalog=\"%V\",endpoint=\"%V\"}"
+                " %uA\n", &labels[i], &ngx_http_recsys_endpoint_names[e],
                 mmcf->nodes[i]->ep[e].zero);
         }
     }
@@ -495,9 +481,9 @@ ngx_http_recsys_metrics_histograms(ngx_http_recsys_metrics_out_t *out,
                                    "its log phase.");
 
     for (i = 0; i < n; i++) {
-        for (e = 1; e < NGX_HTTP_RECSYS_METRICS_ENDPOINTS; e++) {
-            ngx_sprintf(extra, ",endpoint=\"%s\"%Z",
-                        ngx_http_recsys_metrics_endpoints[e]);
+        for (e = 1; e < NGX_HTTP_RECSYS_ENDPOINTS; e++) {
+            ngx_sprintf(extra, ",endpoint=\"%V\"%Z",
+                        &ngx_http_recsys_endpoint_names[e]);
 
             ngx_http_recsys_metrics_histogram(out,
                                      "recsys_request_duration_seconds",
@@ -514,9 +500,9 @@ ngx_http_recsys_metrics_histograms(ngx_http_recsys_metrics_out_t *out,
                                    "by strategy.");
 
     for (i = 0; i < n; i++) {
-        for (e = 0; e < NGX_HTTP_RECSYS_METRICS_STRATEGIES; e++) {
-            ngx_sprintf(extra, ",strategy=\"%s\"%Z",
-                        ngx_http_recsys_metrics_strategies[e]);
+        for (e = 0; e < NGX_HTTP_RECSYS_STRATEGIES - 1; e++) {
+            ngx_sprintf(extra, ",strategy=\"%V\"%Z",
+                        &ngx_http_recsys_strategy_names[e + 1]);
 
             ngx_http_recsys_metrics_histogram(out,
                                       "recsys_search_duration_seconds",
@@ -954,7 +940,6 @@ static ngx_int_t
 ngx_http_recsys_metrics_log_handler(ngx_http_request_t *r)
 {
     uint64_t                              us;
-    ngx_int_t                             s;
     ngx_msec_int_t                        ms;
     ngx_uint_t                            status, e;
     ngx_time_t                           *tp;
@@ -966,7 +951,7 @@ ngx_http_recsys_metrics_log_handler(ngx_http_request_t *r)
 
     if (st == NULL
         || st->endpoint == 0
-        || st->endpoint >= NGX_HTTP_RECSYS_METRICS_ENDPOINTS)
+        || st->endpoint >= NGX_HTTP_RECSYS_ENDPOINTS)
     {
         return NGX_OK;
     }
@@ -1014,11 +999,8 @@ ngx_http_recsys_metrics_log_handler(ngx_http_request_t *r)
         return NGX_OK;
     }
 
-    s = ngx_http_recsys_metrics_strategy(
-            (char *) ngx_http_recsys_strategy_names[st->strategy].data);
-
-    if (s != NGX_ERROR) {
-        ngx_http_recsys_metrics_observe(&node->search[s],
+    if (st->strategy < NGX_HTTP_RECSYS_STRATEGIES) {
+        ngx_http_recsys_metrics_observe(&node->search[st->strategy - 1],
                                       &ngx_http_recsys_metrics_search_buckets,
                                       st->retrieve_us);
     }
@@ -1078,21 +1060,6 @@ ngx_http_recsys_metrics_node(ngx_http_recsys_metrics_main_conf_t *mmcf,
     return NULL;
 }
 
-
-static ngx_int_t
-ngx_http_recsys_metrics_strategy(const char *strategy)
-{
-    ngx_int_t  i;
-
-    for (i = 0; i < NGX_HTTP_RECSYS_METRICS_STRATEGIES; i++) {
-        if (ngx_strcmp(strategy, ngx_http_recsys_metrics_strategies[i]) == 0)
-        {
-            return i;
-        }
-    }
-
-    return NGX_ERROR;
-}
 
 
 time_t

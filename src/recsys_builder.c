@@ -136,6 +136,7 @@ static uint32_t recsys_build_auto_nlist(uint64_t n, uint32_t nprobe);
 static void recsys_build_warn(recsys_build_result_t *res, const char *fmt,
     ...) __attribute__((format(printf, 2, 3)));
 static int recsys_build_verify(recsys_build_ctx_t *ctx, const char *tmp);
+static void recsys_build_phase(recsys_build_ctx_t *ctx, const char *phase);
 
 
 void
@@ -279,6 +280,8 @@ recsys_build_ex(const recsys_catalog_t *c, const recsys_build_opts_t *o,
         goto done;
     }
 
+    recsys_build_phase(&ctx, "reading the source");
+
     if (c->source.type == RECSYS_SOURCE_POSTGRESQL) {
         rc = recsys_build_pg(&ctx, prev);
 
@@ -353,6 +356,8 @@ recsys_build_ex(const recsys_catalog_t *c, const recsys_build_opts_t *o,
         goto done;
     }
 
+    recsys_build_phase(&ctx, "writing the generation");
+
     if (recsys_build_generation(&ctx, tmp, generation, res->factory, nlist,
                                 start)
         != 0)
@@ -373,6 +378,8 @@ recsys_build_ex(const recsys_catalog_t *c, const recsys_build_opts_t *o,
         goto done;
     }
 
+    recsys_build_phase(&ctx, "publishing");
+
     if (recsys_publish(dir, tmp, generation, res->error, sizeof(res->error))
         != 0)
     {
@@ -380,6 +387,7 @@ recsys_build_ex(const recsys_catalog_t *c, const recsys_build_opts_t *o,
     }
 
     tmp[0] = '\0';
+    recsys_build_phase(&ctx, "pruning");
     res->nunpruned = recsys_prune(dir, generation, c->index.keep,
                                   res->unpruned, RECSYS_BUILD_UNPRUNED);
     res->generation = generation;
@@ -1195,11 +1203,11 @@ recsys_build_item(recsys_build_ctx_t *ctx, cJSON *root)
 
     if (recsys_items_writer_add(ctx->writer, &it, werr, sizeof(werr)) != 0) {
         recsys_build_line_error(ctx, "%s", werr);
-        free(attrs);
+        cJSON_free(attrs);
         return -1;
     }
 
-    free(attrs);
+    cJSON_free(attrs);
 
     ctx->rows++;
 
@@ -1392,6 +1400,8 @@ recsys_build_generation(recsys_build_ctx_t *ctx, const char *tmp,
     }
 
     snprintf(path, sizeof(path), "%s/%s", tmp, RECSYS_INDEX_FILE);
+
+    recsys_build_phase(ctx, "training and filling the index");
 
     if (recsys_build_index(ctx, factory, nlist, path) != 0) {
         return -1;
@@ -1794,6 +1804,15 @@ recsys_build_auto_nlist(uint64_t n, uint32_t nprobe)
     }
 
     return nlist;
+}
+
+
+static void
+recsys_build_phase(recsys_build_ctx_t *ctx, const char *phase)
+{
+    if (ctx->opts->phase != NULL) {
+        ctx->opts->phase(ctx->opts->data, phase);
+    }
 }
 
 

@@ -50,6 +50,10 @@ typedef struct {
     int                 threads;        /* > 0 caps OpenMP threads; 0:
                                            maintenance.threads */
     volatile int       *cancel;         /* non-zero: stop, publish nothing */
+
+    /* called on the building thread as each phase starts, if set */
+    void              (*phase)(void *data, const char *phase);
+    void               *data;
 } recsys_build_opts_t;
 
 

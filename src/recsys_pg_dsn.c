@@ -21,6 +21,7 @@
 #include <libpq-fe.h>
 
 #include "recsys_pg_dsn.h"
+#include "recsys_string.h"
 
 
 #define RECSYS_PG_DSN_PCT     1         /* percent-encoded (URI) */
@@ -109,7 +110,6 @@ static int recsys_pg_space(char c);
 static int recsys_pg_pct_valid(const char *s, size_t len);
 static size_t recsys_pg_unescape(const char *s, size_t len, int form,
     char *out);
-static int recsys_pg_hex(char c);
 static void recsys_pg_replace(char *msg, size_t size, const char *secret,
     size_t len);
 
@@ -895,8 +895,8 @@ recsys_pg_pct_valid(const char *s, size_t len)
             continue;
         }
 
-        if (i + 2 >= len || recsys_pg_hex(s[i + 1]) == -1
-            || recsys_pg_hex(s[i + 2]) == -1
+        if (i + 2 >= len || recsys_hex_value((unsigned char) s[i + 1]) == -1
+            || recsys_hex_value((unsigned char) s[i + 2]) == -1
             || (s[i + 1] == '0' && s[i + 2] == '0'))
         {
             return 0;
@@ -921,8 +921,9 @@ recsys_pg_unescape(const char *s, size_t len, int form, char *out)
     if (form == RECSYS_PG_DSN_PCT) {
         for (i = 0; i < len; i++) {
             if (s[i] == '%' && i + 2 < len) {
-                out[n++] = (char) (recsys_pg_hex(s[i + 1]) * 16
-                                   + recsys_pg_hex(s[i + 2]));
+                out[n++] = (char)
+                    (recsys_hex_value((unsigned char) s[i + 1]) * 16
+                     + recsys_hex_value((unsigned char) s[i + 2]));
                 i += 2;
 
             } else {
@@ -959,20 +960,6 @@ recsys_pg_unescape(const char *s, size_t len, int form, char *out)
     return n;
 }
 
-
-static int
-recsys_pg_hex(char c)
-{
-    char  lower;
-
-    lower = (char) (c | 0x20);
-
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-
-    return (lower >= 'a' && lower <= 'f') ? lower - 'a' + 10 : -1;
-}
 
 
 /* replaces each occurrence by "***"; what no longer fits is cut off */

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "recsys_sha256.h"
+#include "recsys_string.h"
 
 
 #define RECSYS_ROTR(x, n)  (((x) >> (n)) | ((x) << (32 - (n))))
@@ -22,7 +23,6 @@
 
 
 static void recsys_sha256_block(recsys_sha256_t *ctx, const uint8_t *p);
-static int recsys_hex_value(char c);
 
 
 /* the first 32 bits of the fractional parts of the cube roots of primes */
@@ -161,8 +161,8 @@ recsys_sha256_from_hex(const char *hex, size_t len,
     }
 
     for (i = 0; i < RECSYS_SHA256_LEN; i++) {
-        hi = recsys_hex_value(hex[2 * i]);
-        lo = recsys_hex_value(hex[2 * i + 1]);
+        hi = recsys_hex_value((unsigned char) hex[2 * i]);
+        lo = recsys_hex_value((unsigned char) hex[2 * i + 1]);
 
         if (hi < 0 || lo < 0) {
             return -1;
@@ -179,12 +179,11 @@ void
 recsys_sha256_to_hex(const uint8_t digest[RECSYS_SHA256_LEN],
     char hex[RECSYS_SHA256_HEX_LEN])
 {
-    size_t             i;
-    static const char  digits[] = "0123456789abcdef";
+    size_t  i;
 
     for (i = 0; i < RECSYS_SHA256_LEN; i++) {
-        hex[2 * i] = digits[digest[i] >> 4];
-        hex[2 * i + 1] = digits[digest[i] & 0x0f];
+        hex[2 * i] = recsys_hex_digits[digest[i] >> 4];
+        hex[2 * i + 1] = recsys_hex_digits[digest[i] & 0x0f];
     }
 }
 
@@ -236,23 +235,4 @@ recsys_sha256_block(recsys_sha256_t *ctx, const uint8_t *p)
     ctx->state[5] += f;
     ctx->state[6] += g;
     ctx->state[7] += h;
-}
-
-
-static int
-recsys_hex_value(char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-
-    return -1;
 }

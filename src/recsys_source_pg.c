@@ -80,7 +80,7 @@ typedef struct {
     const char         *id;
     int                 id_len;
     char                idbuf[64];
-    char               *attrs;          /* the row's, compact, malloc'ed */
+    char               *attrs;          /* the row's, compact, cJSON's */
 } recsys_pg_ctx_t;
 
 
@@ -257,7 +257,7 @@ done:
     free(base);
     free(select);
     free(ctx.vec);
-    free(ctx.attrs);
+    cJSON_free(ctx.attrs);
 
     if (rc != 0) {
         snprintf(err, errlen, "postgresql: %s", msg);
@@ -714,7 +714,7 @@ recsys_pg_decode(recsys_pg_ctx_t *ctx, PGresult *res, int row)
 
     rc = ctx->r->row(ctx->r->data, &r, cberr, sizeof(cberr));
 
-    free(ctx->attrs);
+    cJSON_free(ctx->attrs);
     ctx->attrs = NULL;
 
     if (rc != 0) {

@@ -31,9 +31,9 @@
 #include <faiss/c_api/IndexIVF_c.h>
 #include <faiss/c_api/IndexIVFFlat_c.h>
 #include <faiss/c_api/IndexScalarQuantizer_c.h>
-#include <faiss/c_api/error_c.h>
 
 #include "recsys_catalog.h"
+#include "recsys_faiss.h"
 #include "recsys_generation.h"
 #include "recsys_time.h"
 
@@ -260,7 +260,7 @@ recsys_recall_run(const recsys_generation_t *g, uint64_t queries,
 
         if (faiss_Index_search(g->index, 1, q, kk, dist, labels) != 0) {
             fprintf(stderr, "recsys-recall: faiss search: %s\n",
-                    faiss_get_last_error());
+                    recsys_faiss_error());
             goto done;
         }
 
@@ -463,7 +463,7 @@ recsys_recall_codec(const recsys_generation_t *g,
 failed:
 
     fprintf(stderr, "recsys-recall: %s: %s\n", codec->name,
-            faiss_get_last_error() ? faiss_get_last_error() : "failed");
+            recsys_faiss_error());
 
 done:
 
@@ -498,7 +498,7 @@ recsys_recall_preassigned(FaissIndexIVF *ivf, const float *q, uint32_t kk,
            != 0)
     {
         fprintf(stderr, "recsys-recall: faiss search: %s\n",
-                faiss_get_last_error());
+                recsys_faiss_error());
         return -1;
     }
 

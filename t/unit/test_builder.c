@@ -486,6 +486,13 @@ test_build_ivf_l2(void **state)
     assert_string_equal(res.factory, "IVF20,Flat");
     assert_int_equal(res.generation, 2);
 
+    /* said in the result, for the caller to log: never on stderr */
+    assert_int_equal(res.nwarnings, 1);
+    assert_string_equal(res.warnings[0], "factory \"IVF64,Flat\" asks for "
+                        "64 lists but there are only 20 items, using "
+                        "\"IVF20,Flat\"");
+    assert_int_equal(res.nunpruned, 0);
+
     /* PQ needs m to divide the dimension */
     c.index.factory = (char *) "IVF2,PQ3";
     assert_int_equal(recsys_build(&c, 1, &res), -1);
