@@ -323,13 +323,15 @@ python3 - "$out/probe.tsv" "$PROBE_INTERVAL" "$N" "$D" "$WORKERS" \
 import re
 import sys
 
-# what opening each generation cost each worker, from its notice line
+# what opening each generation cost each worker, from its notice lines;
+# the first one, at start, precedes the probe
 opened = {}
 for line in open(sys.argv[6], errors="replace"):
     m = re.search(r" (\d+)#\d+: .*serving generation (\d+) .*opened in "
                   r"(\d+) us", line)
     if m:
-        opened[(m.group(1), m.group(2))] = int(m.group(3))
+        opened.setdefault((m.group(1), m.group(2)), []).append(
+            int(m.group(3)))
 
 rows = []
 for line in open(sys.argv[1]):
@@ -376,11 +378,14 @@ for pid, rs in by_pid.items():
         nxt = max([x[5] for x in rs[i + 1:i + 11]] or [0])
         diff = first - p50
         worst = diff if worst is None or diff > worst else worst
-        op = opened.get((pid, rs[i][3]))
+        # the n-th switch of a worker to a generation: its n-th notice
+        ops = opened.get((pid, rs[i][3])) or [None]
+        op = ops.pop(0) if len(ops) > 1 else ops[0]
         lines.append((int(rs[i][3]) if rs[i][3].isdigit() else 0, pid,
                       first, diff, "-" if op is None else ms(op), prior,
                       nxt))
-for g, pid, first, diff, op, prior, nxt in sorted(lines):
+for g, pid, first, diff, op, prior, nxt in sorted(lines,
+                                                  key=lambda x: x[:2]):
     print(fmt % (g, pid, ms(first), ms(p50), ms(diff), op, ms(prior),
                  ms(nxt)))
 
