@@ -15,6 +15,7 @@
 
 #include "ngx_http_recsys_module.h"
 #include "ngx_http_recsys_limit.h"
+#include "ngx_http_recsys_response.h"
 #include "recsys_gcra.h"
 #include "recsys_request.h"
 #include "recsys_sha256.h"
@@ -149,8 +150,6 @@ static void ngx_http_recsys_limit_rbtree_insert_value(ngx_rbtree_node_t *temp,
 static void ngx_http_recsys_limit_expire(ngx_http_recsys_limit_zone_t *zone,
     uint64_t now, ngx_uint_t deep, uint64_t *wait);
 static ngx_int_t ngx_http_recsys_limit_header_filter(ngx_http_request_t *r);
-static ngx_int_t ngx_http_recsys_limit_add_header(ngx_http_request_t *r,
-    char *name, ngx_str_t *value);
 static ngx_int_t ngx_http_recsys_limit_status_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_recsys_limit_init_zone(ngx_shm_zone_t *shm_zone,
@@ -1066,15 +1065,14 @@ ngx_http_recsys_limit_header_filter(ngx_http_request_t *r)
     }
 
     if (ctx->policy.len
-        && ngx_http_recsys_limit_add_header(r, "RateLimit-Policy",
-                                            &ctx->policy)
+        && ngx_http_recsys_add_header(r, "RateLimit-Policy", &ctx->policy)
            != NGX_OK)
     {
         return NGX_ERROR;
     }
 
     if (ctx->limit.len
-        && ngx_http_recsys_limit_add_header(r, "RateLimit", &ctx->limit)
+        && ngx_http_recsys_add_header(r, "RateLimit", &ctx->limit)
            != NGX_OK)
     {
         return NGX_ERROR;
@@ -1089,9 +1087,7 @@ ngx_http_recsys_limit_header_filter(ngx_http_request_t *r)
         value.data = p;
         value.len = ngx_sprintf(p, "%T", ctx->retry_after) - p;
 
-        if (ngx_http_recsys_limit_add_header(r, "Retry-After", &value)
-            != NGX_OK)
-        {
+        if (ngx_http_recsys_add_header(r, "Retry-After", &value) != NGX_OK) {
             return NGX_ERROR;
         }
     }
@@ -1100,24 +1096,6 @@ ngx_http_recsys_limit_header_filter(ngx_http_request_t *r)
 }
 
 
-static ngx_int_t
-ngx_http_recsys_limit_add_header(ngx_http_request_t *r, char *name,
-    ngx_str_t *value)
-{
-    ngx_table_elt_t  *h;
-
-    h = ngx_list_push(&r->headers_out.headers);
-    if (h == NULL) {
-        return NGX_ERROR;
-    }
-
-    h->hash = 1;
-    h->key.data = (u_char *) name;
-    h->key.len = ngx_strlen(name);
-    h->value = *value;
-
-    return NGX_OK;
-}
 
 
 static ngx_int_t

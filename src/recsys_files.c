@@ -197,7 +197,7 @@ recsys_fsync_path(const char *path, char *err, size_t errlen)
 
 
 int
-recsys_fsync_dir(const char *dir, char *err, size_t errlen)
+recsys_fsync_dir(const char *dir, int file_mode, char *err, size_t errlen)
 {
     DIR            *d;
     char            path[RECSYS_PATH_MAX];
@@ -220,6 +220,13 @@ recsys_fsync_dir(const char *dir, char *err, size_t errlen)
 
         if (lstat(path, &st) != 0 || !S_ISREG(st.st_mode)) {
             continue;
+        }
+
+        if (file_mode >= 0 && chmod(path, (mode_t) file_mode) != 0) {
+            snprintf(err, errlen, "chmod \"%.400s\" failed: %s", path,
+                     strerror(errno));
+            closedir(d);
+            return -1;
         }
 
         if (recsys_fsync_path(path, err, errlen) != 0) {

@@ -36,8 +36,12 @@ int recsys_file_map(const char *path, const void **base, size_t *size,
 /* fsync a file or directory by path */
 int recsys_fsync_path(const char *path, char *err, size_t errlen);
 
-/* fsyncs every regular file in dir, then dir itself */
-int recsys_fsync_dir(const char *dir, char *err, size_t errlen);
+/*
+ * fsyncs every regular file in dir, then dir itself; a file_mode >= 0
+ * is given to each file first (chmod)
+ */
+int recsys_fsync_dir(const char *dir, int file_mode, char *err,
+    size_t errlen);
 
 /* creates path and its missing parents (mode 0755) */
 int recsys_mkdirs(const char *path, char *err, size_t errlen);

@@ -22,7 +22,6 @@
 static uint64_t recsys_rollback_target(const char *gens_dir,
     uint64_t current, const uint64_t *gens, size_t n);
 static int recsys_pid_alive(const char *s);
-static int recsys_read_only(const char *dir, char *err, size_t errlen);
 
 
 int
@@ -224,13 +223,12 @@ recsys_publish(const char *index_dir, const char *tmp_dir,
     char         target[64];
     struct stat  st;
 
-    /* a published generation is never written again: it is served mapped */
-    if (recsys_read_only(tmp_dir, err, errlen) != 0) {
-        return -1;
-    }
-
-    /* every file of the generation reaches the disk before it is named */
-    if (recsys_fsync_dir(tmp_dir, err, errlen) != 0) {
+    /*
+     * every file of the generation reaches the disk before it is named,
+     * read-only (0444): a published generation is served mapped and is
+     * never written again
+     */
+    if (recsys_fsync_dir(tmp_dir, 0444, err, errlen) != 0) {
         return -1;
     }
 
@@ -278,44 +276,6 @@ recsys_publish(const char *index_dir, const char *tmp_dir,
     }
 
     return recsys_set_current(index_dir, generation, err, errlen);
-}
-
-
-/* the files of a finished generation made read-only: 0444 */
-
-static int
-recsys_read_only(const char *dir, char *err, size_t errlen)
-{
-    DIR            *d;
-    char            path[RECSYS_PATH_MAX];
-    struct stat     st;
-    struct dirent  *de;
-
-    d = opendir(dir);
-    if (d == NULL) {
-        snprintf(err, errlen, "%.400s: opendir failed: %s", dir,
-                 strerror(errno));
-        return -1;
-    }
-
-    while ((de = readdir(d)) != NULL) {
-        if (recsys_path_join(path, sizeof(path), dir, de->d_name) != 0
-            || lstat(path, &st) != 0 || !S_ISREG(st.st_mode))
-        {
-            continue;
-        }
-
-        if (chmod(path, 0444) != 0) {
-            snprintf(err, errlen, "chmod \"%s\" failed: %s", path,
-                     strerror(errno));
-            closedir(d);
-            return -1;
-        }
-    }
-
-    closedir(d);
-
-    return 0;
 }
 
 
