@@ -146,7 +146,8 @@ recsys_file_sum(const char *dir, const char *name, recsys_file_sum_t *sum,
         return -1;
     }
 
-    strcpy(sum->name, name);
+    /* name may be sum->name itself when a sum is refreshed in place */
+    memmove(sum->name, name, strlen(name) + 1);
     sum->size = size;
     sum->checksum = recsys_checksum(base, size);
 

@@ -240,6 +240,32 @@ test_manifest(void **state)
 }
 
 
+/* a sum refreshed in place (recsys-gen tamper): name is sum->name itself */
+
+static void
+test_file_sum_in_place(void **state)
+{
+    char               dir[TEST_PATHLEN], path[TEST_PATHLEN];
+    char               err[RECSYS_ERRLEN];
+    recsys_file_sum_t  sum;
+    test_tmp_t        *t;
+
+    t = *state;
+    snprintf(dir, sizeof(dir), "%s", t->dir);
+    test_path(t, "items.bin", path);
+    test_write_bytes(path, "abcdef", 6);
+
+    memset(&sum, 0, sizeof(sum));
+    strcpy(sum.name, "items.bin");
+
+    assert_int_equal(recsys_file_sum(dir, sum.name, &sum, err, sizeof(err)),
+                     0);
+    assert_string_equal(sum.name, "items.bin");
+    assert_int_equal(sum.size, 6);
+    assert_true(sum.checksum == recsys_checksum("abcdef", 6));
+}
+
+
 int
 main(void)
 {
@@ -247,6 +273,8 @@ main(void)
         cmocka_unit_test(test_checksum),
         cmocka_unit_test(test_metric),
         cmocka_unit_test_setup_teardown(test_manifest, test_setup,
+                                        test_teardown),
+        cmocka_unit_test_setup_teardown(test_file_sum_in_place, test_setup,
                                         test_teardown),
     };
 
