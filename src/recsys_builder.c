@@ -104,6 +104,8 @@ static int recsys_build_changed(recsys_build_ctx_t *ctx, const char *id,
     size_t len);
 static void recsys_build_reset(recsys_build_ctx_t *ctx);
 static int recsys_build_reuse(recsys_build_ctx_t *ctx, const char *path);
+static const char *recsys_build_fill(recsys_build_ctx_t *ctx, FaissIndex *idx,
+    const char *path);
 static void recsys_build_manifest_source(recsys_build_ctx_t *ctx,
     recsys_manifest_t *m);
 static int recsys_build_cancelled(recsys_build_ctx_t *ctx);
@@ -849,6 +851,23 @@ recsys_build_reset(recsys_build_ctx_t *ctx)
 }
 
 
+/* every row into a trained index, then the index to path: NULL or the step */
+
+static const char *
+recsys_build_fill(recsys_build_ctx_t *ctx, FaissIndex *idx, const char *path)
+{
+    if (faiss_Index_add(idx, (idx_t) ctx->rows, ctx->vectors) != 0) {
+        return "add";
+    }
+
+    if (faiss_write_index_fname(idx, path) != 0) {
+        return "write";
+    }
+
+    return NULL;
+}
+
+
 /*
  * The incremental index: the previous index.faiss read into memory (not
  * mapped: it is modified), emptied with reset(), which keeps the trained
@@ -860,11 +879,16 @@ static int
 recsys_build_reuse(recsys_build_ctx_t *ctx, const char *path)
 {
     int          rc;
-    char         prev[4096 + 32];
+    char         prev[RECSYS_PATH_MAX];
     FaissIndex  *idx;
     const char  *what;
 
-    snprintf(prev, sizeof(prev), "%s/%s", ctx->prev->dir, RECSYS_INDEX_FILE);
+    if (recsys_path_join(prev, sizeof(prev), ctx->prev->dir,
+                         RECSYS_INDEX_FILE) != 0)
+    {
+        snprintf(ctx->err, ctx->errlen, "previous index path too long");
+        return -1;
+    }
 
     idx = NULL;
     what = "read";
@@ -878,13 +902,8 @@ recsys_build_reuse(recsys_build_ctx_t *ctx, const char *path)
         goto failed;
     }
 
-    what = "add";
-    if (faiss_Index_add(idx, (idx_t) ctx->rows, ctx->vectors) != 0) {
-        goto failed;
-    }
-
-    what = "write";
-    if (faiss_write_index_fname(idx, path) != 0) {
+    what = recsys_build_fill(ctx, idx, path);
+    if (what != NULL) {
         goto failed;
     }
 
@@ -1660,13 +1679,8 @@ recsys_build_index(recsys_build_ctx_t *ctx, const char *factory,
         goto failed;
     }
 
-    what = "add";
-    if (faiss_Index_add(idx, (idx_t) ctx->rows, ctx->vectors) != 0) {
-        goto failed;
-    }
-
-    what = "write";
-    if (faiss_write_index_fname(idx, path) != 0) {
+    what = recsys_build_fill(ctx, idx, path);
+    if (what != NULL) {
         goto failed;
     }
 
