@@ -15,6 +15,7 @@
 #include <cjson/cJSON.h>
 
 #include "ngx_http_recsys_module.h"
+#include "ngx_http_recsys_body.h"
 #include "ngx_http_recsys_helper.h"
 #include "recsys_json.h"
 #include "recsys_request.h"
@@ -184,11 +185,8 @@ ngx_http_recsys_admin_handler(ngx_http_request_t *r)
                 return ngx_http_recsys_send_status(r, rc);
             }
 
-            return ngx_http_recsys_send_error(r,
-                                        NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
-                                        "body_too_large",
-                                        "the body is larger than %d bytes",
-                                        NGX_HTTP_RECSYS_ADMIN_MAX_BODY);
+            return ngx_http_recsys_body_too_large(r,
+                                            NGX_HTTP_RECSYS_ADMIN_MAX_BODY);
         }
 
         rc = ngx_http_read_client_request_body(r,
@@ -315,77 +313,37 @@ failed:
 static void
 ngx_http_recsys_admin_body(ngx_http_request_t *r)
 {
-    u_char       *p, *body;
-    off_t         len, size;
-    cJSON        *root, *full;
-    ssize_t       n;
-    ngx_int_t     rc;
-    ngx_buf_t    *b;
-    ngx_uint_t    want_full;
-    ngx_chain_t  *cl;
-
-    len = 0;
-
-    if (r->request_body) {
-        for (cl = r->request_body->bufs; cl; cl = cl->next) {
-            b = cl->buf;
-            len += b->in_file ? b->file_last - b->file_pos
-                              : b->last - b->pos;
-        }
-    }
+    u_char      *p, *end;
+    cJSON       *root, *full;
+    ngx_int_t    rc;
+    ngx_str_t    body;
+    ngx_uint_t   want_full;
 
     /* a chunked body has no length to check up front */
-    if (len > NGX_HTTP_RECSYS_ADMIN_MAX_BODY) {
-        rc = ngx_http_recsys_send_error(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
-                                        "body_too_large",
-                                        "the body is larger than %d bytes",
-                                        NGX_HTTP_RECSYS_ADMIN_MAX_BODY);
+    rc = ngx_http_recsys_body_get(r, NGX_HTTP_RECSYS_ADMIN_MAX_BODY, &body);
+
+    if (rc == NGX_DECLINED) {
+        rc = ngx_http_recsys_body_too_large(r, NGX_HTTP_RECSYS_ADMIN_MAX_BODY);
+    }
+
+    if (rc != NGX_OK) {
         ngx_http_finalize_request(r, rc);
         return;
     }
 
-    body = ngx_pnalloc(r->pool, len + 1);
-    if (body == NULL) {
-        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
-    }
-
-    p = body;
-
-    for (cl = r->request_body ? r->request_body->bufs : NULL; cl;
-         cl = cl->next)
-    {
-        b = cl->buf;
-
-        if (b->in_file) {
-            size = b->file_last - b->file_pos;
-            n = ngx_read_file(b->file, p, size, b->file_pos);
-
-            if (n != size) {
-                ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-                return;
-            }
-
-            p += size;
-
-        } else {
-            p = ngx_cpymem(p, b->pos, b->last - b->pos);
-        }
-    }
-
-    *p = '\0';
-
     want_full = 0;
 
+    end = body.data + body.len;
+
     /* only spaces (or nothing): the defaults; a NUL is no space */
-    for (p = body; p < body + len; p++) {
+    for (p = body.data; p < end; p++) {
         if (*p != ' ' && *p != '\t' && *p != '\r' && *p != '\n') {
             break;
         }
     }
 
-    if (p < body + len) {
-        root = recsys_json_parse_strict((char *) body, (size_t) len);
+    if (p < end) {
+        root = recsys_json_parse_strict((char *) body.data, body.len);
 
         if (root == NULL || !cJSON_IsObject(root)) {
             cJSON_Delete(root);
