@@ -164,6 +164,8 @@ static char *ngx_http_recsys_limit_zone(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_recsys_limit_tier(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static ngx_int_t ngx_http_recsys_limit_rate_burst(ngx_conf_t *cf,
+    ngx_str_t *value, recsys_gcra_policy_t *policy, ngx_uint_t *rate);
 static char *ngx_http_recsys_limit(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static ngx_http_recsys_limit_zone_t *ngx_http_recsys_limit_find_zone(
@@ -1321,7 +1323,7 @@ ngx_http_recsys_limit_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     u_char                             *p;
     ssize_t                             size;
-    ngx_int_t                           burst;
+    ngx_int_t                           rc;
     ngx_str_t                          *value, name, s;
     ngx_uint_t                          i, rate;
     ngx_shm_zone_t                     *shm_zone;
@@ -1412,32 +1414,13 @@ ngx_http_recsys_limit_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             continue;
         }
 
-        if (ngx_strncmp(value[i].data, "rate=", 5) == 0) {
-
-            if (recsys_gcra_parse_rate((char *) value[i].data + 5,
-                                       value[i].len - 5, &zone->policy)
-                != 0)
-            {
-                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "invalid rate \"%V\"", &value[i]);
-                return NGX_CONF_ERROR;
-            }
-
-            rate = 1;
-            continue;
+        rc = ngx_http_recsys_limit_rate_burst(cf, &value[i], &zone->policy,
+                                              &rate);
+        if (rc == NGX_ERROR) {
+            return NGX_CONF_ERROR;
         }
 
-        if (ngx_strncmp(value[i].data, "burst=", 6) == 0) {
-
-            burst = ngx_atoi(value[i].data + 6, value[i].len - 6);
-
-            if (burst == NGX_ERROR || burst > RECSYS_GCRA_MAX_BURST) {
-                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "invalid burst \"%V\"", &value[i]);
-                return NGX_CONF_ERROR;
-            }
-
-            zone->policy.burst = burst;
+        if (rc == NGX_OK) {
             continue;
         }
 
@@ -1504,7 +1487,7 @@ ngx_http_recsys_limit_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 static char *
 ngx_http_recsys_limit_tier(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
-    ngx_int_t                      burst;
+    ngx_int_t                      rc;
     ngx_str_t                     *value, name;
     ngx_uint_t                     i, key, rate;
     ngx_http_recsys_limit_tier_t  *tier, *tiers;
@@ -1569,32 +1552,13 @@ ngx_http_recsys_limit_tier(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             continue;
         }
 
-        if (ngx_strncmp(value[i].data, "rate=", 5) == 0) {
-
-            if (recsys_gcra_parse_rate((char *) value[i].data + 5,
-                                       value[i].len - 5, &tier->policy)
-                != 0)
-            {
-                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "invalid rate \"%V\"", &value[i]);
-                return NGX_CONF_ERROR;
-            }
-
-            rate = 1;
-            continue;
+        rc = ngx_http_recsys_limit_rate_burst(cf, &value[i], &tier->policy,
+                                              &rate);
+        if (rc == NGX_ERROR) {
+            return NGX_CONF_ERROR;
         }
 
-        if (ngx_strncmp(value[i].data, "burst=", 6) == 0) {
-
-            burst = ngx_atoi(value[i].data + 6, value[i].len - 6);
-
-            if (burst == NGX_ERROR || burst > RECSYS_GCRA_MAX_BURST) {
-                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "invalid burst \"%V\"", &value[i]);
-                return NGX_CONF_ERROR;
-            }
-
-            tier->policy.burst = burst;
+        if (rc == NGX_OK) {
             continue;
         }
 
@@ -1624,6 +1588,50 @@ ngx_http_recsys_limit_tier(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     return NGX_CONF_OK;
+}
+
+
+/*
+ * rate= and burst=, shared by recsys_limit_zone and recsys_limit_tier:
+ * NGX_DECLINED when the parameter is neither
+ */
+
+static ngx_int_t
+ngx_http_recsys_limit_rate_burst(ngx_conf_t *cf, ngx_str_t *value,
+    recsys_gcra_policy_t *policy, ngx_uint_t *rate)
+{
+    ngx_int_t  burst;
+
+    if (ngx_strncmp(value->data, "rate=", 5) == 0) {
+
+        if (recsys_gcra_parse_rate((char *) value->data + 5, value->len - 5,
+                                   policy)
+            != 0)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid rate \"%V\"", value);
+            return NGX_ERROR;
+        }
+
+        *rate = 1;
+        return NGX_OK;
+    }
+
+    if (ngx_strncmp(value->data, "burst=", 6) == 0) {
+
+        burst = ngx_atoi(value->data + 6, value->len - 6);
+
+        if (burst == NGX_ERROR || burst > RECSYS_GCRA_MAX_BURST) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid burst \"%V\"", value);
+            return NGX_ERROR;
+        }
+
+        policy->burst = burst;
+        return NGX_OK;
+    }
+
+    return NGX_DECLINED;
 }
 
 

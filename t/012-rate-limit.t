@@ -1022,3 +1022,40 @@ location = /t { recsys_limit zone=x; recsys_limit zone=x dry_run; }
 --- error_log
 [emerg]
 "recsys_limit" directive is duplicate
+
+
+
+=== TEST 37: bad burst in a zone
+--- http_config
+recsys_limit_zone $binary_remote_addr zone=x:1m rate=1r/s burst=1000001;
+--- config
+--- must_die
+--- error_log
+[emerg]
+invalid burst "burst=1000001"
+
+
+
+=== TEST 38: bad rate in a tier
+--- http_config
+recsys_limit_zone $http_x_api_key zone=x:1m rate=1r/s;
+recsys_limit_tier zone=x rate=10r/h
+    key_sha256=a6c1eaef9d5f23f4e13d9b574cbbe07ae877227d92be87d077005dc6776bcdcc;
+--- config
+--- must_die
+--- error_log
+[emerg]
+invalid rate "rate=10r/h"
+
+
+
+=== TEST 39: bad burst in a tier
+--- http_config
+recsys_limit_zone $http_x_api_key zone=x:1m rate=1r/s;
+recsys_limit_tier zone=x rate=10r/s burst=-1
+    key_sha256=a6c1eaef9d5f23f4e13d9b574cbbe07ae877227d92be87d077005dc6776bcdcc;
+--- config
+--- must_die
+--- error_log
+[emerg]
+invalid burst "burst=-1"
