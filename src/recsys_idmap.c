@@ -27,6 +27,8 @@ static int64_t recsys_idmap_lookup(const recsys_idmap_t *m, const char *id,
     size_t len, uint64_t *slot);
 static int recsys_idmap_grow_table(recsys_idmap_t *m);
 static int recsys_idmap_reserve(recsys_idmap_t *m, size_t len);
+static const char *recsys_idmap_row(const void *data, uint32_t i,
+    size_t *len);
 
 
 recsys_idmap_t *
@@ -162,9 +164,8 @@ recsys_idmap_lookup(const recsys_idmap_t *m, const char *id, size_t len,
 static int
 recsys_idmap_grow_table(recsys_idmap_t *m)
 {
-    size_t     len;
-    uint32_t   i, *slots;
-    uint64_t   s, mask;
+    uint32_t  *slots;
+    uint64_t   mask;
 
     mask = m->mask * 2 + 1;
 
@@ -173,9 +174,28 @@ recsys_idmap_grow_table(recsys_idmap_t *m)
         return -1;
     }
 
-    for (i = 0; i < m->count; i++) {
-        len = m->offsets[i + 1] - m->offsets[i];
-        s = recsys_id_hash(m->arena + m->offsets[i], len) & mask;
+    recsys_idmap_fill(slots, mask, m->count, recsys_idmap_row, m);
+
+    free(m->slots);
+    m->slots = slots;
+    m->mask = mask;
+
+    return 0;
+}
+
+
+void
+recsys_idmap_fill(uint32_t *slots, uint64_t mask, uint32_t n,
+    recsys_idmap_id_pt id, const void *data)
+{
+    size_t       len;
+    uint32_t     i;
+    uint64_t     s;
+    const char  *p;
+
+    for (i = 0; i < n; i++) {
+        p = id(data, i, &len);
+        s = recsys_id_hash(p, len) & mask;
 
         while (slots[s] != 0) {
             s = (s + 1) & mask;
@@ -183,12 +203,17 @@ recsys_idmap_grow_table(recsys_idmap_t *m)
 
         slots[s] = i + 1;
     }
+}
 
-    free(m->slots);
-    m->slots = slots;
-    m->mask = mask;
 
-    return 0;
+static const char *
+recsys_idmap_row(const void *data, uint32_t i, size_t *len)
+{
+    const recsys_idmap_t  *m = data;
+
+    *len = m->offsets[i + 1] - m->offsets[i];
+
+    return m->arena + m->offsets[i];
 }
 
 

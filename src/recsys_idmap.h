@@ -34,5 +34,17 @@ uint32_t recsys_idmap_count(const recsys_idmap_t *m);
 const char *recsys_idmap_id(const recsys_idmap_t *m, uint32_t index,
     size_t *len);
 
+/* the id of row i of data, for recsys_idmap_fill() */
+typedef const char *(*recsys_idmap_id_pt)(const void *data, uint32_t i,
+    size_t *len);
+
+/*
+ * Puts rows 0..n-1 into an empty table of mask + 1 slots the way the map
+ * and items.bin's id table hold them: row + 1, linear probing from
+ * recsys_id_hash() & mask.  The table has more slots than n.
+ */
+void recsys_idmap_fill(uint32_t *slots, uint64_t mask, uint32_t n,
+    recsys_idmap_id_pt id, const void *data);
+
 
 #endif /* _RECSYS_IDMAP_H_INCLUDED_ */

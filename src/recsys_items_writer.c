@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "recsys_idmap.h"
 #include "recsys_items_format.h"
 #include "recsys_items_writer.h"
 
@@ -78,8 +79,8 @@ static int recsys_writer_build(recsys_items_writer_t *w, int fd,
     char *err, size_t errlen);
 static void recsys_writer_sort(recsys_items_writer_t *w,
     recsys_writer_layout_t *l);
-static void recsys_writer_hash(recsys_items_writer_t *w,
-    recsys_writer_layout_t *l);
+static const char *recsys_writer_id(const void *data, uint32_t i,
+    size_t *len);
 static int recsys_writer_header(recsys_items_writer_t *w,
     recsys_writer_layout_t *l);
 static void recsys_writer_emit(recsys_items_writer_t *w,
@@ -148,8 +149,7 @@ recsys_writer_lookup(const recsys_items_writer_t *w, const char *id,
 static int
 recsys_writer_grow(recsys_items_writer_t *w)
 {
-    uint32_t         i, nalloc, slots, *hash;
-    uint64_t         s, mask;
+    uint32_t         nalloc, slots, *hash;
     recsys_witem_t  *items;
 
     if (w->count == w->nalloc) {
@@ -176,18 +176,7 @@ recsys_writer_grow(recsys_items_writer_t *w)
         return -1;
     }
 
-    mask = slots - 1;
-
-    for (i = 0; i < w->count; i++) {
-        s = recsys_id_hash(w->items[i].str[RECSYS_STR_ID],
-                           w->items[i].len[RECSYS_STR_ID]) & mask;
-
-        while (hash[s] != 0) {
-            s = (s + 1) & mask;
-        }
-
-        hash[s] = i + 1;
-    }
+    recsys_idmap_fill(hash, slots - 1, w->count, recsys_writer_id, w);
 
     free(w->hash);
     w->hash = hash;
@@ -505,7 +494,7 @@ recsys_writer_build(recsys_items_writer_t *w, int fd, char *err,
     }
 
     recsys_writer_sort(w, l);
-    recsys_writer_hash(w, l);
+    recsys_idmap_fill(l->hash, l->slots - 1, w->count, recsys_writer_id, w);
 
     if (recsys_writer_header(w, l) != 0) {
         snprintf(err, errlen, "items.bin would be larger than 32 GiB");
@@ -595,26 +584,14 @@ recsys_writer_sort(recsys_items_writer_t *w, recsys_writer_layout_t *l)
 }
 
 
-static void
-recsys_writer_hash(recsys_items_writer_t *w, recsys_writer_layout_t *l)
+static const char *
+recsys_writer_id(const void *data, uint32_t i, size_t *len)
 {
-    uint32_t         r;
-    uint64_t         s, mask;
-    recsys_witem_t  *wi;
+    const recsys_items_writer_t  *w = data;
 
-    mask = l->slots - 1;
+    *len = w->items[i].len[RECSYS_STR_ID];
 
-    for (r = 0; r < w->count; r++) {
-        wi = &w->items[r];
-        s = recsys_id_hash(wi->str[RECSYS_STR_ID], wi->len[RECSYS_STR_ID])
-            & mask;
-
-        while (l->hash[s] != 0) {
-            s = (s + 1) & mask;
-        }
-
-        l->hash[s] = r + 1;
-    }
+    return w->items[i].str[RECSYS_STR_ID];
 }
 
 

@@ -1,8 +1,8 @@
 /*
  * Unit tests for recsys_interactions.c and recsys_idmap.c: duplicate
  * events under each merge rule, unknown and out-of-range ids, invalid
- * weights, cancelling events, CSR/CSC agreement, bad arguments, and the
- * id dictionary.
+ * weights, cancelling events, CSR/CSC agreement, bad arguments, the id
+ * dictionary and its table fill.
  */
 
 #include <stdarg.h>
@@ -18,12 +18,14 @@
 
 #include "recsys_idmap.h"
 #include "recsys_interactions.h"
+#include "recsys_items.h"
 
 
 static void build(recsys_matrix_t *m, uint32_t nu, uint32_t ni,
     const recsys_event_t *ev, size_t n, int merge,
     recsys_matrix_stats_t *st);
 static void check_columns(const recsys_matrix_t *m);
+static const char *fill_id(const void *data, uint32_t i, size_t *len);
 
 
 static void
@@ -287,6 +289,79 @@ test_idmap(void **state)
 }
 
 
+static const char *
+fill_id(const void *data, uint32_t i, size_t *len)
+{
+    const char * const  *ids = data;
+
+    *len = strlen(ids[i]);
+
+    return ids[i];
+}
+
+
+/* three ids that all hash to the last of 8 slots wrap around to 0 and 1 */
+static void
+test_idmap_fill(void **state)
+{
+    int          k, n;
+    char         names[3][16];
+    size_t       len;
+    uint32_t     slots[8], v;
+    uint64_t     s;
+    const char  *ids[4];
+
+    (void) state;
+
+    n = 0;
+
+    for (k = 0; n < 3; k++) {
+        len = (size_t) snprintf(names[n], sizeof(names[n]), "k%d", k);
+
+        if ((recsys_id_hash(names[n], len) & 7) == 7) {
+            ids[n] = names[n];
+            n++;
+        }
+    }
+
+    ids[3] = "other";
+
+    memset(slots, 0, sizeof(slots));
+    recsys_idmap_fill(slots, 7, 4, fill_id, ids);
+
+    assert_int_equal(slots[7], 1);
+    assert_int_equal(slots[0], 2);
+    assert_int_equal(slots[1], 3);
+
+    /* every row is where a lookup probing from its hash finds it */
+
+    for (k = 0, n = 0; k < 8; k++) {
+        n += slots[k] != 0;
+    }
+
+    assert_int_equal(n, 4);
+
+    for (v = 0; v < 4; v++) {
+        s = recsys_id_hash(ids[v], strlen(ids[v])) & 7;
+
+        while (slots[s] != 0 && slots[s] != v + 1) {
+            s = (s + 1) & 7;
+        }
+
+        assert_int_equal(slots[s], v + 1);
+    }
+
+    /* no rows: the table stays empty */
+
+    memset(slots, 0, sizeof(slots));
+    recsys_idmap_fill(slots, 7, 0, fill_id, ids);
+
+    for (k = 0; k < 8; k++) {
+        assert_int_equal(slots[k], 0);
+    }
+}
+
+
 int
 main(void)
 {
@@ -297,6 +372,7 @@ main(void)
         cmocka_unit_test(test_bad_arguments),
         cmocka_unit_test(test_empty_and_roundtrip),
         cmocka_unit_test(test_idmap),
+        cmocka_unit_test(test_idmap_fill),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
