@@ -106,6 +106,8 @@ static void recsys_pg_row_error(recsys_pg_ctx_t *ctx, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 static void recsys_pg_result_error(recsys_pg_ctx_t *ctx, const char *what,
     const char *msg);
+static int recsys_pg_ok(recsys_pg_ctx_t *ctx, PGresult *res,
+    ExecStatusType want, const char *what);
 static void recsys_pg_quote(const char *s, size_t len, char *buf,
     size_t size);
 static void recsys_pg_timestamp(int64_t us, char *buf, size_t size);
@@ -304,11 +306,7 @@ recsys_pg_exec(recsys_pg_ctx_t *ctx, const char *sql)
 
     res = PQexec(ctx->conn, sql);
 
-    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-        recsys_pg_result_error(ctx, "query failed: ",
-                               res ? PQresultErrorMessage(res)
-                                   : PQerrorMessage(ctx->conn));
-        PQclear(res);
+    if (recsys_pg_ok(ctx, res, PGRES_COMMAND_OK, "query failed: ") != 0) {
         return -1;
     }
 
@@ -380,11 +378,7 @@ recsys_pg_describe(recsys_pg_ctx_t *ctx, const char *base)
     res = PQprepare(ctx->conn, "", sql, 0, NULL);
     free(sql);
 
-    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-        recsys_pg_result_error(ctx, "query failed: ",
-                               res ? PQresultErrorMessage(res)
-                                   : PQerrorMessage(ctx->conn));
-        PQclear(res);
+    if (recsys_pg_ok(ctx, res, PGRES_COMMAND_OK, "query failed: ") != 0) {
         return -1;
     }
 
@@ -392,11 +386,7 @@ recsys_pg_describe(recsys_pg_ctx_t *ctx, const char *base)
 
     res = PQdescribePrepared(ctx->conn, "");
 
-    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-        recsys_pg_result_error(ctx, "describe failed: ",
-                               res ? PQresultErrorMessage(res)
-                                   : PQerrorMessage(ctx->conn));
-        PQclear(res);
+    if (recsys_pg_ok(ctx, res, PGRES_COMMAND_OK, "describe failed: ") != 0) {
         return -1;
     }
 
@@ -530,11 +520,7 @@ recsys_pg_fetch(recsys_pg_ctx_t *ctx)
 
         res = PQexecParams(ctx->conn, sql, 0, NULL, NULL, NULL, NULL, 1);
 
-        if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-            recsys_pg_result_error(ctx, "fetch failed: ",
-                                   res ? PQresultErrorMessage(res)
-                                       : PQerrorMessage(ctx->conn));
-            PQclear(res);
+        if (recsys_pg_ok(ctx, res, PGRES_TUPLES_OK, "fetch failed: ") != 0) {
             return -1;
         }
 
@@ -582,10 +568,13 @@ recsys_pg_count(recsys_pg_ctx_t *ctx, const char *base)
     res = PQexec(ctx->conn, sql);
     free(sql);
 
-    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+    if (recsys_pg_ok(ctx, res, PGRES_TUPLES_OK, "count failed: ") != 0) {
+        return -1;
+    }
+
+    if (PQntuples(res) != 1) {
         recsys_pg_result_error(ctx, "count failed: ",
-                               res ? PQresultErrorMessage(res)
-                                   : PQerrorMessage(ctx->conn));
+                               PQresultErrorMessage(res));
         PQclear(res);
         return -1;
     }
@@ -1108,6 +1097,24 @@ recsys_pg_result_error(recsys_pg_ctx_t *ctx, const char *what,
     const char *msg)
 {
     recsys_pg_message(ctx->err, ctx->errlen, what, msg);
+}
+
+
+/* 0 when res has the status wanted; else the error is set, res cleared */
+
+static int
+recsys_pg_ok(recsys_pg_ctx_t *ctx, PGresult *res, ExecStatusType want,
+    const char *what)
+{
+    if (PQresultStatus(res) == want) {
+        return 0;
+    }
+
+    recsys_pg_result_error(ctx, what, res ? PQresultErrorMessage(res)
+                                          : PQerrorMessage(ctx->conn));
+    PQclear(res);
+
+    return -1;
 }
 
 
