@@ -1,6 +1,10 @@
 /*
- * Hex digits and UTF-8 characters (Unicode 3.9, table 3-7).
+ * Hex digits, UTF-8 characters (Unicode 3.9, table 3-7), decimal
+ * arguments.
  */
+
+#include <errno.h>
+#include <stdlib.h>
 
 #include "recsys_string.h"
 
@@ -75,4 +79,28 @@ recsys_utf8_char(const unsigned char *s, size_t n)
     }
 
     return (ssize_t) len;
+}
+
+
+int
+recsys_parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
+{
+    char                *end;
+    unsigned long long   v;
+
+    /* strtoull() would take blanks, a sign and "-1" as ULLONG_MAX */
+    if (s[0] < '0' || s[0] > '9') {
+        return -1;
+    }
+
+    errno = 0;
+    v = strtoull(s, &end, 10);
+
+    if (errno != 0 || *end != '\0' || v < lo || v > hi) {
+        return -1;
+    }
+
+    *out = v;
+
+    return 0;
 }

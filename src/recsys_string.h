@@ -1,6 +1,6 @@
 /*
- * Byte-string helpers shared by the parsers and writers: hex digits and
- * UTF-8 characters.  Pure C: no nginx header.
+ * Byte-string helpers shared by the parsers, writers and tools: hex
+ * digits, UTF-8 characters, decimal arguments.  Pure C: no nginx header.
  */
 
 #ifndef _RECSYS_STRING_H_INCLUDED_
@@ -8,6 +8,7 @@
 
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 
@@ -27,6 +28,12 @@ int recsys_hex_value(int c);
  * A writer replaces each such sequence with one U+FFFD.
  */
 ssize_t recsys_utf8_char(const unsigned char *s, size_t n);
+
+/*
+ * The decimal number s, digits only (no sign, blank or empty string), in
+ * lo..hi: 0, else -1 (also on overflow); the tools' arguments.
+ */
+int recsys_parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out);
 
 
 #endif /* _RECSYS_STRING_H_INCLUDED_ */

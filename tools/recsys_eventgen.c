@@ -29,6 +29,7 @@
 #include <time.h>
 
 #include "recsys_rng.h"
+#include "recsys_string.h"
 
 
 #define RECSYS_EVENTGEN_CLUSTER     100
@@ -55,7 +56,6 @@ static int recsys_eventgen_init(recsys_eventgen_t *g, uint32_t nitems,
 static double *recsys_eventgen_zipf(uint32_t n, double s, uint64_t *seed);
 static uint32_t recsys_eventgen_pick(const double *cdf, uint32_t n,
     double u);
-static int recsys_eventgen_arg(const char *s, uint64_t max, uint64_t *out);
 
 
 int
@@ -75,10 +75,10 @@ main(int argc, char **argv)
     seed = 20261130;
 
     if (argc < 4 || argc > 5
-        || recsys_eventgen_arg(argv[1], RECSYS_EVENTGEN_MAX, &n) != 0
-        || recsys_eventgen_arg(argv[2], RECSYS_EVENTGEN_MAX, &nitems) != 0
-        || recsys_eventgen_arg(argv[3], RECSYS_EVENTGEN_MAX, &nusers) != 0
-        || (argc == 5 && recsys_eventgen_arg(argv[4], UINT64_MAX, &seed)
+        || recsys_parse_u64(argv[1], 0, RECSYS_EVENTGEN_MAX, &n) != 0
+        || recsys_parse_u64(argv[2], 0, RECSYS_EVENTGEN_MAX, &nitems) != 0
+        || recsys_parse_u64(argv[3], 0, RECSYS_EVENTGEN_MAX, &nusers) != 0
+        || (argc == 5 && recsys_parse_u64(argv[4], 0, UINT64_MAX, &seed)
                          != 0)
         || nitems == 0 || nusers == 0)
     {
@@ -267,27 +267,4 @@ recsys_eventgen_pick(const double *cdf, uint32_t n, double u)
     }
 
     return lo;
-}
-
-
-static int
-recsys_eventgen_arg(const char *s, uint64_t max, uint64_t *out)
-{
-    char                *end;
-    unsigned long long   v;
-
-    if (*s < '0' || *s > '9') {
-        return -1;
-    }
-
-    errno = 0;
-    v = strtoull(s, &end, 10);
-
-    if (errno != 0 || *end != '\0' || v > max) {
-        return -1;
-    }
-
-    *out = v;
-
-    return 0;
 }

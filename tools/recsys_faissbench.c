@@ -25,7 +25,6 @@
  * time, and us/query of process CPU time (steadier on a busy machine).
  */
 
-#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,6 +39,7 @@
 #include "recsys_catalog.h"
 #include "recsys_generation.h"
 #include "recsys_search.h"
+#include "recsys_string.h"
 
 
 #define RECSYS_FB_PATHS  2
@@ -81,8 +81,6 @@ static int recsys_fb_round(recsys_fb_t *fb, recsys_fb_path_t *p,
 static void recsys_fb_draw(uint32_t *rows, uint64_t n, uint64_t count,
     uint64_t pool, uint64_t seed);
 static double recsys_fb_clock(clockid_t id);
-static int recsys_fb_number(const char *arg, uint64_t lo, uint64_t hi,
-    uint64_t *out);
 
 
 int
@@ -107,11 +105,11 @@ main(int argc, char **argv)
     pool = UINT32_MAX;
 
     if (argc < 2 || argc > 7
-        || (argc > 2 && recsys_fb_number(argv[2], 1, 10000000, &nq))
-        || (argc > 3 && recsys_fb_number(argv[3], 1, 1000, &k))
-        || (argc > 4 && recsys_fb_number(argv[4], 0, UINT64_MAX, &seed))
-        || (argc > 5 && recsys_fb_number(argv[5], 1, 100, &rounds))
-        || (argc > 6 && recsys_fb_number(argv[6], 1, UINT32_MAX, &pool)))
+        || (argc > 2 && recsys_parse_u64(argv[2], 1, 10000000, &nq))
+        || (argc > 3 && recsys_parse_u64(argv[3], 1, 1000, &k))
+        || (argc > 4 && recsys_parse_u64(argv[4], 0, UINT64_MAX, &seed))
+        || (argc > 5 && recsys_parse_u64(argv[5], 1, 100, &rounds))
+        || (argc > 6 && recsys_parse_u64(argv[6], 1, UINT32_MAX, &pool)))
     {
         fprintf(stderr, "usage: recsys-faissbench <catalog.yaml> "
                 "[queries=20000] [k=10] [seed=1] [rounds=3] "
@@ -335,27 +333,4 @@ recsys_fb_clock(clockid_t id)
     clock_gettime(id, &ts);
 
     return (double) ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-
-static int
-recsys_fb_number(const char *arg, uint64_t lo, uint64_t hi, uint64_t *out)
-{
-    char                *end;
-    unsigned long long   v;
-
-    if (*arg == '\0' || *arg == '-' || *arg == '+' || *arg == ' ') {
-        return -1;
-    }
-
-    errno = 0;
-    v = strtoull(arg, &end, 10);
-
-    if (errno != 0 || *end != '\0' || v < lo || v > hi) {
-        return -1;
-    }
-
-    *out = v;
-
-    return 0;
 }

@@ -23,6 +23,7 @@
 #include "recsys_faiss.h"
 #include "recsys_files.h"
 #include "recsys_manifest.h"
+#include "recsys_string.h"
 
 
 #define RECSYS_GEN_BUFSIZE       65536
@@ -105,7 +106,6 @@ static void recsys_gen_uint(recsys_gen_out_t *o, uint64_t v);
 static void recsys_gen_float(recsys_gen_out_t *o, double v);
 static void recsys_gen_vector(recsys_gen_out_t *o, const float *v,
     uint32_t dim);
-static int recsys_gen_number(const char *s, uint64_t max, uint64_t *out);
 static int recsys_gen_tamper(const char *dir, const char *what);
 static int recsys_gen_resum(const char *dir, char *err, size_t errlen);
 static void recsys_gen_usage(void);
@@ -287,10 +287,10 @@ main(int argc, char **argv)
     if ((argc == 4 || argc == 5) && strcmp(argv[1], "synthetic") == 0) {
         seed = 42;
 
-        if (recsys_gen_number(argv[2], 100000000, &n) != 0 || n == 0
-            || recsys_gen_number(argv[3], 4096, &dim) != 0 || dim == 0
+        if (recsys_parse_u64(argv[2], 1, 100000000, &n) != 0
+            || recsys_parse_u64(argv[3], 1, 4096, &dim) != 0
             || (argc == 5
-                && recsys_gen_number(argv[4], UINT64_MAX, &seed) != 0))
+                && recsys_parse_u64(argv[4], 0, UINT64_MAX, &seed) != 0))
         {
             fprintf(stderr, "recsys-gen: N must be 1..100000000, "
                     "D 1..4096, seed a non-negative integer\n");
@@ -1046,27 +1046,4 @@ recsys_gen_vector(recsys_gen_out_t *o, const float *v, uint32_t dim)
     }
 
     recsys_gen_puts(o, "]");
-}
-
-
-static int
-recsys_gen_number(const char *s, uint64_t max, uint64_t *out)
-{
-    char                *end;
-    unsigned long long   v;
-
-    if (s[0] < '0' || s[0] > '9') {
-        return -1;
-    }
-
-    errno = 0;
-    v = strtoull(s, &end, 10);
-
-    if (errno != 0 || *end != '\0' || v > max) {
-        return -1;
-    }
-
-    *out = v;
-
-    return 0;
 }

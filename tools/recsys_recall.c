@@ -18,7 +18,6 @@
  * each beside the served index's: the numbers behind "factory: auto".
  */
 
-#include <errno.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -35,6 +34,7 @@
 #include "recsys_catalog.h"
 #include "recsys_faiss.h"
 #include "recsys_generation.h"
+#include "recsys_string.h"
 #include "recsys_time.h"
 
 
@@ -85,7 +85,6 @@ static float recsys_recall_score(const float *a, const float *b,
     uint32_t dim, int l2);
 static uint32_t recsys_recall_overlap(const int64_t *a, const int64_t *b,
     uint32_t n, int64_t skip, uint32_t limit, uint32_t *counted);
-static int recsys_recall_arg(const char *s, uint64_t max, uint64_t *out);
 
 
 int
@@ -110,8 +109,8 @@ main(int argc, char **argv)
     }
 
     if (argc < 2 || argc > 4
-        || (argc > 2 && recsys_recall_arg(argv[2], 100000000, &queries))
-        || (argc > 3 && recsys_recall_arg(argv[3], 10000, &k)))
+        || (argc > 2 && recsys_parse_u64(argv[2], 1, 100000000, &queries))
+        || (argc > 3 && recsys_parse_u64(argv[3], 1, 10000, &k)))
     {
         fprintf(stderr, "usage: recsys-recall [-c] <catalog.yaml> "
                 "[queries=1000] [k=10]\n");
@@ -628,27 +627,4 @@ recsys_recall_overlap(const int64_t *a, const int64_t *b, uint32_t n,
     *counted = nb;
 
     return hits;
-}
-
-
-static int
-recsys_recall_arg(const char *s, uint64_t max, uint64_t *out)
-{
-    char                *end;
-    unsigned long long   v;
-
-    if (s[0] < '0' || s[0] > '9') {
-        return -1;
-    }
-
-    errno = 0;
-    v = strtoull(s, &end, 10);
-
-    if (errno != 0 || *end != '\0' || v == 0 || v > max) {
-        return -1;
-    }
-
-    *out = v;
-
-    return 0;
 }

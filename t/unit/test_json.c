@@ -1,7 +1,7 @@
 /*
  * Unit tests for recsys_json.c and recsys_string.c: escaping, UTF-8
  * validation and replacement, cuts on character boundaries, measured
- * lengths, numbers, hex digits.
+ * lengths, numbers, hex digits, decimal arguments.
  */
 
 #include <stdarg.h>
@@ -374,6 +374,41 @@ test_string_helpers(void **state)
 }
 
 
+static void
+test_parse_u64(void **state)
+{
+    size_t     i;
+    uint64_t   v;
+
+    static const char  *bad[] = {
+        "", " 5", "\t5", "+5", "-1", "5 ", "5x", "0x10", "1e3",
+        "18446744073709551616", "99999999999999999999"
+    };
+
+    (void) state;
+
+    assert_int_equal(recsys_parse_u64("0", 0, 10, &v), 0);
+    assert_int_equal(v, 0);
+    assert_int_equal(recsys_parse_u64("007", 0, 10, &v), 0);
+    assert_int_equal(v, 7);
+    assert_int_equal(recsys_parse_u64("18446744073709551615", 0, UINT64_MAX,
+                                      &v), 0);
+    assert_true(v == UINT64_MAX);
+
+    /* the bounds are inclusive; a refused value leaves *out alone */
+    assert_int_equal(recsys_parse_u64("1", 1, 4096, &v), 0);
+    assert_int_equal(recsys_parse_u64("4096", 1, 4096, &v), 0);
+    assert_int_equal(v, 4096);
+    assert_int_equal(recsys_parse_u64("0", 1, 4096, &v), -1);
+    assert_int_equal(recsys_parse_u64("4097", 1, 4096, &v), -1);
+    assert_int_equal(v, 4096);
+
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_int_equal(recsys_parse_u64(bad[i], 0, UINT64_MAX, &v), -1);
+    }
+}
+
+
 int
 main(void)
 {
@@ -386,6 +421,7 @@ main(void)
         cmocka_unit_test(test_random),
         cmocka_unit_test(test_number),
         cmocka_unit_test(test_string_helpers),
+        cmocka_unit_test(test_parse_u64),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
