@@ -9,8 +9,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "fuzz.h"
-#include "recsys_request.h"
+#include "query.h"
 
 
 #define FUZZ_DEFAULT_K  10
@@ -43,12 +42,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     recsys_fuzz_check(rc == RECSYS_REQ_OK || rc == RECSYS_REQ_BAD
                       || rc == RECSYS_REQ_UNPROCESSABLE
                       || rc == RECSYS_REQ_INTERNAL);
-    recsys_fuzz_check(memchr(q.error, '\0', sizeof(q.error)) != NULL);
-    recsys_fuzz_check(memchr(q.code, '\0', sizeof(q.code)) != NULL);
+    recsys_fuzz_check_query(&q, rc, FUZZ_MAX_K);
 
     if (rc == RECSYS_REQ_OK) {
-        recsys_fuzz_check(q.k >= 1 && q.k <= FUZZ_MAX_K);
-
         if (q.vector != NULL) {
             recsys_fuzz_check(want & RECSYS_WANT_VECTOR);
             recsys_fuzz_check(q.dimension == dimension);
@@ -61,21 +57,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (!(want & RECSYS_WANT_HISTORY)) {
             recsys_fuzz_check(q.nhistory == 0);
         }
-
-        for (i = 0; i < q.nhistory; i++) {
-            recsys_fuzz_check_echo(q.history[i].data, q.history[i].len);
-        }
-
-        for (i = 0; i < q.nexclude; i++) {
-            recsys_fuzz_check_echo(q.exclude[i].data, q.exclude[i].len);
-        }
-
-        if (q.has_category && q.category.len > 0) {
-            recsys_fuzz_check_echo(q.category.data, q.category.len);
-        }
-
-    } else {
-        recsys_fuzz_check(q.error[0] != '\0' && q.code[0] != '\0');
     }
 
     recsys_query_free(&q);
