@@ -33,6 +33,8 @@
 
 
 static uint64_t recsys_checksum_mix(uint64_t h, uint64_t w);
+static cJSON *recsys_manifest_member(cJSON *obj, const char *key,
+    const char *ctx, char *err, size_t errlen);
 static int recsys_json_uint(cJSON *obj, const char *key, double max,
     uint64_t *out, const char *ctx, char *err, size_t errlen);
 static int recsys_json_str(cJSON *obj, const char *key, char *out,
@@ -270,6 +272,22 @@ nomem:
 }
 
 
+static cJSON *
+recsys_manifest_member(cJSON *obj, const char *key, const char *ctx,
+    char *err, size_t errlen)
+{
+    cJSON  *v;
+
+    v = cJSON_GetObjectItemCaseSensitive(obj, key);
+
+    if (v == NULL) {
+        snprintf(err, errlen, "%s: missing \"%s\"", ctx, key);
+    }
+
+    return v;
+}
+
+
 static int
 recsys_json_uint(cJSON *obj, const char *key, double max, uint64_t *out,
     const char *ctx, char *err, size_t errlen)
@@ -277,10 +295,8 @@ recsys_json_uint(cJSON *obj, const char *key, double max, uint64_t *out,
     cJSON   *v;
     double   d;
 
-    v = cJSON_GetObjectItemCaseSensitive(obj, key);
-
+    v = recsys_manifest_member(obj, key, ctx, err, errlen);
     if (v == NULL) {
-        snprintf(err, errlen, "%s: missing \"%s\"", ctx, key);
         return -1;
     }
 
@@ -306,10 +322,8 @@ recsys_json_str(cJSON *obj, const char *key, char *out, size_t outlen,
     cJSON   *v;
     size_t   len;
 
-    v = cJSON_GetObjectItemCaseSensitive(obj, key);
-
+    v = recsys_manifest_member(obj, key, ctx, err, errlen);
     if (v == NULL) {
-        snprintf(err, errlen, "%s: missing \"%s\"", ctx, key);
         return -1;
     }
 
@@ -573,10 +587,8 @@ recsys_manifest_read(const char *path, recsys_manifest_t *m, char *err,
         goto done;
     }
 
-    v = cJSON_GetObjectItemCaseSensitive(root, "build_seconds");
-
+    v = recsys_manifest_member(root, "build_seconds", ctx, err, errlen);
     if (v == NULL) {
-        snprintf(err, errlen, "%s: missing \"build_seconds\"", ctx);
         goto done;
     }
 
@@ -631,10 +643,8 @@ recsys_manifest_read(const char *path, recsys_manifest_t *m, char *err,
         goto done;
     }
 
-    v = cJSON_GetObjectItemCaseSensitive(root, "files");
-
+    v = recsys_manifest_member(root, "files", ctx, err, errlen);
     if (v == NULL) {
-        snprintf(err, errlen, "%s: missing \"files\"", ctx);
         goto done;
     }
 
