@@ -4,6 +4,7 @@
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use RecsysTestNginx;
+use RecsysProc;
 use Time::HiRes qw(sleep);
 
 repeat_each(1);
@@ -11,24 +12,6 @@ no_shuffle();
 master_on();
 workers(4);
 plan('no_plan');
-
-sub worker_pids {
-    my $root = $ENV{TEST_NGINX_SERVROOT} || 't/servroot';
-    open my $fh, '<', "$root/logs/nginx.pid" or return ();
-    chomp(my $master = <$fh>);
-    my @pids;
-    for my $stat (glob "/proc/[0-9]*/stat") {
-        open my $s, '<', $stat or next;
-        my $line = <$s> // next;
-        # pid (comm) state ppid ...
-        my ($pid, $ppid) = $line =~ /^(\d+) \(.*\) \S+ (\d+)/ or next;
-        next unless $ppid == $master;
-        open my $c, '<', "/proc/$pid/cmdline" or next;
-        my $cmd = <$c> // '';
-        push @pids, $pid if $cmd =~ /worker process/;
-    }
-    return @pids;
-}
 
 sub shared_maps {
     my ($pid) = @_;
@@ -46,29 +29,13 @@ sub shared_maps {
     return \%files;
 }
 
-sub master_pid {
-    my $root = $ENV{TEST_NGINX_SERVROOT} || 't/servroot';
-    open my $fh, '<', "$root/logs/nginx.pid" or return;
-    chomp(my $pid = <$fh>);
-    return $pid;
-}
-
 # "--- hup": after the first response, reload nginx with SIGHUP and wait
 # until a new set of workers has replaced the old one
 add_response_body_check(sub {
     my ($block, $body, $req_idx, $repeated_req_idx, $dry_run) = @_;
     return if $dry_run || !defined $block->hup || $req_idx != 0;
 
-    my %old = map { $_ => 1 } worker_pids();
-    ok(kill('HUP', master_pid()), "SIGHUP sent to the master");
-
-    my @new;
-    for (1 .. 50) {
-        @new = grep { !$old{$_} } worker_pids();
-        last if @new == 4 && !grep { $old{$_} } worker_pids();
-        sleep 0.1;
-    }
-    is(scalar @new, 4, "four new workers after the reload");
+    hup_workers(4);
 });
 
 add_response_body_check(sub {

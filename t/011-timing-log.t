@@ -6,6 +6,7 @@
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use RecsysTestNginx;
+use RecsysProc;
 use JSON::PP;
 use POSIX ();
 use IO::Socket::INET;
@@ -186,16 +187,10 @@ sub check_gzip {
     is_deeply([map { $_->{uri} } @$recs], $want, "$name - gzip uris");
 }
 
-sub nginx_pid {
-    open my $fh, '<', server_root() . '/logs/nginx.pid' or return undef;
-    my $pid = <$fh>;
-    return $pid =~ /(\d+)/ ? $1 : undef;
-}
-
 sub reopen {
     my ($name, $path) = @_;
     ok(rename($path, "$path.0"), "$name - log renamed");
-    my $pid = nginx_pid();
+    my $pid = master_pid();
     ok($pid && kill('USR1', $pid), "$name - USR1 sent");
     # nginx creates the file again when it reopens it
     my $deadline = Time::HiRes::time() + 3;
@@ -207,7 +202,7 @@ sub reopen {
 
 sub quit {
     my $name = shift;
-    my $pid = nginx_pid();
+    my $pid = master_pid();
     ok($pid && kill('QUIT', $pid), "$name - QUIT sent");
     my $deadline = Time::HiRes::time() + 5;
     while (kill(0, $pid) && Time::HiRes::time() < $deadline) {

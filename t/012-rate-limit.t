@@ -9,6 +9,7 @@
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use RecsysTestNginx;
+use RecsysProc;
 use RecsysChecks;
 use JSON::PP;
 use IO::Socket::INET;
@@ -52,27 +53,6 @@ sub error_log_lines {
 
 sub servroot {
     return $ENV{TEST_NGINX_SERVROOT} || 't/servroot';
-}
-
-sub master_pid {
-    open my $fh, '<', servroot() . '/logs/nginx.pid' or return;
-    chomp(my $pid = <$fh>);
-    return $pid;
-}
-
-sub worker_pids {
-    my $master = master_pid() or return ();
-    my @pids;
-    for my $stat (glob "/proc/[0-9]*/stat") {
-        open my $s, '<', $stat or next;
-        my $line = <$s> // next;
-        my ($pid, $ppid) = $line =~ /^(\d+) \(.*\) \S+ (\d+)/ or next;
-        next unless $ppid == $master;
-        open my $c, '<', "/proc/$pid/cmdline" or next;
-        my $cmd = <$c> // '';
-        push @pids, $pid if $cmd =~ /worker process/;
-    }
-    return @pids;
 }
 
 # the shared anonymous mappings (shared memory zones) of a process
@@ -262,13 +242,8 @@ add_response_body_check(sub {
         return;
     }
 
-    my @new;
-    for (1 .. 50) {
-        @new = grep { !$old{$_} } worker_pids();
-        last if @new == 2 && !grep { $old{$_} } worker_pids();
-        sleep 0.1;
-    }
-    is(scalar @new, 2, "$name - two new workers after the reload");
+    is(wait_new_workers(\%old, 2), 2,
+       "$name - two new workers after the reload");
 });
 
 run_tests();

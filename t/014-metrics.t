@@ -21,6 +21,7 @@
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use RecsysTestNginx;
+use RecsysProc;
 use RecsysChecks;
 use File::Temp qw(tempfile);
 use IPC::Open3;
@@ -84,23 +85,10 @@ add_block_preprocessor(sub {
             'main::take_baseline(q{' . $block->name . '})');
     }
 
-    if (!defined $block->http_config) {
-        $block->set_value("http_config",
-            "recsys_catalog small $ENV{TEST_NGINX_CONF_DIR}/small.yaml;");
-    }
-
-    if (!defined $block->config) {
-        $block->set_value("config", $Locations);
-    }
+    RecsysChecks::block_defaults($block, $Locations);
 
     # the block that counts across workers runs with a master and two
-    if (defined $block->two_workers) {
-        master_on();
-        workers(2);
-    } else {
-        master_off();
-        workers(1);
-    }
+    RecsysChecks::worker_mode($block);
 });
 
 sub take_baseline {
@@ -147,42 +135,11 @@ sub manifest {
     return decode_json(<$fh>);
 }
 
-sub master_pid {
-    my $root = $ENV{TEST_NGINX_SERVROOT} || 't/servroot';
-    open my $fh, '<', "$root/logs/nginx.pid" or return;
-    chomp(my $pid = <$fh>);
-    return $pid;
-}
-
-sub worker_pids {
-    my $master = master_pid() or return ();
-    my @pids;
-    for my $stat (glob "/proc/[0-9]*/stat") {
-        open my $s, '<', $stat or next;
-        my $line = <$s> // next;
-        my ($pid, $ppid) = $line =~ /^(\d+) \(.*\) \S+ (\d+)/ or next;
-        next unless $ppid == $master;
-        open my $c, '<', "/proc/$pid/cmdline" or next;
-        my $cmd = <$c> // '';
-        push @pids, $pid if $cmd =~ /worker process/;
-    }
-    return @pids;
-}
-
 add_response_body_check(sub {
     my ($block, $body, $req_idx, $repeated_req_idx, $dry_run) = @_;
     return if $dry_run || !defined $block->hup_after_0 || $req_idx != 0;
 
-    my %old = map { $_ => 1 } worker_pids();
-    ok(kill('HUP', master_pid()), "SIGHUP sent to the master");
-
-    my @new;
-    for (1 .. 50) {
-        @new = grep { !$old{$_} } worker_pids();
-        last if @new == 2 && !grep { $old{$_} } worker_pids();
-        sleep 0.1;
-    }
-    is(scalar @new, 2, "two new workers after the reload");
+    hup_workers(2);
 });
 
 add_response_body_check(sub {

@@ -51,6 +51,7 @@ use HTTP::Tiny;
 use JSON::PP;
 use Test::More;
 use Time::HiRes qw(sleep time);
+use RecsysProc qw(master_pid helper_pids);
 
 my $Timeout = 120;
 my $Lock;
@@ -122,28 +123,6 @@ sub nest_deep {
     }
     chdir $cwd or die "cannot return to the working directory: $!";
     return $ok;
-}
-
-sub master_pid {
-    my $root = $ENV{TEST_NGINX_SERVROOT} || 't/servroot';
-    open my $fh, '<', "$root/logs/nginx.pid" or return 0;
-    chomp(my $master = <$fh> // '');
-    return $master;
-}
-
-sub helper_pids {
-    my $master = master_pid() or return ();
-    my @pids;
-    for my $stat (glob "/proc/[0-9]*/stat") {
-        open my $s, '<', $stat or next;
-        my $line = <$s> // next;
-        my ($pid, $ppid) = $line =~ /^(\d+) \(.*\) \S+ (\d+)/ or next;
-        next unless $ppid == $master;
-        open my $c, '<', "/proc/$pid/cmdline" or next;
-        my $cmd = <$c> // '';
-        push @pids, $pid if $cmd =~ /cache manager process/;
-    }
-    return @pids;
 }
 
 sub psql {
