@@ -32,14 +32,7 @@ _EOC_
 add_block_preprocessor(sub {
     my $block = shift;
 
-    if (!defined $block->http_config) {
-        $block->set_value("http_config",
-            "recsys_catalog small $ENV{TEST_NGINX_CONF_DIR}/small.yaml;");
-    }
-
-    if (!defined $block->config) {
-        $block->set_value("config", $Locations);
-    }
+    RecsysChecks::block_defaults($block, $Locations);
 });
 
 run_tests();

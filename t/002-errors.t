@@ -30,14 +30,7 @@ _EOC_
 add_block_preprocessor(sub {
     my $block = shift;
 
-    if (!defined $block->http_config) {
-        $block->set_value("http_config",
-            "recsys_catalog small $ENV{TEST_NGINX_CONF_DIR}/small.yaml;");
-    }
-
-    if (!defined $block->config) {
-        $block->set_value("config", $Locations);
-    }
+    RecsysChecks::block_defaults($block, $Locations);
 
     # "--- bad_chunk: request line[, header]": a chunked body whose chunk
     # size is not hex, answered as a JSON 400 and no worse

@@ -50,22 +50,9 @@ add_block_preprocessor(sub {
         $block->set_value("json", $json);
     }
 
-    if (!defined $block->http_config) {
-        $block->set_value("http_config",
-            "recsys_catalog small $ENV{TEST_NGINX_CONF_DIR}/small.yaml;");
-    }
+    RecsysChecks::block_defaults($block, $Locations);
 
-    if (!defined $block->config) {
-        $block->set_value("config", $Locations);
-    }
-
-    if (defined $block->two_workers) {
-        master_on();
-        workers(2);
-    } else {
-        master_off();
-        workers(1);
-    }
+    RecsysChecks::worker_mode($block);
 });
 
 sub manifest {

@@ -12,6 +12,14 @@ package RecsysChecks;
 #   --- log_count: N C regex   after request N, exactly C lines of
 #                           error.log match regex (a line logged once)
 #   --- rebuild: x.yaml     after request 0, recsys-build publishes x.yaml
+#
+# and, for the suites' add_block_preprocessor:
+#
+#   block_defaults($block, $locations)   a block without http_config
+#                           serves the small catalog (t/data/small.yaml),
+#                           one without config the suite's locations
+#   worker_mode($block)     --- two_workers: a master and two workers;
+#                           else one process, no master
 
 use strict;
 use warnings;
@@ -93,6 +101,31 @@ sub check {
         my $rc = system("$ENV{TEST_NGINX_BUILD_DIR}/recsys-build", '-q',
                         "$ENV{TEST_NGINX_CONF_DIR}/$yaml");
         is($rc, 0, "$name - recsys-build $yaml");
+    }
+}
+
+sub block_defaults {
+    my ($block, $locations) = @_;
+
+    if (!defined $block->http_config) {
+        $block->set_value("http_config",
+            "recsys_catalog small $ENV{TEST_NGINX_CONF_DIR}/small.yaml;");
+    }
+
+    if (!defined $block->config) {
+        $block->set_value("config", $locations);
+    }
+}
+
+sub worker_mode {
+    my ($block) = @_;
+
+    if (defined $block->two_workers) {
+        main::master_on();
+        main::workers(2);
+    } else {
+        main::master_off();
+        main::workers(1);
     }
 }
 
