@@ -816,50 +816,12 @@ recsys_heap_sort(recsys_heap_t *h)
 static float
 recsys_score(const recsys_generation_t *g, const float *query, uint32_t row)
 {
-    float         s0, s1, s2, s3, d0, d1, d2, d3;
-    uint32_t      i, dim;
-    const float  *v;
+    uint32_t  dim;
 
     dim = g->manifest.dimension;
-    v = g->vectors + (size_t) row * dim;
 
-    s0 = 0;
-    s1 = 0;
-    s2 = 0;
-    s3 = 0;
-
-    if (g->manifest.metric == RECSYS_METRIC_L2) {
-        for (i = 0; i + 4 <= dim; i += 4) {
-            d0 = query[i] - v[i];
-            d1 = query[i + 1] - v[i + 1];
-            d2 = query[i + 2] - v[i + 2];
-            d3 = query[i + 3] - v[i + 3];
-            s0 += d0 * d0;
-            s1 += d1 * d1;
-            s2 += d2 * d2;
-            s3 += d3 * d3;
-        }
-
-        for ( /* void */ ; i < dim; i++) {
-            d0 = query[i] - v[i];
-            s0 += d0 * d0;
-        }
-
-        return -((s0 + s1) + (s2 + s3));
-    }
-
-    for (i = 0; i + 4 <= dim; i += 4) {
-        s0 += query[i] * v[i];
-        s1 += query[i + 1] * v[i + 1];
-        s2 += query[i + 2] * v[i + 2];
-        s3 += query[i + 3] * v[i + 3];
-    }
-
-    for ( /* void */ ; i < dim; i++) {
-        s0 += query[i] * v[i];
-    }
-
-    return (s0 + s1) + (s2 + s3);
+    return recsys_vector_score(query, g->vectors + (size_t) row * dim, dim,
+                               g->manifest.metric == RECSYS_METRIC_L2);
 }
 
 

@@ -30,6 +30,57 @@ typedef struct {
 
 
 /*
+ * The score of b for query a (dim floats), higher is better: the inner
+ * product, or under l2 minus the squared distance; four partial sums, the
+ * one kernel of the exact scan and of recsys-recall's ground truth.
+ */
+static inline float
+recsys_vector_score(const float *a, const float *b, uint32_t dim, int l2)
+{
+    float     s0, s1, s2, s3, d0, d1, d2, d3;
+    uint32_t  i;
+
+    s0 = 0;
+    s1 = 0;
+    s2 = 0;
+    s3 = 0;
+
+    if (l2) {
+        for (i = 0; i + 4 <= dim; i += 4) {
+            d0 = a[i] - b[i];
+            d1 = a[i + 1] - b[i + 1];
+            d2 = a[i + 2] - b[i + 2];
+            d3 = a[i + 3] - b[i + 3];
+            s0 += d0 * d0;
+            s1 += d1 * d1;
+            s2 += d2 * d2;
+            s3 += d3 * d3;
+        }
+
+        for ( /* void */ ; i < dim; i++) {
+            d0 = a[i] - b[i];
+            s0 += d0 * d0;
+        }
+
+        return -((s0 + s1) + (s2 + s3));
+    }
+
+    for (i = 0; i + 4 <= dim; i += 4) {
+        s0 += a[i] * b[i];
+        s1 += a[i + 1] * b[i + 1];
+        s2 += a[i + 2] * b[i + 2];
+        s3 += a[i + 3] * b[i + 3];
+    }
+
+    for ( /* void */ ; i < dim; i++) {
+        s0 += a[i] * b[i];
+    }
+
+    return (s0 + s1) + (s2 + s3);
+}
+
+
+/*
  * Nearest items to query (dimension floats; normalized by the callee for
  * the cosine metric, so it may be modified).  Fills out[0..*nout) with at
  * most f->k hits sorted by score desc, ties by id asc; exactly k when at

@@ -34,6 +34,7 @@
 #include "recsys_catalog.h"
 #include "recsys_faiss.h"
 #include "recsys_generation.h"
+#include "recsys_search.h"
 #include "recsys_string.h"
 #include "recsys_time.h"
 
@@ -81,8 +82,6 @@ static int recsys_recall_preassigned(FaissIndexIVF *ivf, const float *q,
     int64_t *labels);
 static void recsys_recall_exact(const recsys_generation_t *g,
     const float *q, uint32_t kk, int64_t *ids, float *scores);
-static float recsys_recall_score(const float *a, const float *b,
-    uint32_t dim, int l2);
 static uint32_t recsys_recall_overlap(const int64_t *a, const int64_t *b,
     uint32_t n, int64_t skip, uint32_t limit, uint32_t *counted);
 
@@ -439,7 +438,7 @@ recsys_recall_codec(const recsys_generation_t *g,
                 continue;
             }
 
-            e = recsys_recall_score(g->vectors + row * dim,
+            e = recsys_vector_score(g->vectors + row * dim,
                                     g->vectors + labels[j] * dim, dim,
                                     metric == METRIC_L2)
                 - (metric == METRIC_L2 ? -dist[j] : dist[j]);
@@ -522,7 +521,7 @@ recsys_recall_exact(const recsys_generation_t *g, const float *q,
     filled = 0;
 
     for (row = 0; row < n; row++) {
-        s = recsys_recall_score(q, g->vectors + row * dim, dim, l2);
+        s = recsys_vector_score(q, g->vectors + row * dim, dim, l2);
 
         if (filled == kk && s <= scores[kk - 1]) {
             continue;
@@ -539,52 +538,6 @@ recsys_recall_exact(const recsys_generation_t *g, const float *q,
         scores[j] = s;
         ids[j] = (int64_t) row;
     }
-}
-
-
-/* higher is better: inner product, or minus the squared distance */
-
-static float
-recsys_recall_score(const float *a, const float *b, uint32_t dim, int l2)
-{
-    float     s0, s1, s2, s3, d;
-    uint32_t  i;
-
-    s0 = s1 = s2 = s3 = 0;
-    i = 0;
-
-    if (l2) {
-        for ( /* void */ ; i + 4 <= dim; i += 4) {
-            d = a[i] - b[i];
-            s0 += d * d;
-            d = a[i + 1] - b[i + 1];
-            s1 += d * d;
-            d = a[i + 2] - b[i + 2];
-            s2 += d * d;
-            d = a[i + 3] - b[i + 3];
-            s3 += d * d;
-        }
-
-        for ( /* void */ ; i < dim; i++) {
-            d = a[i] - b[i];
-            s0 += d * d;
-        }
-
-        return -(s0 + s1 + s2 + s3);
-    }
-
-    for ( /* void */ ; i + 4 <= dim; i += 4) {
-        s0 += a[i] * b[i];
-        s1 += a[i + 1] * b[i + 1];
-        s2 += a[i + 2] * b[i + 2];
-        s3 += a[i + 3] * b[i + 3];
-    }
-
-    for ( /* void */ ; i < dim; i++) {
-        s0 += a[i] * b[i];
-    }
-
-    return s0 + s1 + s2 + s3;
 }
 
 

@@ -1531,6 +1531,43 @@ test_neighbors_file(void **state)
 }
 
 
+/* the scan's kernel against a plain loop, for every tail length */
+static void
+test_vector_score(void **state)
+{
+    float     a[11], b[11];
+    double    ip, l2, d;
+    uint32_t  i, dim;
+
+    (void) state;
+
+    for (i = 0; i < 11; i++) {
+        a[i] = (float) i * 0.25f - 1.0f;
+        b[i] = 2.0f - (float) (i * i) * 0.125f;
+    }
+
+    assert_true(recsys_vector_score(a, b, 0, 0) == 0.0f);
+    assert_true(recsys_vector_score(a, b, 0, 1) == 0.0f);
+
+    for (dim = 1; dim <= 11; dim++) {
+        ip = 0;
+        l2 = 0;
+
+        for (i = 0; i < dim; i++) {
+            ip += (double) a[i] * b[i];
+            d = (double) a[i] - b[i];
+            l2 += d * d;
+        }
+
+        assert_float_equal(recsys_vector_score(a, b, dim, 0), ip,
+                           1e-5 * (fabs(ip) + 1));
+        assert_float_equal(recsys_vector_score(a, b, dim, 1), -l2,
+                           1e-5 * (l2 + 1));
+        assert_true(recsys_vector_score(a, a, dim, 1) == 0.0f);
+    }
+}
+
+
 int
 main(void)
 {
@@ -1549,6 +1586,7 @@ main(void)
         cmocka_unit_test(test_neighbors_match),
         cmocka_unit_test(test_neighbors_ties),
         cmocka_unit_test(test_neighbors_file),
+        cmocka_unit_test(test_vector_score),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);
