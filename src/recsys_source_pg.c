@@ -93,6 +93,8 @@ static int recsys_pg_fetch(recsys_pg_ctx_t *ctx);
 static int recsys_pg_count(recsys_pg_ctx_t *ctx, const char *base);
 static int recsys_pg_decode(recsys_pg_ctx_t *ctx, PGresult *res, int row);
 static int recsys_pg_id(recsys_pg_ctx_t *ctx, PGresult *res, int row);
+static int recsys_pg_field(PGresult *res, int row, int c, const char **v,
+    size_t *len);
 static int recsys_pg_vector(recsys_pg_ctx_t *ctx, const unsigned char *p,
     int len);
 static int recsys_pg_number(recsys_pg_ctx_t *ctx, Oid type,
@@ -595,12 +597,13 @@ recsys_pg_count(recsys_pg_ctx_t *ctx, const char *base)
 static int
 recsys_pg_decode(recsys_pg_ctx_t *ctx, PGresult *res, int row)
 {
-    int                   c, rc;
-    char                  cberr[512];
-    double                d;
-    int64_t               ts;
-    recsys_pg_row_t       r;
-    const unsigned char  *p;
+    int               c, rc;
+    char              cberr[512];
+    double            d;
+    size_t            len;
+    int64_t           ts;
+    const char       *v;
+    recsys_pg_row_t   r;
 
     memset(&r, 0, sizeof(recsys_pg_row_t));
 
@@ -611,10 +614,8 @@ recsys_pg_decode(recsys_pg_ctx_t *ctx, PGresult *res, int row)
     r.id = ctx->id;
     r.id_len = (size_t) ctx->id_len;
 
-    c = ctx->col[RECSYS_PG_DELETED];
-    if (c != -1 && !PQgetisnull(res, row, c)) {
-        p = (const unsigned char *) PQgetvalue(res, row, c);
-        r.deleted = (PQgetlength(res, row, c) == 1 && p[0] != 0);
+    if (recsys_pg_field(res, row, ctx->col[RECSYS_PG_DELETED], &v, &len)) {
+        r.deleted = (len == 1 && v[0] != 0);
     }
 
     c = ctx->col[RECSYS_PG_UPDATED_AT];
@@ -658,23 +659,15 @@ recsys_pg_decode(recsys_pg_ctx_t *ctx, PGresult *res, int row)
         r.vector = ctx->vec;
     }
 
-    c = ctx->col[RECSYS_PG_TITLE];
-    if (c != -1 && !PQgetisnull(res, row, c)) {
-        r.title = PQgetvalue(res, row, c);
-        r.title_len = (size_t) PQgetlength(res, row, c);
-    }
+    (void) recsys_pg_field(res, row, ctx->col[RECSYS_PG_TITLE], &r.title,
+                           &r.title_len);
+    (void) recsys_pg_field(res, row, ctx->col[RECSYS_PG_CATEGORY],
+                           &r.category, &r.category_len);
 
-    c = ctx->col[RECSYS_PG_CATEGORY];
-    if (c != -1 && !PQgetisnull(res, row, c)) {
-        r.category = PQgetvalue(res, row, c);
-        r.category_len = (size_t) PQgetlength(res, row, c);
-    }
-
-    c = ctx->col[RECSYS_PG_POPULARITY];
-    if (c != -1 && !PQgetisnull(res, row, c)) {
+    if (recsys_pg_field(res, row, ctx->col[RECSYS_PG_POPULARITY], &v, &len))
+    {
         if (recsys_pg_number(ctx, ctx->type[RECSYS_PG_POPULARITY],
-                             (const unsigned char *) PQgetvalue(res, row, c),
-                             PQgetlength(res, row, c), &d)
+                             (const unsigned char *) v, (int) len, &d)
             != 0)
         {
             return -1;
@@ -688,15 +681,12 @@ recsys_pg_decode(recsys_pg_ctx_t *ctx, PGresult *res, int row)
         r.popularity = (float) d;
     }
 
-    c = ctx->col[RECSYS_PG_ATTRIBUTES];
-    if (c != -1 && !PQgetisnull(res, row, c)) {
-        if (recsys_pg_json(ctx, ctx->type[RECSYS_PG_ATTRIBUTES],
-                           (const unsigned char *) PQgetvalue(res, row, c),
-                           PQgetlength(res, row, c), &r)
-            != 0)
-        {
-            return -1;
-        }
+    if (recsys_pg_field(res, row, ctx->col[RECSYS_PG_ATTRIBUTES], &v, &len)
+        && recsys_pg_json(ctx, ctx->type[RECSYS_PG_ATTRIBUTES],
+                          (const unsigned char *) v, (int) len, &r)
+           != 0)
+    {
+        return -1;
     }
 
     cberr[0] = '\0';
@@ -714,6 +704,22 @@ recsys_pg_decode(recsys_pg_ctx_t *ctx, PGresult *res, int row)
     ctx->r->rows++;
 
     return 0;
+}
+
+
+/* 1 with the value of column c (-1: the source has none) unless NULL */
+
+static int
+recsys_pg_field(PGresult *res, int row, int c, const char **v, size_t *len)
+{
+    if (c == -1 || PQgetisnull(res, row, c)) {
+        return 0;
+    }
+
+    *v = PQgetvalue(res, row, c);
+    *len = (size_t) PQgetlength(res, row, c);
+
+    return 1;
 }
 
 
