@@ -4,8 +4,6 @@
  * published, no temp directory left), pruning, and factory resolution.
  */
 
-#define _GNU_SOURCE  /* nftw */
-
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -13,7 +11,6 @@
 #include <cmocka.h>
 
 #include <dirent.h>
-#include <ftw.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +22,7 @@
 #include <faiss/c_api/Index_c.h>
 
 #include "recsys_builder.h"
+#include "recsys_files.h"
 
 
 #define DIM      8
@@ -41,8 +39,6 @@ static void write_items(const char *path, int n, int bad_at,
 static void write_vector(FILE *f, int i);
 static void path_in_root(char *buf, size_t size, const char *name);
 static int count_entries(const char *dir, const char *prefix);
-static int remove_entry(const char *path, const struct stat *st, int flag,
-    struct FTW *ftw);
 
 
 static int
@@ -59,21 +55,11 @@ group_setup(void **state)
 static int
 group_teardown(void **state)
 {
+    char  err[RECSYS_ERRLEN];
+
     (void) state;
 
-    return nftw(test_root, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-
-static int
-remove_entry(const char *path, const struct stat *st, int flag,
-    struct FTW *ftw)
-{
-    (void) st;
-    (void) flag;
-    (void) ftw;
-
-    return remove(path);
+    return recsys_remove_tree(test_root, err, sizeof(err));
 }
 
 

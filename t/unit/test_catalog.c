@@ -11,7 +11,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <ftw.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +20,7 @@
 
 #include "recsys_artifact.h"
 #include "recsys_catalog.h"
+#include "recsys_files.h"
 
 
 #define TEST_VALID_SOURCE  "source:\n  type: file\n  path: /data/items.jsonl\n"
@@ -86,17 +86,6 @@ test_load(const char *text)
 
 
 static int
-test_rm(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void) st;
-    (void) flag;
-    (void) ftw;
-
-    return remove(path);
-}
-
-
-static int
 test_setup(void **state)
 {
     (void) state;
@@ -112,9 +101,11 @@ test_setup(void **state)
 static int
 test_teardown(void **state)
 {
+    char  err[RECSYS_ERRLEN];
+
     (void) state;
 
-    return nftw(test_dir, test_rm, 16, FTW_DEPTH | FTW_PHYS);
+    return recsys_remove_tree(test_dir, err, sizeof(err));
 }
 
 

@@ -10,8 +10,6 @@
  * ("make unit"), which makes that a failure.
  */
 
-#define _GNU_SOURCE  /* nftw */
-
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -19,7 +17,6 @@
 #include <cmocka.h>
 
 #include <dirent.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +29,7 @@
 #include <faiss/c_api/index_io_c.h>
 
 #include "recsys_builder.h"
+#include "recsys_files.h"
 #include "recsys_source_pg.h"
 
 
@@ -46,18 +44,6 @@ static const char  *db_url;
 
 static const char *pg_port(void);
 static void azure_user(recsys_catalog_t *c, const char *idx);
-
-
-static int
-remove_entry(const char *path, const struct stat *st, int flag,
-    struct FTW *ftw)
-{
-    (void) st;
-    (void) flag;
-    (void) ftw;
-
-    return remove(path);
-}
 
 
 static int
@@ -88,11 +74,13 @@ group_setup(void **state)
 static int
 group_teardown(void **state)
 {
+    char  err[RECSYS_ERRLEN];
+
     (void) state;
 
     PQfinish(db);
 
-    return nftw(test_root, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    return recsys_remove_tree(test_root, err, sizeof(err));
 }
 
 
