@@ -42,36 +42,6 @@ recsys_path_base(const char *path)
 
 
 int
-recsys_parse_uint(const char *s, size_t len, uint64_t *out)
-{
-    size_t    i;
-    uint64_t  v;
-
-    if (len == 0 || len > 20) {
-        return -1;
-    }
-
-    v = 0;
-
-    for (i = 0; i < len; i++) {
-        if (s[i] < '0' || s[i] > '9') {
-            return -1;
-        }
-
-        if (v > (UINT64_MAX - (s[i] - '0')) / 10) {
-            return -1;
-        }
-
-        v = v * 10 + (s[i] - '0');
-    }
-
-    *out = v;
-
-    return 0;
-}
-
-
-int
 recsys_file_write(const char *path, const void *data, size_t len,
     char *err, size_t errlen)
 {

@@ -10,6 +10,7 @@
 
 
 #include "recsys_artifact.h"
+#include "recsys_string.h"
 
 
 /* "dir/name" into out; -1 when it does not fit */
@@ -18,9 +19,6 @@ int recsys_path_join(char *out, size_t outlen, const char *dir,
 
 /* the last component of path */
 const char *recsys_path_base(const char *path);
-
-/* a decimal number of at most 20 digits, no sign: 0, else -1 */
-int recsys_parse_uint(const char *s, size_t len, uint64_t *out);
 
 /* writes data to a new file (mode 0644), fsyncs it; removes it on error */
 int recsys_file_write(const char *path, const void *data, size_t len,

@@ -1,10 +1,9 @@
 /*
  * Hex digits, UTF-8 characters (Unicode 3.9, table 3-7), decimal
- * arguments.
+ * numbers.
  */
 
-#include <errno.h>
-#include <stdlib.h>
+#include <string.h>
 
 #include "recsys_string.h"
 
@@ -83,20 +82,42 @@ recsys_utf8_char(const unsigned char *s, size_t n)
 
 
 int
-recsys_parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
+recsys_parse_uint(const char *s, size_t len, uint64_t *out)
 {
-    char                *end;
-    unsigned long long   v;
+    size_t    i;
+    uint64_t  v;
 
-    /* strtoull() would take blanks, a sign and "-1" as ULLONG_MAX */
-    if (s[0] < '0' || s[0] > '9') {
+    if (len == 0 || len > 20) {
         return -1;
     }
 
-    errno = 0;
-    v = strtoull(s, &end, 10);
+    v = 0;
 
-    if (errno != 0 || *end != '\0' || v < lo || v > hi) {
+    for (i = 0; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9') {
+            return -1;
+        }
+
+        if (v > (UINT64_MAX - (s[i] - '0')) / 10) {
+            return -1;
+        }
+
+        v = v * 10 + (s[i] - '0');
+    }
+
+    *out = v;
+
+    return 0;
+}
+
+
+int
+recsys_parse_uint_arg(const char *arg, uint64_t lo, uint64_t hi,
+    uint64_t *out)
+{
+    uint64_t  v;
+
+    if (recsys_parse_uint(arg, strlen(arg), &v) != 0 || v < lo || v > hi) {
         return -1;
     }
 

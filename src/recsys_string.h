@@ -1,6 +1,6 @@
 /*
  * Byte-string helpers shared by the parsers, writers and tools: hex
- * digits, UTF-8 characters, decimal arguments.  Pure C: no nginx header.
+ * digits, UTF-8 characters, decimal numbers.  Pure C: no nginx header.
  */
 
 #ifndef _RECSYS_STRING_H_INCLUDED_
@@ -29,11 +29,12 @@ int recsys_hex_value(int c);
  */
 ssize_t recsys_utf8_char(const unsigned char *s, size_t n);
 
-/*
- * The decimal number s, digits only (no sign, blank or empty string), in
- * lo..hi: 0, else -1 (also on overflow); the tools' arguments.
- */
-int recsys_parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out);
+/* a decimal number of at most 20 digits, no sign: 0, else -1 */
+int recsys_parse_uint(const char *s, size_t len, uint64_t *out);
+
+/* the same for a tool's argument (a C string), in lo..hi */
+int recsys_parse_uint_arg(const char *arg, uint64_t lo, uint64_t hi,
+    uint64_t *out);
 
 
 #endif /* _RECSYS_STRING_H_INCLUDED_ */

@@ -75,10 +75,10 @@ main(int argc, char **argv)
     seed = 20261130;
 
     if (argc < 4 || argc > 5
-        || recsys_parse_u64(argv[1], 0, RECSYS_EVENTGEN_MAX, &n) != 0
-        || recsys_parse_u64(argv[2], 0, RECSYS_EVENTGEN_MAX, &nitems) != 0
-        || recsys_parse_u64(argv[3], 0, RECSYS_EVENTGEN_MAX, &nusers) != 0
-        || (argc == 5 && recsys_parse_u64(argv[4], 0, UINT64_MAX, &seed)
+        || recsys_parse_uint_arg(argv[1], 0, RECSYS_EVENTGEN_MAX, &n) != 0
+        || recsys_parse_uint_arg(argv[2], 0, RECSYS_EVENTGEN_MAX, &nitems) != 0
+        || recsys_parse_uint_arg(argv[3], 0, RECSYS_EVENTGEN_MAX, &nusers) != 0
+        || (argc == 5 && recsys_parse_uint_arg(argv[4], 0, UINT64_MAX, &seed)
                          != 0)
         || nitems == 0 || nusers == 0)
     {

@@ -105,11 +105,11 @@ main(int argc, char **argv)
     pool = UINT32_MAX;
 
     if (argc < 2 || argc > 7
-        || (argc > 2 && recsys_parse_u64(argv[2], 1, 10000000, &nq))
-        || (argc > 3 && recsys_parse_u64(argv[3], 1, 1000, &k))
-        || (argc > 4 && recsys_parse_u64(argv[4], 0, UINT64_MAX, &seed))
-        || (argc > 5 && recsys_parse_u64(argv[5], 1, 100, &rounds))
-        || (argc > 6 && recsys_parse_u64(argv[6], 1, UINT32_MAX, &pool)))
+        || (argc > 2 && recsys_parse_uint_arg(argv[2], 1, 10000000, &nq))
+        || (argc > 3 && recsys_parse_uint_arg(argv[3], 1, 1000, &k))
+        || (argc > 4 && recsys_parse_uint_arg(argv[4], 0, UINT64_MAX, &seed))
+        || (argc > 5 && recsys_parse_uint_arg(argv[5], 1, 100, &rounds))
+        || (argc > 6 && recsys_parse_uint_arg(argv[6], 1, UINT32_MAX, &pool)))
     {
         fprintf(stderr, "usage: recsys-faissbench <catalog.yaml> "
                 "[queries=20000] [k=10] [seed=1] [rounds=3] "

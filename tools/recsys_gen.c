@@ -287,10 +287,10 @@ main(int argc, char **argv)
     if ((argc == 4 || argc == 5) && strcmp(argv[1], "synthetic") == 0) {
         seed = 42;
 
-        if (recsys_parse_u64(argv[2], 1, 100000000, &n) != 0
-            || recsys_parse_u64(argv[3], 1, 4096, &dim) != 0
+        if (recsys_parse_uint_arg(argv[2], 1, 100000000, &n) != 0
+            || recsys_parse_uint_arg(argv[3], 1, 4096, &dim) != 0
             || (argc == 5
-                && recsys_parse_u64(argv[4], 0, UINT64_MAX, &seed) != 0))
+                && recsys_parse_uint_arg(argv[4], 0, UINT64_MAX, &seed) != 0))
         {
             fprintf(stderr, "recsys-gen: N must be 1..100000000, "
                     "D 1..4096, seed a non-negative integer\n");

@@ -108,8 +108,8 @@ main(int argc, char **argv)
     }
 
     if (argc < 2 || argc > 4
-        || (argc > 2 && recsys_parse_u64(argv[2], 1, 100000000, &queries))
-        || (argc > 3 && recsys_parse_u64(argv[3], 1, 10000, &k)))
+        || (argc > 2 && recsys_parse_uint_arg(argv[2], 1, 100000000, &queries))
+        || (argc > 3 && recsys_parse_uint_arg(argv[3], 1, 10000, &k)))
     {
         fprintf(stderr, "usage: recsys-recall [-c] <catalog.yaml> "
                 "[queries=1000] [k=10]\n");

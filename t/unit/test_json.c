@@ -375,7 +375,7 @@ test_string_helpers(void **state)
 
 
 static void
-test_parse_u64(void **state)
+test_parse_uint_arg(void **state)
 {
     size_t     i;
     uint64_t   v;
@@ -387,24 +387,24 @@ test_parse_u64(void **state)
 
     (void) state;
 
-    assert_int_equal(recsys_parse_u64("0", 0, 10, &v), 0);
+    assert_int_equal(recsys_parse_uint_arg("0", 0, 10, &v), 0);
     assert_int_equal(v, 0);
-    assert_int_equal(recsys_parse_u64("007", 0, 10, &v), 0);
+    assert_int_equal(recsys_parse_uint_arg("007", 0, 10, &v), 0);
     assert_int_equal(v, 7);
-    assert_int_equal(recsys_parse_u64("18446744073709551615", 0, UINT64_MAX,
-                                      &v), 0);
+    assert_int_equal(recsys_parse_uint_arg("18446744073709551615", 0,
+                                           UINT64_MAX, &v), 0);
     assert_true(v == UINT64_MAX);
 
     /* the bounds are inclusive; a refused value leaves *out alone */
-    assert_int_equal(recsys_parse_u64("1", 1, 4096, &v), 0);
-    assert_int_equal(recsys_parse_u64("4096", 1, 4096, &v), 0);
+    assert_int_equal(recsys_parse_uint_arg("1", 1, 4096, &v), 0);
+    assert_int_equal(recsys_parse_uint_arg("4096", 1, 4096, &v), 0);
     assert_int_equal(v, 4096);
-    assert_int_equal(recsys_parse_u64("0", 1, 4096, &v), -1);
-    assert_int_equal(recsys_parse_u64("4097", 1, 4096, &v), -1);
+    assert_int_equal(recsys_parse_uint_arg("0", 1, 4096, &v), -1);
+    assert_int_equal(recsys_parse_uint_arg("4097", 1, 4096, &v), -1);
     assert_int_equal(v, 4096);
 
     for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        assert_int_equal(recsys_parse_u64(bad[i], 0, UINT64_MAX, &v), -1);
+        assert_int_equal(recsys_parse_uint_arg(bad[i], 0, UINT64_MAX, &v), -1);
     }
 }
 
@@ -421,7 +421,7 @@ main(void)
         cmocka_unit_test(test_random),
         cmocka_unit_test(test_number),
         cmocka_unit_test(test_string_helpers),
-        cmocka_unit_test(test_parse_u64),
+        cmocka_unit_test(test_parse_uint_arg),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
