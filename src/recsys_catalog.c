@@ -39,9 +39,12 @@ typedef enum {
     RECSYS_CATALOG_FLOAT,           /* a finite number, fmin..fmax, double */
     RECSYS_CATALOG_SIZE,            /* bytes: "512", "64k", "16m", "1g",
                                        min..max, uint64_t */
-    RECSYS_CATALOG_NUMBERS          /* names (check) to FLOAT values, at
+    RECSYS_CATALOG_NUMBERS,         /* names (check) to FLOAT values, at
                                        least min of them,
                                        recsys_catalog_numbers_t */
+    RECSYS_CATALOG_RANKING,         /* "ranking:", recsys_ranking_conf_t */
+    RECSYS_CATALOG_PROFILES         /* names to profile mappings, at least
+                                       one, recsys_ranking_conf_t */
 } recsys_catalog_type_e;
 
 
@@ -106,6 +109,49 @@ typedef struct {
 } recsys_catalog_buf_t;
 
 
+/* a ranking profile as the schema reads it, before recsys_profile_t */
+typedef struct {
+    double                        similarity;
+    double                        popularity;
+    double                        freshness;
+} recsys_catalog_weights_t;
+
+
+typedef struct {
+    int                           present;
+    char                         *field;
+    uint64_t                      half_life;
+} recsys_catalog_freshness_t;
+
+
+typedef struct {
+    recsys_catalog_numbers_t      category;
+} recsys_catalog_boost_t;
+
+
+typedef struct {
+    int                           present;
+    double                        mmr;
+} recsys_catalog_diversity_t;
+
+
+typedef struct {
+    uint32_t                      candidates;
+    recsys_catalog_weights_t      weights;
+    int                           popularity;
+    recsys_catalog_freshness_t    freshness;
+    recsys_catalog_boost_t        boost;
+    recsys_catalog_diversity_t    diversity;
+} recsys_catalog_profile_t;
+
+
+typedef struct {
+    char                         *dflt;
+    double                        negative_weight;
+    recsys_ranking_conf_t         conf;
+} recsys_catalog_ranking_t;
+
+
 static int recsys_catalog_read(const char *path, char **data, size_t *size,
     char *err, size_t errlen);
 static void recsys_catalog_yaml_error(recsys_catalog_ctx_t *ctx,
@@ -157,6 +203,12 @@ static int recsys_catalog_numbers(recsys_catalog_ctx_t *ctx,
 static int recsys_catalog_events(recsys_catalog_ctx_t *ctx,
     recsys_catalog_t *c, yaml_node_t *root);
 static int recsys_catalog_type_name(const char *s);
+static int recsys_catalog_ranking(recsys_catalog_ctx_t *ctx,
+    const recsys_catalog_key_t *key, yaml_node_t *node, char *base);
+static int recsys_catalog_profiles(recsys_catalog_ctx_t *ctx,
+    const recsys_catalog_key_t *key, yaml_node_t *node, char *base);
+static int recsys_catalog_profile(recsys_catalog_ctx_t *ctx,
+    yaml_node_t *node, const char *name, recsys_profile_t *p);
 static void recsys_catalog_free_keys(const recsys_catalog_key_t *keys,
     char *base);
 static int recsys_catalog_buf_add(recsys_catalog_buf_t *b, const char *s,
@@ -401,6 +453,118 @@ static const recsys_catalog_key_t  recsys_catalog_events_keys[] = {
 };
 
 
+static const recsys_catalog_enum_t  recsys_catalog_popularity[] = {
+    { "log",           RECSYS_POP_LOG,              NULL },
+    { "rank",          RECSYS_POP_RANK,             NULL },
+    { "raw",           RECSYS_POP_RAW,              NULL },
+    { NULL, 0, NULL }
+};
+
+
+static const recsys_catalog_key_t  recsys_catalog_weights_keys[] = {
+
+    { .name = "similarity", .type = RECSYS_CATALOG_FLOAT,
+      .offset = offsetof(recsys_catalog_weights_t, similarity),
+      .fmin = 0, .fmax = 1e6, .dflt = "1" },
+
+    { .name = "popularity", .type = RECSYS_CATALOG_FLOAT,
+      .offset = offsetof(recsys_catalog_weights_t, popularity),
+      .fmin = 0, .fmax = 1e6, .dflt = "0" },
+
+    { .name = "freshness", .type = RECSYS_CATALOG_FLOAT,
+      .offset = offsetof(recsys_catalog_weights_t, freshness),
+      .fmin = 0, .fmax = 1e6, .dflt = "0" },
+
+    { .name = NULL }
+};
+
+
+static const recsys_catalog_key_t  recsys_catalog_freshness_keys[] = {
+
+    { .name = "field", .type = RECSYS_CATALOG_STRING, .required = 1,
+      .offset = offsetof(recsys_catalog_freshness_t, field),
+      .check = recsys_catalog_type_name,
+      .expect = "an attribute name of 1 to 64 letters, digits, '_', '-'"
+                " or '.'" },
+
+    { .name = "half_life", .type = RECSYS_CATALOG_DURATION, .required = 1,
+      .offset = offsetof(recsys_catalog_freshness_t, half_life),
+      .min = 1, .max = RECSYS_CATALOG_MAX_DURATION },
+
+    { .name = NULL }
+};
+
+
+/* the fields a boost may match: the item's category only, for now */
+static const recsys_catalog_key_t  recsys_catalog_boost_keys[] = {
+
+    { .name = "category", .type = RECSYS_CATALOG_NUMBERS,
+      .offset = offsetof(recsys_catalog_boost_t, category),
+      .min = 1, .fmin = -1e6, .fmax = 1e6 },
+
+    { .name = NULL }
+};
+
+
+static const recsys_catalog_key_t  recsys_catalog_diversity_keys[] = {
+
+    { .name = "mmr", .type = RECSYS_CATALOG_FLOAT, .required = 1,
+      .offset = offsetof(recsys_catalog_diversity_t, mmr),
+      .fmin = 0, .fmax = 1 },
+
+    { .name = NULL }
+};
+
+
+static const recsys_catalog_key_t  recsys_catalog_profile_keys[] = {
+
+    { .name = "candidates", .type = RECSYS_CATALOG_INT,
+      .offset = offsetof(recsys_catalog_profile_t, candidates),
+      .min = 1, .max = RECSYS_RANK_CANDIDATES_MAX, .dflt = "200" },
+
+    { .name = "weights", .type = RECSYS_CATALOG_MAPPING,
+      .offset = offsetof(recsys_catalog_profile_t, weights),
+      .keys = recsys_catalog_weights_keys },
+
+    { .name = "popularity", .type = RECSYS_CATALOG_ENUM,
+      .offset = offsetof(recsys_catalog_profile_t, popularity),
+      .values = recsys_catalog_popularity, .dflt = "log" },
+
+    { .name = "freshness", .type = RECSYS_CATALOG_MAPPING,
+      .offset = offsetof(recsys_catalog_profile_t, freshness),
+      .keys = recsys_catalog_freshness_keys, .optional = 1,
+      .present = offsetof(recsys_catalog_freshness_t, present) },
+
+    { .name = "boost", .type = RECSYS_CATALOG_MAPPING,
+      .offset = offsetof(recsys_catalog_profile_t, boost),
+      .keys = recsys_catalog_boost_keys },
+
+    { .name = "diversity", .type = RECSYS_CATALOG_MAPPING,
+      .offset = offsetof(recsys_catalog_profile_t, diversity),
+      .keys = recsys_catalog_diversity_keys, .optional = 1,
+      .present = offsetof(recsys_catalog_diversity_t, present) },
+
+    { .name = NULL }
+};
+
+
+/* "default" is checked against the profiles once they are read */
+static const recsys_catalog_key_t  recsys_catalog_ranking_keys[] = {
+
+    { .name = "default", .type = RECSYS_CATALOG_STRING,
+      .offset = offsetof(recsys_catalog_ranking_t, dflt) },
+
+    { .name = "negative_weight", .type = RECSYS_CATALOG_FLOAT,
+      .offset = offsetof(recsys_catalog_ranking_t, negative_weight),
+      .fmin = 0, .fmax = 1, .dflt = "0.5" },
+
+    { .name = "profiles", .type = RECSYS_CATALOG_PROFILES, .required = 1,
+      .offset = offsetof(recsys_catalog_ranking_t, conf) },
+
+    { .name = NULL }
+};
+
+
 static const recsys_catalog_key_t  recsys_catalog_keys[] = {
 
     { .name = "source", .type = RECSYS_CATALOG_MAPPING, .required = 1,
@@ -419,6 +583,9 @@ static const recsys_catalog_key_t  recsys_catalog_keys[] = {
       .offset = offsetof(recsys_catalog_t, events),
       .keys = recsys_catalog_events_keys, .optional = 1,
       .present = offsetof(recsys_events_conf_t, enabled) },
+
+    { .name = "ranking", .type = RECSYS_CATALOG_RANKING,
+      .offset = offsetof(recsys_catalog_t, ranking) },
 
     { .name = NULL }
 };
@@ -1097,6 +1264,12 @@ recsys_catalog_absent(recsys_catalog_ctx_t *ctx,
                                     " %s", key->name, where);
     }
 
+    if (key->type == RECSYS_CATALOG_RANKING) {
+        recsys_ranking_conf_init(
+            (recsys_ranking_conf_t *) (base + key->offset));
+        return 0;
+    }
+
     if (key->type == RECSYS_CATALOG_MAPPING) {
         if (key->optional) {
             return 0;
@@ -1146,6 +1319,14 @@ recsys_catalog_value(recsys_catalog_ctx_t *ctx,
 
     if (key->type == RECSYS_CATALOG_NUMBERS) {
         return recsys_catalog_numbers(ctx, key, node, base);
+    }
+
+    if (key->type == RECSYS_CATALOG_RANKING) {
+        return recsys_catalog_ranking(ctx, key, node, base);
+    }
+
+    if (key->type == RECSYS_CATALOG_PROFILES) {
+        return recsys_catalog_profiles(ctx, key, node, base);
     }
 
     if (node->type != YAML_SCALAR_NODE || recsys_catalog_null(node)) {
@@ -1699,6 +1880,11 @@ recsys_catalog_expected(const recsys_catalog_key_t *key, char *buf,
         snprintf(buf, size, "a mapping of names to numbers");
         return;
 
+    case RECSYS_CATALOG_RANKING:
+    case RECSYS_CATALOG_PROFILES:
+        snprintf(buf, size, "a mapping");
+        return;
+
     case RECSYS_CATALOG_ENUM:
         n = snprintf(buf, size, "one of");
 
@@ -2061,6 +2247,12 @@ recsys_catalog_free_keys(const recsys_catalog_key_t *keys, char *base)
             memset(nums, 0, sizeof(recsys_catalog_numbers_t));
             break;
 
+        case RECSYS_CATALOG_RANKING:
+        case RECSYS_CATALOG_PROFILES:
+            recsys_ranking_conf_free(
+                (recsys_ranking_conf_t *) (base + key->offset));
+            break;
+
         default:
             break;
         }
@@ -2128,6 +2320,249 @@ recsys_factory_number(const char **p, uint64_t min, uint64_t max)
     }
 
     *p = s;
+
+    return 0;
+}
+
+
+/*
+ * "ranking:": its keys through the schema into a scratch struct, then
+ * "default" resolved to a profile; the result replaces the conf at base
+ * only when everything is valid.
+ */
+
+static int
+recsys_catalog_ranking(recsys_catalog_ctx_t *ctx,
+    const recsys_catalog_key_t *key, yaml_node_t *node, char *base)
+{
+    char                       got[RECSYS_CATALOG_QUOTE_LEN + 8];
+    int64_t                    i;
+    yaml_node_t               *vn;
+    yaml_node_pair_t          *pair;
+    recsys_ranking_conf_t     *rc;
+    recsys_catalog_ranking_t   r;
+
+    rc = (recsys_ranking_conf_t *) (base + key->offset);
+    recsys_ranking_conf_init(rc);
+
+    if (node->type != YAML_MAPPING_NODE) {
+        recsys_catalog_got(node, got, sizeof(got));
+        return recsys_catalog_error(ctx, &node->start_mark,
+                                    "\"%s\" must be a mapping, got %s",
+                                    key->name, got);
+    }
+
+    memset(&r, 0, sizeof(recsys_catalog_ranking_t));
+    recsys_ranking_conf_init(&r.conf);
+
+    if (recsys_catalog_mapping(ctx, recsys_catalog_ranking_keys, node,
+                               (char *) &r, key->name, &node->start_mark)
+        != 0)
+    {
+        goto failed;
+    }
+
+    /* l2 divides by 1 - w */
+    if (r.negative_weight >= 1) {
+        pair = recsys_catalog_pair(ctx, node, "negative_weight", NULL);
+        vn = yaml_document_get_node(ctx->doc, pair->value);
+        recsys_catalog_error(ctx, &vn->start_mark, "\"negative_weight\""
+                             " must be at least 0 and less than 1, got %g",
+                             r.negative_weight);
+        goto failed;
+    }
+
+    if (r.dflt != NULL) {
+        i = recsys_ranking_find(&r.conf, r.dflt, strlen(r.dflt));
+
+        if (i < 0) {
+            pair = recsys_catalog_pair(ctx, node, "default", NULL);
+            vn = yaml_document_get_node(ctx->doc, pair->value);
+            recsys_catalog_quote(r.dflt, strlen(r.dflt), got, sizeof(got));
+            recsys_catalog_error(ctx, &vn->start_mark, "\"default\" must"
+                                 " name a profile of \"ranking.profiles\","
+                                 " got %s", got);
+            goto failed;
+        }
+
+        r.conf.dflt = (int32_t) i;
+    }
+
+    r.conf.negative_weight = (float) r.negative_weight;
+    *rc = r.conf;
+    free(r.dflt);
+
+    return 0;
+
+failed:
+
+    free(r.dflt);
+    recsys_ranking_conf_free(&r.conf);
+
+    return -1;
+}
+
+
+/* "ranking.profiles": profile names to profiles, at least one */
+
+static int
+recsys_catalog_profiles(recsys_catalog_ctx_t *ctx,
+    const recsys_catalog_key_t *key, yaml_node_t *node, char *base)
+{
+    char                    got[RECSYS_CATALOG_QUOTE_LEN + 8];
+    size_t                  n, i;
+    yaml_node_t            *kn, *vn;
+    yaml_node_pair_t       *pair;
+    recsys_profile_t       *p;
+    recsys_ranking_conf_t  *rc;
+
+    rc = (recsys_ranking_conf_t *) (base + key->offset);
+
+    if (node->type != YAML_MAPPING_NODE) {
+        recsys_catalog_got(node, got, sizeof(got));
+        return recsys_catalog_error(ctx, &node->start_mark,
+                                    "\"%s\" must be a mapping of profile"
+                                    " names to profiles, got %s", key->name,
+                                    got);
+    }
+
+    n = node->data.mapping.pairs.top - node->data.mapping.pairs.start;
+
+    if (n == 0) {
+        return recsys_catalog_error(ctx, &node->start_mark,
+                                    "\"%s\" must have at least one profile",
+                                    key->name);
+    }
+
+    rc->profiles = calloc(n, sizeof(recsys_profile_t));
+    if (rc->profiles == NULL) {
+        return recsys_catalog_error(ctx, &node->start_mark, "out of memory");
+    }
+
+    for (pair = node->data.mapping.pairs.start, i = 0;
+         pair < node->data.mapping.pairs.top;
+         pair++, i++)
+    {
+        kn = yaml_document_get_node(ctx->doc, pair->key);
+        vn = yaml_document_get_node(ctx->doc, pair->value);
+
+        recsys_catalog_got(kn, got, sizeof(got));
+
+        if (kn->type != YAML_SCALAR_NODE
+            || strlen((char *) kn->data.scalar.value) != kn->data.scalar.length
+            || recsys_catalog_type_name((char *) kn->data.scalar.value) != 0)
+        {
+            return recsys_catalog_error(ctx, &kn->start_mark,
+                                        "a key of \"%s\" must be a profile"
+                                        " name of 1 to 64 letters, digits,"
+                                        " '_', '-' or '.', got %s",
+                                        key->name, got);
+        }
+
+        if (recsys_catalog_pair(ctx, node, (char *) kn->data.scalar.value,
+                                pair)
+            != NULL)
+        {
+            return recsys_catalog_error(ctx, &kn->start_mark,
+                                        "duplicate profile %s in"
+                                        " \"ranking.%s\"", got, key->name);
+        }
+
+        p = &rc->profiles[i];
+        recsys_profile_init(p);
+        rc->nprofiles = i + 1;
+
+        p->name = strdup((char *) kn->data.scalar.value);
+        if (p->name == NULL) {
+            return recsys_catalog_error(ctx, &kn->start_mark,
+                                        "out of memory");
+        }
+
+        if (recsys_catalog_profile(ctx, vn, p->name, p) != 0) {
+            return -1;
+        }
+    }
+
+    return 0;
+}
+
+
+/* one profile through the schema, then into p (strings moved over) */
+
+static int
+recsys_catalog_profile(recsys_catalog_ctx_t *ctx, yaml_node_t *node,
+    const char *name, recsys_profile_t *p)
+{
+    int                        rc;
+    char                       where[128], got[RECSYS_CATALOG_QUOTE_LEN + 8];
+    size_t                     i, n;
+    recsys_catalog_numbers_t  *nums;
+    recsys_catalog_profile_t   t;
+
+    snprintf(where, sizeof(where), "ranking.profiles.%s", name);
+
+    if (node->type != YAML_MAPPING_NODE) {
+        recsys_catalog_got(node, got, sizeof(got));
+        return recsys_catalog_error(ctx, &node->start_mark,
+                                    "profile \"%s\" must be a mapping, got"
+                                    " %s", name, got);
+    }
+
+    memset(&t, 0, sizeof(recsys_catalog_profile_t));
+
+    rc = recsys_catalog_mapping(ctx, recsys_catalog_profile_keys, node,
+                                (char *) &t, where, &node->start_mark);
+
+    if (rc == 0 && t.weights.freshness > 0 && !t.freshness.present) {
+        rc = recsys_catalog_error(ctx, &node->start_mark,
+                                  "\"weights.freshness\" in \"%s\" needs"
+                                  " \"freshness\" with \"field\" and"
+                                  " \"half_life\"", where);
+    }
+
+    if (rc != 0) {
+        recsys_catalog_free_keys(recsys_catalog_profile_keys, (char *) &t);
+        return -1;
+    }
+
+    p->candidates = t.candidates;
+    p->w_similarity = (float) t.weights.similarity;
+    p->w_popularity = (float) t.weights.popularity;
+    p->w_freshness = (float) t.weights.freshness;
+    p->popularity = t.popularity;
+
+    if (t.freshness.present) {
+        p->freshness_field = t.freshness.field;
+        p->half_life = t.freshness.half_life;
+        t.freshness.field = NULL;
+    }
+
+    nums = &t.boost.category;
+    n = nums->n;
+
+    if (n) {
+        p->boosts = calloc(n, sizeof(recsys_boost_t));
+        if (p->boosts == NULL) {
+            recsys_catalog_free_keys(recsys_catalog_profile_keys,
+                                     (char *) &t);
+            return recsys_catalog_error(ctx, &node->start_mark,
+                                        "out of memory");
+        }
+
+        for (i = 0; i < n; i++) {
+            p->boosts[i].category = nums->names[i];
+            p->boosts[i].weight = (float) nums->values[i];
+            nums->names[i] = NULL;
+        }
+
+        p->nboosts = (uint32_t) n;
+    }
+
+    if (t.diversity.present) {
+        p->mmr_lambda = (float) t.diversity.mmr;
+    }
+
+    recsys_catalog_free_keys(recsys_catalog_profile_keys, (char *) &t);
 
     return 0;
 }

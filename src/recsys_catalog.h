@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "recsys_rank.h"
+
 
 #define RECSYS_CATALOG_ERRLEN      512
 
@@ -105,6 +107,7 @@ typedef struct {
     recsys_index_conf_t  index;
     recsys_maintenance_conf_t maintenance;
     recsys_events_conf_t events;
+    recsys_ranking_conf_t ranking;      /* "ranking:", no profiles: plain */
 } recsys_catalog_t;
 
 

@@ -263,7 +263,7 @@ test_unknown_key(void **state)
 
     test_error("sources:\n  path: x\n",
                "1:1: unknown key \"sources\" at top level, expected one"
-               " of: source, index, maintenance, events");
+               " of: source, index, maintenance, events, ranking");
 
     test_error("source:\n  path: /x\n  dsn: postgres://\n",
                "3:3: \"dsn\" is only valid with type postgresql");
@@ -518,19 +518,19 @@ test_not_mapping(void **state)
 
     test_error("- source\n- index\n",
                "1:1: top level must be a mapping (keys: source, index,"
-               " maintenance, events), got a sequence");
+               " maintenance, events, ranking), got a sequence");
 
     test_error("hello\n",
                "1:1: top level must be a mapping (keys: source, index,"
-               " maintenance, events), got \"hello\"");
+               " maintenance, events, ranking), got \"hello\"");
 
     test_error("",
                "1:1: top level must be a mapping (keys: source, index,"
-               " maintenance, events), got an empty document");
+               " maintenance, events, ranking), got an empty document");
 
     test_error("# only a comment\n",
                "1:1: top level must be a mapping (keys: source, index,"
-               " maintenance, events), got an empty document");
+               " maintenance, events, ranking), got an empty document");
 
     test_error(TEST_VALID_SOURCE "---\nindex: {}\n",
                "5:1: only one YAML document is allowed");
@@ -1374,6 +1374,172 @@ test_events_errors(void **state)
 }
 
 
+#define TEST_RANK_BASE  TEST_VALID_SOURCE "index: {path: /i, dimension: 4}\n"
+
+
+static void
+test_ranking(void **state)
+{
+    recsys_profile_t  *p;
+    recsys_catalog_t  *c;
+
+    (void) state;
+
+    /* absent: plain, no profiles */
+    c = test_load(TEST_RANK_BASE);
+    assert_int_equal(c->ranking.nprofiles, 0);
+    assert_int_equal(c->ranking.dflt, -1);
+    assert_true(c->ranking.negative_weight == 0.5f);
+    recsys_catalog_free(c);
+
+    c = test_load(TEST_RANK_BASE
+                  "ranking:\n"
+                  "  default: balanced\n"
+                  "  negative_weight: 0.25\n"
+                  "  profiles:\n"
+                  "    plain: {}\n"
+                  "    balanced:\n"
+                  "      candidates: 300\n"
+                  "      weights: {similarity: 1.0, popularity: 0.2,"
+                  " freshness: 0.1}\n"
+                  "      popularity: rank\n"
+                  "      freshness: {field: published_at, half_life: 30d}\n"
+                  "      boost: {category: {coffee: 0.1, tea: -0.5}}\n"
+                  "      diversity: {mmr: 0.7}\n");
+
+    assert_int_equal(c->ranking.nprofiles, 2);
+    assert_int_equal(c->ranking.dflt, 1);
+    assert_true(c->ranking.negative_weight == 0.25f);
+
+    p = &c->ranking.profiles[0];
+    assert_string_equal(p->name, "plain");
+    assert_int_equal(p->candidates, RECSYS_RANK_CANDIDATES);
+    assert_true(p->w_similarity == 1.0f && p->w_popularity == 0
+                && p->w_freshness == 0);
+    assert_int_equal(p->popularity, RECSYS_POP_LOG);
+    assert_null(p->freshness_field);
+    assert_int_equal(p->nboosts, 0);
+    assert_true(p->mmr_lambda < 0);
+
+    p = &c->ranking.profiles[1];
+    assert_string_equal(p->name, "balanced");
+    assert_int_equal(p->candidates, 300);
+    assert_true(p->w_popularity == 0.2f && p->w_freshness == 0.1f);
+    assert_int_equal(p->popularity, RECSYS_POP_RANK);
+    assert_string_equal(p->freshness_field, "published_at");
+    assert_int_equal(p->half_life, 30 * 86400);
+    assert_int_equal(p->nboosts, 2);
+    assert_string_equal(p->boosts[0].category, "coffee");
+    assert_true(p->boosts[0].weight == 0.1f);
+    assert_string_equal(p->boosts[1].category, "tea");
+    assert_true(p->boosts[1].weight == -0.5f);
+    assert_true(p->mmr_lambda == 0.7f);
+
+    assert_int_equal(recsys_ranking_find(&c->ranking, "balanced", 8), 1);
+    assert_int_equal(recsys_ranking_find(&c->ranking, "balance", 7), -1);
+
+    recsys_catalog_free(c);
+
+    /* no default: requests without a profile stay plain */
+    c = test_load(TEST_RANK_BASE "ranking: {profiles: {a: {}}}\n");
+    assert_int_equal(c->ranking.dflt, -1);
+    recsys_catalog_free(c);
+}
+
+
+static void
+test_ranking_errors(void **state)
+{
+    (void) state;
+
+    test_error(TEST_RANK_BASE
+               "ranking:\n  profiles:\n    a:\n"
+               "      weights: {popularity: -0.2}\n",
+               "8:29: \"popularity\" must be between 0 and 1e+06, got -0.2");
+
+    test_error(TEST_RANK_BASE
+               "ranking:\n  profiles:\n    a:\n      weight: {}\n",
+               "8:7: unknown key \"weight\" in \"ranking.profiles.a\","
+               " expected one of: candidates, weights, popularity,"
+               " freshness, boost, diversity");
+
+    test_error(TEST_RANK_BASE
+               "ranking:\n  profiles:\n    a:\n"
+               "      diversity: {mmr: 1.5}\n",
+               "8:24: \"mmr\" must be between 0 and 1, got 1.5");
+
+    test_error(TEST_RANK_BASE
+               "ranking:\n  profiles:\n    a:\n"
+               "      diversity: {mmr: -0.1}\n",
+               "8:24: \"mmr\" must be between 0 and 1, got -0.1");
+
+    test_error(TEST_RANK_BASE
+               "ranking:\n  profiles:\n    a:\n"
+               "      boost: {brand: {x: 1}}\n",
+               "8:15: unknown key \"brand\" in"
+               " \"ranking.profiles.a.boost\", expected one of: category");
+
+    test_error(TEST_RANK_BASE
+               "ranking:\n  profiles:\n    a:\n"
+               "      popularity: square\n",
+               "8:19: \"popularity\" must be one of log, rank, raw,"
+               " got \"square\"");
+
+    test_error(TEST_RANK_BASE
+               "ranking:\n  profiles:\n    a:\n"
+               "      candidates: 20000\n",
+               "8:19: \"candidates\" must be between 1 and 16384,"
+               " got 20000");
+
+    test_error(TEST_RANK_BASE
+               "ranking:\n  profiles:\n    a:\n"
+               "      freshness: {field: \"a b\", half_life: 1d}\n",
+               "8:26: \"field\" must be an attribute name of 1 to 64"
+               " letters, digits, '_', '-' or '.', got \"a b\"");
+
+    test_error(TEST_RANK_BASE
+               "ranking:\n  profiles:\n    a:\n"
+               "      freshness: {field: t}\n",
+               "8:18: missing required key \"half_life\" in"
+               " \"ranking.profiles.a.freshness\"");
+
+    test_error(TEST_RANK_BASE
+               "ranking:\n  profiles:\n    a:\n"
+               "      weights: {freshness: 1}\n",
+               "8:7: \"weights.freshness\" in \"ranking.profiles.a\" needs"
+               " \"freshness\" with \"field\" and \"half_life\"");
+
+    test_error(TEST_RANK_BASE
+               "ranking:\n  default: b\n  profiles:\n    a: {}\n",
+               "6:12: \"default\" must name a profile of"
+               " \"ranking.profiles\", got \"b\"");
+
+    test_error(TEST_RANK_BASE "ranking: {default: a}\n",
+               "5:10: missing required key \"profiles\" in \"ranking\"");
+
+    test_error(TEST_RANK_BASE "ranking: {profiles: {}}\n",
+               "5:21: \"profiles\" must have at least one profile");
+
+    test_error(TEST_RANK_BASE "ranking: {profiles: {\"a b\": {}}}\n",
+               "5:22: a key of \"profiles\" must be a profile name of 1 to"
+               " 64 letters, digits, '_', '-' or '.', got \"a b\"");
+
+    test_error(TEST_RANK_BASE "ranking: {profiles: {a: {}, a: {}}}\n",
+               "5:29: duplicate profile \"a\" in \"ranking.profiles\"");
+
+    test_error(TEST_RANK_BASE "ranking: {profiles: {a: 1}}\n",
+               "5:25: profile \"a\" must be a mapping, got \"1\"");
+
+    test_error(TEST_RANK_BASE
+               "ranking: {negative_weight: 1, profiles: {a: {}}}\n",
+               "5:28: \"negative_weight\" must be at least 0 and less"
+               " than 1, got 1");
+
+    test_error(TEST_RANK_BASE "ranking: [1]\n",
+               "5:10: \"ranking\" must be a mapping, got a sequence");
+}
+
+
 int
 main(void)
 {
@@ -1401,6 +1567,8 @@ main(void)
         cmocka_unit_test(test_duration_parse),
         cmocka_unit_test(test_events),
         cmocka_unit_test(test_events_errors),
+        cmocka_unit_test(test_ranking),
+        cmocka_unit_test(test_ranking_errors),
     };
 
     return cmocka_run_group_tests(tests, test_setup, test_teardown);
