@@ -28,6 +28,10 @@
 #define RECSYS_ARG_EXCLUDE       2
 #define RECSYS_ARG_HISTORY       3
 #define RECSYS_ARG_CATEGORY      4
+#define RECSYS_ARG_POSITIVE      5
+#define RECSYS_ARG_NEGATIVE      6
+#define RECSYS_ARG_PROFILE       7
+#define RECSYS_ARG_EXPLAIN       8
 
 #define RECSYS_K_OK              0
 #define RECSYS_K_LARGE           1      /* digits only, more than max_k */
@@ -73,6 +77,11 @@ static int recsys_json_vector(recsys_query_t *q, const cJSON *v,
     uint32_t dimension);
 static int recsys_json_object(recsys_query_t *q, const cJSON *root,
     int want, uint32_t dimension, uint32_t max_k);
+static int recsys_json_rank(recsys_query_t *q, const cJSON *root, int want,
+    uint32_t dimension);
+static int recsys_json_positive(recsys_query_t *q, const cJSON *v,
+    uint32_t dimension);
+static int recsys_arg_explain(recsys_query_t *q, const recsys_arg_t *arg);
 static int recsys_json_space(char c);
 
 
@@ -81,9 +90,9 @@ recsys_query_parse_args(recsys_query_t *q, const char *args, size_t len,
     uint32_t default_k, uint32_t max_k)
 {
     int            rc;
-    size_t         nex, nhist;
+    size_t         nex, nhist, npos, nneg;
     const char    *p, *end;
-    recsys_str_t  *ex, *hist, val;
+    recsys_str_t  *ex, *hist, *pos, *neg, val;
     recsys_arg_t   arg;
 
     q->k = default_k;
@@ -101,6 +110,8 @@ recsys_query_parse_args(recsys_query_t *q, const char *args, size_t len,
 
     nex = 0;
     nhist = 0;
+    npos = 0;
+    nneg = 0;
 
     for (p = args; p < end; /* void */) {
         p = recsys_arg_next(p, end, &arg);
@@ -110,7 +121,21 @@ recsys_query_parse_args(recsys_query_t *q, const char *args, size_t len,
 
         } else if (arg.name == RECSYS_ARG_HISTORY) {
             nhist += recsys_count_ids(arg.value, arg.len);
+
+        } else if (arg.name == RECSYS_ARG_POSITIVE) {
+            npos += recsys_count_ids(arg.value, arg.len);
+
+        } else if (arg.name == RECSYS_ARG_NEGATIVE) {
+            nneg += recsys_count_ids(arg.value, arg.len);
         }
+    }
+
+    if (npos > RECSYS_REQ_MAX_IDS || nneg > RECSYS_REQ_MAX_IDS) {
+        return recsys_query_error(q, RECSYS_REQ_BAD, "bad_parameter",
+                                  "\"%s\" has more than %d ids",
+                                  npos > RECSYS_REQ_MAX_IDS
+                                  ? "positive" : "negative",
+                                  RECSYS_REQ_MAX_IDS);
     }
 
     if (nex > RECSYS_REQ_MAX_IDS) {
@@ -146,6 +171,29 @@ recsys_query_parse_args(recsys_query_t *q, const char *args, size_t len,
 
         q->history = hist;
         q->nhistory = 0;
+    }
+
+    pos = NULL;
+    neg = NULL;
+
+    if (npos) {
+        pos = recsys_arena_alloc(q, npos * sizeof(recsys_str_t));
+        if (pos == NULL) {
+            goto nomem;
+        }
+
+        q->positive = pos;
+        q->npositive = 0;
+    }
+
+    if (nneg) {
+        neg = recsys_arena_alloc(q, nneg * sizeof(recsys_str_t));
+        if (neg == NULL) {
+            goto nomem;
+        }
+
+        q->negative = neg;
+        q->nnegative = 0;
     }
 
     /* second pass: decode values into the arena */
@@ -192,6 +240,39 @@ recsys_query_parse_args(recsys_query_t *q, const char *args, size_t len,
 
         case RECSYS_ARG_HISTORY:
             rc = recsys_arg_ids(q, &arg, "history", hist, &q->nhistory);
+            if (rc != RECSYS_REQ_OK) {
+                return rc;
+            }
+
+            break;
+
+        case RECSYS_ARG_POSITIVE:
+            rc = recsys_arg_ids(q, &arg, "positive", pos, &q->npositive);
+            if (rc != RECSYS_REQ_OK) {
+                return rc;
+            }
+
+            break;
+
+        case RECSYS_ARG_NEGATIVE:
+            rc = recsys_arg_ids(q, &arg, "negative", neg, &q->nnegative);
+            if (rc != RECSYS_REQ_OK) {
+                return rc;
+            }
+
+            break;
+
+        case RECSYS_ARG_PROFILE:
+            rc = recsys_arg_value(q, &arg, "profile", &val);
+            if (rc != RECSYS_REQ_OK) {
+                return rc;
+            }
+
+            q->profile = val;
+            break;
+
+        case RECSYS_ARG_EXPLAIN:
+            rc = recsys_arg_explain(q, &arg);
             if (rc != RECSYS_REQ_OK) {
                 return rc;
             }
@@ -356,6 +437,15 @@ recsys_query_free(recsys_query_t *q)
     q->nhistory = 0;
     q->vector = NULL;
     q->dimension = 0;
+    q->profile.data = NULL;
+    q->profile.len = 0;
+    q->explain = 0;
+    q->positive = NULL;
+    q->npositive = 0;
+    q->positive_vectors = NULL;
+    q->npositive_vectors = 0;
+    q->negative = NULL;
+    q->nnegative = 0;
 }
 
 
@@ -562,6 +652,18 @@ recsys_arg_next(const char *p, const char *end, recsys_arg_t *arg)
 
         } else if (n == 8 && memcmp(name, "category", 8) == 0) {
             arg->name = RECSYS_ARG_CATEGORY;
+
+        } else if (n == 8 && memcmp(name, "positive", 8) == 0) {
+            arg->name = RECSYS_ARG_POSITIVE;
+
+        } else if (n == 8 && memcmp(name, "negative", 8) == 0) {
+            arg->name = RECSYS_ARG_NEGATIVE;
+
+        } else if (n == 7 && memcmp(name, "profile", 7) == 0) {
+            arg->name = RECSYS_ARG_PROFILE;
+
+        } else if (n == 7 && memcmp(name, "explain", 7) == 0) {
+            arg->name = RECSYS_ARG_EXPLAIN;
         }
     }
 
@@ -772,6 +874,11 @@ recsys_json_object(recsys_query_t *q, const cJSON *root, int want,
         }
     }
 
+    rc = recsys_json_rank(q, root, want, dimension);
+    if (rc != RECSYS_REQ_OK) {
+        return rc;
+    }
+
     if (want & RECSYS_WANT_VECTOR) {
         v = cJSON_GetObjectItemCaseSensitive(root, "vector");
         if (v == NULL) {
@@ -961,4 +1068,228 @@ recsys_json_vector(recsys_query_t *q, const cJSON *v, uint32_t dimension)
     q->dimension = dimension;
 
     return RECSYS_REQ_OK;
+}
+
+
+/* explain=true|false|1|0: anything else is a mistake worth a 400 */
+
+static int
+recsys_arg_explain(recsys_query_t *q, const recsys_arg_t *arg)
+{
+    int           rc;
+    recsys_str_t  v;
+
+    rc = recsys_arg_value(q, arg, "explain", &v);
+    if (rc != RECSYS_REQ_OK) {
+        return rc;
+    }
+
+    if ((v.len == 4 && memcmp(v.data, "true", 4) == 0)
+        || (v.len == 1 && v.data[0] == '1'))
+    {
+        q->explain = 1;
+        return RECSYS_REQ_OK;
+    }
+
+    if ((v.len == 5 && memcmp(v.data, "false", 5) == 0)
+        || (v.len == 1 && v.data[0] == '0'))
+    {
+        q->explain = 0;
+        return RECSYS_REQ_OK;
+    }
+
+    return recsys_query_error(q, RECSYS_REQ_BAD, "bad_parameter",
+                              "\"explain\" must be true or false");
+}
+
+
+/* the ranking fields of a body: profile, explain, positive, negative */
+
+static int
+recsys_json_rank(recsys_query_t *q, const cJSON *root, int want,
+    uint32_t dimension)
+{
+    int           rc;
+    char         *dst;
+    size_t        len;
+    const cJSON  *v;
+
+    v = cJSON_GetObjectItemCaseSensitive(root, "profile");
+    if (v != NULL) {
+        if (!cJSON_IsString(v)) {
+            return recsys_query_error(q, RECSYS_REQ_BAD, "bad_parameter",
+                                      "\"profile\" must be a string");
+        }
+
+        len = strlen(v->valuestring);
+
+        dst = recsys_arena_alloc(q, len + 1);
+        if (dst == NULL) {
+            return recsys_query_error(q, RECSYS_REQ_INTERNAL,
+                                      "internal_error", "out of memory");
+        }
+
+        memcpy(dst, v->valuestring, len + 1);
+        q->profile.data = dst;
+        q->profile.len = len;
+    }
+
+    v = cJSON_GetObjectItemCaseSensitive(root, "explain");
+    if (v != NULL) {
+        if (!cJSON_IsBool(v)) {
+            return recsys_query_error(q, RECSYS_REQ_BAD, "bad_parameter",
+                                      "\"explain\" must be true or false");
+        }
+
+        q->explain = cJSON_IsTrue(v);
+    }
+
+    if (!(want & RECSYS_WANT_HISTORY)) {
+        return RECSYS_REQ_OK;
+    }
+
+    v = cJSON_GetObjectItemCaseSensitive(root, "positive");
+    if (v != NULL) {
+        rc = recsys_json_positive(q, v, dimension);
+        if (rc != RECSYS_REQ_OK) {
+            return rc;
+        }
+    }
+
+    v = cJSON_GetObjectItemCaseSensitive(root, "negative");
+    if (v != NULL) {
+        rc = recsys_json_ids(q, v, "negative", &q->negative, &q->nnegative);
+        if (rc != RECSYS_REQ_OK) {
+            return rc;
+        }
+    }
+
+    return RECSYS_REQ_OK;
+}
+
+
+/* "positive": ids and vectors, in any mix; each kind keeps its order */
+
+static int
+recsys_json_positive(recsys_query_t *q, const cJSON *v, uint32_t dimension)
+{
+    int            count, nids, nvec, i;
+    float         *vec, f;
+    char          *dst;
+    size_t         len;
+    const cJSON   *e, *x;
+    recsys_str_t  *ids;
+
+    if (!cJSON_IsArray(v)) {
+        goto bad;
+    }
+
+    count = cJSON_GetArraySize(v);
+
+    if (count > RECSYS_REQ_MAX_IDS) {
+        return recsys_query_error(q, RECSYS_REQ_BAD, "bad_parameter",
+                                  "\"positive\" has more than %d entries",
+                                  RECSYS_REQ_MAX_IDS);
+    }
+
+    nids = 0;
+    nvec = 0;
+
+    cJSON_ArrayForEach(e, v) {
+        if (cJSON_IsString(e) && e->valuestring[0] != '\0') {
+            nids++;
+            continue;
+        }
+
+        if (!cJSON_IsArray(e)) {
+            goto bad;
+        }
+
+        cJSON_ArrayForEach(x, e) {
+            if (!cJSON_IsNumber(x)) {
+                goto bad;
+            }
+        }
+
+        if ((uint32_t) cJSON_GetArraySize(e) != dimension) {
+            return recsys_query_error(q, RECSYS_REQ_UNPROCESSABLE,
+                                      "wrong_dimension",
+                                      "a \"positive\" vector has %d "
+                                      "numbers, expected %u",
+                                      cJSON_GetArraySize(e), dimension);
+        }
+
+        nvec++;
+    }
+
+    ids = NULL;
+    vec = NULL;
+
+    if (nids) {
+        ids = recsys_arena_alloc(q, nids * sizeof(recsys_str_t));
+        if (ids == NULL) {
+            goto nomem;
+        }
+    }
+
+    if (nvec) {
+        vec = recsys_arena_alloc(q, (size_t) nvec * dimension
+                                    * sizeof(float));
+        if (vec == NULL) {
+            goto nomem;
+        }
+    }
+
+    q->positive = ids;
+    q->npositive = 0;
+    q->positive_vectors = vec;
+    q->npositive_vectors = 0;
+
+    cJSON_ArrayForEach(e, v) {
+        if (cJSON_IsString(e)) {
+            len = strlen(e->valuestring);
+
+            dst = recsys_arena_alloc(q, len + 1);
+            if (dst == NULL) {
+                goto nomem;
+            }
+
+            memcpy(dst, e->valuestring, len + 1);
+            ids[q->npositive].data = dst;
+            ids[q->npositive].len = len;
+            q->npositive++;
+            continue;
+        }
+
+        i = 0;
+
+        cJSON_ArrayForEach(x, e) {
+            f = (float) x->valuedouble;
+
+            if (!isfinite(x->valuedouble) || !isfinite(f)) {
+                return recsys_query_error(q, RECSYS_REQ_UNPROCESSABLE,
+                                          "non_finite",
+                                          "a \"positive\" vector has a "
+                                          "non-finite number at index %d",
+                                          i);
+            }
+
+            vec[q->npositive_vectors * dimension + i++] = f;
+        }
+
+        q->npositive_vectors++;
+    }
+
+    return RECSYS_REQ_OK;
+
+bad:
+
+    return recsys_query_error(q, RECSYS_REQ_BAD, "bad_parameter",
+                              "\"positive\" must be an array of non-empty "
+                              "ids and vectors");
+
+nomem:
+
+    return recsys_query_error(q, RECSYS_REQ_INTERNAL, "internal_error",
+                              "out of memory");
 }

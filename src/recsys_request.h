@@ -36,6 +36,14 @@ typedef struct {
     size_t              nhistory;
     float              *vector;         /* NULL unless a vector was given */
     uint32_t            dimension;
+    recsys_str_t        profile;        /* len 0: none asked for */
+    int                 explain;        /* explain=true */
+    recsys_str_t       *positive;       /* positive example ids */
+    size_t              npositive;
+    float              *positive_vectors; /* npositive_vectors x dimension */
+    size_t              npositive_vectors;
+    recsys_str_t       *negative;       /* negative example ids */
+    size_t              nnegative;
     char               *arena;          /* owns everything above */
     char                error[256];     /* message for a non-OK result */
     char                code[32];       /* "bad_parameter", ... */
@@ -44,8 +52,9 @@ typedef struct {
 
 /*
  * Parses a query string (without '?'): k, exclude (repeatable, comma
- * separated), category, history (repeatable, comma separated), with
- * percent-decoding.  Unknown parameters are ignored.  k must be an
+ * separated), category, history, positive and negative (repeatable, comma
+ * separated ids), profile (a name) and explain (true, false, 1 or 0),
+ * with percent-decoding.  Unknown parameters are ignored.  k must be an
  * integer in 1..max_k.  Returns RECSYS_REQ_OK or an HTTP status with
  * q->error and q->code set.  Call recsys_query_free() in every case.
  */
@@ -65,8 +74,10 @@ uint32_t recsys_query_cost_k(const char *args, size_t len,
 /*
  * Parses a JSON object body and merges it into q (fields given in the body
  * override the query string): "k", "exclude" (array of strings),
- * "category" (string), and, as "want" says, "history" (array of strings)
- * and "vector" (array of dimension finite numbers).  A vector of the wrong
+ * "category" (string), "profile" (string), "explain" (boolean), and, as
+ * "want" says, "history" (array of strings), "positive" (an array of ids
+ * and vectors of dimension finite numbers, mixed), "negative" (array of
+ * strings) and "vector" (array of dimension finite numbers).  A vector of the wrong
  * length or with non-finite numbers is 422; anything else malformed 400.
  */
 int recsys_query_parse_json(recsys_query_t *q, const char *body, size_t len,

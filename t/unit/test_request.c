@@ -687,6 +687,99 @@ test_uri_item_id(void **state)
 }
 
 
+static void
+test_rank_args(void **state)
+{
+    recsys_query_t  q;
+
+    (void) state;
+
+    assert_int_equal(test_args(&q, "profile=balanced&explain=true"
+                                   "&positive=a,b&positive=c"
+                                   "&negative=x%2Cy,z"), RECSYS_REQ_OK);
+    assert_str(q.profile, "balanced");
+    assert_int_equal(q.explain, 1);
+    assert_int_equal(q.npositive, 3);
+    assert_str(q.positive[0], "a");
+    assert_str(q.positive[2], "c");
+    assert_int_equal(q.nnegative, 2);
+    assert_str(q.negative[0], "x,y");
+    assert_str(q.negative[1], "z");
+    recsys_query_free(&q);
+
+    assert_int_equal(test_args(&q, "explain=1&explain=0"), RECSYS_REQ_OK);
+    assert_int_equal(q.explain, 0);
+    assert_int_equal(q.profile.len, 0);
+    recsys_query_free(&q);
+
+    assert_bad_args("explain=2", "\"explain\" must be true or false");
+    assert_bad_args("explain=", "\"explain\" must be true or false");
+    assert_bad_args("explain=TRUE", "\"explain\" must be true or false");
+    assert_bad_args("profile=%zz",
+                    "\"profile\" has an invalid percent-encoding");
+}
+
+
+static void
+test_rank_json(void **state)
+{
+    recsys_query_t  q;
+
+    (void) state;
+
+    assert_int_equal(test_args(&q, "profile=a&explain=true"), RECSYS_REQ_OK);
+    assert_int_equal(test_json(&q, "{\"profile\": \"b\", \"explain\": false,"
+                                   " \"positive\": [\"p1\", [1, 2, 3, 4],"
+                                   " \"p2\", [0, 0, 0, 0.5]],"
+                                   " \"negative\": [\"n1\"]}",
+                               RECSYS_WANT_HISTORY), RECSYS_REQ_OK);
+    assert_str(q.profile, "b");
+    assert_int_equal(q.explain, 0);
+    assert_int_equal(q.npositive, 2);
+    assert_str(q.positive[0], "p1");
+    assert_str(q.positive[1], "p2");
+    assert_int_equal(q.npositive_vectors, 2);
+    assert_true(q.positive_vectors[3] == 4.0f);
+    assert_true(q.positive_vectors[7] == 0.5f);
+    assert_int_equal(q.nnegative, 1);
+    assert_str(q.negative[0], "n1");
+    recsys_query_free(&q);
+
+    /* search takes profile and explain, not examples */
+    assert_int_equal(test_args(&q, ""), RECSYS_REQ_OK);
+    assert_int_equal(test_json(&q, "{\"explain\": true, \"positive\": 5,"
+                                   " \"vector\": [1, 0, 0, 0]}",
+                               RECSYS_WANT_VECTOR), RECSYS_REQ_OK);
+    assert_int_equal(q.explain, 1);
+    assert_int_equal(q.npositive, 0);
+    recsys_query_free(&q);
+
+    assert_bad_json("{\"explain\": 2}", RECSYS_WANT_HISTORY, 400,
+                    "bad_parameter", "\"explain\" must be true or false");
+    assert_bad_json("{\"explain\": \"true\"}", RECSYS_WANT_HISTORY, 400,
+                    "bad_parameter", "\"explain\" must be true or false");
+    assert_bad_json("{\"profile\": 1}", RECSYS_WANT_HISTORY, 400,
+                    "bad_parameter", "\"profile\" must be a string");
+    assert_bad_json("{\"positive\": \"a\"}", RECSYS_WANT_HISTORY, 400,
+                    "bad_parameter", "\"positive\" must be an array of"
+                    " non-empty ids and vectors");
+    assert_bad_json("{\"positive\": [\"\"]}", RECSYS_WANT_HISTORY, 400,
+                    "bad_parameter", NULL);
+    assert_bad_json("{\"positive\": [[1, \"a\", 0, 0]]}",
+                    RECSYS_WANT_HISTORY, 400, "bad_parameter", NULL);
+    assert_bad_json("{\"positive\": [[1, 2]]}", RECSYS_WANT_HISTORY, 422,
+                    "wrong_dimension", "a \"positive\" vector has 2"
+                    " numbers, expected 4");
+    assert_bad_json("{\"positive\": [[1, 2, 3, 1e39]]}",
+                    RECSYS_WANT_HISTORY, 422, "non_finite",
+                    "a \"positive\" vector has a non-finite number at"
+                    " index 3");
+    assert_bad_json("{\"negative\": [[1, 2, 3, 4]]}", RECSYS_WANT_HISTORY,
+                    400, "bad_parameter", "\"negative\" must be an array of"
+                    " non-empty strings");
+}
+
+
 int
 main(void)
 {
@@ -704,6 +797,8 @@ main(void)
         cmocka_unit_test(test_json_vector),
         cmocka_unit_test(test_check_vector),
         cmocka_unit_test(test_uri_item_id),
+        cmocka_unit_test(test_rank_args),
+        cmocka_unit_test(test_rank_json),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
