@@ -14,6 +14,7 @@
 #include "ngx_http_recsys_module.h"
 #include "ngx_http_recsys_body.h"
 #include "recsys_json.h"
+#include "recsys_recommend.h"
 #include "recsys_request.h"
 #include "recsys_search.h"
 
@@ -30,6 +31,10 @@ typedef struct {
     recsys_query_t              query;
     ngx_str_t                   body;
     ngx_http_recsys_stats_t     stats;
+    const recsys_profile_t     *profile;    /* NULL: plain */
+    recsys_cand_t              *cands;      /* a ranked answer, or NULL */
+    const uint32_t             *examples;   /* known positive rows */
+    size_t                      nexamples;
 } ngx_http_recsys_ctx_t;
 
 
@@ -51,6 +56,9 @@ static ngx_int_t ngx_http_recsys_process(ngx_http_request_t *r,
 static ngx_int_t ngx_http_recsys_answer(ngx_http_request_t *r,
     ngx_http_recsys_ctx_t *ctx, recsys_hit_t *hits, uint32_t *nhits,
     ngx_http_recsys_answer_t *ans);
+static void ngx_http_recsys_find_rows(recsys_generation_t *g,
+    recsys_str_t *ids, size_t n, uint32_t *rows, size_t *nrows,
+    ngx_http_recsys_answer_t *ans);
 static ngx_int_t ngx_http_recsys_refuse(ngx_http_recsys_answer_t *ans,
     ngx_uint_t status, const char *code, const char *fmt, ...);
 static ngx_int_t ngx_http_recsys_item_id(ngx_http_request_t *r,
@@ -58,6 +66,13 @@ static ngx_int_t ngx_http_recsys_item_id(ngx_http_request_t *r,
 static ngx_int_t ngx_http_recsys_send_items(ngx_http_request_t *r,
     ngx_http_recsys_ctx_t *ctx, recsys_hit_t *hits, uint32_t n,
     ngx_http_recsys_answer_t *ans);
+static ngx_int_t ngx_http_recsys_rank(ngx_http_request_t *r,
+    ngx_http_recsys_ctx_t *ctx, recsys_hit_t *hits, uint32_t *nhits);
+static size_t ngx_http_recsys_explain_len(ngx_http_recsys_ctx_t *ctx,
+    recsys_because_t *because, uint32_t nbecause);
+static char *ngx_http_recsys_explain(char *p, ngx_http_recsys_ctx_t *ctx,
+    ngx_http_recsys_answer_t *ans, recsys_hit_t *hit, uint32_t i,
+    recsys_because_t *because, uint32_t nbecause);
 static ngx_int_t ngx_http_recsys_server_timing(ngx_http_request_t *r,
     ngx_http_recsys_stats_t *st);
 static void ngx_http_recsys_cleanup(void *data);
@@ -155,7 +170,7 @@ static ngx_int_t
 ngx_http_recsys_process(ngx_http_request_t *r, ngx_http_recsys_ctx_t *ctx)
 {
     int                           rc, want;
-    uint32_t                      nhits;
+    uint32_t                      nhits, n;
     uint64_t                      start;
     ngx_str_t                     value;
     recsys_hit_t                 *hits;
@@ -194,6 +209,32 @@ ngx_http_recsys_process(ngx_http_request_t *r, ngx_http_recsys_ctx_t *ctx)
         return ngx_http_recsys_send_error(r, rc, q->code, "%s", q->error);
     }
 
+    rc = ngx_http_recsys_profile_select(r, catalog, q, &ctx->profile);
+
+    if (rc == NGX_ERROR) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (rc == NGX_DECLINED) {
+        return ngx_http_recsys_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                          "unknown_profile",
+                                          "no profile \"%*s\" in catalog "
+                                          "\"%V\"", q->profile.len,
+                                          q->profile.data, &catalog->name);
+    }
+
+    n = q->k;
+
+    if (ctx->profile) {
+        ctx->stats.profile.data = (u_char *) ctx->profile->name;
+        ctx->stats.profile.len = ngx_strlen(ctx->profile->name);
+        ctx->stats.profile_no = ctx->profile
+                                - catalog->conf->ranking.profiles + 1;
+
+        /* the candidates re-scored: at least k, so that k remain */
+        n = ngx_max(n, ctx->profile->candidates);
+    }
+
     ctx->gen = ngx_http_recsys_index_acquire(catalog, r->connection->log);
 
     if (ctx->gen == NULL) {
@@ -215,7 +256,7 @@ ngx_http_recsys_process(ngx_http_request_t *r, ngx_http_recsys_ctx_t *ctx)
                                           "catalog \"%V\"", &catalog->name);
     }
 
-    hits = ngx_palloc(r->pool, q->k * sizeof(recsys_hit_t));
+    hits = ngx_palloc(r->pool, n * sizeof(recsys_hit_t));
     if (hits == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -248,7 +289,7 @@ ngx_http_recsys_answer(ngx_http_request_t *r, ngx_http_recsys_ctx_t *ctx,
 {
     int                          rc;
     float                       *vec;
-    size_t                       i, nrows, nhist;
+    size_t                       i, nrows, nhist, nneg;
     uint64_t                     start, mid;
     int64_t                      row, cat;
     uint32_t                    *rows;
@@ -275,37 +316,41 @@ ngx_http_recsys_answer(ngx_http_request_t *r, ngx_http_recsys_ctx_t *ctx,
     }
 
     /*
-     * One exclusion list: the known history rows first (they are also the
-     * query), then the rows of "exclude"; unknown ids are skipped.
+     * One exclusion list: the known positive rows first (history, then
+     * "positive"; they are also the query), the negative rows, then the
+     * rows of "exclude"; unknown ids are skipped.
      */
     rows = ngx_palloc(r->pool,
-                      (q->nhistory + q->nexclude + 1) * sizeof(uint32_t));
+                      (q->nhistory + q->npositive + q->nnegative
+                       + q->nexclude + 1) * sizeof(uint32_t));
     if (rows == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     nrows = 0;
+    nneg = 0;
 
     if (rlcf->endpoint == NGX_HTTP_RECSYS_RECOMMENDATIONS) {
         ans->ignored = ngx_palloc(r->pool,
-                                  (q->nhistory + 1) * sizeof(recsys_str_t));
+                                  (q->nhistory + q->npositive + q->nnegative
+                                   + 1) * sizeof(recsys_str_t));
         if (ans->ignored == NULL) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
-        for (i = 0; i < q->nhistory; i++) {
-            row = recsys_items_find(&g->items, q->history[i].data,
-                                    q->history[i].len);
-            if (row < 0) {
-                ans->ignored[ans->nignored++] = q->history[i];
-
-            } else {
-                rows[nrows++] = (uint32_t) row;
-            }
-        }
+        ngx_http_recsys_find_rows(g, q->history, q->nhistory, rows, &nrows,
+                                  ans);
+        ngx_http_recsys_find_rows(g, q->positive, q->npositive, rows,
+                                  &nrows, ans);
+        nhist = nrows;
+        ngx_http_recsys_find_rows(g, q->negative, q->nnegative, rows,
+                                  &nrows, ans);
+        nneg = nrows - nhist;
     }
 
-    nhist = nrows;
+    nhist = nrows - nneg;   /* 0 for the other endpoints */
+    ctx->examples = rows;
+    ctx->nexamples = nhist;
 
     for (i = 0; i < q->nexclude; i++) {
         row = recsys_items_find(&g->items, q->exclude[i].data,
@@ -315,20 +360,30 @@ ngx_http_recsys_answer(ngx_http_request_t *r, ngx_http_recsys_ctx_t *ctx,
         }
     }
 
-    f.k = q->k;
+    f.k = ctx->profile ? ngx_max(q->k, ctx->profile->candidates) : q->k;
     f.exclude = rows;
     f.nexclude = nrows;
     f.category = cat;
 
     vec = NULL;
 
-    if (rlcf->endpoint == NGX_HTTP_RECSYS_RECOMMENDATIONS && nhist) {
+    if (rlcf->endpoint == NGX_HTTP_RECSYS_RECOMMENDATIONS
+        && (nhist || q->npositive_vectors))
+    {
         vec = ngx_palloc(r->pool, g->manifest.dimension * sizeof(float));
         if (vec == NULL) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
-        recsys_history_vector(g, rows, nhist, vec);
+        /* one query of every example: one search, one FAISS call */
+        if (recsys_recommend_query(g, rows, nhist, q->positive_vectors,
+                                   q->npositive_vectors, rows + nhist, nneg,
+                                   rlcf->catalog->conf->ranking
+                                   .negative_weight, vec)
+            != 0)
+        {
+            vec = NULL;
+        }
     }
 
     mid = ngx_http_recsys_now_us();
@@ -405,7 +460,13 @@ ngx_http_recsys_answer(ngx_http_request_t *r, ngx_http_recsys_ctx_t *ctx,
     }
 
     if (recsys_hits_finite(hits, *nhits)) {
-        return NGX_OK;
+        if (ctx->profile == NULL
+            || ans->strategy == NGX_HTTP_RECSYS_STRATEGY_POPULAR)
+        {
+            return NGX_OK;
+        }
+
+        return ngx_http_recsys_rank(r, ctx, hits, nhits);
     }
 
     /* a float score overflowed: no answer may show inf or NaN */
@@ -426,6 +487,67 @@ ngx_http_recsys_answer(ngx_http_request_t *r, ngx_http_recsys_ctx_t *ctx,
     return ngx_http_recsys_refuse(ans, NGX_HTTP_INTERNAL_SERVER_ERROR,
                                   "internal_error",
                                   "a score overflows float32");
+}
+
+
+/* the rows of known ids appended to rows; unknown ones to ans->ignored */
+
+static void
+ngx_http_recsys_find_rows(recsys_generation_t *g, recsys_str_t *ids,
+    size_t n, uint32_t *rows, size_t *nrows, ngx_http_recsys_answer_t *ans)
+{
+    size_t   i;
+    int64_t  row;
+
+    for (i = 0; i < n; i++) {
+        row = recsys_items_find(&g->items, ids[i].data, ids[i].len);
+
+        if (row < 0) {
+            ans->ignored[ans->nignored++] = ids[i];
+
+        } else {
+            rows[(*nrows)++] = (uint32_t) row;
+        }
+    }
+}
+
+
+/*
+ * The search's candidates re-scored under the request's profile; hits
+ * become the answer, the candidates stay for explain
+ */
+
+static ngx_int_t
+ngx_http_recsys_rank(ngx_http_request_t *r, ngx_http_recsys_ctx_t *ctx,
+    recsys_hit_t *hits, uint32_t *nhits)
+{
+    double         *work;
+    uint32_t        i, n;
+    uint64_t        start;
+    recsys_cand_t  *c;
+
+    start = ngx_http_recsys_now_us();
+
+    c = ngx_palloc(r->pool, (*nhits + 1) * sizeof(recsys_cand_t));
+    work = ngx_palloc(r->pool, (*nhits + 1) * sizeof(double));
+
+    if (c == NULL || work == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    (void) recsys_recommend_rank(&ctx->gen->gen, ctx->profile, ngx_time(),
+                                 hits, *nhits, ctx->query.k, c, work, &n);
+
+    for (i = 0; i < n; i++) {
+        hits[i].row = c[i].row;
+        hits[i].score = (float) c[i].score;
+    }
+
+    *nhits = n;
+    ctx->cands = c;
+    ctx->stats.rank_us += ngx_http_recsys_now_us() - start;
+
+    return NGX_OK;
 }
 
 
@@ -482,22 +604,60 @@ ngx_http_recsys_send_items(ngx_http_request_t *r, ngx_http_recsys_ctx_t *ctx,
 {
     char                  *p, *start;
     size_t                 len;
-    uint32_t               i;
+    uint32_t               i, dim, *nbecause;
     uint64_t               t0;
+    const float          **history;
     ngx_str_t              value, *strategy;
     recsys_item_t          it;
+    recsys_because_t      *because;
     recsys_generation_t   *g;
 
     g = &ctx->gen->gen;
     t0 = ngx_http_recsys_now_us();
     strategy = &ngx_http_recsys_strategy_names[ans->strategy];
+    because = NULL;
+    nbecause = NULL;
 
     len = sizeof("{\"items\":[],\"count\":,\"k\":,\"generation\":,"
                  "\"strategy\":\"\",\"fallback\":false}\n")
           + 3 * NGX_INT64_LEN + strategy->len;
 
+    if (ctx->profile) {
+        len += sizeof(",\"profile\":\"\"") + ctx->stats.profile.len;
+    }
+
+    /* the history items behind each item, once for length and output */
+    if (ctx->query.explain && ctx->nexamples && n) {
+        because = ngx_palloc(r->pool, (size_t) n * RECSYS_RANK_BECAUSE
+                                      * sizeof(recsys_because_t));
+        nbecause = ngx_palloc(r->pool, n * sizeof(uint32_t));
+        history = ngx_palloc(r->pool, ctx->nexamples * sizeof(float *));
+        if (because == NULL || nbecause == NULL || history == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        dim = g->manifest.dimension;
+
+        for (i = 0; i < ctx->nexamples; i++) {
+            history[i] = g->vectors + (size_t) ctx->examples[i] * dim;
+        }
+
+        for (i = 0; i < n; i++) {
+            nbecause[i] = recsys_rank_because(dim,
+                              g->vectors + (size_t) hits[i].row * dim,
+                              history, ctx->nexamples, RECSYS_RANK_BECAUSE,
+                              &because[i * RECSYS_RANK_BECAUSE]);
+        }
+    }
+
     for (i = 0; i < n; i++) {
         recsys_items_get(&g->items, hits[i].row, &it);
+
+        if (ctx->query.explain) {
+            len += ngx_http_recsys_explain_len(ctx,
+                       because ? &because[i * RECSYS_RANK_BECAUSE] : NULL,
+                       because ? nbecause[i] : 0);
+        }
 
         len += sizeof("{\"id\":,\"score\":,\"title\":,"
                       "\"category\":,\"attributes\":},")
@@ -538,7 +698,8 @@ ngx_http_recsys_send_items(ngx_http_request_t *r, ngx_http_recsys_ctx_t *ctx,
         p = ngx_http_recsys_cpy(p, "{\"id\":");
         p = recsys_json_str(p, it.id, it.id_len, RECSYS_JSON_NO_LIMIT);
         p = ngx_http_recsys_cpy(p, ",\"score\":");
-        p = recsys_json_number(p, hits[i].score,
+        p = recsys_json_number(p, ctx->cands ? ctx->cands[i].score
+                                             : hits[i].score,
                                NGX_HTTP_RECSYS_SCORE_DIGITS);
 
         if (it.title) {
@@ -558,6 +719,12 @@ ngx_http_recsys_send_items(ngx_http_request_t *r, ngx_http_recsys_ctx_t *ctx,
             p = recsys_json_raw(p, it.attributes, it.attributes_len);
         }
 
+        if (ctx->query.explain) {
+            p = ngx_http_recsys_explain(p, ctx, ans, &hits[i], i,
+                        because ? &because[i * RECSYS_RANK_BECAUSE] : NULL,
+                        because ? nbecause[i] : 0);
+        }
+
         *p++ = '}';
     }
 
@@ -566,6 +733,11 @@ ngx_http_recsys_send_items(ngx_http_request_t *r, ngx_http_recsys_ctx_t *ctx,
                              "\"strategy\":\"%V\",\"fallback\":%s",
                              n, ctx->query.k, g->manifest.generation,
                              strategy, ans->fallback ? "true" : "false");
+
+    if (ctx->profile) {
+        p = (char *) ngx_sprintf((u_char *) p, ",\"profile\":\"%V\"",
+                                 &ctx->stats.profile);
+    }
 
     if (ans->nignored) {
         p = ngx_http_recsys_cpy(p, ",\"ignored_history\":[");
@@ -607,6 +779,112 @@ ngx_http_recsys_send_items(ngx_http_request_t *r, ngx_http_recsys_ctx_t *ctx,
 
     return ngx_http_recsys_send_json(r, NGX_HTTP_OK, (u_char *) start,
                                      p - start);
+}
+
+
+/*
+ * "explain" of one item: the profile's parts of its score; without a
+ * profile (or for popular items) the score's one source
+ */
+
+static size_t
+ngx_http_recsys_explain_len(ngx_http_recsys_ctx_t *ctx,
+    recsys_because_t *because, uint32_t nbecause)
+{
+    size_t               len;
+    uint32_t             j;
+    recsys_generation_t *g;
+    recsys_item_t        it;
+
+    g = &ctx->gen->gen;
+
+    len = sizeof(",\"explain\":{\"similarity\":,\"popularity\":,"
+                 "\"freshness\":,\"boost\":,\"mmr_penalty\":,"
+                 "\"final\":}")
+          + 6 * RECSYS_JSON_NUMBER_LEN;
+
+    if (because == NULL) {
+        return len;
+    }
+
+    len += sizeof(",\"because\":[]");
+
+    for (j = 0; j < nbecause; j++) {
+        recsys_items_get(&g->items, ctx->examples[because[j].index], &it);
+        len += sizeof("{\"id\":,\"similarity\":},")
+               + RECSYS_JSON_NUMBER_LEN
+               + recsys_json_str_len(it.id, it.id_len, RECSYS_JSON_NO_LIMIT);
+    }
+
+    return len;
+}
+
+
+static char *
+ngx_http_recsys_explain(char *p, ngx_http_recsys_ctx_t *ctx,
+    ngx_http_recsys_answer_t *ans, recsys_hit_t *hit, uint32_t i,
+    recsys_because_t *because, uint32_t nbecause)
+{
+    uint32_t             j;
+    recsys_item_t        it;
+    recsys_explain_t     e;
+    recsys_generation_t *g;
+
+    g = &ctx->gen->gen;
+
+    if (ctx->cands) {
+        recsys_rank_explain(ctx->profile, &ctx->cands[i], &e);
+
+    } else {
+        ngx_memzero(&e, sizeof(recsys_explain_t));
+        e.score = hit->score;
+
+        if (ans->strategy == NGX_HTTP_RECSYS_STRATEGY_POPULAR) {
+            e.popularity = hit->score;
+
+        } else {
+            e.similarity = hit->score;
+        }
+    }
+
+    p = ngx_http_recsys_cpy(p, ",\"explain\":{\"similarity\":");
+    p = recsys_json_number(p, e.similarity, NGX_HTTP_RECSYS_SCORE_DIGITS);
+    p = ngx_http_recsys_cpy(p, ",\"popularity\":");
+    p = recsys_json_number(p, e.popularity, NGX_HTTP_RECSYS_SCORE_DIGITS);
+    p = ngx_http_recsys_cpy(p, ",\"freshness\":");
+    p = recsys_json_number(p, e.freshness, NGX_HTTP_RECSYS_SCORE_DIGITS);
+    p = ngx_http_recsys_cpy(p, ",\"boost\":");
+    p = recsys_json_number(p, e.boost, NGX_HTTP_RECSYS_SCORE_DIGITS);
+    p = ngx_http_recsys_cpy(p, ",\"mmr_penalty\":");
+    p = recsys_json_number(p, e.mmr_penalty, NGX_HTTP_RECSYS_SCORE_DIGITS);
+    p = ngx_http_recsys_cpy(p, ",\"final\":");
+    p = recsys_json_number(p, e.score, NGX_HTTP_RECSYS_SCORE_DIGITS);
+
+    if (because) {
+        p = ngx_http_recsys_cpy(p, ",\"because\":[");
+
+        for (j = 0; j < nbecause; j++) {
+            recsys_items_get(&g->items, ctx->examples[because[j].index],
+                             &it);
+
+            if (j) {
+                *p++ = ',';
+            }
+
+            p = ngx_http_recsys_cpy(p, "{\"id\":");
+            p = recsys_json_str(p, it.id, it.id_len, RECSYS_JSON_NO_LIMIT);
+            p = ngx_http_recsys_cpy(p, ",\"similarity\":");
+            p = recsys_json_number(p, because[j].similarity,
+                                   NGX_HTTP_RECSYS_SCORE_DIGITS);
+            *p++ = '}';
+        }
+
+        *p++ = ']';
+    }
+
+    *p++ = '}';
+
+    return p;
 }
 
 

@@ -67,6 +67,13 @@ static ngx_command_t  ngx_http_recsys_commands[] = {
       offsetof(ngx_http_recsys_loc_conf_t, item_id),
       NULL },
 
+    { ngx_string("recsys_profile"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_set_complex_value_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_recsys_loc_conf_t, profile),
+      NULL },
+
     { ngx_string("recsys_max_body_size"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_size_slot,
@@ -245,6 +252,7 @@ ngx_http_recsys_create_loc_conf(ngx_conf_t *cf)
      *     rlcf->endpoint = 0;
      *     rlcf->catalog = NULL;
      *     rlcf->item_id = NULL;
+     *     rlcf->profile = NULL;
      */
 
     rlcf->max_body_size = NGX_CONF_UNSET_SIZE;
@@ -264,6 +272,25 @@ ngx_http_recsys_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     if (conf->item_id == NULL) {
         conf->item_id = prev->item_id;
+    }
+
+    if (conf->profile == NULL) {
+        conf->profile = prev->profile;
+    }
+
+    /* a literal profile is checked now; a variable's value per request */
+    if (conf->profile && conf->profile->lengths == NULL && conf->catalog
+        && conf->profile->value.len
+        && recsys_ranking_find(&conf->catalog->conf->ranking,
+                               (char *) conf->profile->value.data,
+                               conf->profile->value.len)
+           < 0)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"recsys_profile\" \"%V\": catalog \"%V\" "
+                           "has no such profile in \"ranking.profiles\"",
+                           &conf->profile->value, &conf->catalog->name);
+        return NGX_CONF_ERROR;
     }
 
     ngx_conf_merge_size_value(conf->max_body_size, prev->max_body_size,

@@ -13,6 +13,7 @@
 #include "recsys_generation.h"
 #include "recsys_layout.h"
 #include "recsys_catalog.h"
+#include "recsys_request.h"
 #include "ngx_http_recsys_response.h"
 
 
@@ -75,6 +76,7 @@ typedef struct {
     ngx_uint_t                  endpoint;   /* ngx_http_recsys_endpoint_e */
     ngx_http_recsys_catalog_t  *catalog;
     ngx_http_complex_value_t   *item_id;
+    ngx_http_complex_value_t   *profile;    /* recsys_profile */
     size_t                      max_body_size;
     ngx_uint_t                  default_k;
     ngx_uint_t                  max_k;
@@ -103,6 +105,8 @@ typedef struct {
     uint64_t                    serialize_us;
     ngx_str_t                   catalog;
     ngx_uint_t                  precomputed; /* neighbors.bin answered */
+    ngx_str_t                   profile;    /* the ranking profile, or "" */
+    ngx_uint_t                  profile_no; /* its index + 1, 0: plain */
 } ngx_http_recsys_stats_t;
 
 
@@ -127,6 +131,15 @@ void ngx_http_recsys_index_release(ngx_http_recsys_gen_t *g);
 void ngx_http_recsys_index_close(ngx_http_recsys_catalog_t *catalog);
 
 ngx_int_t ngx_http_recsys_handler(ngx_http_request_t *r);
+
+/*
+ * The profile a request is ranked with (ngx_http_recsys_rank.c): its own
+ * "profile", else recsys_profile's value, else ranking.default; NULL for
+ * plain.  NGX_DECLINED: the request named a profile the catalog lacks.
+ */
+ngx_int_t ngx_http_recsys_profile_select(ngx_http_request_t *r,
+    ngx_http_recsys_catalog_t *catalog, recsys_query_t *q,
+    const recsys_profile_t **profile);
 
 
 /* names by value, for directives, logs and labels; [0] is a null string */

@@ -25,6 +25,7 @@ typedef enum {
     NGX_HTTP_RECSYS_TIMING_ENDPOINT = 0,
     NGX_HTTP_RECSYS_TIMING_CATALOG,
     NGX_HTTP_RECSYS_TIMING_STRATEGY,
+    NGX_HTTP_RECSYS_TIMING_PROFILE,
     NGX_HTTP_RECSYS_TIMING_K,
     NGX_HTTP_RECSYS_TIMING_RETURNED,
     NGX_HTTP_RECSYS_TIMING_FALLBACK,
@@ -124,6 +125,10 @@ static ngx_http_variable_t  ngx_http_recsys_timing_vars[] = {
     { ngx_string("recsys_strategy"), NULL,
       ngx_http_recsys_timing_stats_variable,
       NGX_HTTP_RECSYS_TIMING_STRATEGY, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("recsys_profile"), NULL,
+      ngx_http_recsys_timing_stats_variable,
+      NGX_HTTP_RECSYS_TIMING_PROFILE, NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
     { ngx_string("recsys_k"), NULL,
       ngx_http_recsys_timing_stats_variable,
@@ -242,6 +247,14 @@ ngx_http_recsys_timing_stats_variable(ngx_http_request_t *r,
         v->data = p;
         v->len = ngx_sprintf(p, "%uL", st->generation) - p;
         goto found;
+
+    case NGX_HTTP_RECSYS_TIMING_PROFILE:
+        if (st->profile.len == 0) {
+            goto not_found;
+        }
+
+        s = st->profile;
+        goto string;
 
     case NGX_HTTP_RECSYS_TIMING_FALLBACK:
         if (!st->fallback) {

@@ -419,7 +419,9 @@ recsys_rank_parts(const recsys_profile_t *p, const recsys_cand_t *c,
     e->popularity = lambda * ((double) p->w_popularity * c->popularity);
     e->freshness = lambda * ((double) p->w_freshness * c->freshness);
     e->boost = lambda * c->boost;
-    e->mmr_penalty = lambda < 1.0 ? -((1.0 - lambda) * c->maxsim) : 0.0;
+    /* no -0 in an answer: no penalty is 0 */
+    e->mmr_penalty = (lambda < 1.0 && c->maxsim > 0)
+                     ? -((1.0 - lambda) * c->maxsim) : 0.0;
 
     e->score = e->similarity + e->popularity + e->freshness + e->boost
                + e->mmr_penalty;
