@@ -69,8 +69,25 @@ struct ngx_http_recsys_metrics_node_s {
 };
 
 
+/*
+ * The requests of one ranking profile of one catalog, found by both names
+ * after a reload: "catalog\0profile" in name.  Profiles come from the
+ * catalogs' YAML, so their number is bounded by configuration.
+ */
+typedef struct ngx_http_recsys_metrics_pnode_s
+    ngx_http_recsys_metrics_pnode_t;
+
+struct ngx_http_recsys_metrics_pnode_s {
+    ngx_http_recsys_metrics_pnode_t  *next;
+    ngx_atomic_t                      requests[NGX_HTTP_RECSYS_METRICS_CLASSES];
+    size_t                            len;
+    u_char                            name[1];
+};
+
+
 typedef struct {
     ngx_http_recsys_metrics_node_t     *nodes;
+    ngx_http_recsys_metrics_pnode_t    *pnodes;
 } ngx_http_recsys_metrics_shctx_t;
 
 
@@ -84,6 +101,9 @@ typedef struct {
 
     /* the node of each catalog, in the order of rmcf->catalogs */
     ngx_http_recsys_metrics_node_t    **nodes;
+
+    /* per catalog, the node of each of its profiles, in YAML order */
+    ngx_http_recsys_metrics_pnode_t  ***profiles;
 } ngx_http_recsys_metrics_main_conf_t;
 
 
@@ -150,6 +170,15 @@ static ngx_int_t ngx_http_recsys_metrics_escape(ngx_pool_t *pool,
 static ngx_int_t ngx_http_recsys_metrics_log_handler(ngx_http_request_t *r);
 static void ngx_http_recsys_metrics_observe(ngx_http_recsys_metrics_hist_t *h,
     const ngx_http_recsys_metrics_buckets_t *bk, uint64_t us);
+static ngx_http_recsys_metrics_pnode_t *ngx_http_recsys_metrics_pnode(
+    ngx_http_recsys_metrics_main_conf_t *mmcf, ngx_str_t *catalog,
+    ngx_uint_t profile_no);
+static ngx_int_t ngx_http_recsys_metrics_init_profiles(
+    ngx_shm_zone_t *shm_zone, ngx_http_recsys_metrics_main_conf_t *mmcf,
+    ngx_uint_t i);
+static void ngx_http_recsys_metrics_profiles(
+    ngx_http_recsys_metrics_out_t *out,
+    ngx_http_recsys_metrics_main_conf_t *mmcf, ngx_str_t *labels);
 static ngx_http_recsys_metrics_node_t *ngx_http_recsys_metrics_node(
     ngx_http_recsys_metrics_main_conf_t *mmcf, ngx_str_t *name);
 static ngx_int_t ngx_http_recsys_metrics_init_zone(ngx_shm_zone_t *shm_zone,
@@ -427,6 +456,8 @@ ngx_http_recsys_metrics_requests(ngx_http_recsys_metrics_out_t *out,
             }
         }
     }
+
+    ngx_http_recsys_metrics_profiles(out, mmcf, labels);
 
     ngx_http_recsys_metrics_family(out, "recsys_items_returned_total",
                                    "counter",
@@ -945,6 +976,7 @@ ngx_http_recsys_metrics_log_handler(ngx_http_request_t *r)
     ngx_time_t                           *tp;
     ngx_http_recsys_stats_t              *st;
     ngx_http_recsys_metrics_node_t       *node;
+    ngx_http_recsys_metrics_pnode_t      *pnode;
     ngx_http_recsys_metrics_main_conf_t  *mmcf;
 
     st = ngx_http_recsys_get_stats(r);
@@ -977,6 +1009,13 @@ ngx_http_recsys_metrics_log_handler(ngx_http_request_t *r)
     if (status >= 100 && status < 600) {
         (void) ngx_atomic_fetch_add(&node->ep[e].requests[status / 100 - 1],
                                     1);
+
+        pnode = ngx_http_recsys_metrics_pnode(mmcf, &st->catalog,
+                                              st->profile_no);
+        if (pnode) {
+            (void) ngx_atomic_fetch_add(&pnode->requests[status / 100 - 1],
+                                        1);
+        }
     }
 
     tp = ngx_timeofday();
@@ -1206,9 +1245,145 @@ ngx_http_recsys_metrics_init_zone(ngx_shm_zone_t *shm_zone, void *data)
         }
 
         mmcf->nodes[i] = node;
+
+        if (ngx_http_recsys_metrics_init_profiles(shm_zone, mmcf, i)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
     }
 
     return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_recsys_metrics_init_profiles(ngx_shm_zone_t *shm_zone,
+    ngx_http_recsys_metrics_main_conf_t *mmcf, ngx_uint_t i)
+{
+    size_t                            len, clen;
+    u_char                           *p;
+    ngx_uint_t                        j;
+    recsys_profile_t                 *pr;
+    recsys_ranking_conf_t            *rc;
+    ngx_http_recsys_catalog_t       **catalog;
+    ngx_http_recsys_metrics_pnode_t  *pnode;
+
+    catalog = mmcf->rmcf->catalogs.elts;
+    rc = &catalog[i]->conf->ranking;
+    clen = catalog[i]->name.len;
+
+    for (j = 0; j < rc->nprofiles; j++) {
+        pr = &rc->profiles[j];
+        len = clen + 1 + ngx_strlen(pr->name);
+
+        for (pnode = mmcf->sh->pnodes; pnode; pnode = pnode->next) {
+            if (pnode->len == len
+                && ngx_memcmp(pnode->name, catalog[i]->name.data, clen) == 0
+                && pnode->name[clen] == '\0'
+                && ngx_memcmp(pnode->name + clen + 1, pr->name,
+                              len - clen - 1)
+                   == 0)
+            {
+                break;
+            }
+        }
+
+        if (pnode == NULL) {
+            pnode = ngx_slab_calloc(mmcf->shpool,
+                                    sizeof(ngx_http_recsys_metrics_pnode_t)
+                                    + len);
+            if (pnode == NULL) {
+                ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
+                              "recsys_metrics zone is too small for the "
+                              "ranking profiles of catalog \"%V\", raise "
+                              "\"recsys_metrics_zone_size\"",
+                              &catalog[i]->name);
+                return NGX_ERROR;
+            }
+
+            pnode->len = len;
+            p = ngx_cpymem(pnode->name, catalog[i]->name.data, clen);
+            *p++ = '\0';
+            ngx_memcpy(p, pr->name, len - clen - 1);
+
+            pnode->next = mmcf->sh->pnodes;
+            mmcf->sh->pnodes = pnode;
+        }
+
+        mmcf->profiles[i][j] = pnode;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_http_recsys_metrics_pnode_t *
+ngx_http_recsys_metrics_pnode(ngx_http_recsys_metrics_main_conf_t *mmcf,
+    ngx_str_t *name, ngx_uint_t profile_no)
+{
+    ngx_uint_t                   i;
+    ngx_http_recsys_catalog_t  **catalog;
+
+    if (profile_no == 0 || mmcf == NULL || mmcf->profiles == NULL) {
+        return NULL;
+    }
+
+    catalog = mmcf->rmcf->catalogs.elts;
+
+    for (i = 0; i < mmcf->rmcf->catalogs.nelts; i++) {
+        if (catalog[i]->name.len == name->len
+            && ngx_strncmp(catalog[i]->name.data, name->data, name->len) == 0)
+        {
+            if (profile_no > catalog[i]->conf->ranking.nprofiles) {
+                return NULL;
+            }
+
+            return mmcf->profiles[i][profile_no - 1];
+        }
+    }
+
+    return NULL;
+}
+
+
+static void
+ngx_http_recsys_metrics_profiles(ngx_http_recsys_metrics_out_t *out,
+    ngx_http_recsys_metrics_main_conf_t *mmcf, ngx_str_t *labels)
+{
+    ngx_uint_t                        i, j, c;
+    ngx_atomic_uint_t                 v;
+    recsys_ranking_conf_t            *rc;
+    ngx_http_recsys_catalog_t       **catalog;
+    ngx_http_recsys_metrics_pnode_t  *pnode;
+
+    catalog = mmcf->rmcf->catalogs.elts;
+
+    ngx_http_recsys_metrics_family(out, "recsys_profile_requests_total",
+                                   "counter",
+                                   "Requests ranked with a profile, by "
+                                   "catalog, profile and status class.");
+
+    for (i = 0; i < mmcf->rmcf->catalogs.nelts; i++) {
+        rc = &catalog[i]->conf->ranking;
+
+        for (j = 0; j < rc->nprofiles; j++) {
+            pnode = mmcf->profiles[i][j];
+
+            for (c = 0; c < NGX_HTTP_RECSYS_METRICS_CLASSES; c++) {
+                v = pnode->requests[c];
+
+                if (v == 0 && c != 1) {
+                    continue;
+                }
+
+                ngx_http_recsys_metrics_printf(out,
+                    "recsys_profile_requests_total{catalog=\"%V\","
+                    "profile=\"%s\",code=\"%uixx\"} %uA\n", &labels[i],
+                    rc->profiles[j].name, c + 1, v);
+            }
+        }
+    }
 }
 
 
@@ -1285,7 +1460,9 @@ ngx_http_recsys_metrics_zone_size(ngx_conf_t *cf, void *post, void *data)
 static ngx_int_t
 ngx_http_recsys_metrics_init(ngx_conf_t *cf)
 {
+    ngx_uint_t                            i;
     ngx_http_handler_pt                  *h;
+    ngx_http_recsys_catalog_t           **catalog;
     ngx_http_core_main_conf_t            *cmcf;
     ngx_http_recsys_metrics_main_conf_t  *mmcf;
 
@@ -1304,6 +1481,24 @@ ngx_http_recsys_metrics_init(ngx_conf_t *cf)
                               * sizeof(ngx_http_recsys_metrics_node_t *));
     if (mmcf->nodes == NULL) {
         return NGX_ERROR;
+    }
+
+    mmcf->profiles = ngx_pcalloc(cf->pool,
+                                 (mmcf->rmcf->catalogs.nelts + 1)
+                                 * sizeof(ngx_http_recsys_metrics_pnode_t **));
+    if (mmcf->profiles == NULL) {
+        return NGX_ERROR;
+    }
+
+    catalog = mmcf->rmcf->catalogs.elts;
+
+    for (i = 0; i < mmcf->rmcf->catalogs.nelts; i++) {
+        mmcf->profiles[i] = ngx_pcalloc(cf->pool,
+                                 (catalog[i]->conf->ranking.nprofiles + 1)
+                                 * sizeof(ngx_http_recsys_metrics_pnode_t *));
+        if (mmcf->profiles[i] == NULL) {
+            return NGX_ERROR;
+        }
     }
 
     mmcf->shm_zone = ngx_shared_memory_add(cf,

@@ -77,8 +77,9 @@ uint32_t recsys_query_cost_k(const char *args, size_t len,
  * "category" (string), "profile" (string), "explain" (boolean), and, as
  * "want" says, "history" (array of strings), "positive" (an array of ids
  * and vectors of dimension finite numbers, mixed), "negative" (array of
- * strings) and "vector" (array of dimension finite numbers).  A vector of the wrong
- * length or with non-finite numbers is 422; anything else malformed 400.
+ * strings) and "vector" (array of dimension finite numbers).  A vector
+ * of the wrong length or with non-finite numbers is 422; anything else
+ * malformed 400.
  */
 int recsys_query_parse_json(recsys_query_t *q, const char *body, size_t len,
     int want, uint32_t dimension, uint32_t max_k);
