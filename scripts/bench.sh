@@ -8,8 +8,9 @@
 # 2. the FAISS-bound endpoints with Debian's generic libfaiss and with the
 #    AVX2 kernels (scripts/build-faiss-simd.sh), one after the other on
 #    the same index: POST /v1/search, POST /v1/recommendations from a
-#    history, and plain similar, from an nginx of BENCH_FAISS_WORKERS
-#    workers; beside them raw FAISS (recsys-faissbench: one thread, one
+#    history, the same history ranked with profile=balanced (candidates
+#    200, popularity blended, MMR 0.7) and with that and explain=true,
+#    and plain similar, from an nginx of BENCH_FAISS_WORKERS workers; beside them raw FAISS (recsys-faissbench: one thread, one
 #    query at a time, the same index and nprobe) and the ratios, also per
 #    CPU second (the workers' CPU time from /proc, raw FAISS's own), which
 #    a busy machine distorts less than wall time.
@@ -121,6 +122,14 @@ index:
   factory: $FACTORY
   keep: 1
   neighbors: $NEIGHBORS
+ranking:
+  profiles:
+    balanced:
+      candidates: 200
+      weights: {similarity: 1.0, popularity: 0.2}
+      popularity: log
+      boost: {category: {c0: 0.1}}
+      diversity: {mmr: 0.7}
 EOF
 
 echo "== building the index"
@@ -290,6 +299,10 @@ for v in $variants; do
     start_nginx 0 "$dir" "$FWORKERS"
     run_wrk "search-$vname" search "$out/search-bodies.jsonl" "$K"
     run_wrk "history-$vname" history "$N" "$K" "$HISTORY"
+    run_wrk "balanced-$vname" history "$N" "$K" "$HISTORY" \
+        "&profile=balanced"
+    run_wrk "explain-$vname" history "$N" "$K" "$HISTORY" \
+        "&profile=balanced&explain=true"
     run_wrk "similar-$vname" similar "$N" "$K"
     stop_nginx
 done
@@ -315,7 +328,7 @@ tsv=$out/results.tsv
             "$(bench_line "$name")"
     done
     for v in $variants; do
-        for e in search history similar; do
+        for e in search history balanced explain similar; do
             printf '%s\t%s\t%s\n' "$e-w$FWORKERS" "${v%%:*}" \
                 "$(bench_line "$e-${v%%:*}")"
         done
@@ -376,6 +389,15 @@ if [ "$(cat "$build/faiss-variant")" = avx2 ] && [ -n "$GENERIC" ]; then
             "$([ $e = search ] && echo '   (bar: >= 2)')"
     done
 fi
+for v in $variants; do
+    n=${v%%:*}
+    printf '%-34s %s   (bar: >= 0.70)\n' "balanced/history req/s ($n):" \
+        "$(ratio "$(rps "balanced-w$FWORKERS" "$n")" \
+                 "$(rps "history-w$FWORKERS" "$n")")"
+    printf '%-34s %s\n' "explain/history req/s ($n):" \
+        "$(ratio "$(rps "explain-w$FWORKERS" "$n")" \
+                 "$(rps "history-w$FWORKERS" "$n")")"
+done
 for v in $variants; do
     n=${v%%:*}
     q=$(faiss_qps "$n")

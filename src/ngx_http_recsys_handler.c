@@ -445,6 +445,8 @@ ngx_http_recsys_answer(ngx_http_request_t *r, ngx_http_recsys_ctx_t *ctx,
         /* fall through */
 
     default:
+        /* popular answers are not re-scored: k of them, not candidates */
+        f.k = q->k;
         ans->strategy = NGX_HTTP_RECSYS_STRATEGY_POPULAR;
         rc = recsys_search_popular(g, &f, hits, nhits);
     }

@@ -578,3 +578,45 @@ location = /r {
 --- must_die
 --- error_log
 "recsys_profile" "nosuch": catalog "rs" has no such profile in "ranking.profiles"
+
+
+
+=== TEST 32: plain similar keeps the precomputed neighbours; a profile searches
+--- pipelined_requests eval
+["GET /rs/items/apple/similar?k=3", "GET /rs/items/apple/similar?k=3&profile=plain"]
+--- raw_response_headers_like eval
+['Server-Timing: [^\r]*retrieve;dur=[\d.]+;desc=neighbors',
+ 'Server-Timing: [^\r]*retrieve;dur=[\d.]+, serialize']
+--- response_body_like eval
+['"id":"quince".*"id":"pear".*"id":"plum".*"fallback":false\}',
+ '"id":"quince".*"id":"pear".*"id":"plum".*"profile":"plain"\}']
+--- no_error_log
+[error]
+
+
+
+=== TEST 33: the popular fallback under a profile: k items, not the candidates
+--- request
+GET /rs?k=3&profile=pop
+--- ids: salmon apple quince
+--- fields
+strategy=popular
+fallback=true
+profile=pop
+count=3
+--- no_error_log
+[error]
+
+
+
+=== TEST 34: the popular endpoint under a profile: k items, in popularity order
+--- config
+location = /p {
+    recsys popular rs;
+    recsys_profile balanced;
+}
+--- request
+GET /p?k=2&explain=true
+--- response_body_like: ^\{"items":\[\{"id":"salmon","score":60,.*"explain":\{"similarity":0,"popularity":60,.*"final":60\}\},\{"id":"apple".*"count":2,"k":2,.*"profile":"balanced"\}
+--- no_error_log
+[error]

@@ -3,12 +3,13 @@
 --   wrk ... -s wrk.lua URL -- baseline
 --   wrk ... -s wrk.lua URL -- similar N K
 --   wrk ... -s wrk.lua URL -- search FILE K
---   wrk ... -s wrk.lua URL -- history N K H
+--   wrk ... -s wrk.lua URL -- history N K H [EXTRA]
 --
 -- "similar" asks GET /v1/items/item-<random 0..N-1>/similar?k=K;
 -- "search" POSTs /v1/search?k=K with a random line of FILE as the body
 -- ({"vector": [...]}, one per line); "history" POSTs
--- /v1/recommendations with a history of H random ids among N.
+-- /v1/recommendations with a history of H random ids among N, EXTRA
+-- (say "&profile=balanced") appended to its query string.
 -- done() prints one line for the script to parse:
 --   BENCH <requests> <seconds> <p50 us> <p99 us> <http errors>
 --         <socket errors>
@@ -23,7 +24,7 @@ function setup(thread)
     thread:set("tid", counter)
 end
 
-local mode, n, k, h
+local mode, n, k, h, extra
 local bodies = {}
 local json = { ["Content-Type"] = "application/json" }
 
@@ -42,6 +43,7 @@ function init(args)
     n = tonumber(args[2] or "100000")
     k = args[3] or "10"
     h = tonumber(args[4] or "5")
+    extra = args[5] or ""
 end
 
 function request()
@@ -60,7 +62,8 @@ function request()
         for i = 1, h do
             ids[i] = '"item-' .. math.random(0, n - 1) .. '"'
         end
-        return wrk.format("POST", "/v1/recommendations?k=" .. k, json,
+        return wrk.format("POST", "/v1/recommendations?k=" .. k .. extra,
+                          json,
                           '{"history":[' .. table.concat(ids, ",") .. ']}')
     end
 

@@ -579,9 +579,14 @@ test_explain_sums(void **state)
                 assert_float_equal(e.score, c[i].relevance, 1e-12);
             }
 
-            /* scores never increase down the list */
-            if (i > 0 && p.mmr_lambda < 0) {
+            /* scores never increase down the list, MMR or not */
+            if (i > 0) {
                 assert_true(c[i].score <= c[i - 1].score);
+            }
+
+            /* no penalty is 0, not -0 (an answer printed "-0") */
+            if (e.mmr_penalty == 0) {
+                assert_false(signbit(e.mmr_penalty));
             }
         }
     }
