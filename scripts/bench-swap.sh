@@ -119,6 +119,9 @@ events { worker_connections 1024; }
 http {
     access_log off;
     client_body_temp_path $out/prefix/body;
+    # the probe keeps one connection per worker for the whole run
+    keepalive_requests 10000000;
+    keepalive_timeout 600s;
     recsys_catalog bench $out/catalog.yaml;
     server {
         listen 127.0.0.1:$PORT reuseport;
@@ -323,15 +326,16 @@ python3 - "$out/probe.tsv" "$PROBE_INTERVAL" "$N" "$D" "$WORKERS" \
 import re
 import sys
 
-# what opening each generation cost each worker, from its notice lines;
-# the first one, at start, precedes the probe
+# what opening each generation cost each worker, from its notice lines
+# (" T": a thread of the pool opened it, off the requests); the first
+# one, at start, precedes the probe
 opened = {}
 for line in open(sys.argv[6], errors="replace"):
     m = re.search(r" (\d+)#\d+: .*serving generation (\d+) .*opened in "
                   r"(\d+) us", line)
     if m:
         opened.setdefault((m.group(1), m.group(2)), []).append(
-            int(m.group(3)))
+            (int(m.group(3)), " T" if "by a thread" in line else ""))
 
 rows = []
 for line in open(sys.argv[1]):
@@ -382,7 +386,8 @@ for pid, rs in by_pid.items():
         ops = opened.get((pid, rs[i][3])) or [None]
         op = ops.pop(0) if len(ops) > 1 else ops[0]
         lines.append((int(rs[i][3]) if rs[i][3].isdigit() else 0, pid,
-                      first, diff, "-" if op is None else ms(op), prior,
+                      first, diff,
+                      "-" if op is None else ms(op[0]) + op[1], prior,
                       nxt))
 for g, pid, first, diff, op, prior, nxt in sorted(lines,
                                                   key=lambda x: x[:2]):
@@ -392,8 +397,9 @@ for g, pid, first, diff, op, prior, nxt in sorted(lines,
 bad = len(rows) - len(ok)
 print()
 print("diff: first request minus the steady p50; open: what opening the "
-      "generation took inside it (the worker's notice line); prior p50: "
-      "that worker's last 50 requests before the switch")
+      "generation took (the worker's notice line), inside that request, or "
+      "T: in a thread of the pool before the switch; prior p50: that "
+      "worker's last 50 requests before the switch")
 if worst is not None:
     print("worst first-request difference: %s ms (bar: at most 2 ms)" %
           ms(worst))

@@ -8,6 +8,12 @@
  * moved, at start, and once a second for publishes made outside the
  * builder (recsys-build).  Without the counter, "current" is read once per
  * event loop tick.
+ *
+ * With a thread pool (recsys_thread_pool), a new generation is opened and
+ * pre-faulted by a thread of the pool while requests keep the old one; the
+ * switch happens in the completion handler, on the event loop, and a timer
+ * reads "current" meanwhile, so a publish is seen without a request.
+ * Without one, the request that sees the publish opens it.
  */
 
 
@@ -27,13 +33,175 @@
 /* ms between two reads of "current" when the publish counter is there */
 #define NGX_HTTP_RECSYS_RELINK         1000
 
+/* ms between two reads of "current" by the timer, with a thread pool */
+#define NGX_HTTP_RECSYS_WATCH          200
 
+
+#if (NGX_THREADS)
+
+/* a generation being opened by a thread of the pool */
+typedef struct {
+    ngx_http_recsys_catalog_t  *catalog;
+    ngx_http_recsys_gen_t      *g;
+    char                        dir[NGX_MAX_PATH];
+    int                         rc;
+    char                        err[RECSYS_ERRLEN];
+    uint64_t                    open_us;
+    uint64_t                    prefault_us;
+    uint64_t                    prefaulted;     /* bytes */
+} ngx_http_recsys_opening_t;
+
+#endif
+
+
+static ngx_http_recsys_gen_t *ngx_http_recsys_index_new(
+    ngx_http_recsys_catalog_t *catalog, u_char *target, size_t len,
+    char *dir, ngx_log_t *log);
+static void ngx_http_recsys_index_free(ngx_http_recsys_gen_t *g);
 static ngx_http_recsys_gen_t *ngx_http_recsys_index_open(
     ngx_http_recsys_catalog_t *catalog, u_char *target, size_t len,
     ngx_log_t *log);
 static void ngx_http_recsys_index_switch(ngx_http_recsys_catalog_t *catalog,
-    ngx_log_t *log);
+    ngx_log_t *log, ngx_uint_t wait);
+static void ngx_http_recsys_index_refused(ngx_http_recsys_catalog_t *catalog,
+    u_char *target);
+static void ngx_http_recsys_index_serve(ngx_http_recsys_catalog_t *catalog,
+    ngx_http_recsys_gen_t *g);
 static void *ngx_http_recsys_index_unmap(void *data);
+#if (NGX_THREADS)
+static ngx_int_t ngx_http_recsys_index_post(
+    ngx_http_recsys_catalog_t *catalog, u_char *target, size_t len,
+    ngx_log_t *log);
+static void ngx_http_recsys_index_thread(void *data, ngx_log_t *log);
+static void ngx_http_recsys_index_opened(ngx_event_t *ev);
+static void ngx_http_recsys_index_watch(ngx_event_t *ev);
+#endif
+
+
+/*
+ * recsys_thread_pool <name>|off: "default", nginx's own, unless told;
+ * a name other than "default" needs its "thread_pool" directive.
+ */
+
+char *
+ngx_http_recsys_thread_pool(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_recsys_main_conf_t *rmcf = conf;
+
+    ngx_str_t  *value;
+
+    if (rmcf->thread_pool.len) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+#if !(NGX_THREADS)
+    if (ngx_strcmp(value[1].data, "off") != 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"recsys_thread_pool %V\" needs nginx built "
+                           "with --with-threads; use \"off\"", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+#endif
+
+    rmcf->thread_pool = value[1];
+
+    return NGX_CONF_OK;
+}
+
+
+char *
+ngx_http_recsys_index_init_conf(ngx_conf_t *cf,
+    ngx_http_recsys_main_conf_t *rmcf)
+{
+#if (NGX_THREADS)
+    static ngx_str_t  deflt = ngx_string("default");
+
+    if (rmcf->catalogs.nelts == 0) {
+        return NGX_CONF_OK;
+    }
+
+    if (rmcf->thread_pool.len == 0) {
+        rmcf->thread_pool = deflt;
+    }
+
+    if (ngx_strcmp(rmcf->thread_pool.data, "off") == 0) {
+        return NGX_CONF_OK;
+    }
+
+    /* checked by nginx once the configuration is read, as aio threads */
+    rmcf->pool = ngx_thread_pool_add(cf, &rmcf->thread_pool);
+    if (rmcf->pool == NULL) {
+        return NGX_CONF_ERROR;
+    }
+#endif
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * Maps the published generation now, so the first request (and a load
+ * balancer's readiness probe) does not pay for it: the event loop does
+ * not run yet.  A missing index is not an error here: requests answer
+ * 503 until one is published.
+ */
+
+void
+ngx_http_recsys_index_init_process(ngx_cycle_t *cycle,
+    ngx_http_recsys_main_conf_t *rmcf)
+{
+    ngx_uint_t                   i;
+    ngx_http_recsys_catalog_t  **catalogs, *catalog;
+#if (NGX_THREADS)
+    ngx_thread_task_t           *task;
+    ngx_http_recsys_opening_t   *op;
+#endif
+
+    catalogs = rmcf->catalogs.elts;
+
+    for (i = 0; i < rmcf->catalogs.nelts; i++) {
+        catalog = catalogs[i];
+
+        if (catalog->published) {
+            catalog->seen = *catalog->published;
+        }
+
+        catalog->checked = ngx_current_msec;
+        ngx_http_recsys_index_switch(catalog, cycle->log, 1);
+
+#if (NGX_THREADS)
+        if (rmcf->pool == NULL) {
+            continue;
+        }
+
+        task = ngx_thread_task_alloc(cycle->pool,
+                                     sizeof(ngx_http_recsys_opening_t));
+        if (task == NULL) {
+            continue;
+        }
+
+        op = task->ctx;
+        op->catalog = catalog;
+        task->handler = ngx_http_recsys_index_thread;
+        task->event.handler = ngx_http_recsys_index_opened;
+        task->event.data = task;
+        task->event.log = cycle->log;
+
+        catalog->task = task;
+        catalog->thread_pool = rmcf->pool;
+
+        /* a timer of its own must not hold a graceful shutdown back */
+        catalog->watch.handler = ngx_http_recsys_index_watch;
+        catalog->watch.data = catalog;
+        catalog->watch.log = cycle->log;
+        catalog->watch.cancelable = 1;
+
+        ngx_add_timer(&catalog->watch, NGX_HTTP_RECSYS_WATCH);
+#endif
+    }
+}
 
 
 ngx_http_recsys_gen_t *
@@ -51,14 +219,14 @@ ngx_http_recsys_index_acquire(ngx_http_recsys_catalog_t *catalog,
         {
             catalog->seen = seq;
             catalog->checked = ngx_current_msec;
-            ngx_http_recsys_index_switch(catalog, log);
+            ngx_http_recsys_index_switch(catalog, log, 0);
         }
 
     } else if (catalog->current == NULL
                || catalog->checked != ngx_current_msec)
     {
         catalog->checked = ngx_current_msec;
-        ngx_http_recsys_index_switch(catalog, log);
+        ngx_http_recsys_index_switch(catalog, log, 0);
     }
 
     if (catalog->current == NULL) {
@@ -136,7 +304,28 @@ ngx_http_recsys_index_unmap(void *data)
 void
 ngx_http_recsys_index_close(ngx_http_recsys_catalog_t *catalog)
 {
-    ngx_http_recsys_gen_t  *g;
+    ngx_http_recsys_gen_t      *g;
+#if (NGX_THREADS)
+    ngx_http_recsys_opening_t  *op;
+
+    /*
+     * nginx's thread pools exit before the modules loaded after them: a
+     * generation opened but never switched to is done and ours to close.
+     */
+    if (catalog->opening) {
+        catalog->opening = 0;
+        op = catalog->task->ctx;
+        g = op->g;
+        op->g = NULL;
+
+        if (op->rc == 0) {
+            (void) ngx_http_recsys_index_unmap(g);
+
+        } else {
+            ngx_http_recsys_index_free(g);
+        }
+    }
+#endif
 
     g = catalog->current;
     catalog->current = NULL;
@@ -152,9 +341,15 @@ ngx_http_recsys_index_close(ngx_http_recsys_catalog_t *catalog)
 }
 
 
+/*
+ * Reads "current" and, when it names another generation than the one
+ * served, opens that one: at once when "wait" is set or there is no
+ * thread pool, else in a thread of the pool.
+ */
+
 static void
 ngx_http_recsys_index_switch(ngx_http_recsys_catalog_t *catalog,
-    ngx_log_t *log)
+    ngx_log_t *log, ngx_uint_t wait)
 {
     u_char                  link[NGX_MAX_PATH], target[NGX_MAX_PATH];
     ssize_t                 n;
@@ -162,6 +357,11 @@ ngx_http_recsys_index_switch(ngx_http_recsys_catalog_t *catalog,
     ngx_err_t               err;
     ngx_uint_t              level;
     ngx_http_recsys_gen_t  *g;
+
+    /* the completion handler reads "current" again */
+    if (catalog->opening) {
+        return;
+    }
 
     /* index.path is bounded at configuration time: this is not cut */
     ngx_snprintf(link, sizeof(link), "%s/" RECSYS_CURRENT_LINK "%Z",
@@ -193,12 +393,6 @@ ngx_http_recsys_index_switch(ngx_http_recsys_catalog_t *catalog,
         return;
     }
 
-    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, log, 0,
-                   "recsys catalog \"%V\": \"current\" is \"%s\", "
-                   "serving generation %uL", &catalog->name, target,
-                   catalog->current
-                   ? catalog->current->gen.manifest.generation : 0);
-
     /*
      * A refused generation is tried again only when "current" moves or
      * after a while (the cause may have been passing, like permissions),
@@ -210,35 +404,37 @@ ngx_http_recsys_index_switch(ngx_http_recsys_catalog_t *catalog,
         return;
     }
 
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, log, 0,
+                   "recsys catalog \"%V\": \"current\" is \"%s\", "
+                   "serving generation %uL", &catalog->name, target,
+                   catalog->current
+                   ? catalog->current->gen.manifest.generation : 0);
+
     /* only what the builder publishes: never a path outside the index */
     if (recsys_current_target((char *) target, n, &number) != 0) {
         ngx_log_error(NGX_LOG_ERR, log, 0,
                       "recsys catalog \"%V\": \"%s\" points to \"%s\", "
                       "not to \"" RECSYS_GENERATIONS_DIR "/<number>\"",
                       &catalog->name, link, target);
-        ngx_cpystrn(catalog->failed, target, sizeof(catalog->failed));
-        catalog->failed_at = ngx_time();
+        ngx_http_recsys_index_refused(catalog, target);
         return;
     }
+
+#if (NGX_THREADS)
+    if (!wait && catalog->task
+        && ngx_http_recsys_index_post(catalog, target, n, log) == NGX_OK)
+    {
+        return;
+    }
+#endif
 
     start = ngx_http_recsys_now_us();
 
     g = ngx_http_recsys_index_open(catalog, target, n, log);
     if (g == NULL) {
-        ngx_cpystrn(catalog->failed, target, sizeof(catalog->failed));
-        catalog->failed_at = ngx_time();
+        ngx_http_recsys_index_refused(catalog, target);
         return;
     }
-
-    ngx_log_debug4(NGX_LOG_DEBUG_HTTP, log, 0,
-                   "recsys catalog \"%V\": generation %uL opened in %uL us, "
-                   "releasing generation %uL", &catalog->name,
-                   g->gen.manifest.generation,
-                   ngx_http_recsys_now_us() - start,
-                   catalog->current
-                   ? catalog->current->gen.manifest.generation : 0);
-
-    catalog->failed[0] = '\0';
 
     ngx_log_error(NGX_LOG_NOTICE, log, 0,
                   "recsys catalog \"%V\": serving generation %uL "
@@ -247,7 +443,34 @@ ngx_http_recsys_index_switch(ngx_http_recsys_catalog_t *catalog,
                   g->gen.manifest.items, g->gen.manifest.dimension,
                   g->gen.manifest.factory, ngx_http_recsys_now_us() - start);
 
-    /* requests still holding the old generation keep it mapped */
+    ngx_http_recsys_index_serve(catalog, g);
+}
+
+
+static void
+ngx_http_recsys_index_refused(ngx_http_recsys_catalog_t *catalog,
+    u_char *target)
+{
+    ngx_cpystrn(catalog->failed, target, sizeof(catalog->failed));
+    catalog->failed_at = ngx_time();
+}
+
+
+/* new requests get g; those still holding the old one keep it mapped */
+
+static void
+ngx_http_recsys_index_serve(ngx_http_recsys_catalog_t *catalog,
+    ngx_http_recsys_gen_t *g)
+{
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
+                   "recsys catalog \"%V\": switched to generation %uL, "
+                   "releasing generation %uL", &catalog->name,
+                   g->gen.manifest.generation,
+                   catalog->current
+                   ? catalog->current->gen.manifest.generation : 0);
+
+    catalog->failed[0] = '\0';
+
     if (catalog->current) {
         ngx_http_recsys_index_release(catalog->current);
     }
@@ -256,18 +479,19 @@ ngx_http_recsys_index_switch(ngx_http_recsys_catalog_t *catalog,
 }
 
 
+/* a generation not opened yet: <index.path>/<target> in "dir" */
+
 static ngx_http_recsys_gen_t *
-ngx_http_recsys_index_open(ngx_http_recsys_catalog_t *catalog, u_char *target,
-    size_t len, ngx_log_t *log)
+ngx_http_recsys_index_new(ngx_http_recsys_catalog_t *catalog, u_char *target,
+    size_t len, char *dir, ngx_log_t *log)
 {
-    char                    err[RECSYS_ERRLEN], dir[NGX_MAX_PATH];
-    recsys_index_conf_t    *ic;
     ngx_http_recsys_gen_t  *g;
 
-    ic = &catalog->conf->index;
-
     /* the link is read once: resolving it again could see a newer one */
-    if (recsys_path_join(dir, sizeof(dir), ic->path, (char *) target) != 0) {
+    if (recsys_path_join(dir, NGX_MAX_PATH, catalog->conf->index.path,
+                         (char *) target)
+        != 0)
+    {
         ngx_log_error(NGX_LOG_ERR, log, 0,
                       "recsys catalog \"%V\": link target \"%*s...\" is "
                       "too long", &catalog->name, (size_t) 64, target);
@@ -289,6 +513,35 @@ ngx_http_recsys_index_open(ngx_http_recsys_catalog_t *catalog, u_char *target,
     g->target.len = len;
     g->refs = 1;
 
+    return g;
+}
+
+
+/* one that did not open: nothing of it is mapped */
+
+static void
+ngx_http_recsys_index_free(ngx_http_recsys_gen_t *g)
+{
+    ngx_free(g->target.data);
+    ngx_free(g);
+}
+
+
+static ngx_http_recsys_gen_t *
+ngx_http_recsys_index_open(ngx_http_recsys_catalog_t *catalog, u_char *target,
+    size_t len, ngx_log_t *log)
+{
+    char                    err[RECSYS_ERRLEN], dir[NGX_MAX_PATH];
+    recsys_index_conf_t    *ic;
+    ngx_http_recsys_gen_t  *g;
+
+    ic = &catalog->conf->index;
+
+    g = ngx_http_recsys_index_new(catalog, target, len, dir, log);
+    if (g == NULL) {
+        return NULL;
+    }
+
     if (recsys_generation_open(&g->gen, dir, ic->dimension, ic->metric,
                                ic->nprobe, err, sizeof(err))
         != 0)
@@ -296,10 +549,146 @@ ngx_http_recsys_index_open(ngx_http_recsys_catalog_t *catalog, u_char *target,
         ngx_log_error(NGX_LOG_ERR, log, 0,
                       "recsys catalog \"%V\": generation \"%s\" refused, "
                       "%s", &catalog->name, dir, err);
-        ngx_free(g->target.data);
-        ngx_free(g);
+        ngx_http_recsys_index_free(g);
         return NULL;
     }
 
     return g;
 }
+
+
+#if (NGX_THREADS)
+
+/* NGX_ERROR: the caller opens it itself */
+
+static ngx_int_t
+ngx_http_recsys_index_post(ngx_http_recsys_catalog_t *catalog,
+    u_char *target, size_t len, ngx_log_t *log)
+{
+    ngx_http_recsys_opening_t  *op;
+
+    op = catalog->task->ctx;
+
+    op->g = ngx_http_recsys_index_new(catalog, target, len, op->dir, log);
+    if (op->g == NULL) {
+        return NGX_ERROR;
+    }
+
+    op->rc = -1;
+    op->err[0] = '\0';
+
+    if (ngx_thread_task_post(catalog->thread_pool, catalog->task) != NGX_OK) {
+        ngx_http_recsys_index_free(op->g);
+        op->g = NULL;
+        return NGX_ERROR;
+    }
+
+    catalog->opening = 1;
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, log, 0,
+                   "recsys catalog \"%V\": opening \"%s\" in a thread",
+                   &catalog->name, op->dir);
+
+    return NGX_OK;
+}
+
+
+/*
+ * In a thread of the pool: the open, then every page into this process's
+ * page tables, so that no request faults on a fresh mapping.  Nothing
+ * here touches the event loop's data.
+ */
+
+static void
+ngx_http_recsys_index_thread(void *data, ngx_log_t *log)
+{
+    ngx_http_recsys_opening_t *op = data;
+
+    uint64_t              start, opened;
+    recsys_index_conf_t  *ic;
+
+    ic = &op->catalog->conf->index;
+    start = ngx_http_recsys_now_us();
+
+    op->rc = recsys_generation_open(&op->g->gen, op->dir, ic->dimension,
+                                    ic->metric, ic->nprobe, op->err,
+                                    sizeof(op->err));
+
+    opened = ngx_http_recsys_now_us();
+    op->open_us = opened - start;
+    op->prefaulted = 0;
+
+    if (op->rc == 0) {
+        op->prefaulted = recsys_generation_prefault(&op->g->gen);
+    }
+
+    op->prefault_us = ngx_http_recsys_now_us() - opened;
+}
+
+
+/* on the event loop, once the thread is done: the switch */
+
+static void
+ngx_http_recsys_index_opened(ngx_event_t *ev)
+{
+    ngx_thread_task_t *task = ev->data;
+
+    ngx_http_recsys_gen_t      *g;
+    ngx_http_recsys_catalog_t  *catalog;
+    ngx_http_recsys_opening_t  *op;
+
+    op = task->ctx;
+    catalog = op->catalog;
+    g = op->g;
+    op->g = NULL;
+    catalog->opening = 0;
+
+    if (op->rc != 0) {
+        ngx_log_error(NGX_LOG_ERR, ev->log, 0,
+                      "recsys catalog \"%V\": generation \"%s\" refused, "
+                      "%s", &catalog->name, op->dir, op->err);
+        ngx_http_recsys_index_refused(catalog, g->target.data);
+        ngx_http_recsys_index_free(g);
+
+    } else {
+        ngx_log_error(NGX_LOG_NOTICE, ev->log, 0,
+                      "recsys catalog \"%V\": serving generation %uL "
+                      "(%uL items, dimension %uD, %s, opened in %uL us, "
+                      "%uL MB pre-faulted in %uL us, by a thread)",
+                      &catalog->name, g->gen.manifest.generation,
+                      g->gen.manifest.items, g->gen.manifest.dimension,
+                      g->gen.manifest.factory, op->open_us,
+                      op->prefaulted >> 20, op->prefault_us);
+
+        ngx_http_recsys_index_serve(catalog, g);
+    }
+
+    /* "current" may have moved again while this one opened */
+    if (!ngx_exiting) {
+        ngx_http_recsys_index_switch(catalog, ev->log, 0);
+    }
+}
+
+
+/* a publish is seen without waiting for a request */
+
+static void
+ngx_http_recsys_index_watch(ngx_event_t *ev)
+{
+    ngx_http_recsys_catalog_t *catalog = ev->data;
+
+    if (ngx_exiting) {
+        return;
+    }
+
+    if (catalog->published) {
+        catalog->seen = *catalog->published;
+    }
+
+    catalog->checked = ngx_current_msec;
+    ngx_http_recsys_index_switch(catalog, ev->log, 0);
+
+    ngx_add_timer(ev, NGX_HTTP_RECSYS_WATCH);
+}
+
+#endif

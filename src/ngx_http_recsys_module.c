@@ -17,6 +17,7 @@
 
 
 static void *ngx_http_recsys_create_main_conf(ngx_conf_t *cf);
+static char *ngx_http_recsys_init_main_conf(ngx_conf_t *cf, void *conf);
 static void *ngx_http_recsys_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_recsys_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
@@ -42,6 +43,13 @@ static ngx_command_t  ngx_http_recsys_commands[] = {
     { ngx_string("recsys_catalog"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE2,
       ngx_http_recsys_catalog,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("recsys_thread_pool"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_recsys_thread_pool,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
       NULL },
@@ -111,7 +119,7 @@ static ngx_http_module_t  ngx_http_recsys_module_ctx = {
     NULL,                                  /* postconfiguration */
 
     ngx_http_recsys_create_main_conf,      /* create main configuration */
-    NULL,                                  /* init main configuration */
+    ngx_http_recsys_init_main_conf,        /* init main configuration */
 
     NULL,                                  /* create server configuration */
     NULL,                                  /* merge server configuration */
@@ -158,9 +166,6 @@ ngx_str_t  ngx_http_recsys_strategy_names[NGX_HTTP_RECSYS_STRATEGIES] = {
 static ngx_int_t
 ngx_http_recsys_init_process(ngx_cycle_t *cycle)
 {
-    ngx_uint_t                    i;
-    ngx_http_recsys_gen_t        *g;
-    ngx_http_recsys_catalog_t   **catalog;
     ngx_http_recsys_main_conf_t  *rmcf;
 
     if (ngx_process != NGX_PROCESS_WORKER
@@ -177,19 +182,7 @@ ngx_http_recsys_init_process(ngx_cycle_t *cycle)
     /* workers are single-threaded event loops: one query, one thread */
     omp_set_num_threads(1);
 
-    /*
-     * Map the published generation now, so the first request (and a load
-     * balancer's readiness probe) does not pay for it.  A missing index is
-     * not an error here: requests answer 503 until one is published.
-     */
-    catalog = rmcf->catalogs.elts;
-
-    for (i = 0; i < rmcf->catalogs.nelts; i++) {
-        g = ngx_http_recsys_index_acquire(catalog[i], cycle->log);
-        if (g) {
-            ngx_http_recsys_index_release(g);
-        }
-    }
+    ngx_http_recsys_index_init_process(cycle, rmcf);
 
     return NGX_OK;
 }
@@ -233,6 +226,15 @@ ngx_http_recsys_create_main_conf(ngx_conf_t *cf)
     }
 
     return rmcf;
+}
+
+
+static char *
+ngx_http_recsys_init_main_conf(ngx_conf_t *cf, void *conf)
+{
+    ngx_http_recsys_main_conf_t *rmcf = conf;
+
+    return ngx_http_recsys_index_init_conf(cf, rmcf);
 }
 
 

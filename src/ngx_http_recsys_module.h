@@ -64,11 +64,23 @@ typedef struct {
     /* the builder's publish counter in shared memory, NULL: none */
     ngx_atomic_t               *published;
     ngx_atomic_uint_t           seen;
+
+    /* per process: the next generation, opened by a thread of the pool */
+#if (NGX_THREADS)
+    ngx_thread_pool_t          *thread_pool;
+    ngx_thread_task_t          *task;
+#endif
+    ngx_uint_t                  opening;
+    ngx_event_t                 watch;      /* reads "current" meanwhile */
 } ngx_http_recsys_catalog_t;
 
 
 typedef struct {
     ngx_array_t                 catalogs;   /* ngx_http_recsys_catalog_t * */
+    ngx_str_t                   thread_pool; /* "recsys_thread_pool" */
+#if (NGX_THREADS)
+    ngx_thread_pool_t          *pool;       /* NULL: opened in the loop */
+#endif
 } ngx_http_recsys_main_conf_t;
 
 
@@ -125,6 +137,12 @@ ngx_int_t ngx_http_recsys_request_stamp(ngx_conf_t *cf);
 ngx_str_t *ngx_http_recsys_correlation_id(ngx_http_request_t *r);
 
 
+char *ngx_http_recsys_thread_pool(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_recsys_index_init_conf(ngx_conf_t *cf,
+    ngx_http_recsys_main_conf_t *rmcf);
+void ngx_http_recsys_index_init_process(ngx_cycle_t *cycle,
+    ngx_http_recsys_main_conf_t *rmcf);
 ngx_http_recsys_gen_t *ngx_http_recsys_index_acquire(
     ngx_http_recsys_catalog_t *catalog, ngx_log_t *log);
 void ngx_http_recsys_index_release(ngx_http_recsys_gen_t *g);

@@ -3,17 +3,20 @@
  * manifest, then each file it lists checked for its size and mapped, the
  * structure of index.faiss checked and the index read with its inverted
  * lists mapped.  Verifying one as the builder does before it publishes,
- * in O(bytes): checksums, every record, id and row.  And neighbors.bin,
- * written by the builder.
+ * in O(bytes): checksums, every record, id and row.  Pre-faulting an
+ * opened one before a worker switches to it.  And neighbors.bin, written
+ * by the builder.
  */
 
 #include <sys/types.h>
 #include <sys/stat.h>
 #include <sys/mman.h>
+#include <sys/sysmacros.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <faiss/c_api/Index_c.h>
 #include <faiss/c_api/IndexIVF_c.h>
@@ -38,6 +41,8 @@ static int recsys_generation_sum(const recsys_generation_t *g,
 static int recsys_generation_neighbor_rows(const recsys_generation_t *g,
     char *err, size_t errlen);
 static uint64_t recsys_generation_list_sum(FaissIndexIVF *ivf);
+static uint64_t recsys_generation_populate(const void *base, size_t size);
+static uint64_t recsys_generation_populate_file(const char *path);
 
 
 /*
@@ -678,4 +683,111 @@ recsys_generation_close(recsys_generation_t *g)
     }
 
     memset(&g->neighbors, 0, sizeof(recsys_neighbors_t));
+}
+
+
+uint64_t
+recsys_generation_prefault(const recsys_generation_t *g)
+{
+    char      path[RECSYS_PATH_MAX];
+    uint64_t  n;
+
+    n = recsys_generation_populate(g->items.base, g->items.size)
+        + recsys_generation_populate(g->vectors, g->vectors_size)
+        + recsys_generation_populate(g->neighbors.base, g->neighbors.size);
+
+    /* FAISS mapped the lists itself (OnDiskInvertedLists) */
+    if (g->index != NULL
+        && recsys_path_join(path, sizeof(path), g->dir, RECSYS_INDEX_FILE)
+           == 0)
+    {
+        n += recsys_generation_populate_file(path);
+    }
+
+    return n;
+}
+
+
+/* every mapping of the file at "path" in this process, by device/inode */
+
+static uint64_t
+recsys_generation_populate_file(const char *path)
+{
+    char                line[RECSYS_PATH_MAX + 128];
+    FILE               *f;
+    uint64_t            n;
+    struct stat         st;
+    unsigned int        maj, mnr;
+    unsigned long       start, end, ino;
+    unsigned long long  off;
+
+    if (stat(path, &st) != 0) {
+        return 0;
+    }
+
+    f = fopen("/proc/self/maps", "re");
+    if (f == NULL) {
+        return 0;
+    }
+
+    n = 0;
+
+    while (fgets(line, sizeof(line), f) != NULL) {
+        if (sscanf(line, "%lx-%lx %*s %llx %x:%x %lu", &start, &end, &off,
+                   &maj, &mnr, &ino)
+            == 6
+            && ino == (unsigned long) st.st_ino
+            && maj == major(st.st_dev) && mnr == minor(st.st_dev))
+        {
+            n += recsys_generation_populate((void *) start, end - start);
+        }
+
+        /* a line longer than the buffer: skip the rest of it */
+        while (strchr(line, '\n') == NULL
+               && fgets(line, sizeof(line), f) != NULL)
+        {
+            /* void */
+        }
+    }
+
+    fclose(f);
+
+    return n;
+}
+
+
+/*
+ * MADV_POPULATE_READ (Linux 5.14) maps the pages in one call; before it,
+ * or where it is refused, one read per page faults them in.
+ */
+
+static uint64_t
+recsys_generation_populate(const void *base, size_t size)
+{
+    long                    page;
+    size_t                  off;
+    const volatile uint8_t  *p;
+
+    if (base == NULL || size == 0) {
+        return 0;
+    }
+
+#ifdef MADV_POPULATE_READ
+    if (madvise((void *) base, size, MADV_POPULATE_READ) == 0) {
+        return size;
+    }
+#endif
+
+    page = sysconf(_SC_PAGESIZE);
+    if (page <= 0) {
+        page = 4096;
+    }
+
+    p = base;
+
+    for (off = 0; off < size; off += (size_t) page) {
+        (void) p[off];
+    }
+
+    return size;
 }

@@ -100,6 +100,16 @@ int recsys_generation_open_current(recsys_generation_t *g,
 int recsys_generation_map(recsys_generation_t *g, uint32_t nprobe,
     char *err, size_t errlen);
 
+/*
+ * Maps every page of an opened generation into this process's page
+ * tables (items, vectors, neighbors.bin and FAISS's own mapping of
+ * index.faiss, found in /proc/self/maps by its inode), so that the first
+ * searches on it take no page faults.  Reads the files from disk when
+ * they are not cached: for a thread, not an event loop.  Returns the
+ * bytes populated; a mapping that cannot be populated is left to fault.
+ */
+uint64_t recsys_generation_prefault(const recsys_generation_t *g);
+
 /* the index's nprobe as a search uses it: 1..nlist; 0 when not IVF */
 uint32_t recsys_generation_nprobe(const recsys_generation_t *g);
 

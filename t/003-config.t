@@ -294,3 +294,28 @@ location = /p { recsys popular; }
 --- must_die
 --- error_log eval
 qr{recsys catalog "c": \S+/c\.yaml:3:9: "path" "/tmp/d{59}\.\.\." is longer than 3840 bytes}
+
+
+
+=== TEST 22: recsys_thread_pool names a pool nginx does not know
+--- http_config
+recsys_catalog demo $TEST_NGINX_CONF_DIR/demo.yaml;
+recsys_thread_pool nosuch;
+--- config
+location = /p { recsys popular; }
+--- must_die
+--- error_log eval
+qr{unknown thread pool "nosuch" in }
+
+
+
+=== TEST 23: recsys_thread_pool twice
+--- http_config
+recsys_catalog demo $TEST_NGINX_CONF_DIR/demo.yaml;
+recsys_thread_pool off;
+recsys_thread_pool default;
+--- config
+location = /p { recsys popular; }
+--- must_die
+--- error_log eval
+qr{"recsys_thread_pool" directive is duplicate in }

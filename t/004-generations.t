@@ -132,3 +132,71 @@ GET /p
 --- no_error_log
 [alert]
 [crit]
+
+
+
+=== TEST 8: with the thread pool a publish is switched to by the timer, no request needed
+A thread of the pool opens and pre-faults generation 3 while requests keep
+generation 2; the notice comes from the completion handler on the event
+loop, not from inside a request (no "client:" context on the line).
+--- http_config
+recsys_catalog reload $TEST_NGINX_CONF_DIR/reload-a.yaml;
+--- config
+location = /p { recsys popular; }
+--- rebuild: reload-a.yaml
+--- wait: 1.1
+--- request eval
+["GET /p?k=1", "GET /p?k=1"]
+--- error_code eval
+[200, 200]
+--- response_headers_like eval
+["X-Index-Generation: 2", "X-Index-Generation: 3"]
+--- response_body_like eval
+['"id":"fig"', '"id":"salmon".*"generation":3']
+--- log_has: 1 recsys catalog "reload": serving generation 3 \(12 items, dimension 4, \S+, opened in \d+ us, \d+ MB pre-faulted in \d+ us, by a thread\)$
+--- no_error_log
+[error]
+
+
+
+=== TEST 9: recsys_thread_pool off: the request that sees the publish opens it
+--- http_config
+recsys_catalog reload $TEST_NGINX_CONF_DIR/reload-b.yaml;
+recsys_thread_pool off;
+--- config
+location = /p { recsys popular; }
+--- rebuild: reload-b.yaml
+--- wait: 1.1
+--- request eval
+["GET /p?k=1", "GET /p?k=1"]
+--- error_code eval
+[200, 200]
+--- response_headers_like eval
+["X-Index-Generation: 3", "X-Index-Generation: 4"]
+--- response_body_like eval
+['"id":"salmon"', '"id":"fig".*"generation":4']
+--- log_has: 1 recsys catalog "reload": serving generation 4 \(3 items, dimension 4, \S+, opened in \d+ us\), client: \S+, server: \S*, request: "GET /p\?k=1 HTTP/1.1"
+--- no_error_log
+[error]
+
+
+
+=== TEST 10: a named thread pool of one thread does the same
+--- main_config
+thread_pool recsys threads=1;
+--- http_config
+recsys_catalog reload $TEST_NGINX_CONF_DIR/reload-a.yaml;
+recsys_thread_pool recsys;
+--- config
+location = /p { recsys popular; }
+--- rebuild: reload-a.yaml
+--- wait: 1.1
+--- request eval
+["GET /p?k=1", "GET /p?k=1"]
+--- error_code eval
+[200, 200]
+--- response_headers_like eval
+["X-Index-Generation: 4", "X-Index-Generation: 5"]
+--- log_has: 1 recsys catalog "reload": serving generation 5 \(12 items, dimension 4, \S+, opened in \d+ us, \d+ MB pre-faulted in \d+ us, by a thread\)$
+--- no_error_log
+[error]

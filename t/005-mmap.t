@@ -1,5 +1,7 @@
 # With four workers every worker maps the generation's files read-only and
-# shared (r--s in /proc/PID/maps), and OpenMP starts no threads in them.
+# shared (r--s in /proc/PID/maps), and OpenMP starts no threads in them:
+# a worker runs its event loop and the threads of its thread pool
+# ("--- maps: N" of them), nothing else.
 
 use FindBin;
 use lib "$FindBin::Bin/lib";
@@ -59,9 +61,12 @@ add_response_body_check(sub {
             is($maps{$pid}{$f}, 'r--s', "worker $pid maps $f r--s");
         }
 
+        my ($pool) = ($block->maps // '') =~ /(\d+)/;
+        $pool //= 0;
         open my $st, '<', "/proc/$pid/status" or next;
         my ($threads) = join('', <$st>) =~ /^Threads:\s+(\d+)/m;
-        is($threads, 1, "worker $pid runs one thread");
+        is($threads, 1 + $pool,
+           "worker $pid runs one thread and the $pool of its pool");
     }
 });
 
@@ -70,14 +75,17 @@ run_tests();
 __DATA__
 
 === TEST 1: every worker maps the demo generation read-only and shared
+--- main_config
+thread_pool recsys threads=2;
 --- http_config
 recsys_catalog demo $TEST_NGINX_CONF_DIR/demo.yaml;
+recsys_thread_pool recsys;
 --- config
 location ~ ^/v1/items/(?<item>[^/]+)/similar$ {
     recsys similar;
     recsys_item_id $item;
 }
---- maps
+--- maps: 2
 --- request
 GET /v1/items/coffee-0001/similar?k=5
 --- error_code: 200
@@ -105,3 +113,23 @@ location = /v1/popular {
 --- no_error_log
 [error]
 [alert]
+
+
+
+=== TEST 3: without a thread pool a worker runs one thread
+--- http_config
+recsys_catalog demo $TEST_NGINX_CONF_DIR/demo.yaml;
+recsys_thread_pool off;
+--- config
+location ~ ^/v1/items/(?<item>[^/]+)/similar$ {
+    recsys similar;
+    recsys_item_id $item;
+}
+--- maps: 0
+--- request
+GET /v1/items/coffee-0001/similar?k=5
+--- error_code: 200
+--- response_body_like chomp
+"category":"coffee"
+--- no_error_log
+[error]

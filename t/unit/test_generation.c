@@ -35,6 +35,8 @@ static void test_make_generation(const char *dir);
 static void test_generation_failed(recsys_generation_t *g, const char *dir,
     uint32_t dim, int metric, const char *expect);
 static int test_mapped_shared(const char *dir, const char *name);
+static long test_rss_kb(const char *dir, const char *name);
+static void test_generation_prefault(void **state);
 static void test_generation_current(void **state);
 static void *test_index_file(const char *path, const char *factory,
     int metric, uint32_t nadd, size_t *len);
@@ -176,6 +178,90 @@ test_mapped_shared(const char *dir, const char *name)
     fclose(f);
 
     return found;
+}
+
+/* the resident kB of the mappings of dir/name, from /proc/self/smaps */
+
+static long
+test_rss_kb(const char *dir, const char *name)
+{
+    int            in;
+    long           kb, total;
+    char           line[8400], path[4200];
+    FILE          *f;
+    unsigned long  start, end;
+
+    test_fmt(path, "%s/%s", dir, name);
+
+    f = fopen("/proc/self/smaps", "r");
+    assert_non_null(f);
+
+    in = 0;
+    total = 0;
+
+    while (fgets(line, sizeof(line), f) != NULL) {
+        line[strcspn(line, "\n")] = '\0';
+
+        /* a mapping's first line: "start-end perms offset dev inode path" */
+        if (sscanf(line, "%lx-%lx ", &start, &end) == 2) {
+            in = strstr(line, " r--s ") != NULL
+                 && strlen(line) >= strlen(path)
+                 && strcmp(line + strlen(line) - strlen(path), path) == 0;
+
+        } else if (in && sscanf(line, "Rss: %ld kB", &kb) == 1) {
+            total += kb;
+        }
+    }
+
+    fclose(f);
+
+    return total;
+}
+
+/*
+ * After recsys_generation_prefault() every page of every file is in
+ * this process's page tables, FAISS's own mapping of index.faiss too.
+ */
+
+static void
+test_generation_prefault(void **state)
+{
+    char                  dir[4200], err[RECSYS_ERRLEN];
+    long                  page;
+    uint64_t              n;
+    test_tmp_t           *t;
+    recsys_generation_t   g;
+
+    t = *state;
+    test_path(t, "gen", dir);
+    assert_int_equal(mkdir(dir, 0755), 0);
+    test_make_generation(dir);
+
+    assert_int_equal(recsys_generation_open(&g, dir, TEST_DIM,
+                                            RECSYS_METRIC_INNER_PRODUCT, 1,
+                                            err, sizeof(err)), 0);
+
+    /* opening touches no page of the vectors or of FAISS's lists */
+    assert_int_equal(test_rss_kb(dir, RECSYS_VECTORS_FILE), 0);
+    assert_int_equal(test_rss_kb(dir, RECSYS_INDEX_FILE), 0);
+
+    n = recsys_generation_prefault(&g);
+    page = sysconf(_SC_PAGESIZE) / 1024;
+
+    assert_true(n >= g.items.size + g.vectors_size);
+    assert_int_equal(test_rss_kb(dir, RECSYS_VECTORS_FILE),
+                     (g.vectors_size + page * 1024 - 1) / (page * 1024)
+                     * page);
+    assert_int_equal(test_rss_kb(dir, RECSYS_ITEMS_FILE),
+                     (g.items.size + page * 1024 - 1) / (page * 1024)
+                     * page);
+    assert_true(test_rss_kb(dir, RECSYS_INDEX_FILE) >= page);
+
+    recsys_generation_close(&g);
+
+    /* nothing mapped, nothing populated */
+    memset(&g, 0, sizeof(g));
+    assert_int_equal(recsys_generation_prefault(&g), 0);
 }
 
 static void
@@ -554,6 +640,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_generation, test_setup,
                                         test_teardown),
         cmocka_unit_test_setup_teardown(test_generation_current, test_setup,
+                                        test_teardown),
+        cmocka_unit_test_setup_teardown(test_generation_prefault, test_setup,
                                         test_teardown),
         cmocka_unit_test_setup_teardown(test_faiss_layout, test_setup,
                                         test_teardown),
