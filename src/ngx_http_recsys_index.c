@@ -67,6 +67,7 @@ static void ngx_http_recsys_index_refused(ngx_http_recsys_catalog_t *catalog,
     u_char *target);
 static void ngx_http_recsys_index_serve(ngx_http_recsys_catalog_t *catalog,
     ngx_http_recsys_gen_t *g);
+static void *ngx_http_recsys_index_unmap_thread(void *data);
 static void *ngx_http_recsys_index_unmap(void *data);
 #if (NGX_THREADS)
 static ngx_int_t ngx_http_recsys_index_post(
@@ -264,7 +265,8 @@ ngx_http_recsys_index_release(ngx_http_recsys_gen_t *g)
         rc = pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 
         if (rc == 0) {
-            rc = pthread_create(&tid, &attr, ngx_http_recsys_index_unmap, g);
+            rc = pthread_create(&tid, &attr,
+                                ngx_http_recsys_index_unmap_thread, g);
         }
 
         (void) pthread_attr_destroy(&attr);
@@ -279,7 +281,7 @@ ngx_http_recsys_index_release(ngx_http_recsys_gen_t *g)
 
 
 static void *
-ngx_http_recsys_index_unmap(void *data)
+ngx_http_recsys_index_unmap_thread(void *data)
 {
     ngx_http_recsys_gen_t *g = data;
 
@@ -292,6 +294,21 @@ ngx_http_recsys_index_unmap(void *data)
     sigdelset(&set, SIGSEGV);
     sigdelset(&set, SIGBUS);
     (void) pthread_sigmask(SIG_BLOCK, &set, NULL);
+
+    /*
+     * The page tables a step at a time, then a quick unmap: the event loop
+     * serves the first requests on the new generation meanwhile.
+     */
+    recsys_generation_drop_pages(&g->gen);
+
+    return ngx_http_recsys_index_unmap(g);
+}
+
+
+static void *
+ngx_http_recsys_index_unmap(void *data)
+{
+    ngx_http_recsys_gen_t *g = data;
 
     recsys_generation_close(&g->gen);
     ngx_free(g->target.data);

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <faiss/c_api/Index_c.h>
@@ -41,8 +42,9 @@ static int recsys_generation_sum(const recsys_generation_t *g,
 static int recsys_generation_neighbor_rows(const recsys_generation_t *g,
     char *err, size_t errlen);
 static uint64_t recsys_generation_list_sum(FaissIndexIVF *ivf);
-static uint64_t recsys_generation_populate(const void *base, size_t size);
-static uint64_t recsys_generation_populate_file(const char *path);
+static uint64_t recsys_generation_file_pages(const char *path, int drop);
+static uint64_t recsys_generation_pages(const void *base, size_t size,
+    int drop);
 
 
 /*
@@ -686,32 +688,60 @@ recsys_generation_close(recsys_generation_t *g)
 }
 
 
+/* a step of populating or dropping pages, and the pause after it */
+#define RECSYS_PAGES_STEP      (8 << 20)
+#define RECSYS_PAGES_PAUSE_NS  1000000
+
+
 uint64_t
 recsys_generation_prefault(const recsys_generation_t *g)
 {
     char      path[RECSYS_PATH_MAX];
     uint64_t  n;
 
-    n = recsys_generation_populate(g->items.base, g->items.size)
-        + recsys_generation_populate(g->vectors, g->vectors_size)
-        + recsys_generation_populate(g->neighbors.base, g->neighbors.size);
+    /*
+     * What every search scans: the probed lists, item records and
+     * strings, neighbour rows.  vectors.f32 is read a few rows a request
+     * (a fault maps the pages around it): populating it would be most of
+     * the work for little.
+     */
+    n = recsys_generation_pages(g->items.base, g->items.size, 0)
+        + recsys_generation_pages(g->neighbors.base, g->neighbors.size, 0);
 
     /* FAISS mapped the lists itself (OnDiskInvertedLists) */
     if (g->index != NULL
         && recsys_path_join(path, sizeof(path), g->dir, RECSYS_INDEX_FILE)
            == 0)
     {
-        n += recsys_generation_populate_file(path);
+        n += recsys_generation_file_pages(path, 0);
     }
 
     return n;
 }
 
 
+void
+recsys_generation_drop_pages(const recsys_generation_t *g)
+{
+    char  path[RECSYS_PATH_MAX];
+
+    (void) recsys_generation_pages(g->items.base, g->items.size, 1);
+    (void) recsys_generation_pages(g->vectors, g->vectors_size, 1);
+    (void) recsys_generation_pages(g->neighbors.base, g->neighbors.size, 1);
+
+    if (g->index != NULL
+        && recsys_path_join(path, sizeof(path), g->dir, RECSYS_INDEX_FILE)
+           == 0)
+    {
+        (void) recsys_generation_file_pages(path, 1);
+    }
+}
+
+
 /* every mapping of the file at "path" in this process, by device/inode */
 
 static uint64_t
-recsys_generation_populate_file(const char *path)
+recsys_generation_file_pages(const char *path, int drop)
 {
     char                line[RECSYS_PATH_MAX + 128];
     FILE               *f;
@@ -739,7 +769,7 @@ recsys_generation_populate_file(const char *path)
             && ino == (unsigned long) st.st_ino
             && maj == major(st.st_dev) && mnr == minor(st.st_dev))
         {
-            n += recsys_generation_populate((void *) start, end - start);
+            n += recsys_generation_pages((void *) start, end - start, drop);
         }
 
         /* a line longer than the buffer: skip the rest of it */
@@ -757,37 +787,56 @@ recsys_generation_populate_file(const char *path)
 
 
 /*
- * MADV_POPULATE_READ (Linux 5.14) maps the pages in one call; before it,
- * or where it is refused, one read per page faults them in.
+ * Populates (MADV_POPULATE_READ, Linux 5.14; before it, or where it is
+ * refused, one read per page) or drops (MADV_DONTNEED: the page cache
+ * stays) a mapping's page table entries, a step at a time with a pause
+ * between, so that neither takes a core or the page table locks for long
+ * while the event loop serves requests.
  */
 
 static uint64_t
-recsys_generation_populate(const void *base, size_t size)
+recsys_generation_pages(const void *base, size_t size, int drop)
 {
-    long                    page;
-    size_t                  off;
+    long                     page;
+    size_t                   off, len, i;
+    struct timespec          pause;
     const volatile uint8_t  *p;
 
     if (base == NULL || size == 0) {
         return 0;
     }
 
-#ifdef MADV_POPULATE_READ
-    if (madvise((void *) base, size, MADV_POPULATE_READ) == 0) {
-        return size;
-    }
-#endif
-
     page = sysconf(_SC_PAGESIZE);
     if (page <= 0) {
         page = 4096;
     }
 
+    pause.tv_sec = 0;
+    pause.tv_nsec = RECSYS_PAGES_PAUSE_NS;
     p = base;
 
-    for (off = 0; off < size; off += (size_t) page) {
-        (void) p[off];
+    for (off = 0; off < size; off += len) {
+        if (off != 0) {
+            (void) nanosleep(&pause, NULL);
+        }
+
+        len = size - off < RECSYS_PAGES_STEP ? size - off : RECSYS_PAGES_STEP;
+
+        if (drop) {
+            (void) madvise((void *) (p + off), len, MADV_DONTNEED);
+            continue;
+        }
+
+#ifdef MADV_POPULATE_READ
+        if (madvise((void *) (p + off), len, MADV_POPULATE_READ) == 0) {
+            continue;
+        }
+#endif
+
+        for (i = 0; i < len; i += (size_t) page) {
+            (void) p[off + i];
+        }
     }
 
-    return size;
+    return drop ? 0 : size;
 }

@@ -101,14 +101,22 @@ int recsys_generation_map(recsys_generation_t *g, uint32_t nprobe,
     char *err, size_t errlen);
 
 /*
- * Maps every page of an opened generation into this process's page
- * tables (items, vectors, neighbors.bin and FAISS's own mapping of
- * index.faiss, found in /proc/self/maps by its inode), so that the first
- * searches on it take no page faults.  Reads the files from disk when
- * they are not cached: for a thread, not an event loop.  Returns the
- * bytes populated; a mapping that cannot be populated is left to fault.
+ * Maps the pages searches scan of an opened generation (items.bin,
+ * neighbors.bin and FAISS's own mapping of index.faiss, found in
+ * /proc/self/maps by its inode; not vectors.f32, read a few rows a
+ * request) into this process's page tables, so that the first searches
+ * on it take no page faults.  Reads the files from disk when they are
+ * not cached and paces itself: for a thread, not an event loop.
+ * Returns the bytes populated; a mapping that cannot be populated is
+ * left to fault.
  */
 uint64_t recsys_generation_prefault(const recsys_generation_t *g);
+
+/*
+ * Drops the page table entries of every mapping of a generation nobody
+ * uses any more, paced as above, so that the unmap after it is quick.
+ */
+void recsys_generation_drop_pages(const recsys_generation_t *g);
 
 /* the index's nprobe as a search uses it: 1..nlist; 0 when not IVF */
 uint32_t recsys_generation_nprobe(const recsys_generation_t *g);

@@ -6,7 +6,10 @@ package RecsysHelper;
 #   --- wait_idle: N:B ...    poll GET /admin/index/status until the
 #                             helper beats (within 2 s), the builder is
 #                             idle, nothing is queued and the history has
-#                             at least B builds
+#                             at least B builds; then until every live
+#                             worker serves the generation it names (at
+#                             most 5 s: a worker switches shortly after a
+#                             publish, once its thread pool opened it)
 #   --- kill_helper: N        once a build runs, kill -9 the helper
 #                             ("nginx: cache manager process")
 #   --- corrupt: N            wait as wait_idle N:2, then truncate the
@@ -107,7 +110,33 @@ sub wait_idle {
             && @{ $s->{builds} } >= $builds;
     });
     ok($st, "$name - builder idle with $builds build(s)");
+    wait_served($st) if $st;
     return $st;
+}
+
+# Polls error.log until the last "serving generation" notice of each live
+# process names the generation of the status answer $st.  Bounded and not
+# a check itself: a worker that refuses the generation keeps the old one,
+# and the block's own checks say what was served.
+sub wait_served {
+    my ($st) = @_;
+    my $gen = $st->{generation} && $st->{generation}{number} or return;
+    my $cat = $st->{catalog};
+    my $root = $ENV{TEST_NGINX_SERVROOT} || 't/servroot';
+    my $deadline = time + 5;
+    while (time < $deadline) {
+        my %last;
+        if (open my $fh, '<', "$root/logs/error.log") {
+            while (my $l = <$fh>) {
+                $last{$1} = $2
+                    if $l =~ /\s(\d+)#\d+: (?:\*\d+ )?recsys catalog "\Q$cat\E": serving generation (\d+) /;
+            }
+        }
+        my @live = grep { kill 0, $_ } keys %last;
+        return 1 if @live && !grep { $last{$_} != $gen } @live;
+        sleep 0.05;
+    }
+    return 0;
 }
 
 # 24 directories of 200 bytes below $dir: about 4.8k, more than PATH_MAX
