@@ -200,3 +200,26 @@ location = /p { recsys popular; }
 --- log_has: 1 recsys catalog "reload": serving generation 5 \(12 items, dimension 4, \S+, opened in \d+ us, \d+ MB pre-faulted in \d+ us, by a thread\)$
 --- no_error_log
 [error]
+
+
+
+=== TEST 11: a generation the thread refuses is logged, the old one keeps serving
+recsys-build publishes a dimension-32 generation into the index of a
+dimension-4 catalog: the thread of the pool refuses it, the completion
+handler logs why (no request context) and generation 5 still answers.
+--- http_config
+recsys_catalog reload $TEST_NGINX_CONF_DIR/reload-a.yaml;
+--- config
+location = /p { recsys popular; }
+--- rebuild: reload-demo.yaml
+--- wait: 1.1
+--- request eval
+["GET /p?k=1", "GET /p?k=1"]
+--- error_code eval
+[200, 200]
+--- response_headers_like eval
+["X-Index-Generation: 5", "X-Index-Generation: 5"]
+--- log_has: 1 recsys catalog "reload": generation "\S+/generations/6" refused, dimension 32 does not match the configured 4$
+--- no_error_log
+[alert]
+[crit]

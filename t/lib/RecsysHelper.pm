@@ -12,8 +12,11 @@ package RecsysHelper;
 #                             publish, once its thread pool opened it)
 #   --- kill_helper: N        once a build runs, kill -9 the helper
 #                             ("nginx: cache manager process")
-#   --- corrupt: N            wait as wait_idle N:2, then truncate the
-#                             items.bin of the catalog's newest generation
+#   --- corrupt: N            wait as wait_idle N:2 (not for the workers),
+#                             then truncate the items.bin of the catalog's
+#                             newest generation (a worker that opens it
+#                             later refuses it: "recsys_thread_pool off",
+#                             or its timer would open it first)
 #   --- generations_complete: N   every generations/<G> of the catalog has
 #                             its manifest, no temp directory is left and
 #                             "current" points to a complete generation
@@ -101,7 +104,7 @@ sub wait_until {
 }
 
 sub wait_idle {
-    my ($name, $builds) = @_;
+    my ($name, $builds, $unserved) = @_;
     my $st = wait_until(sub {
         my $s = shift;
         $s->{builder}{pid} && $s->{builder}{state} eq 'idle'
@@ -110,7 +113,7 @@ sub wait_idle {
             && @{ $s->{builds} } >= $builds;
     });
     ok($st, "$name - builder idle with $builds build(s)");
-    wait_served($st) if $st;
+    wait_served($st) if $st && !$unserved;
     return $st;
 }
 
@@ -288,7 +291,7 @@ sub check {
     }
 
     if (defined $block->corrupt && $block->corrupt == $req_idx) {
-        my $st = wait_idle($name, 2) or return;
+        my $st = wait_idle($name, 2, 1) or return;
         my $dir = data_dir() . "/$st->{catalog}/generations";
         my ($newest) = sort { $b <=> $a } map { m{/(\d+)$} ? $1 : () }
                        glob "$dir/*";
