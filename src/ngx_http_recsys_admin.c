@@ -17,6 +17,7 @@
 #include "ngx_http_recsys_module.h"
 #include "ngx_http_recsys_body.h"
 #include "ngx_http_recsys_helper.h"
+#include "ngx_http_recsys_events.h"
 #include "recsys_json.h"
 #include "recsys_request.h"
 
@@ -450,6 +451,7 @@ ngx_http_recsys_admin_status(ngx_http_request_t *r)
                  "\"database\":{\"state\":\"not_configured\","
                  "\"last_contact\":,\"latency_ms\":},\"builds\":[],\"prune\":{"
                  "\"failures\":,\"unremovable\":[]}}\n")
+          + NGX_HTTP_RECSYS_EVENTS_STATUS_LEN
           + (11 + RECSYS_BUILD_UNPRUNED) * NGX_INT64_LEN
           + 3 * NGX_HTTP_RECSYS_HELPER_TIME_LEN
           + ngx_http_recsys_admin_str_len((char *) catalog->name.data,
@@ -674,7 +676,9 @@ ngx_http_recsys_admin_status(ngx_http_request_t *r)
         p = ngx_sprintf(p, i ? ",%uL" : "%uL", snap.unpruned[i]);
     }
 
-    p = ngx_http_recsys_admin_cpy(p, "]}}\n");
+    p = ngx_http_recsys_admin_cpy(p, "]}");
+    p = ngx_http_recsys_events_status(p, catalog);
+    p = ngx_http_recsys_admin_cpy(p, "}\n");
 
     return ngx_http_recsys_send_json(r, NGX_HTTP_OK, start, p - start);
 }

@@ -13,6 +13,7 @@
 
 #include "ngx_http_recsys_module.h"
 #include "ngx_http_recsys_helper.h"
+#include "ngx_http_recsys_events.h"
 #include "ngx_http_recsys_metrics.h"
 #include "ngx_http_recsys_limit.h"
 #include "recsys_time.h"
@@ -154,6 +155,8 @@ static void ngx_http_recsys_metrics_rebuilds(
     ngx_http_recsys_metrics_out_t *out,
     ngx_http_recsys_metrics_main_conf_t *mmcf, ngx_str_t *labels);
 static void ngx_http_recsys_metrics_limits(ngx_http_recsys_metrics_out_t *out);
+static void ngx_http_recsys_metrics_events(ngx_http_recsys_metrics_out_t *out,
+    ngx_http_recsys_metrics_main_conf_t *mmcf, ngx_str_t *labels);
 static void ngx_http_recsys_metrics_histogram(
     ngx_http_recsys_metrics_out_t *out, const char *name, ngx_str_t *catalog,
     const char *extra, ngx_http_recsys_metrics_hist_t *h,
@@ -416,6 +419,7 @@ ngx_http_recsys_metrics_render(ngx_http_request_t *r,
     ngx_http_recsys_metrics_histograms(out, mmcf, labels);
     ngx_http_recsys_metrics_index(out, mmcf, labels);
     ngx_http_recsys_metrics_rebuilds(out, mmcf, labels);
+    ngx_http_recsys_metrics_events(out, mmcf, labels);
     ngx_http_recsys_metrics_limits(out);
 
     return out->failed ? NGX_ERROR : NGX_OK;
@@ -714,6 +718,92 @@ ngx_http_recsys_metrics_rebuilds(ngx_http_recsys_metrics_out_t *out,
                                        "recsys_prune_failures_total{catalog="
                                        "\"%V\"} %uL\n", &labels[i],
                                        st->prune_failures);
+        }
+    }
+}
+
+
+/* the events API's counters (ngx_http_recsys_events.c), per catalog */
+
+static const ngx_http_recsys_metrics_family_t
+    ngx_http_recsys_metrics_event_families[] = {
+
+    { "recsys_events_received_total", "counter",
+      "Events in the requests a recsys_events location parsed.",
+      offsetof(ngx_http_recsys_events_stats_t, received) },
+    { "recsys_events_rejected_total", "counter",
+      "Events in refused requests, none of which is kept.",
+      offsetof(ngx_http_recsys_events_stats_t, rejected) },
+    { "recsys_events_spooled_total", "counter",
+      "Events answered 202: written to the spool.",
+      offsetof(ngx_http_recsys_events_stats_t, spooled) },
+    { "recsys_events_shipped_total", "counter",
+      "Events committed to the events store.",
+      offsetof(ngx_http_recsys_events_stats_t, shipped) },
+    { "recsys_events_lost_total", "counter",
+      "Spool lines never stored: torn by a dying writer, or unreadable.",
+      offsetof(ngx_http_recsys_events_stats_t, lost) },
+    { "recsys_events_ship_failures_total", "counter",
+      "Shipping passes that failed (the spool keeps the events).",
+      offsetof(ngx_http_recsys_events_stats_t, ship_failures) },
+    { "recsys_events_spool_bytes", "gauge",
+      "Bytes in the spool's segments.",
+      offsetof(ngx_http_recsys_events_stats_t, spool_bytes) },
+    { "recsys_events_spool_segments", "gauge",
+      "Sealed spool segments waiting to be shipped.",
+      offsetof(ngx_http_recsys_events_stats_t, ready) },
+    { "recsys_events_last_ship_timestamp_seconds", "gauge",
+      "When events were last committed to the store; 0: never.",
+      offsetof(ngx_http_recsys_events_stats_t, last_ship) }
+};
+
+
+static void
+ngx_http_recsys_metrics_events(ngx_http_recsys_metrics_out_t *out,
+    ngx_http_recsys_metrics_main_conf_t *mmcf, ngx_str_t *labels)
+{
+    ngx_uint_t                           i, f, n, have;
+    ngx_http_recsys_catalog_t          **catalog;
+    ngx_http_recsys_events_stats_t      *st;
+    const ngx_http_recsys_metrics_family_t  *fam;
+
+    n = mmcf->rmcf->catalogs.nelts;
+    catalog = mmcf->rmcf->catalogs.elts;
+
+    st = ngx_pcalloc(out->r->pool, n * sizeof(ngx_http_recsys_events_stats_t)
+                                   + 1);
+    if (st == NULL) {
+        out->failed = 1;
+        return;
+    }
+
+    have = 0;
+
+    for (i = 0; i < n; i++) {
+        if (ngx_http_recsys_events_stats(catalog[i], &st[i]) == NGX_OK) {
+            st[i].passes++;
+            have = 1;
+        }
+    }
+
+    if (!have) {
+        return;
+    }
+
+    for (f = 0; f < sizeof(ngx_http_recsys_metrics_event_families)
+                    / sizeof(ngx_http_recsys_metrics_family_t); f++)
+    {
+        fam = &ngx_http_recsys_metrics_event_families[f];
+
+        ngx_http_recsys_metrics_family(out, fam->name, fam->type, fam->help);
+
+        /* passes is 1 more for every catalog that takes events */
+        for (i = 0; i < n; i++) {
+            if (st[i].passes) {
+                ngx_http_recsys_metrics_printf(out, "%s{catalog=\"%V\"} %uL\n",
+                    fam->name, &labels[i],
+                    *(uint64_t *) ((u_char *) &st[i] + fam->offset));
+            }
         }
     }
 }

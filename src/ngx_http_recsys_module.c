@@ -26,8 +26,6 @@ static char *ngx_http_recsys_catalog(ngx_conf_t *cf, ngx_command_t *cmd,
 static char *ngx_http_recsys(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 static char *ngx_http_recsys_error(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
-static ngx_http_recsys_catalog_t *ngx_http_recsys_find_catalog(
-    ngx_http_recsys_main_conf_t *rmcf, ngx_str_t *name);
 static void ngx_http_recsys_catalog_cleanup(void *data);
 static ngx_int_t ngx_http_recsys_init_process(ngx_cycle_t *cycle);
 static void ngx_http_recsys_exit_process(ngx_cycle_t *cycle);
@@ -465,7 +463,7 @@ ngx_http_recsys_error(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
-static ngx_http_recsys_catalog_t *
+ngx_http_recsys_catalog_t *
 ngx_http_recsys_find_catalog(ngx_http_recsys_main_conf_t *rmcf,
     ngx_str_t *name)
 {

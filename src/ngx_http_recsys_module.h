@@ -159,6 +159,10 @@ ngx_int_t ngx_http_recsys_profile_select(ngx_http_request_t *r,
     ngx_http_recsys_catalog_t *catalog, recsys_query_t *q,
     const recsys_profile_t **profile);
 
+/* the catalog "recsys_catalog" declared with that name, or NULL */
+ngx_http_recsys_catalog_t *ngx_http_recsys_find_catalog(
+    ngx_http_recsys_main_conf_t *rmcf, ngx_str_t *name);
+
 
 /* names by value, for directives, logs and labels; [0] is a null string */
 extern ngx_str_t  ngx_http_recsys_endpoint_names[NGX_HTTP_RECSYS_ENDPOINTS];
@@ -172,6 +176,7 @@ extern ngx_module_t  ngx_http_recsys_timing_module;
 extern ngx_module_t  ngx_http_recsys_metrics_module;
 extern ngx_module_t  ngx_http_recsys_health_module;
 extern ngx_module_t  ngx_http_recsys_helper_module;
+extern ngx_module_t  ngx_http_recsys_events_module;
 
 
 #endif /* _NGX_HTTP_RECSYS_MODULE_H_INCLUDED_ */
