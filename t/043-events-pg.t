@@ -1,0 +1,169 @@
+# The events API with a PostgreSQL store (a real server: "make prove"
+# starts a throwaway cluster with scripts/pg.sh and exports
+# RECSYS_DATABASE_URL): events COPYed into the table the helper creates,
+# once each; the helper killed with kill -9 in the middle of shipping,
+# restarted by the master: every acknowledged event is in the table
+# exactly once; a database that is down: 202 still (the spool keeps the
+# events), the status and the log say shipping fails.  Sections: see t/lib/RecsysEvents.pm and
+# t/lib/RecsysHelper.pm.
+
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use RecsysTestNginx;
+use RecsysChecks;
+use RecsysHelper;
+use RecsysEvents;
+
+repeat_each(1);
+no_shuffle();
+master_on();
+workers(2);
+
+if (!$ENV{RECSYS_DATABASE_URL}) {
+    # "make prove" always has a server: there a skip would hide the suite
+    die "RECSYS_REQUIRE_DATABASE=1 and RECSYS_DATABASE_URL is not set\n"
+        if ($ENV{RECSYS_REQUIRE_DATABASE} // '') eq '1';
+    plan(skip_all => 'RECSYS_DATABASE_URL is not set (scripts/pg.sh)');
+}
+
+plan('no_plan');
+
+RecsysEvents::clean();
+
+RecsysHelper::psql(<<'END') or die "cannot drop the test tables";
+SET client_min_messages = warning;
+DROP TABLE IF EXISTS ev43a, ev43a_shipped, ev43b, ev43b_shipped,
+                     ev43c, ev43c_shipped;
+END
+
+# the dsn of the server, and the same one with a port nothing listens on
+our $Dsn = $ENV{RECSYS_DATABASE_URL};
+(our $DownDsn = $Dsn) =~ s/:(\d+)\//:1\//;
+
+sub batches {
+    my ($tag, $n, $k) = @_;
+    return [map {
+        my $r = $_;
+        "POST /v1/events\n{\"events\":["
+        . join(',', map { "{\"user\":\"u$_\",\"item\":\"$tag$r-$_\","
+                          . "\"type\":\"view\"}" } 1 .. $k)
+        . ']}'
+    } 1 .. $n];
+}
+
+our $Json = 'Content-Type: application/json';
+
+add_block_preprocessor(sub {
+    my $block = shift;
+    my $files = $block->user_files // return;
+    $files =~ s/\$DSN\b/$Dsn/g;
+    $files =~ s/\$DOWN_DSN\b/$DownDsn/g;
+    $block->set_value('user_files', $files);
+});
+
+run_tests();
+
+__DATA__
+
+=== TEST 1: events COPYed into the table, once each, with their values
+--- user_files
+>>> e41.yaml
+source: {type: file, path: $TEST_NGINX_CONF_DIR/small.jsonl}
+index: {path: $TEST_NGINX_DATA_DIR/e41, dimension: 4}
+events:
+  types: {view: 1, click: 2}
+  store: {type: postgresql, dsn: "$DSN", table: ev43a}
+--- http_config
+recsys_catalog e41 ../html/e41.yaml;
+--- config
+location = /v1/events { recsys_events; }
+location = /admin/index/status { recsys_admin status; }
+--- more_headers eval
+"$::Json"
+--- request eval
+["POST /v1/events\n{\"user\":\"u1\",\"item\":\"a\",\"type\":\"click\",\"ts\":\"2026-11-30T10:00:00Z\"}",
+ "POST /v1/events\n{\"events\":[{\"user\":\"u'1\",\"item\":\"b\\\\tc\",\"type\":\"view\",\"weight\":-0.25},{\"user\":\"u2\",\"item\":\"c\",\"type\":\"view\",\"ts\":\"2026-11-30T10:00:01Z\"}]}",
+ "GET /admin/index/status"]
+--- error_code eval
+[202, 202, 200]
+--- response_body_like eval
+['^\{"accepted":1\}$', '^\{"accepted":2\}$',
+ '"events":\{"received":3,"rejected":0,"spooled":3,"shipped":3,"lost":0,"spool_bytes":0,"ready_segments":0,"sync":"request","store":"postgresql","shipping":"ok"']
+--- events_shipped: 1:3
+--- pg_events: 1:ev43a:3
+--- sql_at: 2
+--- sql
+DO $$ BEGIN
+  IF (SELECT count(*) FROM ev43a WHERE user_id = 'u1' AND item_id = 'a'
+      AND type = 'click' AND ts = '2026-11-30T10:00:00Z' AND weight = 2) <> 1
+  THEN RAISE EXCEPTION 'the click is not there as sent'; END IF;
+  IF (SELECT count(*) FROM ev43a WHERE user_id = 'u''1'
+      AND item_id = 'b\tc' AND weight = -0.25) <> 1
+  THEN RAISE EXCEPTION 'the quoted ids are not there as sent'; END IF;
+  IF (SELECT sum(events) FROM ev43a_shipped) <> 3
+  THEN RAISE EXCEPTION 'the shipping table does not count 3'; END IF;
+END $$;
+--- no_secret
+--- no_error_log
+[error]
+[alert]
+
+
+
+=== TEST 2: the helper killed with kill -9 in the middle of shipping: each event in the table once
+--- user_files
+>>> e42.yaml
+source: {type: file, path: $TEST_NGINX_CONF_DIR/small.jsonl}
+index: {path: $TEST_NGINX_DATA_DIR/e42, dimension: 4}
+events:
+  types: {view: 1}
+  ship_batch: 5
+  store: {type: postgresql, dsn: "$DSN", table: ev43b}
+--- http_config
+recsys_catalog e42 ../html/e42.yaml;
+--- config
+location = /v1/events { recsys_events; }
+location = /admin/index/status { recsys_admin status; }
+--- more_headers eval
+"$::Json"
+--- request eval
+[@{ main::batches('p', 50, 100) }, "GET /admin/index/status"]
+--- error_code eval
+[(202) x 50, 200]
+--- response_body_like eval
+[('^\{"accepted":100\}$') x 50, '"spooled":5000,']
+--- kill_mid_ship: 49
+--- events_shipped: 49:5000
+--- pg_events: 49:ev43b:5000
+--- no_error_log
+[error]
+[crit]
+
+
+
+=== TEST 3: the database is down: 202 still, the spool keeps them, shipping fails and says so
+--- user_files
+>>> e43.yaml
+source: {type: file, path: $TEST_NGINX_CONF_DIR/small.jsonl}
+index: {path: $TEST_NGINX_DATA_DIR/e43, dimension: 4}
+events:
+  types: {view: 1}
+  store: {type: postgresql, dsn: "$DOWN_DSN", table: ev43c}
+--- http_config
+recsys_catalog e43 ../html/e43.yaml;
+--- config
+location = /v1/events { recsys_events; }
+location = /admin/index/status { recsys_admin status; }
+--- more_headers eval
+"$::Json"
+--- request eval
+[@{ main::batches('d', 3, 10) }, "GET /admin/index/status"]
+--- error_code eval
+[202, 202, 202, 200]
+--- wait_failing: 2
+--- response_body_like eval
+[('^\{"accepted":10\}$') x 3,
+ '"spooled":30,"shipped":0,.*"ready_segments":[1-9]\d*,.*"shipping":"failing","ship_failures":[1-9]']
+--- log_has: 3 recsys catalog "e43": shipping events failed: cannot connect to postgresql://recsys:\*\*\*@127\.0\.0\.1:1/recsys
+--- log_count: 3 1 shipping events failed
+--- no_secret
