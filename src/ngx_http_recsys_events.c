@@ -266,10 +266,6 @@ ngx_http_recsys_events_accept(ngx_http_request_t *r,
 
         recsys_events_batch_free(&b);
 
-        if (rc == RECSYS_EVENTS_INTERNAL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
         return ngx_http_recsys_send_error(r, (ngx_uint_t) rc, b.code, "%s",
                                           b.error);
     }

@@ -153,7 +153,7 @@ recsys_events_parse(recsys_events_batch_t *b,
             if (b->lines == NULL) {
                 cJSON_Delete(root);
                 return recsys_events_fail(b, RECSYS_EVENTS_INTERNAL,
-                                          "internal", -1, 0,
+                                          "internal_error", -1, 0,
                                           "out of memory");
             }
 
