@@ -5,8 +5,9 @@
 # definite leak.  A second catalog, "refused", serves generations whose
 # index.faiss was damaged behind its checksums (recsys-gen tamper): the
 # worker refuses the current one and a rollback skips one, the paths
-# where FAISS's failed reads leaked (issue 9 item 12).  Used by "make
-# memcheck".
+# where FAISS's failed reads leaked (issue 9 item 12).  A third, "ev",
+# takes events (good and bad bodies) and ships them on the shipper
+# thread into its events.jsonl.  Used by "make memcheck".
 set -eu
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -37,6 +38,14 @@ for _ in 1 2 3; do
 done
 "$build"/recsys-gen tamper "$dir/refused/generations/2" list-type
 "$build"/recsys-gen tamper "$dir/refused/generations/3" list-type
+cat > "$dir/ev.yaml" <<YAML
+source: {type: file, path: $root/t/data/small.jsonl}
+index: {path: $dir/ev, dimension: 4}
+maintenance: {build_on_start: never}
+events:
+  types: {view: 1, click: 2}
+  max_batch: 3
+YAML
 chmod -R a+rX "$dir"
 
 cat > "$dir/nginx.conf" <<CONF
@@ -52,6 +61,7 @@ http {
     client_body_temp_path $dir/body;
     recsys_catalog small $root/t/data/small.yaml;
     recsys_catalog refused $dir/refused.yaml;
+    recsys_catalog ev $dir/ev.yaml;
     recsys_correlation_id on;
     recsys_limit_zone \$binary_remote_addr zone=ip:1m rate=10000r/s burst=10000;
     recsys_limit_zone \$http_x_api_key zone=key:1m rate=1r/m;
@@ -69,6 +79,8 @@ http {
         location = /v1/search { recsys search small; recsys_max_body_size 300; }
         location = /v1/popular { recsys popular small; }
         location = /refused/popular { recsys popular refused; }
+        location = /v1/events { recsys_events ev; }
+        location = /ev/status { recsys_admin status ev; }
         location = /refused/status { recsys_admin status refused; }
         location = /refused/rollback { recsys_admin rollback refused; }
         location = /admin/index/status { recsys_admin status small; }
@@ -184,6 +196,42 @@ case $(curl -s "$u/refused/popular") in
     ;;
 esac
 
+# events: 2 good requests of 3 events each, refusals of every kind
+ev=0
+event() {
+    curl -s -o /dev/null -H "$json" "$@" "$u/v1/events"
+    ev=$((ev + 1))
+}
+for k in 1 2; do
+    event -d "{\"events\":[{\"user\":\"u\",\"item\":\"a$k\",\"type\":\"view\"},
+{\"user\":7,\"item\":\"b$k\",\"type\":\"click\",\"ts\":\"2026-11-30T10:00:00.5Z\"},
+{\"user\":\"\\u00e9\",\"item\":\"c$k\",\"type\":\"view\",\"weight\":-1}]}"
+done
+event -d '{"events":[{"user":"u","item":"a","type":"view"},{"user":"u"}]}'
+event -d '{"events":[1,2,3,4]}'
+event -d '{"user":"u","item":"a","type":"nope"}'
+event -d '{"user":"u","item":"a","type":"view","ts":"x"}'
+event -d '{"user":"u","item":"a","type":"view","weight":1e999}'
+event -d '{"user":"u","item":"a","type":"view","user":"v"}'
+event -d '{"user":"u","item":"a\u0001","type":"view"}'
+event -d '{"events":['
+event -H 'Transfer-Encoding: chunked' -d '{"events":[]}'
+event -X GET
+for _ in $(seq 1 300); do
+    case $(curl -s "$u/ev/status") in
+    *'"shipped":6,'*'"spool_bytes":0,"ready_segments":0'*) break ;;
+    esac
+    sleep 0.2
+done
+case $(wc -l < "$dir/ev/events.jsonl" 2>/dev/null) in
+6) ;;
+*)
+    echo "memcheck: the 6 events were not shipped into ev/events.jsonl" >&2
+    kill $vg
+    exit 1
+    ;;
+esac
+
 admin -H "$json" -d '{"full": true} trailing' "$u/admin/index/rebuild"
 admin -H "$json" -d '{"full": 1}' "$u/admin/index/rebuild"
 admin -H 'Transfer-Encoding: chunked' -H "$json" -d '{}' \
@@ -206,4 +254,4 @@ if [ $rc -ne 0 ]; then
 fi
 echo "memcheck: no memory errors, no definite leaks (382 requests," \
      "$n admin requests with a rebuild and two rollbacks, two refused" \
-     "index.faiss files)"
+     "index.faiss files, $ev events requests, 6 events shipped)"

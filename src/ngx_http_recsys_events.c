@@ -641,9 +641,9 @@ ngx_http_recsys_events_status(u_char *p, ngx_http_recsys_catalog_t *catalog)
     recsys_events_conf_t            *conf;
     ngx_http_recsys_events_stats_t   st;
 
+    /* nothing for a catalog without events: the answer stays as it was */
     if (ngx_http_recsys_events_stats(catalog, &st) != NGX_OK) {
-        return ngx_cpymem(p, ",\"events\":null",
-                          sizeof(",\"events\":null") - 1);
+        return p;
     }
 
     conf = &catalog->conf->events;

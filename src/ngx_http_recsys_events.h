@@ -44,7 +44,7 @@ typedef struct {
 ngx_int_t ngx_http_recsys_events_stats(ngx_http_recsys_catalog_t *catalog,
     ngx_http_recsys_events_stats_t *st);
 
-/* ,"events":{...} of /admin/index/status, or ,"events":null */
+/* ,"events":{...} of /admin/index/status; nothing without events */
 u_char *ngx_http_recsys_events_status(u_char *p,
     ngx_http_recsys_catalog_t *catalog);
 
