@@ -237,7 +237,7 @@ location = /admin/index/status { recsys_admin status; }
 
 
 
-=== TEST 6: the spool limit: 503 with Retry-After once the spool holds 1m
+=== TEST 6: the spool limit: 503 with Retry-After once the spool holds 1m (give or take a request per worker)
 --- user_files
 >>> e6.yaml
 source: {type: file, path: $TEST_NGINX_CONF_DIR/small.jsonl}
@@ -254,13 +254,14 @@ location = /v1/events { recsys_events; }
 "$::Json"
 --- request eval
 $::Big
---- error_code eval
-[(202) x $::Fit, (503) x (140 - $::Fit)]
+--- error_code_like eval
+[('^202$') x ($::Fit - 3), ('^(202|503)$') x 6, ('^503$') x (140 - $::Fit - 3)]
 --- response_headers_like eval
-[("") x $::Fit, ("Retry-After: 5") x (140 - $::Fit)]
+[("") x ($::Fit + 3), ("Retry-After: 5") x (140 - $::Fit - 3)]
 --- response_body_like eval
-[('^\{"accepted":100\}$') x $::Fit,
- ('"code":"spool_full"') x (140 - $::Fit)]
+[('^\{"accepted":100\}$') x ($::Fit - 3),
+ ('^\{"accepted":100\}$|"code":"spool_full"') x 6,
+ ('"code":"spool_full"') x (140 - $::Fit - 3)]
 
 
 
