@@ -36,6 +36,9 @@ PQ_INC      ?= $(shell pg_config --includedir 2>/dev/null \
 CFLAGS_PURE  = -std=gnu99 -O2 -g -Wall -Wextra -Werror -fPIC -Isrc \
                -I$(PQ_INC) $(SAN_FLAGS)
 
+CXXFLAGS_PURE = -std=c++11 -O2 -g -Wall -Wextra -Werror -fPIC -Isrc \
+               $(SAN_FLAGS)
+
 MULTIARCH   := /usr/lib/$(shell $(CC) -print-multiarch 2>/dev/null \
                  || dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null)
 FAISS_LIB   ?= $(MULTIARCH)/libfaiss.a
@@ -83,7 +86,9 @@ OBJ         := $(BUILD)/obj
 LIB         := $(BUILD)/librecsys.a
 
 PURE_SRCS   := $(wildcard src/recsys_*.c)
-PURE_OBJS   := $(patsubst src/%.c,$(OBJ)/%.o,$(PURE_SRCS))
+PURE_CXX    := $(wildcard src/recsys_*.cpp)
+PURE_OBJS   := $(patsubst src/%.c,$(OBJ)/%.o,$(PURE_SRCS)) \
+               $(patsubst src/%.cpp,$(OBJ)/%.o,$(PURE_CXX))
 NGX_SRCS    := $(wildcard src/ngx_http_recsys_*.c src/ngx_http_recsys_*.h)
 HDRS        := $(wildcard src/*.h)
 
@@ -133,7 +138,8 @@ NGX_STAMP   := $(BUILD)/nginx-configured
 NGX_CC_OPT   = $(SAN_FLAGS)
 NGX_LD_OPT   = $(SAN_FLAGS)
 $(shell mkdir -p $(BUILD); \
-    l="$(sort $(wildcard src/*.c src/*.h)) $(abspath $(NGINX_SRC)) \
+    l="$(sort $(wildcard src/*.c src/*.cpp src/*.h)) \
+       $(abspath $(NGINX_SRC)) \
        $(CC) $(NGX_CC_OPT) $(NGX_LD_OPT) $(FAISS_VARIANT)"; \
     [ "$$(cat $(NGX_STAMP) 2>/dev/null)" = "$$l" ] \
     || echo "$$l" > $(NGX_STAMP))
@@ -161,8 +167,8 @@ $(NGX_OBJS)/Makefile: config $(NGX_STAMP) \
 	touch $@
 
 # nginx's Makefile does not know the FAISS object: the .so is relinked
-$(MODULE): $(NGX_OBJS)/Makefile $(PURE_SRCS) $(NGX_SRCS) $(HDRS) \
-           $(FAISS_DEPS)
+$(MODULE): $(NGX_OBJS)/Makefile $(PURE_SRCS) $(PURE_CXX) $(NGX_SRCS) \
+           $(HDRS) $(FAISS_DEPS)
 	rm -f $(NGX_OBJS)/objs/ngx_http_recsys_module.so
 	$(MAKE) -s -C $(NGX_OBJS) -f objs/Makefile modules
 	cp $(NGX_OBJS)/objs/ngx_http_recsys_module.so $@
@@ -175,6 +181,11 @@ module: $(MODULE)
 $(OBJ)/%.o: src/%.c | deps
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_PURE) -MMD -MP -c -o $@ $<
+
+# the one C++ part: FAISS's scanner without OpenMP (recsys_faiss_scan.h)
+$(OBJ)/%.o: src/%.cpp | deps
+	@mkdir -p $(@D)
+	$(CXX) $(CXXFLAGS_PURE) -MMD -MP -c -o $@ $<
 
 $(LIB): $(PURE_OBJS)
 	rm -f $@

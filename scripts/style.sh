@@ -1,9 +1,10 @@
 #!/bin/sh
 # Style gate: no tabs, no trailing spaces, no line over 80 columns in the
-# C sources, tools, unit tests and fuzz targets.
+# C (and the one C++) sources, tools, unit tests and fuzz targets.
 set -u
 
-files=$(find src tools t/unit fuzz -name '*.[ch]' 2>/dev/null)
+files=$(find src tools t/unit fuzz -name '*.[ch]' -o -name '*.cpp' \
+        2>/dev/null)
 bad=0
 
 for f in $files; do

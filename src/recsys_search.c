@@ -16,6 +16,7 @@
 #include <faiss/c_api/Index_c.h>
 #include <faiss/c_api/IndexIVF_c.h>
 
+#include "recsys_faiss_scan.h"
 #include "recsys_search.h"
 
 
@@ -853,18 +854,17 @@ recsys_scan(const recsys_generation_t *g, const float *query,
 
 
 /*
- * The coarse quantizer's lists of one query.  For IVF indexes the coarse
- * quantizer and search_preassigned() are called directly: IndexIVF::
- * search() first asks the inverted lists to prefetch, and mmapped
- * (on-disk) lists start up to 32 threads per query for that, which costs
- * far more than the search.
+ * The coarse quantizer's lists of one query.  For IVF indexes the two
+ * halves of the search are called directly: IndexIVF::search() first asks
+ * the inverted lists to prefetch, and mmapped (on-disk) lists start up to
+ * 32 threads per query for that, which costs far more than the search;
+ * recsys_faiss_scan.h runs the halves without their OpenMP regions.
  */
 
 static int
 recsys_probe_init(recsys_probe_t *pr, FaissIndex *index, const float *query)
 {
-    size_t      nlist;
-    FaissIndex  *quantizer;
+    size_t  nlist;
 
     pr->index = index;
     pr->ivf = faiss_IndexIVF_cast(index);
@@ -878,7 +878,6 @@ recsys_probe_init(recsys_probe_t *pr, FaissIndex *index, const float *query)
 
     pr->nprobe = faiss_IndexIVF_nprobe(pr->ivf);
     nlist = faiss_IndexIVF_nlist(pr->ivf);
-    quantizer = faiss_IndexIVF_quantizer(pr->ivf);
 
     if (pr->nprobe > nlist) {
         pr->nprobe = nlist;
@@ -903,8 +902,8 @@ recsys_probe_init(recsys_probe_t *pr, FaissIndex *index, const float *query)
 
     __atomic_fetch_add(&recsys_search_faiss_calls, 1, __ATOMIC_RELAXED);
 
-    return faiss_Index_search(quantizer, 1, query, (idx_t) pr->nprobe,
-                              pr->cdist, pr->assign);
+    return recsys_faiss_coarse(pr->ivf, query, pr->nprobe, pr->assign,
+                               pr->cdist);
 }
 
 
@@ -920,9 +919,8 @@ recsys_probe_search(recsys_probe_t *pr, const float *query, idx_t k,
         return faiss_Index_search(pr->index, 1, query, k, dist, labels);
     }
 
-    return faiss_IndexIVF_search_preassigned(pr->ivf, 1, query, k,
-                                             pr->assign, pr->cdist, dist,
-                                             labels, 0);
+    return recsys_faiss_scan(pr->ivf, query, pr->nprobe, pr->assign,
+                             pr->cdist, k, dist, labels);
 }
 
 

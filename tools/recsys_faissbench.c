@@ -12,17 +12,24 @@
  * keeps the probed lists in the CPU caches: compute cost without memory
  * traffic).  Each round times, on the same queries:
  *
- *   faiss          quantizer search + search_preassigned(): FAISS alone,
- *                  the calls the module makes
+ *   faiss          quantizer search + search_preassigned(), FAISS's own
+ *                  entry points: raw FAISS, what the bar of "make bench"
+ *                  compares with
+ *   recsys_faiss   recsys_faiss_coarse() + recsys_faiss_scan(): the same
+ *                  FAISS kernels, heaps and scanners as the module calls
+ *                  them, without an OpenMP region per call
  *   recsys_search  recsys_search_vector(): normalization, k+1 candidates,
  *                  heap, tie check, as POST /v1/search runs it
  *
  * faiss_Index_search() is not timed: on mmapped lists FAISS 1.7.3 starts
  * prefetch threads on every call (milliseconds a query), which is why the
- * module calls the quantizer and search_preassigned() itself.
+ * module calls the quantizer and the scan itself.  Before timing, faiss
+ * and recsys_faiss must agree on the first queries (probed lists, ids and
+ * distances, bit for bit); a difference is an error.
  *
- * The best round of each path is printed: queries/s and us/query of wall
- * time, and us/query of process CPU time (steadier on a busy machine).
+ * The round of each path with the least process CPU time is printed (on
+ * a busy machine CPU time is steadier than wall time): queries/s and
+ * us/query of its wall time, us/query and queries per CPU second.
  */
 
 #include <stdint.h>
@@ -37,12 +44,16 @@
 #include <faiss/c_api/error_c.h>
 
 #include "recsys_catalog.h"
+#include "recsys_faiss_scan.h"
 #include "recsys_generation.h"
 #include "recsys_search.h"
 #include "recsys_string.h"
 
 
-#define RECSYS_FB_PATHS  2
+#define RECSYS_FB_PATHS  3
+
+/* results compared by recsys_fb_same() up to this k + nprobe */
+#define RECSYS_FB_CHECK  4096
 
 
 typedef struct {
@@ -62,8 +73,8 @@ typedef struct {
 typedef struct {
     const char                 *name;
     int                       (*run)(recsys_fb_t *fb, uint64_t i);
-    double                      wall;       /* best round, seconds */
-    double                      cpu;        /* that round's CPU seconds */
+    double                      wall;       /* that round's seconds */
+    double                      cpu;        /* best round, CPU seconds */
 } recsys_fb_path_t;
 
 
@@ -75,6 +86,8 @@ extern const char recsys_faiss_simd_variant[] __attribute__((weak));
 
 
 static int recsys_fb_faiss(recsys_fb_t *fb, uint64_t i);
+static int recsys_fb_recsys_faiss(recsys_fb_t *fb, uint64_t i);
+static int recsys_fb_same(recsys_fb_t *fb, uint64_t n);
 static int recsys_fb_recsys_search(recsys_fb_t *fb, uint64_t i);
 static int recsys_fb_round(recsys_fb_t *fb, recsys_fb_path_t *p,
     uint64_t n);
@@ -94,6 +107,7 @@ main(int argc, char **argv)
     recsys_catalog_t    *c;
     recsys_fb_path_t     paths[RECSYS_FB_PATHS] = {
         { "faiss", recsys_fb_faiss, 0, 0 },
+        { "recsys_faiss", recsys_fb_recsys_faiss, 0, 0 },
         { "recsys_search", recsys_fb_recsys_search, 0, 0 }
     };
     recsys_generation_t  g;
@@ -165,12 +179,16 @@ main(int argc, char **argv)
     /* pages of the mapped lists and vectors come in before timing */
     warm = nq < 2000 ? nq : 2000;
 
+    if (recsys_fb_same(&fb, warm) != 0) {
+        goto done;
+    }
+
     for (i = 0; i < RECSYS_FB_PATHS; i++) {
         if (recsys_fb_round(&fb, &paths[i], warm) != 0) {
             goto done;
         }
 
-        paths[i].wall = 0;
+        paths[i].cpu = 0;
     }
 
     /* paths alternate within each round so that load spikes spread */
@@ -186,8 +204,9 @@ main(int argc, char **argv)
            "faiss          %s\n"
            "index          %s, %llu x %u %s, nprobe %zu\n"
            "queries        %llu per round (rows drawn from %llu with seed"
-           " %llu), k = %u, 1 thread, best of %llu rounds\n\n"
-           "%-14s %12s %12s %12s\n",
+           " %llu), k = %u, 1 thread, least CPU of %llu rounds\n"
+           "check          faiss and recsys_faiss agree on %llu queries\n\n"
+           "%-14s %12s %12s %12s %12s\n",
            argv[1],
            recsys_faiss_simd_variant ? recsys_faiss_simd_variant
                                      : "generic",
@@ -195,13 +214,15 @@ main(int argc, char **argv)
            recsys_metric_name(g.manifest.metric), fb.nprobe,
            (unsigned long long) nq, (unsigned long long) pool,
            (unsigned long long) seed, fb.k,
-           (unsigned long long) rounds,
-           "path", "queries/s", "us/query", "cpu us/query");
+           (unsigned long long) rounds, (unsigned long long) warm,
+           "path", "queries/s", "us/query", "cpu us/query",
+           "q/cpu-s");
 
     for (i = 0; i < RECSYS_FB_PATHS; i++) {
-        printf("%-14s %12.0f %12.2f %12.2f\n", paths[i].name,
+        printf("%-14s %12.0f %12.2f %12.2f %12.0f\n", paths[i].name,
                (double) nq / paths[i].wall, paths[i].wall * 1e6 / nq,
-               paths[i].cpu * 1e6 / nq);
+               paths[i].cpu * 1e6 / nq,
+               paths[i].cpu > 0 ? (double) nq / paths[i].cpu : 0);
     }
 
     rc = 0;
@@ -250,6 +271,74 @@ recsys_fb_faiss(recsys_fb_t *fb, uint64_t i)
 
 
 static int
+recsys_fb_recsys_faiss(recsys_fb_t *fb, uint64_t i)
+{
+    float         *cdist;
+    int64_t       *assign;
+    const float   *q;
+
+    q = fb->g->vectors + (uint64_t) fb->rows[i] * fb->g->manifest.dimension;
+
+    if (fb->ivf == NULL) {
+        return faiss_Index_search(fb->g->index, 1, q, fb->k, fb->dist,
+                                  fb->labels);
+    }
+
+    cdist = fb->dist + fb->k;
+    assign = fb->labels + fb->k;
+
+    if (recsys_faiss_coarse(fb->ivf, q, fb->nprobe, assign, cdist) != 0) {
+        return -1;
+    }
+
+    return recsys_faiss_scan(fb->ivf, q, fb->nprobe, assign, cdist, fb->k,
+                             fb->dist, fb->labels);
+}
+
+
+/* both FAISS paths probe the same lists and find the same ids, distances */
+
+static int
+recsys_fb_same(recsys_fb_t *fb, uint64_t n)
+{
+    size_t    m;
+    uint64_t  i;
+    float     dist[RECSYS_FB_CHECK];
+    int64_t   labels[RECSYS_FB_CHECK];
+
+    m = fb->k + fb->nprobe;
+
+    if (m > RECSYS_FB_CHECK) {
+        n = 0;
+    }
+
+    for (i = 0; i < n; i++) {
+        if (recsys_fb_faiss(fb, i) != 0) {
+            return -1;
+        }
+
+        memcpy(dist, fb->dist, m * sizeof(float));
+        memcpy(labels, fb->labels, m * sizeof(int64_t));
+
+        if (recsys_fb_recsys_faiss(fb, i) != 0) {
+            return -1;
+        }
+
+        if (memcmp(dist, fb->dist, m * sizeof(float)) != 0
+            || memcmp(labels, fb->labels, m * sizeof(int64_t)) != 0)
+        {
+            fprintf(stderr, "recsys-faissbench: query %llu (row %u): "
+                    "recsys_faiss differs from faiss\n",
+                    (unsigned long long) i, fb->rows[i]);
+            return -1;
+        }
+    }
+
+    return 0;
+}
+
+
+static int
 recsys_fb_recsys_search(recsys_fb_t *fb, uint64_t i)
 {
     uint32_t         dim, n;
@@ -269,7 +358,7 @@ recsys_fb_recsys_search(recsys_fb_t *fb, uint64_t i)
 }
 
 
-/* times n queries of path p; keeps the round when it is p's fastest */
+/* times n queries of path p; keeps the round of p's least CPU time */
 
 static int
 recsys_fb_round(recsys_fb_t *fb, recsys_fb_path_t *p, uint64_t n)
@@ -292,7 +381,7 @@ recsys_fb_round(recsys_fb_t *fb, recsys_fb_path_t *p, uint64_t n)
     wall = recsys_fb_clock(CLOCK_MONOTONIC) - wall;
     cpu = recsys_fb_clock(CLOCK_PROCESS_CPUTIME_ID) - cpu;
 
-    if (p->wall == 0 || wall < p->wall) {
+    if (p->cpu == 0 || cpu < p->cpu) {
         p->wall = wall;
         p->cpu = cpu;
     }

@@ -1,0 +1,49 @@
+/*
+ * One query's IVF search without OpenMP: the nprobe lists of the flat
+ * coarse quantizer nearest to the query, and the scan of those lists by
+ * FAISS's own InvertedListScanner.  These are the two halves of
+ * IndexIVF::search() for one query, with FAISS's kernels and heaps, so
+ * the results are those of faiss_Index_search() on the quantizer and
+ * faiss_IndexIVF_search_preassigned(); what is left out is the OpenMP
+ * parallel region each of those opens on every call, even on one thread
+ * (libgomp ends a region and its loop with futex wake-ups: four system
+ * calls a query).  C++ (FAISS's C API has no entry point for a scanner).
+ */
+
+#ifndef _RECSYS_FAISS_SCAN_H_INCLUDED_
+#define _RECSYS_FAISS_SCAN_H_INCLUDED_
+
+
+#include <stddef.h>
+
+#include <faiss/c_api/IndexIVF_c.h>
+
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/*
+ * The nprobe nearest lists, best first, and their coarse distances (inner
+ * products or squared L2 distances, as the quantizer's metric has them);
+ * nprobe <= nlist.  A quantizer that is not a flat index is searched by
+ * FAISS as usual.  0, or -1 with FAISS's last error set.
+ */
+int recsys_faiss_coarse(FaissIndexIVF *ivf, const float *query,
+    size_t nprobe, idx_t *assign, float *cdist);
+
+/*
+ * The k best of the lists assign[0..nprobe) (negative entries skipped),
+ * best first in dist and labels; unfilled places have the label -1.
+ * 0, or -1 with FAISS's last error set.
+ */
+int recsys_faiss_scan(FaissIndexIVF *ivf, const float *query,
+    size_t nprobe, const idx_t *assign, const float *cdist, idx_t k,
+    float *dist, idx_t *labels);
+
+#ifdef __cplusplus
+}
+#endif
+
+
+#endif /* _RECSYS_FAISS_SCAN_H_INCLUDED_ */
