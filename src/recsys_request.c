@@ -17,6 +17,7 @@
 #include "recsys_artifact.h"
 #include "recsys_request.h"
 #include "recsys_string.h"
+#include "recsys_vecbody.h"
 
 
 #define RECSYS_REQ_MAX_IDS       1000
@@ -83,6 +84,8 @@ static int recsys_json_positive(recsys_query_t *q, const cJSON *v,
     uint32_t dimension);
 static int recsys_arg_explain(recsys_query_t *q, const recsys_arg_t *arg);
 static int recsys_json_space(char c);
+static int recsys_query_fast_vector(recsys_query_t *q, const char *body,
+    size_t len, uint32_t dimension, uint32_t max_k);
 
 
 int
@@ -350,6 +353,13 @@ recsys_query_parse_json(recsys_query_t *q, const char *body, size_t len,
                                   "invalid JSON body");
     }
 
+    /* the usual search body without cJSON; the rest as ever */
+    if (want == RECSYS_WANT_VECTOR
+        && recsys_query_fast_vector(q, body, len, dimension, max_k) == 0)
+    {
+        return RECSYS_REQ_OK;
+    }
+
     root = recsys_json_parse_strict(body, len);
 
     if (root == NULL) {
@@ -368,6 +378,48 @@ recsys_query_parse_json(recsys_query_t *q, const char *body, size_t len,
     cJSON_Delete(root);
 
     return rc;
+}
+
+
+/*
+ * {"vector": [...], "k": n} (recsys_vecbody.h): 0 when it is that and
+ * valid; -1 leaves the body, and any error in it, to cJSON
+ */
+
+static int
+recsys_query_fast_vector(recsys_query_t *q, const char *body, size_t len,
+    uint32_t dimension, uint32_t max_k)
+{
+    int      has_k;
+    float   *vec;
+    double   k;
+
+    if (dimension == 0) {
+        return -1;
+    }
+
+    vec = recsys_arena_alloc(q, (size_t) dimension * sizeof(float));
+    if (vec == NULL) {
+        return -1;
+    }
+
+    if (recsys_vecbody_parse(body, len, dimension, vec, &has_k, &k) != 0) {
+        return -1;
+    }
+
+    /* as recsys_json_k() takes it */
+    if (has_k) {
+        if (!isfinite(k) || k != floor(k) || k < 1 || k > (double) max_k) {
+            return -1;
+        }
+
+        q->k = (uint32_t) k;
+    }
+
+    q->vector = vec;
+    q->dimension = dimension;
+
+    return 0;
 }
 
 
