@@ -4,6 +4,7 @@
  */
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/types.h>
@@ -18,6 +19,10 @@
 
 static size_t recsys_json_walk(char *dst, const char *s, size_t len,
     size_t max, int raw);
+static char *recsys_json_number_float(char *dst, double v, int digits);
+
+
+typedef unsigned __int128  recsys_u128_t;
 
 
 /* escaped length of each byte below 0x80; 0 means "\u00XX" (6 bytes) */
@@ -82,7 +87,8 @@ recsys_json_raw(char *dst, const char *s, size_t len)
 char *
 recsys_json_number(char *dst, double v, int digits)
 {
-    int  n;
+    int    n;
+    char  *p;
 
     if (!isfinite(v)) {
         memcpy(dst, "null", 4);
@@ -96,10 +102,168 @@ recsys_json_number(char *dst, double v, int digits)
         digits = 17;
     }
 
+    p = recsys_json_number_float(dst, v, digits);
+    if (p != NULL) {
+        return p;
+    }
+
     /* at most "-d.<16 digits>e-308": 24 bytes */
     n = snprintf(dst, RECSYS_JSON_NUMBER_LEN, "%.*g", digits, v);
 
     return dst + n;
+}
+
+
+/*
+ * What "%.*g" writes, in one pass without printf, for the numbers answers
+ * carry: float values (scores) of magnitude 1e-5 to 1e7; NULL for the
+ * others.  Exact: with v = m * 2^e (m < 2^24), the digits are the
+ * quotient of two 128-bit integers, rounded half to even on the
+ * remainder, as glibc rounds the exact binary value.
+ */
+
+static char *
+recsys_json_number_float(char *dst, double v, int digits)
+{
+    int             ex, e, x, s, i, tries, last;
+    char            d[17];
+    double          a;
+    uint64_t        m;
+    recsys_u128_t   num, den, q, r, lo, hi;
+
+    a = fabs(v);
+
+    if (!(a >= 1e-5 && a < 1e7)) {
+        return NULL;
+    }
+
+    /* a = m * 2^e, m odd */
+    m = (uint64_t) ldexp(frexp(a, &ex), 53);
+    e = ex - 53;
+
+    while ((m & 1) == 0) {
+        m >>= 1;
+        e++;
+    }
+
+    if (m >= ((uint64_t) 1 << 24)) {
+        return NULL;
+    }
+
+    /* x, the decimal exponent, so that 10^(digits-1) <= a*10^s < 10^digits */
+
+    x = (int) floor(log10(a));
+
+    for (tries = 0; /* void */; tries++) {
+        if (tries == 3) {
+            return NULL;
+        }
+
+        s = digits - 1 - x;
+        num = m;
+        den = 1;
+
+        if (e >= 0) {
+            num <<= e;
+
+        } else {
+            den <<= -e;
+        }
+
+        for (i = 0; i < (s < 0 ? -s : s); i++) {
+            if (s < 0) {
+                den *= 10;
+
+            } else {
+                num *= 10;
+            }
+        }
+
+        for (lo = 1, i = 1; i < digits; i++) {
+            lo *= 10;
+        }
+
+        hi = lo * 10;
+        q = num / den;
+
+        if (q >= hi) {
+            x++;
+
+        } else if (q < lo) {
+            x--;
+
+        } else {
+            break;
+        }
+    }
+
+    r = num - q * den;
+
+    if (2 * r > den || (2 * r == den && (q & 1))) {
+        q++;
+    }
+
+    if (q == hi) {
+        q = lo;
+        x++;
+    }
+
+    for (i = digits - 1; i >= 0; i--) {
+        d[i] = (char) ('0' + (int) (q % 10));
+        q /= 10;
+    }
+
+    /* %g drops trailing zeros, and the point when nothing follows it */
+    for (last = digits - 1; last > 0 && d[last] == '0'; last--) {
+        /* void */
+    }
+
+    if (v < 0) {
+        *dst++ = '-';
+    }
+
+    if (x < -4 || x >= digits) {
+        *dst++ = d[0];
+
+        if (last > 0) {
+            *dst++ = '.';
+            memcpy(dst, d + 1, last);
+            dst += last;
+        }
+
+        *dst++ = 'e';
+        *dst++ = x < 0 ? '-' : '+';
+        x = x < 0 ? -x : x;
+        *dst++ = (char) ('0' + x / 10);
+        *dst++ = (char) ('0' + x % 10);
+
+        return dst;
+    }
+
+    if (x < 0) {
+        *dst++ = '0';
+        *dst++ = '.';
+
+        for (i = x + 1; i < 0; i++) {
+            *dst++ = '0';
+        }
+
+        memcpy(dst, d, last + 1);
+
+        return dst + last + 1;
+    }
+
+    /* x + 1 integer digits, all written even when zeros */
+    memcpy(dst, d, x + 1);
+    dst += x + 1;
+
+    if (last > x) {
+        *dst++ = '.';
+        memcpy(dst, d + x + 1, last - x);
+        dst += last - x;
+    }
+
+    return dst;
 }
 
 

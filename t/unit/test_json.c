@@ -327,6 +327,77 @@ test_number(void **state)
 }
 
 
+/* v as recsys_json_number() and as snprintf("%.*g") write it */
+
+static void
+test_number_as_printf(double v, int digits)
+{
+    char  *end, got[RECSYS_JSON_NUMBER_LEN + 1], want[64];
+
+    end = recsys_json_number(got, v, digits);
+    *end = '\0';
+    snprintf(want, sizeof(want), "%.*g", digits, v);
+
+    if (strcmp(got, want) != 0) {
+        fail_msg("%a with %d digits: \"%s\", printf \"%s\"", v, digits,
+                 got, want);
+    }
+}
+
+
+/*
+ * The writer of float scores without printf (1e-5 to 1e7) against
+ * printf: rounding edges and a million random floats of that range, at
+ * every precision, and doubles around it that go to printf
+ */
+
+static void
+test_number_float(void **state)
+{
+    int       i, digits;
+    float     f;
+    uint32_t  bits, x;
+    size_t    j;
+
+    static const double  edges[] = {
+        9.9999995, 9.99999949, 0.5, 2.5, 3.5, 0.125, 0.375, 1e-5, 1e-4,
+        0.0001, 0.001, 1, 10, 100, 1e6, 9999999, 9999999.5, 1e7, 99999.99,
+        0.099999994, 0.00999999977, 1.5, 1234567, 123456.75, 8388608,
+        16777215, 0.3, 0.7, 4096, 1024.5, 1e-5 * 1.0000001, 9.9999997e-6,
+        1e7 * 0.99999994
+    };
+
+    (void) state;
+
+    for (j = 0; j < sizeof(edges) / sizeof(edges[0]); j++) {
+        for (digits = 1; digits <= 17; digits++) {
+            test_number_as_printf(edges[j], digits);
+            test_number_as_printf(-edges[j], digits);
+            test_number_as_printf((float) edges[j], digits);
+            test_number_as_printf(-(float) edges[j], digits);
+            test_number_as_printf(nextafter(edges[j], 0), digits);
+            test_number_as_printf(nextafterf((float) edges[j], 0), digits);
+            test_number_as_printf(nextafterf((float) edges[j], 1e30),
+                                  digits);
+        }
+    }
+
+    x = 2463534242u;
+
+    for (i = 0; i < 1000000; i++) {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+
+        /* exponents of 2^-18 to 2^24, any mantissa and sign */
+        bits = (x & 0x807fffffu) | ((uint32_t) (109 + (x >> 8) % 43) << 23);
+        memcpy(&f, &bits, sizeof(f));
+
+        test_number_as_printf(f, 1 + (int) (i % 17));
+    }
+}
+
+
 static void
 test_string_helpers(void **state)
 {
@@ -420,6 +491,7 @@ main(void)
         cmocka_unit_test(test_raw),
         cmocka_unit_test(test_random),
         cmocka_unit_test(test_number),
+        cmocka_unit_test(test_number_float),
         cmocka_unit_test(test_string_helpers),
         cmocka_unit_test(test_parse_uint_arg),
     };
