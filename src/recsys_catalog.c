@@ -16,13 +16,11 @@
 
 #include "recsys_artifact.h"
 #include "recsys_catalog.h"
+#include "recsys_string.h"
 
 
 /* a catalog is a few lines; this only stops a runaway file */
 #define RECSYS_CATALOG_MAX_SIZE    (4 * 1024 * 1024)
-
-/* longest value text quoted back in an error message */
-#define RECSYS_CATALOG_QUOTE_LEN   64
 
 /* ten years: longer is a typo, and it keeps sums far from overflow */
 #define RECSYS_CATALOG_MAX_DURATION  (3650ULL * 86400)
@@ -190,8 +188,6 @@ static void recsys_catalog_got(yaml_node_t *node, char *buf, size_t size);
 static void recsys_catalog_names(const recsys_catalog_key_t *keys,
     char *buf, size_t size);
 static void recsys_catalog_where(const char *name, char *buf, size_t size);
-static void recsys_catalog_quote(const char *s, size_t len, char *buf,
-    size_t size);
 static int recsys_catalog_error(recsys_catalog_ctx_t *ctx,
     const yaml_mark_t *mark, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -671,7 +667,7 @@ recsys_catalog_free(recsys_catalog_t *c)
 char *
 recsys_interpolate(const char *s, char *err, size_t errlen)
 {
-    char                   q[RECSYS_CATALOG_QUOTE_LEN + 8];
+    char                   q[RECSYS_QUOTE_LEN + 8];
     char                  *name;
     size_t                 len;
     const char            *p, *close, *end, *dflt, *v;
@@ -704,7 +700,7 @@ recsys_interpolate(const char *s, char *err, size_t errlen)
 
         close = strchr(p + 2, '}');
         if (close == NULL) {
-            recsys_catalog_quote(s, strlen(s), q, sizeof(q));
+            recsys_quote(s, strlen(s), q, sizeof(q));
             snprintf(err, errlen, "unterminated \"${\" in %s", q);
             goto failed;
         }
@@ -728,7 +724,7 @@ recsys_interpolate(const char *s, char *err, size_t errlen)
             dflt = end + 2;
 
         } else {
-            recsys_catalog_quote(p, close - p + 1, q, sizeof(q));
+            recsys_quote(p, close - p + 1, q, sizeof(q));
             snprintf(err, errlen, "invalid variable reference %s, expected"
                      " ${NAME} or ${NAME:-default}", q);
             goto failed;
@@ -1056,7 +1052,7 @@ recsys_catalog_document(recsys_catalog_ctx_t *ctx, yaml_parser_t *parser,
     recsys_catalog_t *c)
 {
     int               rc;
-    char              names[256], got[RECSYS_CATALOG_QUOTE_LEN + 8];
+    char              names[256], got[RECSYS_QUOTE_LEN + 8];
     yaml_node_t      *root, *next;
     yaml_mark_t       start;
     yaml_document_t   doc, more;
@@ -1132,7 +1128,7 @@ recsys_catalog_mapping(recsys_catalog_ctx_t *ctx,
     const char *name, const yaml_mark_t *mark)
 {
     char                         where[128], names[256];
-    char                         q[RECSYS_CATALOG_QUOTE_LEN + 8];
+    char                         q[RECSYS_QUOTE_LEN + 8];
     yaml_node_t                 *kn, *vn, *pn;
     yaml_node_pair_t            *pair, *prev;
     const recsys_catalog_key_t  *key;
@@ -1156,7 +1152,7 @@ recsys_catalog_mapping(recsys_catalog_ctx_t *ctx,
                                             where, q);
             }
 
-            recsys_catalog_quote((char *) kn->data.scalar.value,
+            recsys_quote((char *) kn->data.scalar.value,
                                  kn->data.scalar.length, q, sizeof(q));
 
             key = recsys_catalog_lookup(keys, kn);
@@ -1295,7 +1291,7 @@ recsys_catalog_value(recsys_catalog_ctx_t *ctx,
     const recsys_catalog_key_t *key, yaml_node_t *node, char *base,
     const char *name)
 {
-    char  expect[256], got[RECSYS_CATALOG_QUOTE_LEN + 8], child[128];
+    char  expect[256], got[RECSYS_QUOTE_LEN + 8], child[128];
 
     if (key->type == RECSYS_CATALOG_MAPPING) {
         if (node->type != YAML_MAPPING_NODE) {
@@ -1358,7 +1354,7 @@ static int
 recsys_catalog_numbers(recsys_catalog_ctx_t *ctx,
     const recsys_catalog_key_t *key, yaml_node_t *node, char *base)
 {
-    char                       got[RECSYS_CATALOG_QUOTE_LEN + 8];
+    char                       got[RECSYS_QUOTE_LEN + 8];
     char                       expect[256];
     size_t                     n, i;
     yaml_node_t               *kn, *vn;
@@ -1452,7 +1448,7 @@ recsys_catalog_set(recsys_catalog_ctx_t *ctx, const recsys_catalog_key_t *key,
 {
     int                           rc;
     char                          msg[RECSYS_CATALOG_ERRLEN], expect[256];
-    char                          got[RECSYS_CATALOG_QUOTE_LEN + 8];
+    char                          got[RECSYS_QUOTE_LEN + 8];
     char                         *s, *path, **slot;
     double                        d;
     uint64_t                      n;
@@ -1463,7 +1459,7 @@ recsys_catalog_set(recsys_catalog_ctx_t *ctx, const recsys_catalog_key_t *key,
         return recsys_catalog_error(ctx, mark, "%s", msg);
     }
 
-    recsys_catalog_quote(s, strlen(s), got, sizeof(got));
+    recsys_quote(s, strlen(s), got, sizeof(got));
     recsys_catalog_expected(key, expect, sizeof(expect));
 
     switch (key->type) {
@@ -1612,7 +1608,7 @@ recsys_catalog_set(recsys_catalog_ctx_t *ctx, const recsys_catalog_key_t *key,
 
             /* a path others append names to: they can never be cut */
             if (key->max != 0 && strlen(s) > key->max) {
-                recsys_catalog_quote(s, strlen(s), got, sizeof(got));
+                recsys_quote(s, strlen(s), got, sizeof(got));
                 recsys_catalog_error(ctx, mark, "\"%s\" %s is longer than"
                                      " %llu bytes", key->name, got,
                                      (unsigned long long) key->max);
@@ -1921,7 +1917,7 @@ recsys_catalog_got(yaml_node_t *node, char *buf, size_t size)
             return;
         }
 
-        recsys_catalog_quote((char *) node->data.scalar.value,
+        recsys_quote((char *) node->data.scalar.value,
                              node->data.scalar.length, buf, size);
         return;
     }
@@ -1954,38 +1950,6 @@ recsys_catalog_where(const char *name, char *buf, size_t size)
     } else {
         snprintf(buf, size, "in \"%s\"", name);
     }
-}
-
-
-/* "text" for an error message: shortened, control characters as "?" */
-
-static void
-recsys_catalog_quote(const char *s, size_t len, char *buf, size_t size)
-{
-    size_t  i, n;
-
-    if (size < RECSYS_CATALOG_QUOTE_LEN + 6) {
-        if (size > 0) {
-            buf[0] = '\0';
-        }
-
-        return;
-    }
-
-    n = 0;
-    buf[n++] = '"';
-
-    for (i = 0; i < len && i < RECSYS_CATALOG_QUOTE_LEN; i++) {
-        buf[n++] = ((unsigned char) s[i] < 0x20 || s[i] == 0x7f) ? '?' : s[i];
-    }
-
-    if (i < len) {
-        memcpy(buf + n, "...", 3);
-        n += 3;
-    }
-
-    buf[n++] = '"';
-    buf[n] = '\0';
 }
 
 
@@ -2335,7 +2299,7 @@ static int
 recsys_catalog_ranking(recsys_catalog_ctx_t *ctx,
     const recsys_catalog_key_t *key, yaml_node_t *node, char *base)
 {
-    char                       got[RECSYS_CATALOG_QUOTE_LEN + 8];
+    char                       got[RECSYS_QUOTE_LEN + 8];
     int64_t                    i;
     yaml_node_t               *vn;
     yaml_node_pair_t          *pair;
@@ -2378,7 +2342,7 @@ recsys_catalog_ranking(recsys_catalog_ctx_t *ctx,
         if (i < 0) {
             pair = recsys_catalog_pair(ctx, node, "default", NULL);
             vn = yaml_document_get_node(ctx->doc, pair->value);
-            recsys_catalog_quote(r.dflt, strlen(r.dflt), got, sizeof(got));
+            recsys_quote(r.dflt, strlen(r.dflt), got, sizeof(got));
             recsys_catalog_error(ctx, &vn->start_mark, "\"default\" must"
                                  " name a profile of \"ranking.profiles\","
                                  " got %s", got);
@@ -2409,7 +2373,7 @@ static int
 recsys_catalog_profiles(recsys_catalog_ctx_t *ctx,
     const recsys_catalog_key_t *key, yaml_node_t *node, char *base)
 {
-    char                    got[RECSYS_CATALOG_QUOTE_LEN + 8];
+    char                    got[RECSYS_QUOTE_LEN + 8];
     size_t                  n, i;
     yaml_node_t            *kn, *vn;
     yaml_node_pair_t       *pair;
@@ -2494,7 +2458,7 @@ recsys_catalog_profile(recsys_catalog_ctx_t *ctx, yaml_node_t *node,
     const char *name, recsys_profile_t *p)
 {
     int                        rc;
-    char                       where[128], got[RECSYS_CATALOG_QUOTE_LEN + 8];
+    char                       where[128], got[RECSYS_QUOTE_LEN + 8];
     size_t                     i, n;
     recsys_catalog_numbers_t  *nums;
     recsys_catalog_profile_t   t;

@@ -18,6 +18,7 @@
 #include <libpq-fe.h>
 
 #include "recsys_source_pg.h"
+#include "recsys_string.h"
 #include "recsys_time.h"
 
 
@@ -41,8 +42,6 @@
 
 /* 2000-01-01, PostgreSQL's epoch, in Unix seconds */
 #define RECSYS_PG_EPOCH            946684800LL
-
-#define RECSYS_PG_QUOTE_LEN        64
 
 
 enum {
@@ -110,8 +109,6 @@ static void recsys_pg_result_error(recsys_pg_ctx_t *ctx, const char *what,
     const char *msg);
 static int recsys_pg_ok(recsys_pg_ctx_t *ctx, PGresult *res,
     ExecStatusType want, const char *what);
-static void recsys_pg_quote(const char *s, size_t len, char *buf,
-    size_t size);
 static void recsys_pg_timestamp(int64_t us, char *buf, size_t size);
 static uint32_t recsys_pg_u32(const unsigned char *p);
 static uint64_t recsys_pg_u64(const unsigned char *p);
@@ -1080,10 +1077,10 @@ static void
 recsys_pg_row_error(recsys_pg_ctx_t *ctx, const char *fmt, ...)
 {
     int      n;
-    char     q[RECSYS_PG_QUOTE_LEN + 8];
+    char     q[RECSYS_QUOTE_LEN + 8];
     va_list  args;
 
-    recsys_pg_quote(ctx->id, (size_t) ctx->id_len, q, sizeof(q));
+    recsys_quote(ctx->id, (size_t) ctx->id_len, q, sizeof(q));
     n = snprintf(ctx->err, ctx->errlen, "row id %s: ", q);
 
     if (n < 0 || (size_t) n >= ctx->errlen) {
@@ -1121,34 +1118,6 @@ recsys_pg_ok(recsys_pg_ctx_t *ctx, PGresult *res, ExecStatusType want,
     PQclear(res);
 
     return -1;
-}
-
-
-static void
-recsys_pg_quote(const char *s, size_t len, char *buf, size_t size)
-{
-    size_t  i, n;
-
-    if (s == NULL || size < RECSYS_PG_QUOTE_LEN + 6) {
-        snprintf(buf, size, "?");
-        return;
-    }
-
-    n = 0;
-    buf[n++] = '"';
-
-    for (i = 0; i < len && i < RECSYS_PG_QUOTE_LEN; i++) {
-        buf[n++] = ((unsigned char) s[i] < 0x20 || s[i] == 0x7f
-                    || s[i] == '"') ? '?' : s[i];
-    }
-
-    if (i < len) {
-        memcpy(buf + n, "...", 3);
-        n += 3;
-    }
-
-    buf[n++] = '"';
-    buf[n] = '\0';
 }
 
 

@@ -1,6 +1,6 @@
 /*
- * Hex digits, UTF-8 characters (Unicode 3.9, table 3-7), decimal
- * numbers.
+ * Hex digits, UTF-8 characters (Unicode 3.9, table 3-7), text quoted
+ * in error messages, decimal numbers.
  */
 
 #include <string.h>
@@ -81,6 +81,36 @@ recsys_utf8_char(const unsigned char *s, size_t n)
 }
 
 
+void
+recsys_quote(const char *s, size_t len, char *buf, size_t size)
+{
+    size_t  i, n;
+
+    if (s == NULL || size < RECSYS_QUOTE_LEN + 6) {
+        if (size >= 2) {
+            buf[0] = '?';
+            buf[1] = '\0';
+        }
+
+        return;
+    }
+
+    n = 0;
+    buf[n++] = '"';
+
+    for (i = 0; i < len && i < RECSYS_QUOTE_LEN; i++) {
+        buf[n++] = ((unsigned char) s[i] < 0x20 || s[i] == 0x7f
+                    || s[i] == '"') ? '?' : s[i];
+    }
+
+    if (i < len) {
+        memcpy(buf + n, "...", 3);
+        n += 3;
+    }
+
+    buf[n++] = '"';
+    buf[n] = '\0';
+}
 int
 recsys_parse_uint(const char *s, size_t len, uint64_t *out)
 {

@@ -1,6 +1,7 @@
 /*
  * Byte-string helpers shared by the parsers, writers and tools: hex
- * digits, UTF-8 characters, decimal numbers.  Pure C: no nginx header.
+ * digits, UTF-8 characters, quoted text, decimal numbers.  Pure C: no
+ * nginx header.
  */
 
 #ifndef _RECSYS_STRING_H_INCLUDED_
@@ -10,6 +11,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+
+
+#define RECSYS_QUOTE_LEN  64
 
 
 /* "0123456789abcdef" */
@@ -28,6 +32,13 @@ int recsys_hex_value(int c);
  * A writer replaces each such sequence with one U+FFFD.
  */
 ssize_t recsys_utf8_char(const unsigned char *s, size_t n);
+
+/*
+ * s as "text" for an error message: its first RECSYS_QUOTE_LEN bytes
+ * (then "..."), control characters and '"' as '?'.  buf needs
+ * RECSYS_QUOTE_LEN + 6 bytes (else, or for a NULL s, it gets "?").
+ */
+void recsys_quote(const char *s, size_t len, char *buf, size_t size);
 
 /* a decimal number of at most 20 digits, no sign: 0, else -1 */
 int recsys_parse_uint(const char *s, size_t len, uint64_t *out);

@@ -295,6 +295,13 @@ test_wrong_type(void **state)
                "  dimension: abc\n",
                "6:14: \"dimension\" must be an integer, got \"abc\"");
 
+    /* the quoted value cannot end the message's quotes early */
+    test_error(TEST_VALID_SOURCE
+               "index:\n"
+               "  path: /idx\n"
+               "  dimension: '6\"4'\n",
+               "6:14: \"dimension\" must be an integer, got \"6?4\"");
+
     for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         snprintf(text, sizeof(text), TEST_VALID_SOURCE
                  "index:\n  path: /idx\n  dimension: 8\n  nprobe: %s\n",

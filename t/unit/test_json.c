@@ -1,7 +1,7 @@
 /*
  * Unit tests for recsys_json.c and recsys_string.c: escaping, UTF-8
  * validation and replacement, cuts on character boundaries, measured
- * lengths, numbers, hex digits, decimal arguments.
+ * lengths, numbers, hex digits, quoted text, decimal arguments.
  */
 
 #include <stdarg.h>
@@ -480,6 +480,43 @@ test_parse_uint_arg(void **state)
 }
 
 
+static void
+test_quote(void **state)
+{
+    char  buf[RECSYS_QUOTE_LEN + 8], want[RECSYS_QUOTE_LEN + 8];
+    char  long_s[RECSYS_QUOTE_LEN + 1];
+
+    (void) state;
+
+    recsys_quote("ab", 2, buf, sizeof(buf));
+    assert_string_equal(buf, "\"ab\"");
+
+    /* control characters, DEL and quotes become '?', other bytes stay */
+    recsys_quote("a\"b\n\x7f\xc3\xa9", 7, buf, sizeof(buf));
+    assert_string_equal(buf, "\"a?b??\xc3\xa9\"");
+
+    recsys_quote("", 0, buf, sizeof(buf));
+    assert_string_equal(buf, "\"\"");
+
+    /* RECSYS_QUOTE_LEN bytes as they are; one more is cut with "..." */
+    memset(long_s, 'x', sizeof(long_s));
+    recsys_quote(long_s, RECSYS_QUOTE_LEN, buf, sizeof(buf));
+    snprintf(want, sizeof(want), "\"%.*s\"", RECSYS_QUOTE_LEN, long_s);
+    assert_string_equal(buf, want);
+
+    recsys_quote(long_s, sizeof(long_s), buf, sizeof(buf));
+    snprintf(want, sizeof(want), "\"%.*s...\"", RECSYS_QUOTE_LEN, long_s);
+    assert_string_equal(buf, want);
+    assert_int_equal(strlen(buf), RECSYS_QUOTE_LEN + 5);
+
+    recsys_quote(NULL, 0, buf, sizeof(buf));
+    assert_string_equal(buf, "?");
+
+    recsys_quote("ab", 2, buf, RECSYS_QUOTE_LEN + 5);
+    assert_string_equal(buf, "?");
+}
+
+
 int
 main(void)
 {
@@ -494,6 +531,7 @@ main(void)
         cmocka_unit_test(test_number_float),
         cmocka_unit_test(test_string_helpers),
         cmocka_unit_test(test_parse_uint_arg),
+        cmocka_unit_test(test_quote),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
