@@ -112,6 +112,8 @@ static int recsys_pg_ok(recsys_pg_ctx_t *ctx, PGresult *res,
 static void recsys_pg_timestamp(int64_t us, char *buf, size_t size);
 static uint32_t recsys_pg_u32(const unsigned char *p);
 static uint64_t recsys_pg_u64(const unsigned char *p);
+static float recsys_pg_float4(const unsigned char *p);
+static double recsys_pg_float8(const unsigned char *p);
 
 
 static const recsys_pg_column_t  recsys_pg_columns[RECSYS_PG_NCOLS] = {
@@ -818,14 +820,6 @@ recsys_pg_vector(recsys_pg_ctx_t *ctx, const unsigned char *p, int len)
     double                d;
     uint32_t              i, n, dim;
     const unsigned char  *end;
-    union {
-        uint32_t          u;
-        float             f;
-    }                     u32;
-    union {
-        uint64_t          u;
-        double            d;
-    }                     u64;
 
     dim = ctx->r->dimension;
     end = p + len;
@@ -884,13 +878,11 @@ recsys_pg_vector(recsys_pg_ctx_t *ctx, const unsigned char *p, int len)
         p += 4;
 
         if (elen == 4) {
-            u32.u = recsys_pg_u32(p);
-            f = u32.f;
+            f = recsys_pg_float4(p);
             d = f;
 
         } else {
-            u64.u = recsys_pg_u64(p);
-            d = u64.d;
+            d = recsys_pg_float8(p);
             f = (float) d;
         }
 
@@ -919,15 +911,6 @@ static int
 recsys_pg_number(recsys_pg_ctx_t *ctx, Oid type, const unsigned char *p,
     int len, double *out)
 {
-    union {
-        uint32_t  u;
-        float     f;
-    }             u32;
-    union {
-        uint64_t  u;
-        double    d;
-    }             u64;
-
     switch (type) {
 
     case RECSYS_PG_FLOAT4:
@@ -935,8 +918,7 @@ recsys_pg_number(recsys_pg_ctx_t *ctx, Oid type, const unsigned char *p,
             break;
         }
 
-        u32.u = recsys_pg_u32(p);
-        *out = u32.f;
+        *out = recsys_pg_float4(p);
         return 0;
 
     case RECSYS_PG_FLOAT8:
@@ -944,8 +926,7 @@ recsys_pg_number(recsys_pg_ctx_t *ctx, Oid type, const unsigned char *p,
             break;
         }
 
-        u64.u = recsys_pg_u64(p);
-        *out = u64.d;
+        *out = recsys_pg_float8(p);
         return 0;
 
     case RECSYS_PG_INT2:
@@ -1159,6 +1140,34 @@ static uint64_t
 recsys_pg_u64(const unsigned char *p)
 {
     return ((uint64_t) recsys_pg_u32(p) << 32) | recsys_pg_u32(p + 4);
+}
+
+
+/* binary float4 and float8: the IEEE 754 bits in network order */
+
+static float
+recsys_pg_float4(const unsigned char *p)
+{
+    float     f;
+    uint32_t  u;
+
+    u = recsys_pg_u32(p);
+    memcpy(&f, &u, sizeof(float));
+
+    return f;
+}
+
+
+static double
+recsys_pg_float8(const unsigned char *p)
+{
+    double    d;
+    uint64_t  u;
+
+    u = recsys_pg_u64(p);
+    memcpy(&d, &u, sizeof(double));
+
+    return d;
 }
 
 
