@@ -112,8 +112,7 @@ static int recsys_pg_ok(recsys_pg_ctx_t *ctx, PGresult *res,
 static void recsys_pg_timestamp(int64_t us, char *buf, size_t size);
 static uint32_t recsys_pg_u32(const unsigned char *p);
 static uint64_t recsys_pg_u64(const unsigned char *p);
-static float recsys_pg_float4(const unsigned char *p);
-static double recsys_pg_float8(const unsigned char *p);
+static double recsys_pg_float(const unsigned char *p, int len);
 
 
 static const recsys_pg_column_t  recsys_pg_columns[RECSYS_PG_NCOLS] = {
@@ -877,14 +876,8 @@ recsys_pg_vector(recsys_pg_ctx_t *ctx, const unsigned char *p, int len)
 
         p += 4;
 
-        if (elen == 4) {
-            f = recsys_pg_float4(p);
-            d = f;
-
-        } else {
-            d = recsys_pg_float8(p);
-            f = (float) d;
-        }
+        d = recsys_pg_float(p, elen);
+        f = (float) d;
 
         p += elen;
 
@@ -918,7 +911,7 @@ recsys_pg_number(recsys_pg_ctx_t *ctx, Oid type, const unsigned char *p,
             break;
         }
 
-        *out = recsys_pg_float4(p);
+        *out = recsys_pg_float(p, 4);
         return 0;
 
     case RECSYS_PG_FLOAT8:
@@ -926,7 +919,7 @@ recsys_pg_number(recsys_pg_ctx_t *ctx, Oid type, const unsigned char *p,
             break;
         }
 
-        *out = recsys_pg_float8(p);
+        *out = recsys_pg_float(p, 8);
         return 0;
 
     case RECSYS_PG_INT2:
@@ -1143,29 +1136,24 @@ recsys_pg_u64(const unsigned char *p)
 }
 
 
-/* binary float4 and float8: the IEEE 754 bits in network order */
-
-static float
-recsys_pg_float4(const unsigned char *p)
-{
-    float     f;
-    uint32_t  u;
-
-    u = recsys_pg_u32(p);
-    memcpy(&f, &u, sizeof(float));
-
-    return f;
-}
-
+/* a binary float4 (len 4) or float8: IEEE 754 bits in network order */
 
 static double
-recsys_pg_float8(const unsigned char *p)
+recsys_pg_float(const unsigned char *p, int len)
 {
+    float     f;
     double    d;
-    uint64_t  u;
+    uint32_t  u32;
+    uint64_t  u64;
 
-    u = recsys_pg_u64(p);
-    memcpy(&d, &u, sizeof(double));
+    if (len == 4) {
+        u32 = recsys_pg_u32(p);
+        memcpy(&f, &u32, sizeof(float));
+        return f;
+    }
+
+    u64 = recsys_pg_u64(p);
+    memcpy(&d, &u64, sizeof(double));
 
     return d;
 }
