@@ -31,6 +31,7 @@ use Test::More;
 use Time::HiRes qw(sleep time);
 
 use RecsysHelper;
+use RecsysProc qw(worker_pids);
 
 my $Timeout = 120;
 
@@ -41,21 +42,6 @@ sub import {
 sub clean {
     my $dir = RecsysHelper::data_dir();
     remove_tree($_) for glob "$dir/e[0-9]*";
-}
-
-sub worker_pids {
-    my $master = RecsysHelper::master_pid() or return ();
-    my @pids;
-    for my $stat (glob "/proc/[0-9]*/stat") {
-        open my $s, '<', $stat or next;
-        my $line = <$s> // next;
-        my ($pid, $ppid) = $line =~ /^(\d+) \(.*\) \S+ (\d+)/ or next;
-        next unless $ppid == $master;
-        open my $c, '<', "/proc/$pid/cmdline" or next;
-        my $cmd = <$c> // '';
-        push @pids, $pid if $cmd =~ /worker process/;
-    }
-    return @pids;
 }
 
 # lines, and lines whose item was seen before
