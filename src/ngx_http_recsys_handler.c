@@ -13,6 +13,7 @@
 
 #include "ngx_http_recsys_module.h"
 #include "ngx_http_recsys_body.h"
+#include "recsys_itemsim_search.h"
 #include "recsys_json.h"
 #include "recsys_recommend.h"
 #include "recsys_request.h"
@@ -433,6 +434,15 @@ ngx_http_recsys_answer(ngx_http_request_t *r, ngx_http_recsys_ctx_t *ctx,
         break;
 
     case NGX_HTTP_RECSYS_RECOMMENDATIONS:
+        /* a plain history: the trained item-item model when there is one */
+        if (nhist && g->itemsim.nitems && nneg == 0
+            && q->npositive_vectors == 0)
+        {
+            ans->strategy = NGX_HTTP_RECSYS_STRATEGY_HISTORY;
+            rc = recsys_search_itemsim(g, rows, nhist, &f, hits, nhits);
+            break;
+        }
+
         if (vec) {
             ans->strategy = NGX_HTTP_RECSYS_STRATEGY_HISTORY;
             rc = recsys_search_vector(g, vec, &f, hits, nhits);

@@ -41,6 +41,7 @@
 #define RECSYS_INDEX_FILE          "index.faiss"
 #define RECSYS_MANIFEST_FILE       "manifest.json"
 #define RECSYS_NEIGHBORS_FILE      "neighbors.bin"
+#define RECSYS_ITEMSIM_FILE        "itemsim.bin"
 #define RECSYS_GENERATIONS_DIR     "generations"
 #define RECSYS_CURRENT_LINK        "current"
 

@@ -31,6 +31,7 @@
 #include "recsys_faiss.h"
 #include "recsys_files.h"
 #include "recsys_items_writer.h"
+#include "recsys_model.h"
 #include "recsys_source_pg.h"
 #include "recsys_search.h"
 #include "recsys_time.h"
@@ -87,6 +88,8 @@ typedef struct {
     uint64_t                    current;        /* when the build began */
     double                      source_seconds;
     int                         source_ok;
+    int                         itemsim;        /* itemsim.bin written */
+    recsys_build_result_t      *result;
 } recsys_build_ctx_t;
 
 
@@ -138,6 +141,8 @@ static uint32_t recsys_build_auto_nlist(uint64_t n, uint32_t nprobe);
 static void recsys_build_warn(recsys_build_result_t *res, const char *fmt,
     ...) __attribute__((format(printf, 2, 3)));
 static int recsys_build_verify(recsys_build_ctx_t *ctx, const char *tmp);
+static int recsys_build_model(recsys_build_ctx_t *ctx, const char *tmp,
+    recsys_manifest_t *m);
 static void recsys_build_phase(recsys_build_ctx_t *ctx, const char *phase);
 
 
@@ -218,6 +223,7 @@ recsys_build_ex(const recsys_catalog_t *c, const recsys_build_opts_t *o,
 
     ctx.conf = c;
     ctx.opts = o;
+    ctx.result = res;
     ctx.err = res->error;
     ctx.errlen = sizeof(res->error);
     ctx.full = 1;
@@ -308,8 +314,11 @@ recsys_build_ex(const recsys_catalog_t *c, const recsys_build_opts_t *o,
     res->full = ctx.full;
     snprintf(res->watermark, sizeof(res->watermark), "%s", ctx.watermark);
 
-    /* an incremental build that found no change publishes nothing */
-    if (ctx.prev != NULL && ctx.nmodified == 0) {
+    /*
+     * An incremental build that found no change publishes nothing, unless
+     * it trains: the events have their own life.
+     */
+    if (ctx.prev != NULL && ctx.nmodified == 0 && !c->model.enabled) {
         res->generation = ctx.prev->manifest.generation;
         snprintf(res->factory, sizeof(res->factory), "%s",
                  ctx.prev->manifest.factory);
@@ -1395,6 +1404,13 @@ recsys_build_generation(recsys_build_ctx_t *ctx, const char *tmp,
         RECSYS_ITEMS_FILE, RECSYS_VECTORS_FILE, RECSYS_INDEX_FILE
     };
 
+    memset(&m, 0, sizeof(recsys_manifest_t));
+
+    /* training sets the items' popularity: before items.bin is written */
+    if (ctx->conf->model.enabled && recsys_build_model(ctx, tmp, &m) != 0) {
+        return -1;
+    }
+
     snprintf(path, sizeof(path), "%s/%s", tmp, RECSYS_ITEMS_FILE);
 
     /* recsys_publish() fsyncs every file and the directory */
@@ -1426,8 +1442,6 @@ recsys_build_generation(recsys_build_ctx_t *ctx, const char *tmp,
         return -1;
     }
 
-    memset(&m, 0, sizeof(recsys_manifest_t));
-
     for (i = 0; i < 3; i++) {
         if (recsys_file_sum(tmp, files[i], &m.files[i], ctx->err,
                              ctx->errlen)
@@ -1438,6 +1452,15 @@ recsys_build_generation(recsys_build_ctx_t *ctx, const char *tmp,
     }
 
     m.nfiles = 3;
+
+    if (ctx->itemsim
+        && recsys_file_sum(tmp, RECSYS_ITEMSIM_FILE, &m.files[m.nfiles++],
+                           ctx->err, ctx->errlen)
+           != 0)
+    {
+        return -1;
+    }
+
     m.format = 1;
     m.generation = generation;
     m.items = ctx->rows;
@@ -1462,6 +1485,71 @@ recsys_build_generation(recsys_build_ctx_t *ctx, const char *tmp,
     snprintf(path, sizeof(path), "%s/%s", tmp, RECSYS_MANIFEST_FILE);
 
     return recsys_manifest_write(path, &m, ctx->err, ctx->errlen);
+}
+
+
+/*
+ * The model: trained from the events store, scored with the generation
+ * served now on the same hold-out, refused when promote_if does not hold.
+ */
+
+static int
+recsys_build_model(recsys_build_ctx_t *ctx, const char *tmp,
+    recsys_manifest_t *m)
+{
+    int                   rc;
+    char                  why[RECSYS_ERRLEN];
+    recsys_model_job_t    job;
+    recsys_generation_t  *served;
+
+    recsys_build_phase(ctx, "training the model");
+
+    served = calloc(1, sizeof(recsys_generation_t));
+    if (served == NULL) {
+        snprintf(ctx->err, ctx->errlen, "out of memory");
+        return -1;
+    }
+
+    /* nothing served yet, or it does not open: no figures to compare */
+    if (recsys_generation_open_current(served, &ctx->conf->index, why,
+                                       sizeof(why))
+        != 0)
+    {
+        free(served);
+        served = NULL;
+    }
+
+    memset(&job, 0, sizeof(recsys_model_job_t));
+    job.conf = ctx->conf;
+    job.items = ctx->writer;
+    job.served = served;
+    job.threads = omp_get_max_threads();
+    job.dir = tmp;
+
+    rc = recsys_model_train(&job, ctx->err, ctx->errlen);
+
+    if (served != NULL) {
+        recsys_generation_close(served);
+        free(served);
+    }
+
+    ctx->result->model = job.model;
+    ctx->result->model_refused = job.refused;
+    ctx->itemsim = job.itemsim;
+
+    if (rc != 0) {
+        return -1;
+    }
+
+    if (job.skipped > 0) {
+        recsys_build_warn(ctx->result, "model: %llu events skipped (items"
+                          " not in the catalog, or lines that are no"
+                          " event)", (unsigned long long) job.skipped);
+    }
+
+    m->model = job.model;
+
+    return 0;
 }
 
 

@@ -41,6 +41,10 @@ typedef struct {
     size_t              nunpruned;      /* may be more than are kept */
     recsys_prune_failure_t  unpruned[RECSYS_BUILD_UNPRUNED];
 
+    /* the model trained, when the catalog has "model:" */
+    recsys_manifest_model_t  model;
+    int                 model_refused;  /* promote_if did not hold */
+
     char                error[RECSYS_CATALOG_ERRLEN]; /* never a password */
 } recsys_build_result_t;
 

@@ -205,6 +205,8 @@ static int recsys_catalog_profiles(recsys_catalog_ctx_t *ctx,
     const recsys_catalog_key_t *key, yaml_node_t *node, char *base);
 static int recsys_catalog_profile(recsys_catalog_ctx_t *ctx,
     yaml_node_t *node, const char *name, recsys_profile_t *p);
+static int recsys_catalog_model(recsys_catalog_ctx_t *ctx,
+    recsys_catalog_t *c, yaml_node_t *root);
 static void recsys_catalog_free_keys(const recsys_catalog_key_t *keys,
     char *base);
 static int recsys_catalog_buf_add(recsys_catalog_buf_t *b, const char *s,
@@ -561,6 +563,167 @@ static const recsys_catalog_key_t  recsys_catalog_ranking_keys[] = {
 };
 
 
+static const recsys_catalog_enum_t  recsys_catalog_popularity_modes[] = {
+    { "replace",       RECSYS_POPULARITY_MODE_REPLACE, NULL },
+    { "blend",         RECSYS_POPULARITY_MODE_BLEND,   NULL },
+    { NULL, 0, NULL }
+};
+
+
+static const recsys_catalog_enum_t  recsys_catalog_itemsim_algorithms[] = {
+    { "auto",          RECSYS_ITEMSIM_AUTO,        NULL },
+    { "ease",          RECSYS_ITEMSIM_EASE,        NULL },
+    { "itemknn",       RECSYS_ITEMSIM_ITEMKNN,     NULL },
+    { NULL, 0, NULL }
+};
+
+
+static const recsys_catalog_enum_t  recsys_catalog_factors_algorithms[] = {
+    { "als",           0,                          NULL },
+    { NULL, 0, NULL }
+};
+
+
+static const recsys_catalog_enum_t  recsys_catalog_holdout_modes[] = {
+    { "random",        RECSYS_HOLDOUT_MODE_RANDOM, NULL },
+    { "recent",        RECSYS_HOLDOUT_MODE_RECENT, NULL },
+    { NULL, 0, NULL }
+};
+
+
+static const recsys_catalog_key_t  recsys_catalog_popularity_keys[] = {
+
+    { .name = "half_life", .type = RECSYS_CATALOG_DURATION,
+      .offset = offsetof(recsys_model_popularity_conf_t, half_life),
+      .max = RECSYS_CATALOG_MAX_DURATION, .dflt = "7d" },
+
+    { .name = "mode", .type = RECSYS_CATALOG_ENUM,
+      .offset = offsetof(recsys_model_popularity_conf_t, mode),
+      .values = recsys_catalog_popularity_modes, .dflt = "replace" },
+
+    { .name = "blend", .type = RECSYS_CATALOG_FLOAT,
+      .offset = offsetof(recsys_model_popularity_conf_t, blend),
+      .fmin = 0, .fmax = 1, .dflt = "0.5",
+      .when_key = "mode", .when_value = RECSYS_POPULARITY_MODE_BLEND,
+      .only = 1 },
+
+    { .name = NULL }
+};
+
+
+static const recsys_catalog_key_t  recsys_catalog_itemsim_keys[] = {
+
+    { .name = "algorithm", .type = RECSYS_CATALOG_ENUM,
+      .offset = offsetof(recsys_model_itemsim_conf_t, algorithm),
+      .values = recsys_catalog_itemsim_algorithms, .dflt = "auto" },
+
+    { .name = "lambda", .type = RECSYS_CATALOG_FLOAT,
+      .offset = offsetof(recsys_model_itemsim_conf_t, lambda),
+      .fmin = 1e-6, .fmax = 1e9, .dflt = "200" },
+
+    { .name = "top", .type = RECSYS_CATALOG_INT,
+      .offset = offsetof(recsys_model_itemsim_conf_t, top),
+      .min = 1, .max = 10000, .dflt = "500" },
+
+    { .name = "max_items", .type = RECSYS_CATALOG_INT,
+      .offset = offsetof(recsys_model_itemsim_conf_t, max_items),
+      .min = 1, .max = 65536, .dflt = "16384" },
+
+    { .name = "shrink", .type = RECSYS_CATALOG_FLOAT,
+      .offset = offsetof(recsys_model_itemsim_conf_t, shrink),
+      .fmin = 0, .fmax = 1e9, .dflt = "10" },
+
+    { .name = NULL }
+};
+
+
+/* "algorithm" has one value today; it is there so others can follow */
+static const recsys_catalog_key_t  recsys_catalog_factors_keys[] = {
+
+    { .name = "algorithm", .type = RECSYS_CATALOG_ENUM,
+      .offset = offsetof(recsys_model_factors_conf_t, algorithm),
+      .values = recsys_catalog_factors_algorithms, .dflt = "als" },
+
+    { .name = "factors", .type = RECSYS_CATALOG_INT,
+      .offset = offsetof(recsys_model_factors_conf_t, factors),
+      .min = 1, .max = 1024, .dflt = "64" },
+
+    { .name = "iterations", .type = RECSYS_CATALOG_INT,
+      .offset = offsetof(recsys_model_factors_conf_t, iterations),
+      .min = 1, .max = 1000, .dflt = "15" },
+
+    { .name = "regularization", .type = RECSYS_CATALOG_FLOAT,
+      .offset = offsetof(recsys_model_factors_conf_t, regularization),
+      .fmin = 0, .fmax = 1e9, .dflt = "1" },
+
+    { .name = "alpha", .type = RECSYS_CATALOG_FLOAT,
+      .offset = offsetof(recsys_model_factors_conf_t, alpha),
+      .fmin = 0, .fmax = 1e9, .dflt = "10" },
+
+    { .name = NULL }
+};
+
+
+static const recsys_catalog_key_t  recsys_catalog_holdout_keys[] = {
+
+    { .name = "fraction", .type = RECSYS_CATALOG_FLOAT,
+      .offset = offsetof(recsys_model_holdout_conf_t, fraction),
+      .fmin = 0.01, .fmax = 0.5, .dflt = "0.2" },
+
+    { .name = "seed", .type = RECSYS_CATALOG_INT,
+      .offset = offsetof(recsys_model_holdout_conf_t, seed),
+      .min = 0, .max = 0xffffffffu, .dflt = "1" },
+
+    { .name = "mode", .type = RECSYS_CATALOG_ENUM,
+      .offset = offsetof(recsys_model_holdout_conf_t, mode),
+      .values = recsys_catalog_holdout_modes, .dflt = "recent" },
+
+    { .name = "min_entries", .type = RECSYS_CATALOG_INT,
+      .offset = offsetof(recsys_model_holdout_conf_t, min_entries),
+      .min = 2, .max = 1000000, .dflt = "5" },
+
+    { .name = "users", .type = RECSYS_CATALOG_INT,
+      .offset = offsetof(recsys_model_holdout_conf_t, users),
+      .min = 1, .max = 10000000, .dflt = "2000" },
+
+    { .name = NULL }
+};
+
+
+/* the sub-sections are optional: a model trains what is configured */
+static const recsys_catalog_key_t  recsys_catalog_model_keys[] = {
+
+    { .name = "min_events", .type = RECSYS_CATALOG_INT,
+      .offset = offsetof(recsys_model_conf_t, min_events),
+      .min = 1, .max = 1000000, .dflt = "1" },
+
+    { .name = "popularity", .type = RECSYS_CATALOG_MAPPING,
+      .offset = offsetof(recsys_model_conf_t, popularity),
+      .keys = recsys_catalog_popularity_keys, .optional = 1,
+      .present = offsetof(recsys_model_popularity_conf_t, enabled) },
+
+    { .name = "item_item", .type = RECSYS_CATALOG_MAPPING,
+      .offset = offsetof(recsys_model_conf_t, item_item),
+      .keys = recsys_catalog_itemsim_keys, .optional = 1,
+      .present = offsetof(recsys_model_itemsim_conf_t, enabled) },
+
+    { .name = "factors", .type = RECSYS_CATALOG_MAPPING,
+      .offset = offsetof(recsys_model_conf_t, factors),
+      .keys = recsys_catalog_factors_keys, .optional = 1,
+      .present = offsetof(recsys_model_factors_conf_t, enabled) },
+
+    { .name = "holdout", .type = RECSYS_CATALOG_MAPPING,
+      .offset = offsetof(recsys_model_conf_t, holdout),
+      .keys = recsys_catalog_holdout_keys },
+
+    { .name = "promote_if", .type = RECSYS_CATALOG_STRING,
+      .offset = offsetof(recsys_model_conf_t, promote_if),
+      .dflt = "recall_at_10 >= served * 0.98" },
+
+    { .name = NULL }
+};
+
+
 static const recsys_catalog_key_t  recsys_catalog_keys[] = {
 
     { .name = "source", .type = RECSYS_CATALOG_MAPPING, .required = 1,
@@ -582,6 +745,11 @@ static const recsys_catalog_key_t  recsys_catalog_keys[] = {
 
     { .name = "ranking", .type = RECSYS_CATALOG_RANKING,
       .offset = offsetof(recsys_catalog_t, ranking) },
+
+    { .name = "model", .type = RECSYS_CATALOG_MAPPING,
+      .offset = offsetof(recsys_catalog_t, model),
+      .keys = recsys_catalog_model_keys, .optional = 1,
+      .present = offsetof(recsys_model_conf_t, enabled) },
 
     { .name = NULL }
 };
@@ -1105,6 +1273,10 @@ recsys_catalog_document(recsys_catalog_ctx_t *ctx, yaml_parser_t *parser,
 
     if (rc == 0) {
         rc = recsys_catalog_events(ctx, c, root);
+    }
+
+    if (rc == 0) {
+        rc = recsys_catalog_model(ctx, c, root);
     }
 
 done:
@@ -2175,6 +2347,244 @@ recsys_catalog_events(recsys_catalog_ctx_t *ctx, recsys_catalog_t *c,
     }
 
     return 0;
+}
+
+
+/*
+ * "model:" needs the events store it trains from; promote_if is parsed
+ * here so that its error names the value's position and what is wrong.
+ */
+
+static int
+recsys_catalog_model(recsys_catalog_ctx_t *ctx, recsys_catalog_t *c,
+    yaml_node_t *root)
+{
+    char               why[256];
+    yaml_node_t       *node, *value;
+    yaml_node_pair_t  *pair;
+
+    if (!c->model.enabled) {
+        return 0;
+    }
+
+    pair = recsys_catalog_pair(ctx, root, "model", NULL);
+    node = yaml_document_get_node(ctx->doc, pair->value);
+
+    if (!c->events.enabled) {
+        return recsys_catalog_error(ctx, &node->start_mark,
+                                    "\"model\" trains from the events"
+                                    " store: it needs an \"events\""
+                                    " section");
+    }
+
+    if (!c->model.popularity.enabled && !c->model.item_item.enabled
+        && !c->model.factors.enabled)
+    {
+        return recsys_catalog_error(ctx, &node->start_mark,
+                                    "\"model\" trains nothing: give at"
+                                    " least one of \"popularity\","
+                                    " \"item_item\", \"factors\"");
+    }
+
+    if (recsys_promote_parse(c->model.promote_if, &c->model.promote, why,
+                             sizeof(why))
+        == 0)
+    {
+        return 0;
+    }
+
+    pair = recsys_catalog_pair(ctx, node, "promote_if", NULL);
+    value = pair ? yaml_document_get_node(ctx->doc, pair->value) : node;
+
+    return recsys_catalog_error(ctx, &value->start_mark, "\"promote_if\""
+                                " %s", why);
+}
+
+
+static const char *
+recsys_promote_skip(const char *p)
+{
+    while (*p == ' ' || *p == '\t') {
+        p++;
+    }
+
+    return p;
+}
+
+
+static int
+recsys_promote_word(const char **pp, const char *word)
+{
+    size_t       len;
+    const char  *p;
+
+    p = recsys_promote_skip(*pp);
+    len = strlen(word);
+
+    if (strncmp(p, word, len) != 0
+        || ((p[len] >= 'a' && p[len] <= 'z') || p[len] == '_'
+            || (p[len] >= '0' && p[len] <= '9')))
+    {
+        return 0;
+    }
+
+    *pp = p + len;
+
+    return 1;
+}
+
+
+static int
+recsys_promote_number(const char **pp, double *v)
+{
+    char        *end;
+    const char  *p;
+
+    p = recsys_promote_skip(*pp);
+
+    if (!((*p >= '0' && *p <= '9') || *p == '.')) {
+        return -1;
+    }
+
+    *v = strtod(p, &end);
+
+    if (end == p || !isfinite(*v) || *v > 1e6) {
+        return -1;
+    }
+
+    *pp = end;
+
+    return 0;
+}
+
+
+int
+recsys_promote_parse(const char *s, recsys_promote_t *r, char *err,
+    size_t errlen)
+{
+    char                    op;
+    double                  v;
+    const char             *p;
+    recsys_promote_cond_t  *c;
+
+    memset(r, 0, sizeof(recsys_promote_t));
+    p = s;
+
+    if (recsys_promote_word(&p, "always")) {
+        if (*recsys_promote_skip(p) != '\0') {
+            snprintf(err, errlen, "has text after \"always\"");
+            return -1;
+        }
+
+        return 0;
+    }
+
+    for ( ;; ) {
+        if (r->n == RECSYS_PROMOTE_MAX) {
+            snprintf(err, errlen, "has more than %d comparisons",
+                     RECSYS_PROMOTE_MAX);
+            return -1;
+        }
+
+        c = &r->conds[r->n];
+
+        if (recsys_promote_word(&p, "recall_at_10")) {
+            c->metric = RECSYS_PROMOTE_RECALL;
+
+        } else if (recsys_promote_word(&p, "ndcg_at_10")) {
+            c->metric = RECSYS_PROMOTE_NDCG;
+
+        } else {
+            snprintf(err, errlen, "expects \"always\" or recall_at_10 or"
+                     " ndcg_at_10 at offset %d", (int) (p - s));
+            return -1;
+        }
+
+        p = recsys_promote_skip(p);
+
+        if (p[0] == '>' && p[1] == '=') {
+            p += 2;
+
+        } else if (p[0] == '>') {
+            c->strict = 1;
+            p++;
+
+        } else {
+            snprintf(err, errlen, "expects \">=\" or \">\" at offset %d",
+                     (int) (p - s));
+            return -1;
+        }
+
+        c->factor = 1;
+
+        if (recsys_promote_word(&p, "served")) {
+            c->served = 1;
+            p = recsys_promote_skip(p);
+            op = *p;
+
+            if (op == '*' || op == '-') {
+                p++;
+
+                if (recsys_promote_number(&p, &v) != 0) {
+                    snprintf(err, errlen, "expects a number at offset %d",
+                             (int) (recsys_promote_skip(p) - s));
+                    return -1;
+                }
+
+                if (op == '*') {
+                    c->factor = v;
+
+                } else {
+                    c->offset = -v;
+                }
+            }
+
+        } else if (recsys_promote_number(&p, &c->offset) != 0) {
+            snprintf(err, errlen, "expects \"served\" or a number at"
+                     " offset %d", (int) (recsys_promote_skip(p) - s));
+            return -1;
+        }
+
+        r->n++;
+
+        if (*recsys_promote_skip(p) == '\0') {
+            return 0;
+        }
+
+        if (!recsys_promote_word(&p, "and")) {
+            snprintf(err, errlen, "expects \"and\" or the end at offset %d",
+                     (int) (recsys_promote_skip(p) - s));
+            return -1;
+        }
+    }
+}
+
+
+int
+recsys_promote_eval(const recsys_promote_t *r, const double *fresh,
+    int has_served, const double *served)
+{
+    double                        want, got;
+    uint32_t                      i;
+    const recsys_promote_cond_t  *c;
+
+    for (i = 0; i < r->n; i++) {
+        c = &r->conds[i];
+
+        if (c->served && !has_served) {
+            continue;
+        }
+
+        want = c->served ? served[c->metric] * c->factor + c->offset
+                         : c->offset;
+        got = fresh[c->metric];
+
+        if (c->strict ? !(got > want) : !(got >= want)) {
+            return 0;
+        }
+    }
+
+    return 1;
 }
 
 

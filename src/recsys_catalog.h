@@ -101,6 +101,92 @@ typedef struct {
 } recsys_events_conf_t;
 
 
+#define RECSYS_POPULARITY_MODE_REPLACE  0
+#define RECSYS_POPULARITY_MODE_BLEND    1
+
+#define RECSYS_ITEMSIM_AUTO        0
+#define RECSYS_ITEMSIM_EASE        1
+#define RECSYS_ITEMSIM_ITEMKNN     2
+
+#define RECSYS_HOLDOUT_MODE_RANDOM 0
+#define RECSYS_HOLDOUT_MODE_RECENT 1
+
+#define RECSYS_PROMOTE_RECALL      0
+#define RECSYS_PROMOTE_NDCG        1
+
+#define RECSYS_PROMOTE_MAX         4
+
+
+/* "model.popularity:": decayed popularity from the events */
+typedef struct {
+    int                 enabled;
+    uint64_t            half_life;      /* seconds: 7d; 0: no decay */
+    int                 mode;           /* RECSYS_POPULARITY_MODE_* */
+    double              blend;          /* the events' share: 0.5 */
+} recsys_model_popularity_conf_t;
+
+
+/* "model.item_item:": the history model, itemsim.bin */
+typedef struct {
+    int                 enabled;
+    int                 algorithm;      /* RECSYS_ITEMSIM_*: auto */
+    double              lambda;         /* EASE: 200 */
+    uint32_t            top;            /* entries kept per row: 500 */
+    uint32_t            max_items;      /* EASE's limit: 16384 */
+    double              shrink;         /* item-kNN: 10 */
+} recsys_model_itemsim_conf_t;
+
+
+/* "model.factors:": implicit ALS, user vectors */
+typedef struct {
+    int                 enabled;
+    int                 algorithm;      /* 0: als */
+    uint32_t            factors;        /* 64 */
+    uint32_t            iterations;     /* 15 */
+    double              regularization; /* 1 */
+    double              alpha;          /* 10 */
+} recsys_model_factors_conf_t;
+
+
+/* "model.holdout:": the sample the promotion gate scores */
+typedef struct {
+    double              fraction;       /* of each user's entries: 0.2 */
+    uint32_t            seed;           /* 1 */
+    int                 mode;           /* RECSYS_HOLDOUT_MODE_*: random */
+    uint32_t            min_entries;    /* users with fewer: not scored */
+    uint32_t            users;          /* at most this many scored */
+} recsys_model_holdout_conf_t;
+
+
+/* one comparison of promote_if: metric >= served * factor - minus, or */
+typedef struct {
+    int                 metric;         /* RECSYS_PROMOTE_* */
+    int                 strict;         /* ">" rather than ">=" */
+    int                 served;         /* compares with the served model */
+    double              factor;         /* served * factor */
+    double              offset;         /* + offset (or the constant) */
+} recsys_promote_cond_t;
+
+
+typedef struct {
+    recsys_promote_cond_t  conds[RECSYS_PROMOTE_MAX];
+    uint32_t            n;              /* 0: always */
+} recsys_promote_t;
+
+
+/* "model:", optional: what the builder trains from the events */
+typedef struct {
+    int                 enabled;
+    uint32_t            min_events;     /* a user's events to be modelled */
+    recsys_model_popularity_conf_t popularity;
+    recsys_model_itemsim_conf_t item_item;
+    recsys_model_factors_conf_t factors;
+    recsys_model_holdout_conf_t holdout;
+    char               *promote_if;     /* as written */
+    recsys_promote_t    promote;        /* parsed */
+} recsys_model_conf_t;
+
+
 typedef struct {
     char               *file;           /* the YAML file, as given */
     recsys_source_conf_t source;
@@ -108,6 +194,7 @@ typedef struct {
     recsys_maintenance_conf_t maintenance;
     recsys_events_conf_t events;
     recsys_ranking_conf_t ranking;      /* "ranking:", no profiles: plain */
+    recsys_model_conf_t  model;
 } recsys_catalog_t;
 
 
@@ -137,6 +224,24 @@ int recsys_factory_valid(const char *factory);
  * (max up to UINT64_MAX / 2).
  */
 int recsys_duration_parse(const char *s, uint64_t max, uint64_t *sec);
+
+/*
+ * Parses a promote_if rule: "always", or up to RECSYS_PROMOTE_MAX
+ * comparisons joined by "and", each "<metric> >= <rhs>" (or ">") with
+ * metric recall_at_10 or ndcg_at_10 and rhs a number, "served",
+ * "served * <number>" or "served - <number>".  Returns 0, or -1 with err
+ * set.
+ */
+int recsys_promote_parse(const char *s, recsys_promote_t *p, char *err,
+    size_t errlen);
+
+/*
+ * 1 when the new model's figures (recall, ndcg) pass p against the
+ * served model's; has_served 0 (nothing served yet, or no figures): the
+ * comparisons with "served" hold.
+ */
+int recsys_promote_eval(const recsys_promote_t *p, const double *fresh,
+    int has_served, const double *served);
 
 
 #endif /* _RECSYS_CATALOG_H_INCLUDED_ */

@@ -80,7 +80,8 @@ recsys_generation_file(recsys_generation_t *g, const recsys_file_sum_t *fs,
     }
 
     if (strcmp(fs->name, RECSYS_VECTORS_FILE) != 0
-        && strcmp(fs->name, RECSYS_NEIGHBORS_FILE) != 0)
+        && strcmp(fs->name, RECSYS_NEIGHBORS_FILE) != 0
+        && strcmp(fs->name, RECSYS_ITEMSIM_FILE) != 0)
     {
         return 0;
     }
@@ -104,6 +105,10 @@ recsys_generation_file(recsys_generation_t *g, const recsys_file_sum_t *fs,
     if (strcmp(fs->name, RECSYS_VECTORS_FILE) == 0) {
         g->vectors = base;
         g->vectors_size = size;
+
+    } else if (strcmp(fs->name, RECSYS_ITEMSIM_FILE) == 0) {
+        g->itemsim_base = base;
+        g->itemsim_size = size;
 
     } else {
         g->neighbors.base = base;
@@ -352,6 +357,12 @@ recsys_generation_verify(const recsys_generation_t *g, char *err,
         return -1;
     }
 
+    if (g->itemsim.nitems != 0
+        && recsys_itemsim_check(&g->itemsim, err, errlen) != 0)
+    {
+        return -1;
+    }
+
     return 0;
 }
 
@@ -526,6 +537,15 @@ recsys_generation_map(recsys_generation_t *g, uint32_t nprobe, char *err,
         goto failed;
     }
 
+    if (g->itemsim_base != NULL
+        && recsys_itemsim_view(&g->itemsim, g->itemsim_base,
+                               g->itemsim_size, m->items,
+                               &g->itemsim_algorithm, err, errlen)
+           != 0)
+    {
+        goto failed;
+    }
+
     return 0;
 
 failed:
@@ -685,6 +705,14 @@ recsys_generation_close(recsys_generation_t *g)
     }
 
     memset(&g->neighbors, 0, sizeof(recsys_neighbors_t));
+
+    if (g->itemsim_base != NULL) {
+        munmap((void *) g->itemsim_base, g->itemsim_size);
+    }
+
+    g->itemsim_base = NULL;
+    g->itemsim_size = 0;
+    memset(&g->itemsim, 0, sizeof(recsys_itemsim_t));
 }
 
 

@@ -11,6 +11,7 @@
 #include "recsys_catalog.h"
 #include "recsys_faiss.h"
 #include "recsys_items.h"
+#include "recsys_itemsim.h"
 #include "recsys_manifest.h"
 
 
@@ -50,6 +51,10 @@ typedef struct {
     size_t              vectors_size;
     void               *index;          /* FaissIndex *, inverted lists mmap */
     recsys_neighbors_t  neighbors;
+    const uint8_t      *itemsim_base;   /* itemsim.bin mapped, or NULL */
+    size_t              itemsim_size;
+    recsys_itemsim_t    itemsim;        /* a view: nitems 0 when absent */
+    uint32_t            itemsim_algorithm;
     recsys_faiss_layout_t  layout;      /* of index.faiss */
     char                dir[RECSYS_PATH_MAX]; /* the generation's directory */
 } recsys_generation_t;

@@ -293,6 +293,41 @@ recsys_items_writer_count(const recsys_items_writer_t *w)
 }
 
 
+int64_t
+recsys_items_writer_find(const recsys_items_writer_t *w, const char *id,
+    size_t len)
+{
+    uint64_t  slot;
+
+    return recsys_writer_lookup(w, id, len, &slot);
+}
+
+
+const char *
+recsys_items_writer_id(const recsys_items_writer_t *w, uint32_t row,
+    size_t *len)
+{
+    *len = w->items[row].len[RECSYS_STR_ID];
+
+    return w->items[row].str[RECSYS_STR_ID];
+}
+
+
+float
+recsys_items_writer_popularity(const recsys_items_writer_t *w, uint32_t row)
+{
+    return w->items[row].popularity;
+}
+
+
+void
+recsys_items_writer_set_popularity(recsys_items_writer_t *w, uint32_t row,
+    float popularity)
+{
+    w->items[row].popularity = popularity;
+}
+
+
 void
 recsys_items_writer_destroy(recsys_items_writer_t *w)
 {

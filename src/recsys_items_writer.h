@@ -18,6 +18,16 @@ recsys_items_writer_t *recsys_items_writer_create(uint32_t dimension);
 int recsys_items_writer_add(recsys_items_writer_t *w, const recsys_item_t *it,
     char *err, size_t errlen);
 uint64_t recsys_items_writer_count(const recsys_items_writer_t *w);
+
+/* what the model trainer needs of the items added: rows are add order */
+int64_t recsys_items_writer_find(const recsys_items_writer_t *w,
+    const char *id, size_t len);
+const char *recsys_items_writer_id(const recsys_items_writer_t *w,
+    uint32_t row, size_t *len);
+float recsys_items_writer_popularity(const recsys_items_writer_t *w,
+    uint32_t row);
+void recsys_items_writer_set_popularity(recsys_items_writer_t *w,
+    uint32_t row, float popularity);
 int recsys_items_writer_write(recsys_items_writer_t *w, const char *path,
     char *err, size_t errlen);
 void recsys_items_writer_destroy(recsys_items_writer_t *w);

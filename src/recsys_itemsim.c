@@ -4,10 +4,13 @@
  * order (never over a row not yet moved) and turns lengths into offsets.
  */
 
+#include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "recsys_artifact.h"
 #include "recsys_itemsim.h"
 #include "recsys_parallel.h"
 
@@ -290,4 +293,143 @@ recsys_itemsim_dense_rows(void *data, uint64_t begin, uint64_t end,
 
         recsys_itemsim_set_row(job->s, (uint32_t) r, t.heap, got);
     }
+}
+
+
+int
+recsys_itemsim_write(const recsys_itemsim_t *s, uint32_t algorithm,
+    const char *path, char *err, size_t errlen)
+{
+    FILE      *fp;
+    uint64_t   nnz;
+    uint32_t   h[RECSYS_ITEMSIM_HEADER / 4];
+
+    nnz = s->ptr[s->nitems];
+
+    memset(h, 0, sizeof(h));
+    h[0] = RECSYS_ITEMSIM_MAGIC;
+    h[1] = RECSYS_ITEMSIM_VERSION;
+    h[2] = s->nitems;
+    h[3] = s->m;
+    memcpy(&h[4], &nnz, sizeof(uint64_t));
+    h[6] = algorithm;
+
+    fp = fopen(path, "wb");
+    if (fp == NULL) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+
+    if (fwrite(h, sizeof(h), 1, fp) != 1
+        || fwrite(s->ptr, sizeof(uint64_t), (size_t) s->nitems + 1, fp)
+           != (size_t) s->nitems + 1
+        || (nnz && fwrite(s->cols, sizeof(uint32_t), nnz, fp) != nnz)
+        || (nnz && fwrite(s->weights, sizeof(float), nnz, fp) != nnz))
+    {
+        snprintf(err, errlen, "%s: write failed: %s", path, strerror(errno));
+        fclose(fp);
+        return -1;
+    }
+
+    if (fclose(fp) != 0) {
+        snprintf(err, errlen, "%s: close failed: %s", path, strerror(errno));
+        return -1;
+    }
+
+    return 0;
+}
+
+
+int
+recsys_itemsim_view(recsys_itemsim_t *s, const void *base, size_t size,
+    uint64_t nitems, uint32_t *algorithm, char *err, size_t errlen)
+{
+    uint8_t   *p;
+    uint64_t   nnz, need;
+    uint32_t   h[RECSYS_ITEMSIM_HEADER / 4];
+
+    memset(s, 0, sizeof(recsys_itemsim_t));
+
+    if (size < RECSYS_ITEMSIM_HEADER) {
+        snprintf(err, errlen, "%s: truncated header", RECSYS_ITEMSIM_FILE);
+        return -1;
+    }
+
+    memcpy(h, base, sizeof(h));
+    memcpy(&nnz, &h[4], sizeof(uint64_t));
+
+    if (h[0] != RECSYS_ITEMSIM_MAGIC || h[1] != RECSYS_ITEMSIM_VERSION) {
+        snprintf(err, errlen, "%s: bad magic or version",
+                 RECSYS_ITEMSIM_FILE);
+        return -1;
+    }
+
+    if (h[2] != nitems || h[3] == 0 || nnz > (uint64_t) h[2] * h[3]) {
+        snprintf(err, errlen, "%s: %u rows of at most %u, %llu entries, do"
+                 " not match the generation's %llu items",
+                 RECSYS_ITEMSIM_FILE, h[2], h[3], (unsigned long long) nnz,
+                 (unsigned long long) nitems);
+        return -1;
+    }
+
+    need = RECSYS_ITEMSIM_HEADER + ((uint64_t) h[2] + 1) * 8 + nnz * 8;
+
+    if (size != need) {
+        snprintf(err, errlen, "%s: size %llu, expected %llu",
+                 RECSYS_ITEMSIM_FILE, (unsigned long long) size,
+                 (unsigned long long) need);
+        return -1;
+    }
+
+    p = (uint8_t *) base + RECSYS_ITEMSIM_HEADER;
+
+    s->nitems = h[2];
+    s->m = h[3];
+    s->ptr = (uint64_t *) p;
+    s->cols = (uint32_t *) (p + ((size_t) h[2] + 1) * 8);
+    s->weights = (float *) (p + ((size_t) h[2] + 1) * 8 + nnz * 4);
+
+    if (algorithm != NULL) {
+        *algorithm = h[6];
+    }
+
+    return 0;
+}
+
+
+int
+recsys_itemsim_check(const recsys_itemsim_t *s, char *err, size_t errlen)
+{
+    uint32_t  r;
+    uint64_t  j, nnz;
+
+    nnz = s->ptr[s->nitems];
+
+    if (s->ptr[0] != 0) {
+        snprintf(err, errlen, "%s: the first row does not start at 0",
+                 RECSYS_ITEMSIM_FILE);
+        return -1;
+    }
+
+    for (r = 0; r < s->nitems; r++) {
+        if (s->ptr[r + 1] < s->ptr[r] || s->ptr[r + 1] > nnz
+            || s->ptr[r + 1] - s->ptr[r] > s->m)
+        {
+            snprintf(err, errlen, "%s: row %u: bad offsets",
+                     RECSYS_ITEMSIM_FILE, r);
+            return -1;
+        }
+
+        for (j = s->ptr[r]; j < s->ptr[r + 1]; j++) {
+            if (s->cols[j] >= s->nitems || !isfinite(s->weights[j])) {
+                snprintf(err, errlen, "%s: row %u, entry %llu: item %u,"
+                         " weight %g", RECSYS_ITEMSIM_FILE, r,
+                         (unsigned long long) (j - s->ptr[r]), s->cols[j],
+                         (double) s->weights[j]);
+                return -1;
+            }
+        }
+    }
+
+    return 0;
 }

@@ -18,6 +18,16 @@
 #include "recsys_topk.h"
 
 
+/*
+ * itemsim.bin: a 32-byte header (RECSYS_ITEMSIM_MAGIC, version, nitems,
+ * m, nnz as uint64, algorithm, reserved), then ptr[nitems + 1] as
+ * uint64, cols[nnz] as uint32 and weights[nnz] as float32, rows in the
+ * generation's item order.
+ */
+#define RECSYS_ITEMSIM_MAGIC       0x53495352u     /* "RSIS" */
+#define RECSYS_ITEMSIM_VERSION     1
+#define RECSYS_ITEMSIM_HEADER      32
+
 #define RECSYS_ITEMSIM_LARGEST     0
 #define RECSYS_ITEMSIM_MAGNITUDE   1
 
@@ -77,6 +87,23 @@ void recsys_itemsim_scorer_free(recsys_itemsim_scorer_t *sc);
 uint32_t recsys_itemsim_recommend(const recsys_itemsim_t *s,
     recsys_itemsim_scorer_t *sc, const uint32_t *hist, const float *hw,
     size_t nh, uint32_t k, recsys_scored_t *out);
+
+
+/* writes s as itemsim.bin at path; algorithm is recorded as given */
+int recsys_itemsim_write(const recsys_itemsim_t *s, uint32_t algorithm,
+    const char *path, char *err, size_t errlen);
+
+/*
+ * s := a view of itemsim.bin mapped at base (never freed): the header
+ * and the size checked against nitems, in O(1).  Returns 0, or -1 with
+ * err set.
+ */
+int recsys_itemsim_view(recsys_itemsim_t *s, const void *base, size_t size,
+    uint64_t nitems, uint32_t *algorithm, char *err, size_t errlen);
+
+/* every row: offsets ascending to nnz, columns items, weights finite */
+int recsys_itemsim_check(const recsys_itemsim_t *s, char *err,
+    size_t errlen);
 
 
 #endif /* _RECSYS_ITEMSIM_H_INCLUDED_ */

@@ -41,6 +41,12 @@ static int recsys_json_str(cJSON *obj, const char *key, char *out,
     size_t outlen, const char *ctx, char *err, size_t errlen);
 static cJSON *recsys_manifest_load(const char *path, const char *ctx,
     char *err, size_t errlen);
+static int recsys_manifest_model_write(cJSON *root,
+    const recsys_manifest_model_t *mm);
+static int recsys_manifest_number(cJSON *obj, const char *key, double *out,
+    const char *ctx, char *err, size_t errlen);
+static int recsys_manifest_model_read(cJSON *o, recsys_manifest_model_t *mm,
+    const char *ctx, char *err, size_t errlen);
 static int recsys_manifest_files(cJSON *files, recsys_manifest_t *m,
     const char *ctx, char *err, size_t errlen);
 
@@ -229,6 +235,12 @@ recsys_manifest_write(const char *path, const recsys_manifest_t *m,
         goto nomem;
     }
 
+    if (m->model.trained && recsys_manifest_model_write(root, &m->model)
+                            != 0)
+    {
+        goto nomem;
+    }
+
     files = cJSON_AddObjectToObject(root, "files");
     if (files == NULL) {
         goto nomem;
@@ -285,6 +297,55 @@ recsys_manifest_member(cJSON *obj, const char *key, const char *ctx,
     }
 
     return v;
+}
+
+
+static int
+recsys_manifest_model_write(cJSON *root, const recsys_manifest_model_t *mm)
+{
+    cJSON  *o;
+
+    o = cJSON_AddObjectToObject(root, "model");
+
+    if (o == NULL
+        || cJSON_AddStringToObject(o, "algorithm", mm->algorithm) == NULL
+        || cJSON_AddStringToObject(o, "trained_at", mm->trained_at) == NULL
+        || cJSON_AddNumberToObject(o, "train_seconds", mm->train_seconds)
+           == NULL
+        || cJSON_AddNumberToObject(o, "events", (double) mm->events) == NULL
+        || cJSON_AddNumberToObject(o, "entries", (double) mm->entries)
+           == NULL
+        || cJSON_AddNumberToObject(o, "users", (double) mm->users) == NULL
+        || cJSON_AddNumberToObject(o, "scored_users", mm->scored) == NULL
+        || cJSON_AddNumberToObject(o, "recall_at_10", mm->recall) == NULL
+        || cJSON_AddNumberToObject(o, "ndcg_at_10", mm->ndcg) == NULL
+        || cJSON_AddStringToObject(o, "promote_if", mm->promote_if) == NULL
+        || cJSON_AddNumberToObject(o, "gate_recall_at_10", mm->gate_recall)
+           == NULL
+        || cJSON_AddNumberToObject(o, "gate_ndcg_at_10", mm->gate_ndcg)
+           == NULL)
+    {
+        return -1;
+    }
+
+    if (!mm->has_served) {
+        return cJSON_AddNullToObject(o, "served") ? 0 : -1;
+    }
+
+    o = cJSON_AddObjectToObject(o, "served");
+
+    if (o == NULL
+        || cJSON_AddNumberToObject(o, "generation",
+                                   (double) mm->served_generation) == NULL
+        || cJSON_AddNumberToObject(o, "recall_at_10", mm->served_recall)
+           == NULL
+        || cJSON_AddNumberToObject(o, "ndcg_at_10", mm->served_ndcg)
+           == NULL)
+    {
+        return -1;
+    }
+
+    return 0;
 }
 
 
@@ -421,6 +482,98 @@ recsys_manifest_files(cJSON *files, recsys_manifest_t *m, const char *ctx,
 
         m->nfiles++;
     }
+
+    return 0;
+}
+
+
+static int
+recsys_manifest_number(cJSON *obj, const char *key, double *out,
+    const char *ctx, char *err, size_t errlen)
+{
+    cJSON  *v;
+
+    v = cJSON_GetObjectItemCaseSensitive(obj, key);
+
+    if (!cJSON_IsNumber(v)) {
+        snprintf(err, errlen, "%s: model.%s must be a number", ctx, key);
+        return -1;
+    }
+
+    *out = v->valuedouble;
+
+    return 0;
+}
+
+
+/* "model": optional; what the builder trained, shown by status */
+
+static int
+recsys_manifest_model_read(cJSON *o, recsys_manifest_model_t *mm,
+    const char *ctx, char *err, size_t errlen)
+{
+    cJSON     *sv;
+    uint64_t   u;
+
+    if (!cJSON_IsObject(o)) {
+        snprintf(err, errlen, "%s: \"model\" must be an object", ctx);
+        return -1;
+    }
+
+    if (recsys_json_str(o, "algorithm", mm->algorithm,
+                        sizeof(mm->algorithm), ctx, err, errlen) != 0
+        || recsys_json_str(o, "trained_at", mm->trained_at,
+                           sizeof(mm->trained_at), ctx, err, errlen) != 0
+        || recsys_json_str(o, "promote_if", mm->promote_if,
+                           sizeof(mm->promote_if), ctx, err, errlen) != 0
+        || recsys_manifest_number(o, "train_seconds", &mm->train_seconds,
+                                  ctx, err, errlen) != 0
+        || recsys_manifest_number(o, "recall_at_10", &mm->recall, ctx, err,
+                                  errlen) != 0
+        || recsys_manifest_number(o, "ndcg_at_10", &mm->ndcg, ctx, err,
+                                  errlen) != 0
+        || recsys_manifest_number(o, "gate_recall_at_10", &mm->gate_recall,
+                                  ctx, err, errlen) != 0
+        || recsys_manifest_number(o, "gate_ndcg_at_10", &mm->gate_ndcg, ctx,
+                                  err, errlen) != 0
+        || recsys_json_uint(o, "events", RECSYS_JSON_INT_MAX, &mm->events,
+                            ctx, err, errlen) != 0
+        || recsys_json_uint(o, "entries", RECSYS_JSON_INT_MAX,
+                            &mm->entries, ctx, err, errlen) != 0
+        || recsys_json_uint(o, "users", RECSYS_JSON_INT_MAX, &mm->users,
+                            ctx, err, errlen) != 0
+        || recsys_json_uint(o, "scored_users", UINT32_MAX, &u, ctx, err,
+                            errlen) != 0)
+    {
+        return -1;
+    }
+
+    mm->scored = (uint32_t) u;
+    mm->trained = 1;
+
+    sv = cJSON_GetObjectItemCaseSensitive(o, "served");
+
+    if (sv == NULL || cJSON_IsNull(sv)) {
+        return 0;
+    }
+
+    if (!cJSON_IsObject(sv)
+        || recsys_json_uint(sv, "generation", RECSYS_JSON_INT_MAX,
+                            &mm->served_generation, ctx, err, errlen) != 0
+        || recsys_manifest_number(sv, "recall_at_10", &mm->served_recall,
+                                  ctx, err, errlen) != 0
+        || recsys_manifest_number(sv, "ndcg_at_10", &mm->served_ndcg, ctx,
+                                  err, errlen) != 0)
+    {
+        if (!cJSON_IsObject(sv)) {
+            snprintf(err, errlen, "%s: model.served must be an object",
+                     ctx);
+        }
+
+        return -1;
+    }
+
+    mm->has_served = 1;
 
     return 0;
 }
@@ -639,6 +792,15 @@ recsys_manifest_read(const char *path, recsys_manifest_t *m, char *err,
     if (cJSON_HasObjectItem(root, "previous")
         && recsys_json_uint(root, "previous", RECSYS_JSON_INT_MAX,
                             &m->previous, ctx, err, errlen) != 0)
+    {
+        goto done;
+    }
+
+    v = cJSON_GetObjectItemCaseSensitive(root, "model");
+
+    if (v != NULL && recsys_manifest_model_read(v, &m->model, ctx, err,
+                                                errlen)
+                     != 0)
     {
         goto done;
     }

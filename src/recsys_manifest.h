@@ -11,8 +11,8 @@
 #include "recsys_artifact.h"
 
 
-/* items, vectors, index and the optional neighbors */
-#define RECSYS_MANIFEST_FILES      4
+/* items, vectors, index and the optional neighbors, itemsim, users */
+#define RECSYS_MANIFEST_FILES      6
 
 
 typedef struct {
@@ -20,6 +20,29 @@ typedef struct {
     uint64_t            size;
     uint64_t            checksum;
 } recsys_file_sum_t;
+
+
+/* what the builder trained with the generation, and the gate's figures */
+typedef struct {
+    int                 trained;        /* 0: no "model" in the manifest */
+    char                algorithm[16];  /* item-item: "ease", "itemknn" */
+    char                trained_at[32]; /* ISO 8601 UTC */
+    double              train_seconds;
+    uint64_t            events;         /* read from the store */
+    uint64_t            entries;        /* (user, item) pairs trained on */
+    uint64_t            users;
+    uint32_t            scored;         /* hold-out users scored */
+    double              recall;         /* Recall@10 on the hold-out,
+                                           trained without it */
+    double              ndcg;           /* NDCG@10, the same */
+    double              gate_recall;    /* trained on every entry: the */
+    double              gate_ndcg;      /* figures promote_if compares */
+    int                 has_served;     /* the served model was scored */
+    uint64_t            served_generation;
+    double              served_recall;
+    double              served_ndcg;
+    char                promote_if[128];
+} recsys_manifest_model_t;
 
 
 typedef struct {
@@ -42,6 +65,7 @@ typedef struct {
                                            the rollback target; 0: none */
     recsys_file_sum_t   files[RECSYS_MANIFEST_FILES];
     uint32_t            nfiles;
+    recsys_manifest_model_t  model;
 } recsys_manifest_t;
 
 

@@ -217,7 +217,8 @@ test_manifest(void **state)
             { MF(",\"files\":{\"a\":{},\"b\":{}}"),
               "files.a: missing \"size\"" },
             { MF(",\"files\":{\"a\":" F1 ",\"b\":" F1 ",\"c\":" F1
-                 ",\"d\":" F1 ",\"e\":" F1 "}"), "more than 4 entries" },
+                 ",\"d\":" F1 ",\"e\":" F1 ",\"f\":" F1 ",\"g\":" F1
+                 "}"), "more than 6 entries" },
             { MF(",\"files\":{\"a\":" F1 ",\"a\":" F1 "}"),
               "duplicate file \"a\"" },
         };

@@ -1,0 +1,1070 @@
+/*
+ * The builder's training step.  Items with events are numbered densely
+ * ("compact" rows) so that EASE's n^3 is over the items that have
+ * interactions, not the whole catalog; the model is mapped back to the
+ * generation's rows when itemsim.bin is written.
+ */
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cjson/cJSON.h>
+
+#include "recsys_artifact.h"
+#include "recsys_ease.h"
+#include "recsys_holdout.h"
+#include "recsys_itemsim.h"
+#include "recsys_knn.h"
+#include "recsys_model.h"
+#include "recsys_parallel.h"
+#include "recsys_popularity.h"
+#include "recsys_rng.h"
+#include "recsys_time.h"
+
+
+/* the figures of one model on the hold-out: recall, ndcg */
+#define RECSYS_MODEL_RECALL   RECSYS_PROMOTE_RECALL
+#define RECSYS_MODEL_NDCG     RECSYS_PROMOTE_NDCG
+
+
+typedef struct {
+    recsys_model_job_t         *job;
+    recsys_matrix_t             train;      /* compact items */
+    recsys_holdout_t            test;
+    uint32_t                   *full;       /* compact -> generation row */
+    uint32_t                   *compact;    /* generation row -> compact */
+    uint32_t                   *popular;    /* compact, training order */
+    uint32_t                    nfull;
+    unsigned                    threads;
+    uint32_t                   *users;      /* the scored sample, or NULL */
+    uint32_t                    nusers;
+} recsys_model_ctx_t;
+
+
+/* a recommender of recsys_holdout_evaluate(): one of the two models */
+typedef struct {
+    recsys_model_ctx_t         *ctx;
+    const recsys_itemsim_t     *sim;
+    recsys_itemsim_scorer_t    *scorers;    /* per worker */
+    uint32_t                  **hist;       /* per worker: served rows */
+    recsys_scored_t           **lists;      /* per worker */
+    const recsys_generation_t  *served;     /* NULL: the new model */
+    uint32_t                   *to_compact; /* served row -> compact */
+} recsys_model_rec_t;
+
+
+static int recsys_model_event(cJSON *o, const recsys_catalog_numbers_t *types,
+    const recsys_items_writer_t *items, recsys_idmap_t *users,
+    recsys_event_t *ev);
+static int recsys_model_push(recsys_event_t **events, size_t *n,
+    size_t *cap, const recsys_event_t *ev);
+static void recsys_model_popularity(recsys_model_job_t *j,
+    const recsys_event_t *events, size_t n);
+static int recsys_model_compact(recsys_model_ctx_t *ctx,
+    recsys_event_t *events, size_t n, char *err, size_t errlen);
+static int recsys_model_fit(recsys_model_ctx_t *ctx,
+    const recsys_matrix_t *m, recsys_itemsim_t *s, const char **algorithm,
+    char *err, size_t errlen);
+static int recsys_model_score(recsys_model_ctx_t *ctx,
+    const recsys_itemsim_t *sim, const recsys_generation_t *served,
+    double *figures);
+static uint32_t recsys_model_rec(void *data, uint32_t user, uint32_t k,
+    recsys_scored_t *out, unsigned worker);
+static uint32_t recsys_model_fill(recsys_model_ctx_t *ctx, uint32_t user,
+    uint32_t n, uint32_t k, recsys_scored_t *out);
+static int recsys_model_seen(const recsys_matrix_t *x, uint32_t user,
+    uint32_t item);
+static int recsys_model_sample(recsys_model_ctx_t *ctx);
+static int recsys_model_write(recsys_model_ctx_t *ctx,
+    const recsys_itemsim_t *s, uint32_t algorithm, char *err,
+    size_t errlen);
+static int recsys_model_cmp_u32(const void *a, const void *b);
+static int recsys_model_cmp_u64(const void *a, const void *b);
+
+
+int
+recsys_model_train(recsys_model_job_t *j, char *err, size_t errlen)
+{
+    int                         rc, pass;
+    double                      start, fresh[2], served[2];
+    size_t                      n;
+    uint64_t                    ntrain;
+    time_t                      now;
+    struct tm                   tm;
+    const char                 *algorithm;
+    recsys_idmap_t             *users;
+    recsys_event_t             *events, *train;
+    recsys_itemsim_t            s;
+    recsys_model_ctx_t          ctx;
+    recsys_holdout_conf_t       hc;
+    const recsys_model_conf_t  *mc;
+
+    start = recsys_now_seconds();
+    mc = &j->conf->model;
+
+    memset(&ctx, 0, sizeof(recsys_model_ctx_t));
+    memset(&s, 0, sizeof(recsys_itemsim_t));
+    memset(&j->model, 0, sizeof(recsys_manifest_model_t));
+    ctx.job = j;
+    ctx.threads = recsys_parallel_threads(j->threads);
+    ctx.nfull = (uint32_t) recsys_items_writer_count(j->items);
+
+    if (j->conf->events.store.type != RECSYS_STORE_FILE) {
+        snprintf(err, errlen, "model: training reads a file events store;"
+                 " a postgresql store is not read yet");
+        return -1;
+    }
+
+    users = recsys_idmap_create();
+    if (users == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+
+    events = NULL;
+    train = NULL;
+    rc = -1;
+
+    if (recsys_model_read_file(j->conf->events.store.path,
+                               &j->conf->events.types, j->items, users,
+                               &events, &n, &j->skipped, err, errlen)
+        != 0)
+    {
+        goto done;
+    }
+
+    j->model.events = n;
+    j->model.users = recsys_idmap_count(users);
+
+    if (mc->popularity.enabled) {
+        recsys_model_popularity(j, events, n);
+    }
+
+    if (!mc->item_item.enabled || n == 0) {
+        rc = 0;
+        goto done;
+    }
+
+    if (recsys_model_compact(&ctx, events, n, err, errlen) != 0) {
+        goto done;
+    }
+
+    /* the full matrix, split: the hold-out the gate scores both models on */
+
+    {
+        recsys_matrix_t  all;
+
+        if (recsys_matrix_build(&all, recsys_idmap_count(users),
+                                ctx.train.nitems, events, n,
+                                RECSYS_MERGE_SUM, NULL, err, errlen)
+            != 0)
+        {
+            goto done;
+        }
+
+        j->model.entries = all.nnz;
+
+        hc.fraction = mc->holdout.fraction;
+        hc.min_entries = mc->holdout.min_entries;
+        hc.mode = mc->holdout.mode == RECSYS_HOLDOUT_MODE_RECENT
+                  ? RECSYS_HOLDOUT_RECENT : RECSYS_HOLDOUT_RANDOM;
+        hc.seed = mc->holdout.seed;
+
+        if (recsys_holdout_split(&all, &hc, &train, &ntrain, &ctx.test, err,
+                                 errlen)
+            != 0)
+        {
+            recsys_matrix_free(&all);
+            goto done;
+        }
+
+        /* the model served is trained on every entry */
+        free(events);
+        events = recsys_matrix_events(&all);
+        n = all.nnz;
+        recsys_matrix_free(&all);
+
+        if (events == NULL) {
+            snprintf(err, errlen, "out of memory");
+            goto done;
+        }
+    }
+
+    if (recsys_matrix_build(&ctx.train, recsys_idmap_count(users),
+                            ctx.train.nitems, train, ntrain,
+                            RECSYS_MERGE_SUM, NULL, err, errlen)
+        != 0)
+    {
+        goto done;
+    }
+
+    if (recsys_model_sample(&ctx) != 0) {
+        snprintf(err, errlen, "out of memory");
+        goto done;
+    }
+
+    if (recsys_model_fit(&ctx, &ctx.train, &s, &algorithm, err, errlen)
+        != 0)
+    {
+        goto done;
+    }
+
+    if (recsys_model_score(&ctx, &s, NULL, fresh) != 0) {
+        snprintf(err, errlen, "out of memory scoring the hold-out");
+        goto done;
+    }
+
+    recsys_itemsim_free(&s);
+
+    j->model.recall = fresh[RECSYS_MODEL_RECALL];
+    j->model.ndcg = fresh[RECSYS_MODEL_NDCG];
+    j->model.scored = ctx.users ? ctx.nusers : ctx.test.evaluated;
+
+    /*
+     * The gate: the model as it will be served (every entry) against the
+     * model served now, both on the hold-out; both may have seen those
+     * interactions in training, so neither is favoured by that.
+     */
+
+    {
+        recsys_matrix_t  all;
+
+        if (recsys_matrix_build(&all, recsys_idmap_count(users),
+                                ctx.train.nitems, events, n,
+                                RECSYS_MERGE_SUM, NULL, err, errlen)
+            != 0)
+        {
+            goto done;
+        }
+
+        rc = recsys_model_fit(&ctx, &all, &s, &algorithm, err, errlen);
+        recsys_matrix_free(&all);
+
+        if (rc != 0) {
+            goto done;
+        }
+
+        rc = -1;
+    }
+
+    if (recsys_model_score(&ctx, &s, NULL, fresh) != 0) {
+        snprintf(err, errlen, "out of memory scoring the hold-out");
+        goto done;
+    }
+
+    j->model.gate_recall = fresh[RECSYS_MODEL_RECALL];
+    j->model.gate_ndcg = fresh[RECSYS_MODEL_NDCG];
+
+    if (j->served != NULL && j->served->itemsim.nitems != 0) {
+        if (recsys_model_score(&ctx, &j->served->itemsim, j->served, served)
+            != 0)
+        {
+            snprintf(err, errlen, "out of memory scoring the hold-out");
+            goto done;
+        }
+
+        j->model.has_served = 1;
+        j->model.served_generation = j->served->manifest.generation;
+        j->model.served_recall = served[RECSYS_MODEL_RECALL];
+        j->model.served_ndcg = served[RECSYS_MODEL_NDCG];
+    }
+
+    snprintf(j->model.promote_if, sizeof(j->model.promote_if), "%s",
+             mc->promote_if);
+
+    pass = recsys_promote_eval(&mc->promote, fresh, j->model.has_served,
+                               served);
+
+    if (!pass) {
+        j->refused = 1;
+
+        if (j->model.has_served) {
+            snprintf(err, errlen, "model refused: promote_if \"%s\" does"
+                     " not hold: new recall_at_10 %.4f ndcg_at_10 %.4f,"
+                     " served (generation %llu) recall_at_10 %.4f"
+                     " ndcg_at_10 %.4f", mc->promote_if, fresh[0], fresh[1],
+                     (unsigned long long) j->model.served_generation,
+                     served[0], served[1]);
+
+        } else {
+            snprintf(err, errlen, "model refused: promote_if \"%s\" does"
+                     " not hold: new recall_at_10 %.4f ndcg_at_10 %.4f",
+                     mc->promote_if, fresh[0], fresh[1]);
+        }
+
+        goto done;
+    }
+
+    snprintf(j->model.algorithm, sizeof(j->model.algorithm), "%s",
+             algorithm);
+    if (recsys_model_write(&ctx, &s,
+                           strcmp(algorithm, "ease") == 0
+                           ? RECSYS_ITEMSIM_EASE : RECSYS_ITEMSIM_ITEMKNN,
+                           err, errlen)
+        != 0)
+    {
+        goto done;
+    }
+
+    j->itemsim = 1;
+    rc = 0;
+
+done:
+
+    if (rc == 0) {
+        j->model.trained = 1;
+        j->model.train_seconds = recsys_now_seconds() - start;
+        now = time(NULL);
+        gmtime_r(&now, &tm);
+        strftime(j->model.trained_at, sizeof(j->model.trained_at),
+                 "%Y-%m-%dT%H:%M:%SZ", &tm);
+
+        if (j->model.algorithm[0] == '\0') {
+            snprintf(j->model.algorithm, sizeof(j->model.algorithm), "%s",
+                     mc->item_item.enabled ? "none" : "popularity");
+        }
+    }
+
+    recsys_itemsim_free(&s);
+    recsys_matrix_free(&ctx.train);
+    recsys_holdout_free(&ctx.test);
+    free(ctx.full);
+    free(ctx.compact);
+    free(ctx.popular);
+    free(ctx.users);
+    free(train);
+    free(events);
+    recsys_idmap_destroy(users);
+
+    return rc;
+}
+
+
+int
+recsys_model_read_file(const char *path,
+    const recsys_catalog_numbers_t *types, const recsys_items_writer_t *items,
+    recsys_idmap_t *users, recsys_event_t **events, size_t *n,
+    uint64_t *skipped, char *err, size_t errlen)
+{
+    int              rc;
+    char            *line;
+    FILE            *fp;
+    cJSON           *o;
+    size_t           cap, size;
+    ssize_t          len;
+    recsys_event_t   ev;
+
+    *events = NULL;
+    *n = 0;
+    *skipped = 0;
+
+    fp = fopen(path, "r");
+    if (fp == NULL) {
+        if (errno == ENOENT) {
+            /* nothing was shipped yet: a model of no events */
+            return 0;
+        }
+
+        snprintf(err, errlen, "events store \"%s\": %s", path,
+                 strerror(errno));
+        return -1;
+    }
+
+    line = NULL;
+    size = 0;
+    cap = 0;
+
+    while ((len = getline(&line, &size, fp)) != -1) {
+
+        /* a line still being appended is not an event yet */
+        if (len == 0 || line[len - 1] != '\n') {
+            break;
+        }
+
+        if (len > RECSYS_MODEL_LINE_MAX) {
+            (*skipped)++;
+            continue;
+        }
+
+        o = cJSON_ParseWithLength(line, (size_t) len);
+        rc = recsys_model_event(o, types, items, users, &ev);
+        cJSON_Delete(o);
+
+        if (rc == -1) {
+            snprintf(err, errlen, "out of memory reading \"%s\"", path);
+            goto failed;
+        }
+
+        if (rc == 1) {
+            (*skipped)++;
+            continue;
+        }
+
+        if (recsys_model_push(events, n, &cap, &ev) != 0) {
+            snprintf(err, errlen, "out of memory reading \"%s\"", path);
+            goto failed;
+        }
+    }
+
+    if (ferror(fp)) {
+        snprintf(err, errlen, "events store \"%s\": read failed", path);
+        goto failed;
+    }
+
+    free(line);
+    fclose(fp);
+
+    return 0;
+
+failed:
+
+    free(line);
+    fclose(fp);
+    free(*events);
+    *events = NULL;
+    *n = 0;
+
+    return -1;
+}
+
+
+/* 0: an event; 1: skipped (not an event, or an unknown item); -1: nomem */
+
+static int
+recsys_model_event(cJSON *o, const recsys_catalog_numbers_t *types,
+    const recsys_items_writer_t *items, recsys_idmap_t *users,
+    recsys_event_t *ev)
+{
+    size_t   i;
+    cJSON   *ju, *ji, *jt, *jw, *jy;
+    int64_t  row, u;
+
+    ju = cJSON_GetObjectItemCaseSensitive(o, "user");
+    ji = cJSON_GetObjectItemCaseSensitive(o, "item");
+    jt = cJSON_GetObjectItemCaseSensitive(o, "ts");
+    jw = cJSON_GetObjectItemCaseSensitive(o, "weight");
+    jy = cJSON_GetObjectItemCaseSensitive(o, "type");
+
+    if (!cJSON_IsString(ju) || !cJSON_IsString(ji)
+        || ju->valuestring[0] == '\0')
+    {
+        return 1;
+    }
+
+    ev->ts = 0;
+
+    if (cJSON_IsNumber(jt)) {
+        ev->ts = (int64_t) jt->valuedouble;
+
+    } else if (!cJSON_IsString(jt)
+               || recsys_time_parse(jt->valuestring,
+                                    strlen(jt->valuestring), &ev->ts)
+                  != 0)
+    {
+        return 1;
+    }
+
+    if (cJSON_IsNumber(jw)) {
+        ev->weight = (float) jw->valuedouble;
+
+    } else if (jw == NULL && cJSON_IsString(jy)) {
+        for (i = 0; i < types->n; i++) {
+            if (strcmp(types->names[i], jy->valuestring) == 0) {
+                break;
+            }
+        }
+
+        if (i == types->n) {
+            return 1;
+        }
+
+        ev->weight = (float) types->values[i];
+
+    } else {
+        return 1;
+    }
+
+    row = recsys_items_writer_find(items, ji->valuestring,
+                                   strlen(ji->valuestring));
+    if (row < 0) {
+        return 1;
+    }
+
+    u = recsys_idmap_add(users, ju->valuestring, strlen(ju->valuestring));
+    if (u < 0) {
+        return -1;
+    }
+
+    ev->user = (uint32_t) u;
+    ev->item = (uint32_t) row;
+
+    return 0;
+}
+
+
+static int
+recsys_model_push(recsys_event_t **events, size_t *n, size_t *cap,
+    const recsys_event_t *ev)
+{
+    void    *p;
+    size_t   c;
+
+    if (*n == *cap) {
+        c = *cap ? *cap * 2 : 4096;
+
+        p = realloc(*events, c * sizeof(recsys_event_t));
+        if (p == NULL) {
+            return -1;
+        }
+
+        *events = p;
+        *cap = c;
+    }
+
+    (*events)[(*n)++] = *ev;
+
+    return 0;
+}
+
+
+/*
+ * Decayed popularity as of the newest event (a store that stops
+ * receiving events keeps its last order rather than decaying to zero),
+ * replacing or blended with the source's.  Category lists follow: they
+ * are ordered by the items' popularity.
+ */
+
+static void
+recsys_model_popularity(recsys_model_job_t *j, const recsys_event_t *events,
+    size_t n)
+{
+    double                                *pop, *src;
+    size_t                                 i;
+    int64_t                                now;
+    uint32_t                               r, count;
+    const recsys_model_popularity_conf_t  *pc;
+
+    pc = &j->conf->model.popularity;
+    count = (uint32_t) recsys_items_writer_count(j->items);
+
+    if (count == 0) {
+        return;
+    }
+
+    pop = malloc((size_t) count * sizeof(double));
+    src = malloc((size_t) count * sizeof(double));
+
+    if (pop == NULL || src == NULL) {
+        free(pop);
+        free(src);
+        return;
+    }
+
+    now = 0;
+
+    for (i = 0; i < n; i++) {
+        now = events[i].ts > now ? events[i].ts : now;
+    }
+
+    recsys_popularity_items(events, n, count, now, (double) pc->half_life,
+                            pop);
+
+    for (r = 0; r < count; r++) {
+        src[r] = recsys_items_writer_popularity(j->items, r);
+    }
+
+    recsys_popularity_blend(src, pop, count,
+                            pc->mode == RECSYS_POPULARITY_MODE_BLEND
+                            ? RECSYS_POPULARITY_BLEND
+                            : RECSYS_POPULARITY_REPLACE,
+                            pc->blend, pop);
+
+    for (r = 0; r < count; r++) {
+        recsys_items_writer_set_popularity(j->items, r,
+                                           isfinite(pop[r])
+                                           ? (float) pop[r] : 0.0f);
+    }
+
+    free(pop);
+    free(src);
+}
+
+
+/* items with events get compact rows 0..n-1, in generation order */
+
+static int
+recsys_model_compact(recsys_model_ctx_t *ctx, recsys_event_t *events,
+    size_t n, char *err, size_t errlen)
+{
+    size_t    i;
+    uint32_t  r, c;
+
+    ctx->compact = malloc(((size_t) ctx->nfull + 1) * sizeof(uint32_t));
+    ctx->full = malloc(((size_t) ctx->nfull + 1) * sizeof(uint32_t));
+
+    if (ctx->compact == NULL || ctx->full == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+
+    for (r = 0; r < ctx->nfull; r++) {
+        ctx->compact[r] = RECSYS_ROW_NONE;
+    }
+
+    for (i = 0; i < n; i++) {
+        ctx->compact[events[i].item] = 0;
+    }
+
+    c = 0;
+
+    for (r = 0; r < ctx->nfull; r++) {
+        if (ctx->compact[r] == 0) {
+            ctx->compact[r] = c;
+            ctx->full[c++] = r;
+        }
+    }
+
+    for (i = 0; i < n; i++) {
+        events[i].item = ctx->compact[events[i].item];
+    }
+
+    ctx->train.nitems = c;
+
+    return 0;
+}
+
+
+static int
+recsys_model_fit(recsys_model_ctx_t *ctx, const recsys_matrix_t *m,
+    recsys_itemsim_t *s, const char **algorithm, char *err, size_t errlen)
+{
+    int                                 rc, ease;
+    double                             *b;
+    recsys_knn_conf_t                   kc;
+    recsys_ease_conf_t                  ec;
+    const recsys_model_itemsim_conf_t  *ic;
+
+    ic = &ctx->job->conf->model.item_item;
+
+    ease = ic->algorithm == RECSYS_ITEMSIM_EASE
+           || (ic->algorithm == RECSYS_ITEMSIM_AUTO
+               && m->nitems <= ic->max_items);
+
+    if (ease && m->nitems > ic->max_items) {
+        snprintf(err, errlen, "model: EASE over %u items with events is"
+                 " above item_item.max_items %u (%.1f GiB); use"
+                 " algorithm itemknn or auto", m->nitems, ic->max_items,
+                 (double) RECSYS_EASE_BYTES(m->nitems) / (1 << 30));
+        return -1;
+    }
+
+    if (!ease) {
+        kc.neighbours = ic->top;
+        kc.shrink = ic->shrink;
+        kc.weighted = 0;
+        kc.threads = (int) ctx->threads;
+        *algorithm = "itemknn";
+
+        return recsys_knn_train(m, &kc, s, err, errlen);
+    }
+
+    ec.lambda = ic->lambda;
+    ec.weighted = 0;
+    ec.max_items = ic->max_items;
+    ec.threads = (int) ctx->threads;
+    *algorithm = "ease";
+
+    if (recsys_ease_train(m, &ec, &b, err, errlen) != 0) {
+        return -1;
+    }
+
+    rc = recsys_itemsim_from_dense(s, b, m->nitems,
+                                   ic->top < m->nitems ? ic->top
+                                                       : m->nitems,
+                                   RECSYS_ITEMSIM_MAGNITUDE,
+                                   (int) ctx->threads);
+    free(b);
+
+    if (rc != 0) {
+        snprintf(err, errlen, "out of memory sparsifying EASE");
+    }
+
+    return rc;
+}
+
+
+/* Recall@10 and NDCG@10 of sim (the new model, or served's) */
+
+static int
+recsys_model_score(recsys_model_ctx_t *ctx, const recsys_itemsim_t *sim,
+    const recsys_generation_t *served, double *figures)
+{
+    int                      rc;
+    int64_t                  row;
+    uint32_t                 w, r, nitems;
+    recsys_item_t            it;
+    recsys_model_rec_t       rec;
+    recsys_holdout_result_t  res;
+
+    memset(&rec, 0, sizeof(recsys_model_rec_t));
+    rec.ctx = ctx;
+    rec.sim = sim;
+    rec.served = served;
+    rc = -1;
+
+    nitems = sim->nitems;
+
+    rec.scorers = calloc(ctx->threads, sizeof(recsys_itemsim_scorer_t));
+    rec.hist = calloc(ctx->threads, sizeof(uint32_t *));
+    rec.lists = calloc(ctx->threads, sizeof(recsys_scored_t *));
+
+    if (rec.scorers == NULL || rec.hist == NULL || rec.lists == NULL) {
+        goto done;
+    }
+
+    for (w = 0; w < ctx->threads; w++) {
+        if (recsys_itemsim_scorer_init(&rec.scorers[w], nitems) != 0) {
+            goto done;
+        }
+
+        rec.hist[w] = malloc(((size_t) ctx->train.nitems + 1)
+                             * sizeof(uint32_t));
+        rec.lists[w] = malloc((RECSYS_MODEL_K + 1) * 4
+                              * sizeof(recsys_scored_t));
+
+        if (rec.hist[w] == NULL || rec.lists[w] == NULL) {
+            goto done;
+        }
+    }
+
+    if (served != NULL) {
+        /* the served generation's rows to ours, through the item ids */
+
+        rec.to_compact = malloc(((size_t) nitems + 1) * sizeof(uint32_t));
+        if (rec.to_compact == NULL) {
+            goto done;
+        }
+
+        for (r = 0; r < nitems; r++) {
+            rec.to_compact[r] = RECSYS_ROW_NONE;
+
+            if (r >= served->items.count) {
+                continue;
+            }
+
+            recsys_items_get(&served->items, r, &it);
+            row = recsys_items_writer_find(ctx->job->items, it.id,
+                                           it.id_len);
+
+            if (row >= 0) {
+                rec.to_compact[r] = ctx->compact[row];
+            }
+        }
+    }
+
+    if (recsys_holdout_evaluate(&ctx->test, RECSYS_MODEL_K, ctx->users,
+                                ctx->nusers, (int) ctx->threads,
+                                recsys_model_rec, &rec, &res)
+        != 0)
+    {
+        goto done;
+    }
+
+    figures[RECSYS_MODEL_RECALL] = res.recall;
+    figures[RECSYS_MODEL_NDCG] = res.ndcg;
+    rc = 0;
+
+done:
+
+    for (w = 0; rec.scorers && w < ctx->threads; w++) {
+        recsys_itemsim_scorer_free(&rec.scorers[w]);
+    }
+
+    for (w = 0; rec.hist && w < ctx->threads; w++) {
+        free(rec.hist[w]);
+    }
+
+    for (w = 0; rec.lists && w < ctx->threads; w++) {
+        free(rec.lists[w]);
+    }
+
+    free(rec.scorers);
+    free(rec.hist);
+    free(rec.lists);
+    free(rec.to_compact);
+
+    return rc;
+}
+
+
+/*
+ * One user's top k from the training history.  For the served model the
+ * history goes through the item ids to its rows, its list comes back the
+ * same way; an item it ranks that has no events here is a miss that still
+ * takes its place in the list.
+ */
+
+static uint32_t
+recsys_model_rec(void *data, uint32_t user, uint32_t k, recsys_scored_t *out,
+    unsigned worker)
+{
+    size_t                  len;
+    int64_t                 row;
+    uint32_t                i, n, nh, got;
+    uint64_t                lo, hi, e;
+    const char             *id;
+    recsys_scored_t        *list;
+    recsys_model_rec_t     *rec = data;
+    recsys_model_ctx_t     *ctx = rec->ctx;
+    const recsys_matrix_t  *x = &ctx->train;
+
+    lo = x->user_ptr[user];
+    hi = x->user_ptr[user + 1];
+
+    if (rec->served == NULL) {
+        n = recsys_itemsim_recommend(rec->sim, &rec->scorers[worker],
+                                     x->user_items + lo, NULL, hi - lo, k,
+                                     out);
+        return recsys_model_fill(ctx, user, n, k, out);
+    }
+
+    nh = 0;
+
+    for (e = lo; e < hi; e++) {
+        id = recsys_items_writer_id(ctx->job->items,
+                                    ctx->full[x->user_items[e]], &len);
+        row = recsys_items_find(&rec->served->items, id, len);
+
+        if (row >= 0) {
+            rec->hist[worker][nh++] = (uint32_t) row;
+        }
+    }
+
+    list = rec->lists[worker];
+    got = recsys_itemsim_recommend(rec->sim, &rec->scorers[worker],
+                                   rec->hist[worker], NULL, nh, k, list);
+    n = 0;
+
+    for (i = 0; i < got; i++) {
+        out[n].row = rec->to_compact[list[i].row];
+        out[n].score = list[i].score;
+
+        /* seen here but not there (an item renamed): not a candidate */
+        if (out[n].row != RECSYS_ROW_NONE
+            && recsys_model_seen(x, user, out[n].row))
+        {
+            continue;
+        }
+
+        n++;
+    }
+
+    return recsys_model_fill(ctx, user, n, k, out);
+}
+
+
+/* short lists topped up with popular unseen items, as serving does */
+
+static uint32_t
+recsys_model_fill(recsys_model_ctx_t *ctx, uint32_t user, uint32_t n,
+    uint32_t k, recsys_scored_t *out)
+{
+    uint32_t  i, j, item;
+
+    for (i = 0; n < k && i < ctx->train.nitems; i++) {
+        item = ctx->popular[i];
+
+        if (recsys_model_seen(&ctx->train, user, item)) {
+            continue;
+        }
+
+        for (j = 0; j < n && out[j].row != item; j++) {
+            /* void */
+        }
+
+        if (j == n) {
+            out[n].row = item;
+            out[n].score = 0;
+            n++;
+        }
+    }
+
+    return n;
+}
+
+
+static int
+recsys_model_seen(const recsys_matrix_t *x, uint32_t user, uint32_t item)
+{
+    return bsearch(&item, x->user_items + x->user_ptr[user],
+                   x->user_ptr[user + 1] - x->user_ptr[user],
+                   sizeof(uint32_t), recsys_model_cmp_u32)
+           != NULL;
+}
+
+
+/*
+ * The popularity order of the fill (training entries per item) and, when
+ * more users are evaluated than holdout.users, the first holdout.users
+ * of them in a seeded order.
+ */
+
+static int
+recsys_model_sample(recsys_model_ctx_t *ctx)
+{
+    uint32_t   i, j, t, swap, *cand, *count, limit;
+    uint64_t   e, s;
+
+    ctx->popular = malloc(((size_t) ctx->train.nitems + 1)
+                          * sizeof(uint32_t));
+    count = calloc((size_t) ctx->train.nitems + 1, sizeof(uint32_t));
+
+    if (ctx->popular == NULL || count == NULL) {
+        free(count);
+        return -1;
+    }
+
+    for (e = 0; e < ctx->train.nnz; e++) {
+        count[ctx->train.user_items[e]]++;
+    }
+
+    /* count desc, row asc */
+    {
+        uint64_t  *keys;
+
+        keys = malloc(((size_t) ctx->train.nitems + 1) * sizeof(uint64_t));
+        if (keys == NULL) {
+            free(count);
+            return -1;
+        }
+
+        for (i = 0; i < ctx->train.nitems; i++) {
+            keys[i] = ((uint64_t) (UINT32_MAX - count[i]) << 32) | i;
+        }
+
+        qsort(keys, ctx->train.nitems, sizeof(uint64_t),
+              recsys_model_cmp_u64);
+
+        for (i = 0; i < ctx->train.nitems; i++) {
+            ctx->popular[i] = (uint32_t) keys[i];
+        }
+
+        free(keys);
+    }
+
+    free(count);
+
+    limit = ctx->job->conf->model.holdout.users;
+
+    if (limit == 0 || ctx->test.evaluated <= limit) {
+        return 0;
+    }
+
+    cand = malloc((size_t) ctx->test.evaluated * sizeof(uint32_t));
+    if (cand == NULL) {
+        return -1;
+    }
+
+    j = 0;
+
+    for (i = 0; i < ctx->test.nusers; i++) {
+        if (ctx->test.ptr[i + 1] > ctx->test.ptr[i]) {
+            cand[j++] = i;
+        }
+    }
+
+    s = ctx->job->conf->model.holdout.seed ^ 0x5eed;
+
+    for (i = 0; i < limit; i++) {
+        t = i + (uint32_t) recsys_rng_below(&s, j - i);
+        swap = cand[i];
+        cand[i] = cand[t];
+        cand[t] = swap;
+    }
+
+    qsort(cand, limit, sizeof(uint32_t), recsys_model_cmp_u32);
+    ctx->users = cand;
+    ctx->nusers = limit;
+
+    return 0;
+}
+
+
+/* itemsim.bin in the generation's rows: compact rows mapped back */
+
+static int
+recsys_model_write(recsys_model_ctx_t *ctx, const recsys_itemsim_t *s,
+    uint32_t algorithm, char *err, size_t errlen)
+{
+    int               rc;
+    char              path[4096 + 32];
+    uint32_t          r, c;
+    uint64_t          e, at;
+    recsys_itemsim_t  out;
+
+    memset(&out, 0, sizeof(recsys_itemsim_t));
+
+    out.nitems = ctx->nfull;
+    out.m = s->m ? s->m : 1;
+    out.ptr = calloc((size_t) ctx->nfull + 1, sizeof(uint64_t));
+    out.cols = malloc((s->ptr[s->nitems] + 1) * sizeof(uint32_t));
+    out.weights = malloc((s->ptr[s->nitems] + 1) * sizeof(float));
+
+    if (out.ptr == NULL || out.cols == NULL || out.weights == NULL) {
+        recsys_itemsim_free(&out);
+        snprintf(err, errlen, "out of memory writing %s",
+                 RECSYS_ITEMSIM_FILE);
+        return -1;
+    }
+
+    at = 0;
+    c = 0;
+
+    for (r = 0; r < ctx->nfull; r++) {
+        out.ptr[r] = at;
+
+        if (ctx->compact[r] == RECSYS_ROW_NONE) {
+            continue;
+        }
+
+        c = ctx->compact[r];
+
+        for (e = s->ptr[c]; e < s->ptr[c + 1]; e++) {
+            out.cols[at] = ctx->full[s->cols[e]];
+            out.weights[at] = s->weights[e];
+            at++;
+        }
+    }
+
+    out.ptr[ctx->nfull] = at;
+
+    snprintf(path, sizeof(path), "%s/%s", ctx->job->dir,
+             RECSYS_ITEMSIM_FILE);
+
+    rc = recsys_itemsim_write(&out, algorithm, path, err, errlen);
+    recsys_itemsim_free(&out);
+
+    return rc;
+}
+
+
+static int
+recsys_model_cmp_u32(const void *a, const void *b)
+{
+    uint32_t  x = *(const uint32_t *) a, y = *(const uint32_t *) b;
+
+    return (x > y) - (x < y);
+}
+
+
+static int
+recsys_model_cmp_u64(const void *a, const void *b)
+{
+    uint64_t  x = *(const uint64_t *) a, y = *(const uint64_t *) b;
+
+    return (x > y) - (x < y);
+}
