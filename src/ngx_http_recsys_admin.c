@@ -31,6 +31,17 @@
 #define ngx_http_recsys_admin_cpy(p, s)  ngx_cpymem(p, s, sizeof(s) - 1)
 
 
+/* the model object of a status answer: keys, numbers and its strings */
+#define NGX_HTTP_RECSYS_ADMIN_MODEL_LEN                                      \
+    (sizeof(",\"model\":{\"algorithm\":,\"trained_at\":,"                  \
+            "\"train_seconds\":,\"events\":,\"users\":,"                    \
+            "\"recall_at_10\":,\"ndcg_at_10\":,\"scored_users\":,"           \
+            "\"gate\":{\"recall_at_10\":,\"ndcg_at_10\":},\"promote_if\":,"  \
+            "\"served\":{\"generation\":,\"recall_at_10\":,"                 \
+            "\"ndcg_at_10\":}}")                                             \
+     + 10 * NGX_INT64_LEN + 6 * (16 + 32 + 128) + 6)
+
+
 typedef struct {
     ngx_uint_t                  admin;          /* NGX_HTTP_RECSYS_ADMIN_* */
     ngx_http_recsys_catalog_t  *catalog;
@@ -64,6 +75,8 @@ static ngx_int_t ngx_http_recsys_admin_accepted(ngx_http_request_t *r,
 static ngx_int_t ngx_http_recsys_admin_refused(ngx_http_request_t *r,
     ngx_int_t rc, uint64_t id, ngx_uint_t busy);
 static ngx_int_t ngx_http_recsys_admin_unavailable(ngx_http_request_t *r);
+static u_char *ngx_http_recsys_admin_model(u_char *p,
+    const recsys_manifest_model_t *mm);
 static size_t ngx_http_recsys_admin_str_len(const char *s, size_t len);
 static u_char *ngx_http_recsys_admin_str(u_char *p, const char *s,
     size_t len);
@@ -476,6 +489,8 @@ ngx_http_recsys_admin_status(ngx_http_request_t *r)
                                                ngx_strlen(snap.watermark));
     }
 
+    len += NGX_HTTP_RECSYS_ADMIN_MODEL_LEN;
+
     for (i = 0; i < snap.nbuilds; i++) {
         b = &snap.builds[i];
 
@@ -537,9 +552,11 @@ ngx_http_recsys_admin_status(ngx_http_request_t *r)
         }
 
         p = ngx_sprintf(p, ",\"size_bytes\":%O}", size);
+        p = ngx_http_recsys_admin_model(p, &m.model);
 
     } else {
-        p = ngx_http_recsys_admin_cpy(p, ",\"generation\":null");
+        p = ngx_http_recsys_admin_cpy(p, ",\"generation\":null,"
+                                      "\"model\":null");
     }
 
     p = ngx_sprintf(p, ",\"builder\":{\"state\":\"%s\",\"mode\":\"%s\"",
@@ -791,6 +808,50 @@ ngx_http_recsys_admin_unavailable(ngx_http_request_t *r)
 
 
 /* a JSON string, quotes included, and its exact length */
+
+/*
+ * The served generation's model, from its manifest: the hold-out figures
+ * and those promote_if compared.  The strings are the builder's own
+ * (an algorithm name, a time, the catalog's promote_if), JSON-safe but
+ * escaped anyway.
+ */
+
+static u_char *
+ngx_http_recsys_admin_model(u_char *p, const recsys_manifest_model_t *mm)
+{
+    if (!mm->trained) {
+        return ngx_http_recsys_admin_cpy(p, ",\"model\":null");
+    }
+
+    p = ngx_http_recsys_admin_cpy(p, ",\"model\":{\"algorithm\":");
+    p = ngx_http_recsys_admin_str(p, mm->algorithm,
+                                  ngx_strnlen((u_char *) mm->algorithm,
+                                              sizeof(mm->algorithm)));
+    p = ngx_http_recsys_admin_cpy(p, ",\"trained_at\":");
+    p = ngx_http_recsys_admin_str(p, mm->trained_at,
+                                  ngx_strnlen((u_char *) mm->trained_at,
+                                              sizeof(mm->trained_at)));
+    p = ngx_sprintf(p, ",\"train_seconds\":%.3f,\"events\":%uL,"
+                    "\"users\":%uL,\"recall_at_10\":%.6f,"
+                    "\"ndcg_at_10\":%.6f,\"scored_users\":%uD,"
+                    "\"gate\":{\"recall_at_10\":%.6f,\"ndcg_at_10\":%.6f},"
+                    "\"promote_if\":",
+                    mm->train_seconds, mm->events, mm->users, mm->recall,
+                    mm->ndcg, mm->scored, mm->gate_recall, mm->gate_ndcg);
+    p = ngx_http_recsys_admin_str(p, mm->promote_if,
+                                  ngx_strnlen((u_char *) mm->promote_if,
+                                              sizeof(mm->promote_if)));
+
+    if (!mm->has_served) {
+        return ngx_http_recsys_admin_cpy(p, ",\"served\":null}");
+    }
+
+    return ngx_sprintf(p, ",\"served\":{\"generation\":%uL,"
+                       "\"recall_at_10\":%.6f,\"ndcg_at_10\":%.6f}}",
+                       mm->served_generation, mm->served_recall,
+                       mm->served_ndcg);
+}
+
 
 static size_t
 ngx_http_recsys_admin_str_len(const char *s, size_t len)

@@ -116,6 +116,7 @@ typedef struct {
     time_t                              age;
     off_t                               size;
     double                              build_seconds;
+    recsys_manifest_model_t             model;
 } ngx_http_recsys_metrics_index_t;
 
 
@@ -149,6 +150,8 @@ static void ngx_http_recsys_metrics_requests(
 static void ngx_http_recsys_metrics_histograms(
     ngx_http_recsys_metrics_out_t *out,
     ngx_http_recsys_metrics_main_conf_t *mmcf, ngx_str_t *labels);
+static void ngx_http_recsys_metrics_model(ngx_http_recsys_metrics_out_t *out,
+    ngx_http_recsys_metrics_index_t *idx, ngx_uint_t n, ngx_str_t *labels);
 static void ngx_http_recsys_metrics_index(ngx_http_recsys_metrics_out_t *out,
     ngx_http_recsys_metrics_main_conf_t *mmcf, ngx_str_t *labels);
 static void ngx_http_recsys_metrics_rebuilds(
@@ -582,6 +585,7 @@ ngx_http_recsys_metrics_index(ngx_http_recsys_metrics_out_t *out,
         idx[i].age = ngx_http_recsys_metrics_index_age(g);
         idx[i].size = ngx_http_recsys_metrics_index_size(g);
         idx[i].build_seconds = g->gen.manifest.build_seconds;
+        idx[i].model = g->gen.manifest.model;
 
         ngx_http_recsys_index_release(g);
     }
@@ -658,6 +662,73 @@ ngx_http_recsys_metrics_index(ngx_http_recsys_metrics_out_t *out,
                                        "recsys_index_build_duration_seconds"
                                        "{catalog=\"%V\"} %.6f\n",
                                        &labels[i], idx[i].build_seconds);
+        }
+    }
+
+    ngx_http_recsys_metrics_model(out, idx, n, labels);
+}
+
+
+/* the served generation's model (manifest "model"), when it has one */
+
+static void
+ngx_http_recsys_metrics_model(ngx_http_recsys_metrics_out_t *out,
+    ngx_http_recsys_metrics_index_t *idx, ngx_uint_t n, ngx_str_t *labels)
+{
+    int64_t                   t;
+    ngx_uint_t                i, f;
+    recsys_manifest_model_t  *mm;
+
+    static const char  *names[4] = {
+        "recsys_model_recall_at_10", "recsys_model_ndcg_at_10",
+        "recsys_model_training_seconds",
+        "recsys_model_last_training_timestamp_seconds"
+    };
+
+    static const char  *help[4] = {
+        "Recall@10 of the served model on its build's hold-out.",
+        "NDCG@10 of the served model on its build's hold-out.",
+        "Seconds the served model took to train.",
+        "When the served model was trained (Unix time)."
+    };
+
+    for (i = 0; i < n && !(idx[i].mapped && idx[i].model.trained); i++) {
+        /* void */
+    }
+
+    /* no catalog serves a trained model: no family */
+    if (i == n) {
+        return;
+    }
+
+    for (f = 0; f < 4; f++) {
+        ngx_http_recsys_metrics_family(out, names[f], "gauge", help[f]);
+
+        for (i = 0; i < n; i++) {
+            mm = &idx[i].model;
+
+            if (!idx[i].mapped || !mm->trained) {
+                continue;
+            }
+
+            if (f == 3) {
+                if (recsys_time_parse(mm->trained_at,
+                                      ngx_strlen(mm->trained_at), &t)
+                    == 0)
+                {
+                    ngx_http_recsys_metrics_printf(out, "%s{catalog=\"%V\"}"
+                                                   " %L\n", names[f],
+                                                   &labels[i], t);
+                }
+
+                continue;
+            }
+
+            ngx_http_recsys_metrics_printf(out, "%s{catalog=\"%V\"} %.6f\n",
+                                           names[f], &labels[i],
+                                           f == 0 ? mm->recall
+                                           : f == 1 ? mm->ndcg
+                                           : mm->train_seconds);
         }
     }
 }

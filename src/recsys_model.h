@@ -60,8 +60,8 @@ int recsys_model_train(recsys_model_job_t *j, char *err, size_t errlen);
  */
 int recsys_model_read_file(const char *path,
     const recsys_catalog_numbers_t *types, const recsys_items_writer_t *items,
-    recsys_idmap_t *users, recsys_event_t **events, size_t *n, uint64_t *skipped,
-    char *err, size_t errlen);
+    recsys_idmap_t *users, recsys_event_t **events, size_t *n,
+    uint64_t *skipped, char *err, size_t errlen);
 
 
 #endif /* _RECSYS_MODEL_H_INCLUDED_ */

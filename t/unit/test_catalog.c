@@ -263,7 +263,7 @@ test_unknown_key(void **state)
 
     test_error("sources:\n  path: x\n",
                "1:1: unknown key \"sources\" at top level, expected one"
-               " of: source, index, maintenance, events, ranking");
+               " of: source, index, maintenance, events, ranking, model");
 
     test_error("source:\n  path: /x\n  dsn: postgres://\n",
                "3:3: \"dsn\" is only valid with type postgresql");
@@ -525,19 +525,19 @@ test_not_mapping(void **state)
 
     test_error("- source\n- index\n",
                "1:1: top level must be a mapping (keys: source, index,"
-               " maintenance, events, ranking), got a sequence");
+               " maintenance, events, ranking, model), got a sequence");
 
     test_error("hello\n",
                "1:1: top level must be a mapping (keys: source, index,"
-               " maintenance, events, ranking), got \"hello\"");
+               " maintenance, events, ranking, model), got \"hello\"");
 
     test_error("",
                "1:1: top level must be a mapping (keys: source, index,"
-               " maintenance, events, ranking), got an empty document");
+               " maintenance, events, ranking, model), got an empty document");
 
     test_error("# only a comment\n",
                "1:1: top level must be a mapping (keys: source, index,"
-               " maintenance, events, ranking), got an empty document");
+               " maintenance, events, ranking, model), got an empty document");
 
     test_error(TEST_VALID_SOURCE "---\nindex: {}\n",
                "5:1: only one YAML document is allowed");
@@ -1547,6 +1547,157 @@ test_ranking_errors(void **state)
 }
 
 
+static void
+test_model(void **state)
+{
+    recsys_catalog_t     *c;
+    recsys_model_conf_t  *mc;
+
+    (void) state;
+
+    c = test_load("source: {path: /x.jsonl}\n"
+                  "index: {path: /data/idx, dimension: 4}\n");
+    assert_int_equal(c->model.enabled, 0);
+    recsys_catalog_free(c);
+
+    c = test_load("source: {path: /x.jsonl}\n"
+                  "index: {path: /data/idx, dimension: 4}\n"
+                  "events: {types: {click: 1}}\n"
+                  "model:\n  item_item: {}\n");
+    mc = &c->model;
+    assert_int_equal(mc->enabled, 1);
+    assert_int_equal(mc->min_events, 1);
+    assert_int_equal(mc->popularity.enabled, 0);
+    assert_int_equal(mc->factors.enabled, 0);
+    assert_int_equal(mc->item_item.enabled, 1);
+    assert_int_equal(mc->item_item.algorithm, RECSYS_ITEMSIM_AUTO);
+    assert_true(mc->item_item.lambda == 200);
+    assert_int_equal(mc->item_item.top, 500);
+    assert_int_equal(mc->item_item.max_items, 16384);
+    assert_true(mc->item_item.shrink == 10);
+    assert_true(mc->holdout.fraction == 0.2);
+    assert_int_equal(mc->holdout.seed, 1);
+    assert_int_equal(mc->holdout.mode, RECSYS_HOLDOUT_MODE_RECENT);
+    assert_int_equal(mc->holdout.min_entries, 5);
+    assert_int_equal(mc->holdout.users, 2000);
+    assert_string_equal(mc->promote_if, "recall_at_10 >= served * 0.98");
+    assert_int_equal(mc->promote.n, 1);
+    assert_true(mc->promote.conds[0].served);
+    assert_true(mc->promote.conds[0].factor == 0.98);
+    recsys_catalog_free(c);
+
+    c = test_load("source: {path: /x.jsonl}\n"
+                  "index: {path: /data/idx, dimension: 4}\n"
+                  "events: {types: {click: 1}}\n"
+                  "model:\n"
+                  "  min_events: 3\n"
+                  "  popularity: {half_life: 2d, mode: blend, blend: 0.25}\n"
+                  "  factors: {factors: 32, alpha: 5}\n"
+                  "  holdout: {fraction: 0.1, seed: 7, mode: random}\n"
+                  "  promote_if: always\n");
+    mc = &c->model;
+    assert_int_equal(mc->min_events, 3);
+    assert_int_equal(mc->popularity.enabled, 1);
+    assert_int_equal(mc->popularity.half_life, 2 * 86400);
+    assert_int_equal(mc->popularity.mode, RECSYS_POPULARITY_MODE_BLEND);
+    assert_true(mc->popularity.blend == 0.25);
+    assert_int_equal(mc->factors.enabled, 1);
+    assert_int_equal(mc->factors.factors, 32);
+    assert_int_equal(mc->factors.iterations, 15);
+    assert_true(mc->factors.alpha == 5);
+    assert_int_equal(mc->holdout.mode, RECSYS_HOLDOUT_MODE_RANDOM);
+    assert_int_equal(mc->promote.n, 0);
+    recsys_catalog_free(c);
+
+    test_error("source: {path: /x.jsonl}\n"
+               "index: {path: /data/idx, dimension: 4}\n"
+               "model: {item_item: {}}\n",
+               "3:8: \"model\" trains from the events store: it needs an"
+               " \"events\" section");
+
+    test_error("source: {path: /x.jsonl}\n"
+               "index: {path: /data/idx, dimension: 4}\n"
+               "events: {types: {click: 1}}\n"
+               "model: {min_events: 2}\n",
+               "4:8: \"model\" trains nothing: give at least one of"
+               " \"popularity\", \"item_item\", \"factors\"");
+
+    test_error("source: {path: /x.jsonl}\n"
+               "index: {path: /data/idx, dimension: 4}\n"
+               "events: {types: {click: 1}}\n"
+               "model:\n  popularity: {blend: 0.5}\n",
+               "5:16: \"blend\" is only valid with mode blend");
+
+    test_error("source: {path: /x.jsonl}\n"
+               "index: {path: /data/idx, dimension: 4}\n"
+               "events: {types: {click: 1}}\n"
+               "model:\n  item_item: {}\n"
+               "  promote_if: recall >= 1\n",
+               "6:15: \"promote_if\" expects \"always\" or recall_at_10 or"
+               " ndcg_at_10 at offset 0");
+}
+
+
+static void
+test_promote(void **state)
+{
+    char              err[256];
+    double            fresh[2], served[2];
+    recsys_promote_t  p;
+
+    (void) state;
+
+    assert_int_equal(recsys_promote_parse("recall_at_10 >= served * 0.98"
+                                          " and ndcg_at_10 > served - 0.01"
+                                          " and recall_at_10 >= 0.1",
+                                          &p, err, sizeof(err)), 0);
+    assert_int_equal(p.n, 3);
+    assert_int_equal(p.conds[1].metric, RECSYS_PROMOTE_NDCG);
+    assert_int_equal(p.conds[1].strict, 1);
+    assert_true(p.conds[1].offset == -0.01);
+    assert_int_equal(p.conds[2].served, 0);
+    assert_true(p.conds[2].offset == 0.1);
+
+    fresh[0] = 0.20; fresh[1] = 0.30;
+    served[0] = 0.204; served[1] = 0.305;
+    assert_int_equal(recsys_promote_eval(&p, fresh, 1, served), 1);
+
+    served[0] = 0.21;   /* 0.20 < 0.21 * 0.98 = 0.2058 */
+    assert_int_equal(recsys_promote_eval(&p, fresh, 1, served), 0);
+
+    /* nothing served: only the constant holds */
+    assert_int_equal(recsys_promote_eval(&p, fresh, 0, served), 1);
+    fresh[0] = 0.05;
+    assert_int_equal(recsys_promote_eval(&p, fresh, 0, served), 0);
+
+    assert_int_equal(recsys_promote_parse("always", &p, err, sizeof(err)),
+                     0);
+    assert_int_equal(p.n, 0);
+    assert_int_equal(recsys_promote_eval(&p, fresh, 1, served), 1);
+
+    assert_int_equal(recsys_promote_parse("always and", &p, err,
+                                          sizeof(err)), -1);
+    assert_string_equal(err, "has text after \"always\"");
+    assert_int_equal(recsys_promote_parse("recall_at_10 = served", &p, err,
+                                          sizeof(err)), -1);
+    assert_string_equal(err, "expects \">=\" or \">\" at offset 13");
+    assert_int_equal(recsys_promote_parse("recall_at_10 >= served or", &p,
+                                          err, sizeof(err)), -1);
+    assert_string_equal(err, "expects \"and\" or the end at offset 23");
+    assert_int_equal(recsys_promote_parse("ndcg_at_10 >= servedx", &p, err,
+                                          sizeof(err)), -1);
+    assert_string_equal(err, "expects \"served\" or a number at offset"
+                        " 14");
+    assert_int_equal(recsys_promote_parse("ndcg_at_10 >= 0.1 and"
+                                          " ndcg_at_10 >= 0.1 and"
+                                          " ndcg_at_10 >= 0.1 and"
+                                          " ndcg_at_10 >= 0.1 and"
+                                          " ndcg_at_10 >= 0.1", &p, err,
+                                          sizeof(err)), -1);
+    assert_string_equal(err, "has more than 4 comparisons");
+}
+
+
 int
 main(void)
 {
@@ -1573,6 +1724,8 @@ main(void)
         cmocka_unit_test(test_postgresql_source),
         cmocka_unit_test(test_duration_parse),
         cmocka_unit_test(test_events),
+        cmocka_unit_test(test_model),
+        cmocka_unit_test(test_promote),
         cmocka_unit_test(test_events_errors),
         cmocka_unit_test(test_ranking),
         cmocka_unit_test(test_ranking_errors),

@@ -19,7 +19,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <unistd.h>
+#include <sys/mman.h>
+
 #include "recsys_ease.h"
+#include "recsys_files.h"
 #include "recsys_itemsim.h"
 #include "recsys_knn.h"
 
@@ -406,6 +410,92 @@ test_knn_bad(void **state)
 }
 
 
+/*
+ * itemsim.bin: the item-kNN model of the 6 x 5 case written, mapped and
+ * viewed back entry for entry; a file of other rows, a cut file and a
+ * bad column or weight are refused.
+ */
+static void
+test_itemsim_file(void **state)
+{
+    char               err[256], path[] = "/tmp/recsys_itemsim_XXXXXX";
+    int                fd;
+    size_t             size;
+    uint8_t           *copy;
+    uint32_t           alg;
+    uint64_t           j;
+    const void        *base;
+    recsys_matrix_t    m;
+    recsys_itemsim_t   s, v;
+    recsys_knn_conf_t  c;
+
+    (void) state;
+
+    matrix65(&m, 1.0f, 1.0f);
+    memset(&c, 0, sizeof(c));
+    c.neighbours = 3;
+    c.threads = 1;
+    assert_int_equal(recsys_knn_train(&m, &c, &s, err, sizeof(err)), 0);
+
+    fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+
+    assert_int_equal(recsys_itemsim_write(&s, 2, path, err, sizeof(err)),
+                     0);
+    assert_int_equal(recsys_file_map(path, &base, &size, err, sizeof(err)),
+                     0);
+    assert_int_equal(size, 32 + 6 * 8 + s.ptr[5] * 8);
+
+    assert_int_equal(recsys_itemsim_view(&v, base, size, 5, &alg, err,
+                                         sizeof(err)), 0);
+    assert_int_equal(alg, 2);
+    assert_int_equal(v.nitems, 5);
+    assert_int_equal(v.m, 3);
+    assert_int_equal(recsys_itemsim_check(&v, err, sizeof(err)), 0);
+
+    for (j = 0; j <= 5; j++) {
+        assert_int_equal(v.ptr[j], s.ptr[j]);
+    }
+
+    for (j = 0; j < s.ptr[5]; j++) {
+        assert_int_equal(v.cols[j], s.cols[j]);
+        assert_true(v.weights[j] == s.weights[j]);
+    }
+
+    assert_int_equal(recsys_itemsim_view(&v, base, size, 6, NULL, err,
+                                         sizeof(err)), -1);
+    assert_non_null(strstr(err, "do not match the generation's 6 items"));
+    assert_int_equal(recsys_itemsim_view(&v, base, size - 4, 5, NULL, err,
+                                         sizeof(err)), -1);
+    assert_non_null(strstr(err, "expected"));
+
+    /* a column out of range, then a NaN weight: what the builder checks */
+    copy = malloc(size);
+    assert_non_null(copy);
+    memcpy(copy, base, size);
+    assert_int_equal(recsys_itemsim_view(&v, copy, size, 5, NULL, err,
+                                         sizeof(err)), 0);
+    v.cols[1] = 5;
+    assert_int_equal(recsys_itemsim_check(&v, err, sizeof(err)), -1);
+    assert_string_equal(err, "itemsim.bin: row 0, entry 1: item 5, weight"
+                        " 0.408248");
+    v.cols[1] = s.cols[1];
+    v.weights[0] = NAN;
+    assert_int_equal(recsys_itemsim_check(&v, err, sizeof(err)), -1);
+    v.weights[0] = 0;
+    v.ptr[2] = v.ptr[1] - 1;
+    assert_int_equal(recsys_itemsim_check(&v, err, sizeof(err)), -1);
+    assert_string_equal(err, "itemsim.bin: row 1: bad offsets");
+
+    free(copy);
+    munmap((void *) base, size);
+    unlink(path);
+    recsys_itemsim_free(&s);
+    recsys_matrix_free(&m);
+}
+
+
 int
 main(void)
 {
@@ -417,6 +507,7 @@ main(void)
         cmocka_unit_test(test_knn_cosine),
         cmocka_unit_test(test_knn_shrink_and_weights),
         cmocka_unit_test(test_knn_bad),
+        cmocka_unit_test(test_itemsim_file),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
