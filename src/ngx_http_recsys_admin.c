@@ -555,8 +555,7 @@ ngx_http_recsys_admin_status(ngx_http_request_t *r)
         p = ngx_http_recsys_admin_model(p, &m.model);
 
     } else {
-        p = ngx_http_recsys_admin_cpy(p, ",\"generation\":null,"
-                                      "\"model\":null");
+        p = ngx_http_recsys_admin_cpy(p, ",\"generation\":null");
     }
 
     p = ngx_sprintf(p, ",\"builder\":{\"state\":\"%s\",\"mode\":\"%s\"",
@@ -819,8 +818,9 @@ ngx_http_recsys_admin_unavailable(ngx_http_request_t *r)
 static u_char *
 ngx_http_recsys_admin_model(u_char *p, const recsys_manifest_model_t *mm)
 {
+    /* a generation built without "model:" answers as before */
     if (!mm->trained) {
-        return ngx_http_recsys_admin_cpy(p, ",\"model\":null");
+        return p;
     }
 
     p = ngx_http_recsys_admin_cpy(p, ",\"model\":{\"algorithm\":");
