@@ -13,7 +13,7 @@
 #include "recsys_rank.h"
 
 
-static void recsys_rank_parts(const recsys_profile_t *p,
+static int recsys_rank_parts(const recsys_profile_t *p,
     const recsys_cand_t *c, recsys_explain_t *e);
 static double recsys_rank_lambda(const recsys_profile_t *p);
 static int recsys_rank_before(const recsys_cand_t *a, double sa,
@@ -21,6 +21,8 @@ static int recsys_rank_before(const recsys_cand_t *a, double sa,
 static int recsys_rank_cmp(const void *a, const void *b);
 static double recsys_rank_norm(uint32_t dimension, const float *v);
 static double recsys_rank_dot(uint32_t dimension, const float *a,
+    const float *b);
+static double recsys_rank_dotf(uint32_t dimension, const float *a,
     const float *b);
 static int recsys_rank_mean(int metric, uint32_t dimension,
     const float *const *v, size_t n, double *out);
@@ -280,8 +282,16 @@ recsys_rank_select(const recsys_profile_t *p, uint32_t dimension,
 
     lambda = recsys_rank_lambda(p);
 
+    /*
+     * The parts but the penalty once: base + penalty is the sum
+     * recsys_rank_parts() makes, in its order, so picks and explain agree;
+     * NaN base: parts that are not finite, a score of 0 whatever the
+     * penalty, as recsys_rank_parts() says
+     */
     for (i = 0; i < n; i++) {
-        work[i] = recsys_rank_norm(dimension, c[i].vector);
+        d = recsys_rank_norm(dimension, c[i].vector);
+        work[i] = d > 0 ? 1.0 / d : 0;         /* 1 / norm, 0: none */
+        c[i].base = recsys_rank_parts(p, &c[i], &e) ? e.score : NAN;
     }
 
     for (t = 0; t < k; t++) {
@@ -289,12 +299,20 @@ recsys_rank_select(const recsys_profile_t *p, uint32_t dimension,
         best = 0;
 
         for (i = t; i < n; i++) {
-            recsys_rank_parts(p, &c[i], &e);
-            c[i].score = e.score;
+            if (isnan(c[i].base)) {
+                c[i].score = 0;
 
-            if (i == t || recsys_rank_before(&c[i], e.score, &c[b], best)) {
+            } else {
+                c[i].score = c[i].base
+                             + ((lambda < 1.0 && c[i].maxsim > 0)
+                                ? -((1.0 - lambda) * c[i].maxsim) : 0.0);
+            }
+
+            if (i == t
+                || recsys_rank_before(&c[i], c[i].score, &c[b], best))
+            {
                 b = i;
-                best = e.score;
+                best = c[i].score;
             }
         }
 
@@ -319,8 +337,8 @@ recsys_rank_select(const recsys_profile_t *p, uint32_t dimension,
                 continue;
             }
 
-            sim = recsys_rank_dot(dimension, c[i].vector, c[t].vector)
-                  / (tn * work[i]);
+            sim = recsys_rank_dotf(dimension, c[i].vector, c[t].vector)
+                  * tn * work[i];
 
             if (isfinite(sim) && sim > c[i].maxsim) {
                 c[i].maxsim = sim < 1.0 ? sim : 1.0;
@@ -407,7 +425,7 @@ recsys_rank_cosine(uint32_t dimension, const float *a, const float *b)
 
 /* one order of summation for select and explain: they agree exactly */
 
-static void
+static int
 recsys_rank_parts(const recsys_profile_t *p, const recsys_cand_t *c,
     recsys_explain_t *e)
 {
@@ -419,7 +437,7 @@ recsys_rank_parts(const recsys_profile_t *p, const recsys_cand_t *c,
     e->popularity = lambda * ((double) p->w_popularity * c->popularity);
     e->freshness = lambda * ((double) p->w_freshness * c->freshness);
     e->boost = lambda * c->boost;
-    /* no -0 in an answer: no penalty is 0 */
+    /* no -0 in an answer: no penalty is 0 (select() repeats this) */
     e->mmr_penalty = (lambda < 1.0 && c->maxsim > 0)
                      ? -((1.0 - lambda) * c->maxsim) : 0.0;
 
@@ -433,7 +451,11 @@ recsys_rank_parts(const recsys_profile_t *p, const recsys_cand_t *c,
         e->boost = 0;
         e->mmr_penalty = 0;
         e->score = 0;
+
+        return 0;
     }
+
+    return 1;
 }
 
 
@@ -591,4 +613,42 @@ recsys_rank_mean(int metric, uint32_t dimension, const float *const *v,
     }
 
     return 0;
+}
+
+
+/*
+ * MMR's cosines: k x candidates of them per request.  Float products in
+ * two registers of four sums (GCC vector extensions: SSE on any x86-64),
+ * added in a fixed order: the same vectors always give the same value.
+ */
+
+typedef float  recsys_rank_v4_t __attribute__((vector_size(16)));
+
+static double
+recsys_rank_dotf(uint32_t dimension, const float *a, const float *b)
+{
+    float             s;
+    uint32_t          i;
+    recsys_rank_v4_t  s0, s1, x0, x1, y0, y1;
+
+    s0 = (recsys_rank_v4_t) { 0, 0, 0, 0 };
+    s1 = s0;
+
+    for (i = 0; i + 8 <= dimension; i += 8) {
+        memcpy(&x0, a + i, sizeof(x0));
+        memcpy(&x1, a + i + 4, sizeof(x1));
+        memcpy(&y0, b + i, sizeof(y0));
+        memcpy(&y1, b + i + 4, sizeof(y1));
+        s0 += x0 * y0;
+        s1 += x1 * y1;
+    }
+
+    s0 += s1;
+    s = (s0[0] + s0[1]) + (s0[2] + s0[3]);
+
+    for ( /* void */ ; i < dimension; i++) {
+        s += a[i] * b[i];
+    }
+
+    return (double) s;
 }

@@ -84,6 +84,7 @@ typedef struct {
     double              boost;          /* b: sum of matching boosts */
     double              relevance;      /* w_s s + w_p p + w_f f + b */
     double              maxsim;         /* MMR: max sim to those before */
+    double              base;           /* MMR: the score but the penalty */
     double              score;
 } recsys_cand_t;
 
@@ -154,7 +155,8 @@ int recsys_rank_query(int metric, uint32_t dimension,
  * profile's weights, then, MMR off, by relevance; MMR on with lambda, each
  * pick maximises lambda r - (1 - lambda) maxsim, maxsim the largest
  * max(0, cosine) with the items picked before (0 for the first), and the
- * pick's score is that value.  Ties: score desc, then id asc.  work holds
+ * pick's score is that value (cosines of the vectors in float, fixed
+ * order).  Ties: score desc, then id asc.  work holds
  * n doubles (MMR only; may be NULL otherwise).  c[0..k) are the answer in
  * order, the rest unordered.
  */
