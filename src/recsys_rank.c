@@ -289,8 +289,10 @@ recsys_rank_select(const recsys_profile_t *p, uint32_t dimension,
      * penalty, as recsys_rank_parts() says
      */
     for (i = 0; i < n; i++) {
-        d = recsys_rank_norm(dimension, c[i].vector);
-        work[i] = d > 0 ? 1.0 / d : 0;         /* 1 / norm, 0: none */
+        d = c[i].vector
+            ? sqrt(recsys_rank_dotf(dimension, c[i].vector, c[i].vector))
+            : 0;
+        work[i] = (d > 0 && isfinite(d)) ? 1.0 / d : 0;    /* 0: none */
         c[i].base = recsys_rank_parts(p, &c[i], &e) ? e.score : NAN;
     }
 

@@ -14,6 +14,9 @@
 
 #define RECSYS_RECOMMEND_NUMBER_LEN  64
 
+/* boosts looked up by category number; more are compared by name */
+#define RECSYS_RECOMMEND_BOOSTS      64
+
 /* seconds: far beyond any date, far within int64 */
 #define RECSYS_RECOMMEND_TIME_MAX    1e15
 
@@ -21,7 +24,7 @@
 static uint64_t recsys_recommend_pop_rank(const recsys_items_t *items,
     float pop);
 static double recsys_recommend_boost(const recsys_profile_t *p,
-    const recsys_item_t *it);
+    const int64_t *boost_no, const recsys_item_t *it);
 static const char *recsys_recommend_ws(const char *p, const char *end);
 static const char *recsys_recommend_string(const char *p, const char *end);
 static const char *recsys_recommend_skip(const char *p, const char *end);
@@ -88,7 +91,7 @@ recsys_recommend_rank(const recsys_generation_t *g, const recsys_profile_t *p,
     int64_t now, const recsys_hit_t *hits, uint32_t n, uint32_t k,
     recsys_cand_t *c, double *work, uint32_t *nout)
 {
-    int64_t         t;
+    int64_t         t, boost_no[RECSYS_RECOMMEND_BOOSTS];
     uint32_t        i, dim;
     recsys_item_t   it, top;
     const float    *vectors;
@@ -97,6 +100,13 @@ recsys_recommend_rank(const recsys_generation_t *g, const recsys_profile_t *p,
     vectors = g->vectors;
 
     top.popularity = 0;
+
+    /* boosts by category number: no category string read per candidate */
+    for (i = 0; i < p->nboosts && i < RECSYS_RECOMMEND_BOOSTS; i++) {
+        boost_no[i] = recsys_items_category_find(&g->items,
+                                                 p->boosts[i].category,
+                                                 strlen(p->boosts[i].category));
+    }
 
     if (g->items.count) {
         recsys_items_get(&g->items, g->items.popular[0], &top);
@@ -129,7 +139,7 @@ recsys_recommend_rank(const recsys_generation_t *g, const recsys_profile_t *p,
             c[i].freshness = recsys_rank_freshness(t, now, p->half_life);
         }
 
-        c[i].boost = recsys_recommend_boost(p, &it);
+        c[i].boost = recsys_recommend_boost(p, boost_no, &it);
     }
 
     *nout = recsys_rank_select(p, dim, c, n, k, work);
@@ -223,7 +233,8 @@ recsys_recommend_pop_rank(const recsys_items_t *items, float pop)
 
 
 static double
-recsys_recommend_boost(const recsys_profile_t *p, const recsys_item_t *it)
+recsys_recommend_boost(const recsys_profile_t *p, const int64_t *boost_no,
+    const recsys_item_t *it)
 {
     double    b;
     size_t    len;
@@ -236,6 +247,16 @@ recsys_recommend_boost(const recsys_profile_t *p, const recsys_item_t *it)
     }
 
     for (i = 0; i < p->nboosts; i++) {
+        if (i < RECSYS_RECOMMEND_BOOSTS) {
+            if (boost_no[i] >= 0
+                && (int64_t) it->category_no == boost_no[i])
+            {
+                b += p->boosts[i].weight;
+            }
+
+            continue;
+        }
+
         len = strlen(p->boosts[i].category);
 
         if (len == it->category_len
