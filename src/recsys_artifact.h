@@ -36,12 +36,16 @@
 
 #define RECSYS_NO_CATEGORY         0xffffffffu
 
+/* the longest user id users.bin stores and a request may name */
+#define RECSYS_USER_ID_MAX         4096
+
 #define RECSYS_ITEMS_FILE          "items.bin"
 #define RECSYS_VECTORS_FILE        "vectors.f32"
 #define RECSYS_INDEX_FILE          "index.faiss"
 #define RECSYS_MANIFEST_FILE       "manifest.json"
 #define RECSYS_NEIGHBORS_FILE      "neighbors.bin"
 #define RECSYS_ITEMSIM_FILE        "itemsim.bin"
+#define RECSYS_USERS_FILE          "users.bin"
 #define RECSYS_GENERATIONS_DIR     "generations"
 #define RECSYS_CURRENT_LINK        "current"
 

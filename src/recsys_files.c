@@ -16,7 +16,20 @@
 #include "recsys_files.h"
 
 
+#define RECSYS_OUT_BUFSIZE         65536
+
+
+struct recsys_out_s {
+    int                 fd;
+    int                 error;          /* errno of the first failure */
+    uint64_t            written;
+    size_t              used;
+    char                buf[RECSYS_OUT_BUFSIZE];
+};
+
+
 static int recsys_cmp_u64_desc(const void *a, const void *b);
+static void recsys_out_flush(recsys_out_t *o);
 
 
 int
@@ -94,6 +107,131 @@ failed:
     unlink(path);
 
     return -1;
+}
+
+
+int
+recsys_out_file(const char *path, recsys_out_emit_pt emit, void *data,
+    char *err, size_t errlen)
+{
+    int            rc;
+    const char    *name;
+    recsys_out_t  *o;
+
+    name = recsys_path_base(path);
+
+    o = malloc(sizeof(recsys_out_t));
+    if (o == NULL) {
+        snprintf(err, errlen, "%s: out of memory", name);
+        return -1;
+    }
+
+    o->error = 0;
+    o->written = 0;
+    o->used = 0;
+
+    o->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (o->fd == -1) {
+        snprintf(err, errlen, "%s: open failed: %s", name, strerror(errno));
+        free(o);
+        return -1;
+    }
+
+    rc = emit(data, o, err, errlen);
+
+    if (rc == 0) {
+        recsys_out_flush(o);
+
+        if (o->error != 0) {
+            snprintf(err, errlen, "%s: write failed: %s", name,
+                     strerror(o->error));
+            rc = -1;
+        }
+    }
+
+    if (rc == 0 && fsync(o->fd) != 0) {
+        snprintf(err, errlen, "%s: fsync failed: %s", name, strerror(errno));
+        rc = -1;
+    }
+
+    if (close(o->fd) != 0 && rc == 0) {
+        snprintf(err, errlen, "%s: close failed: %s", name, strerror(errno));
+        rc = -1;
+    }
+
+    if (rc != 0) {
+        unlink(path);
+    }
+
+    free(o);
+
+    return rc;
+}
+
+
+static void
+recsys_out_flush(recsys_out_t *o)
+{
+    ssize_t      n;
+    const char  *p;
+
+    p = o->buf;
+
+    while (o->used > 0 && o->error == 0) {
+        n = write(o->fd, p, o->used);
+
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+
+            o->error = errno;
+            break;
+        }
+
+        p += n;
+        o->used -= n;
+    }
+
+    o->used = 0;
+}
+
+
+void
+recsys_out_write(recsys_out_t *o, const void *data, size_t len)
+{
+    size_t       n;
+    const char  *p;
+
+    p = data;
+    o->written += len;
+
+    while (len > 0 && o->error == 0) {
+        n = sizeof(o->buf) - o->used;
+        if (n > len) {
+            n = len;
+        }
+
+        memcpy(o->buf + o->used, p, n);
+        o->used += n;
+        p += n;
+        len -= n;
+
+        if (o->used == sizeof(o->buf)) {
+            recsys_out_flush(o);
+        }
+    }
+}
+
+
+void
+recsys_out_pad(recsys_out_t *o, uint64_t offset)
+{
+    static const char  zero[8];
+
+    while (o->written < offset && o->error == 0) {
+        recsys_out_write(o, zero, 1);
+    }
 }
 
 

@@ -24,6 +24,25 @@ const char *recsys_path_base(const char *path);
 int recsys_file_write(const char *path, const void *data, size_t len,
     char *err, size_t errlen);
 
+/* a file being written by recsys_out_file(), buffered */
+typedef struct recsys_out_s  recsys_out_t;
+
+/* what writes the file's bytes; 0, or -1 with err set */
+typedef int (*recsys_out_emit_pt)(void *data, recsys_out_t *o, char *err,
+    size_t errlen);
+
+/*
+ * Creates path (mode 0644), lets emit write it through o, then fsyncs
+ * it; removes it on any error.  A write error inside emit is reported
+ * here, after emit returns.
+ */
+int recsys_out_file(const char *path, recsys_out_emit_pt emit, void *data,
+    char *err, size_t errlen);
+void recsys_out_write(recsys_out_t *o, const void *data, size_t len);
+
+/* zero bytes up to the absolute file offset */
+void recsys_out_pad(recsys_out_t *o, uint64_t offset);
+
 /*
  * Maps a regular file read-only and shared; an empty file gives base
  * NULL and size 0.  Errors name the file's last component.

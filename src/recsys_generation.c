@@ -33,6 +33,8 @@ static int recsys_generation_file(recsys_generation_t *g,
     const recsys_file_sum_t *fs, char *err, size_t errlen);
 static int recsys_generation_neighbors(recsys_generation_t *g, char *err,
     size_t errlen);
+static int recsys_generation_users(recsys_generation_t *g, char *err,
+    size_t errlen);
 static int recsys_generation_index(recsys_generation_t *g, uint32_t nprobe,
     char *err, size_t errlen);
 static int recsys_generation_faiss(recsys_generation_t *g, char *err,
@@ -363,7 +365,7 @@ recsys_generation_verify(const recsys_generation_t *g, char *err,
         return -1;
     }
 
-    return 0;
+    return recsys_users_verify(&g->users, err, errlen);
 }
 
 
@@ -527,6 +529,10 @@ recsys_generation_map(recsys_generation_t *g, uint32_t nprobe, char *err,
         goto failed;
     }
 
+    if (recsys_generation_users(g, err, errlen) != 0) {
+        goto failed;
+    }
+
     if (recsys_generation_index(g, nprobe, err, errlen) != 0) {
         goto failed;
     }
@@ -619,6 +625,57 @@ recsys_neighbors_write(const char *path, uint32_t m, uint32_t nprobe,
 
 
 /*
+ * users.bin, when the manifest lists it: its header and sections (O(1)),
+ * and its counts against the manifest and the items.
+ */
+
+static int
+recsys_generation_users(recsys_generation_t *g, char *err, size_t errlen)
+{
+    char                path[RECSYS_PATH_MAX];
+    recsys_users_t     *u;
+    recsys_manifest_t  *m;
+
+    m = &g->manifest;
+    u = &g->users;
+
+    if (recsys_manifest_file(m, RECSYS_USERS_FILE) == NULL) {
+        if (m->users != 0) {
+            snprintf(err, errlen, "%s: %llu users but \"files\" has no "
+                     "\"%s\"", RECSYS_MANIFEST_FILE,
+                     (unsigned long long) m->users, RECSYS_USERS_FILE);
+            return -1;
+        }
+
+        return 0;
+    }
+
+    if (recsys_path_join(path, sizeof(path), g->dir, RECSYS_USERS_FILE) != 0) {
+        snprintf(err, errlen, "%s: path too long", RECSYS_USERS_FILE);
+        return -1;
+    }
+
+    if (recsys_users_open(u, path, err, errlen) != 0) {
+        return -1;
+    }
+
+    if (u->count != m->users || u->dimension != m->dimension
+        || u->items != m->items)
+    {
+        snprintf(err, errlen, "%s: %llu users of dimension %u over %u "
+                 "items do not match the manifest (%llu users, dimension "
+                 "%u, %llu items)", RECSYS_USERS_FILE,
+                 (unsigned long long) u->count, u->dimension, u->items,
+                 (unsigned long long) m->users, m->dimension,
+                 (unsigned long long) m->items);
+        return -1;
+    }
+
+    return 0;
+}
+
+
+/*
  * Validates the mapped neighbors.bin.  Lists computed at another nprobe
  * than the one served would not match a live search: they are unmapped
  * and the generation serves without them.
@@ -692,6 +749,7 @@ recsys_generation_close(recsys_generation_t *g)
     }
 
     recsys_items_close(&g->items);
+    recsys_users_close(&g->users);
 
     if (g->vectors != NULL) {
         munmap((void *) g->vectors, g->vectors_size);

@@ -13,6 +13,7 @@
 #include "recsys_items.h"
 #include "recsys_itemsim.h"
 #include "recsys_manifest.h"
+#include "recsys_users.h"
 
 
 /*
@@ -55,6 +56,7 @@ typedef struct {
     size_t              itemsim_size;
     recsys_itemsim_t    itemsim;        /* a view: nitems 0 when absent */
     uint32_t            itemsim_algorithm;
+    recsys_users_t      users;          /* base NULL: no users.bin */
     recsys_faiss_layout_t  layout;      /* of index.faiss */
     char                dir[RECSYS_PATH_MAX]; /* the generation's directory */
 } recsys_generation_t;
@@ -78,7 +80,7 @@ int recsys_generation_open(recsys_generation_t *g, const char *dir,
 /*
  * The deep checks of an opened generation, reading every byte: the
  * manifest's checksums, every item record, hash slot and row list, every
- * id of the inverted lists, every neighbors.bin row.
+ * id of the inverted lists, every neighbors.bin row, every user.
  */
 int recsys_generation_verify(const recsys_generation_t *g, char *err,
     size_t errlen);

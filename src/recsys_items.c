@@ -19,10 +19,6 @@
 #include "recsys_items.h"
 
 
-#define RECSYS_FNV_OFFSET          0xcbf29ce484222325ULL
-#define RECSYS_FNV_PRIME           0x100000001b3ULL
-
-
 static int recsys_items_validate(recsys_items_t *items,
     const recsys_items_header_t *h, const char *name, char *err,
     size_t errlen);
@@ -32,23 +28,8 @@ static int recsys_items_check_rows(const recsys_items_t *items,
     const char *name, char *err, size_t errlen);
 static int recsys_str_valid(const recsys_items_t *items, uint64_t off,
     uint32_t len);
-
-
-uint64_t
-recsys_id_hash(const char *id, size_t len)
-{
-    size_t    i;
-    uint64_t  h;
-
-    h = RECSYS_FNV_OFFSET;
-
-    for (i = 0; i < len; i++) {
-        h ^= (unsigned char) id[i];
-        h *= RECSYS_FNV_PRIME;
-    }
-
-    return h;
-}
+static const char *recsys_items_id_at(const void *data, uint32_t row,
+    size_t *len);
 
 
 int
@@ -346,37 +327,26 @@ recsys_items_close(recsys_items_t *items)
 int64_t
 recsys_items_find(const recsys_items_t *items, const char *id, size_t len)
 {
-    uint32_t                  v;
-    uint64_t                  i, s;
-    const recsys_item_rec_t  *rec;
-
-    if (items->hash == NULL || len == 0) {
+    if (len == 0) {
         return -1;
     }
 
-    s = recsys_id_hash(id, len) & items->hash_mask;
+    return recsys_id_table_find(items->hash, items->hash_mask, items->count,
+                                id, len, recsys_items_id_at, items);
+}
 
-    /* bounded: a corrupt table that is full must not loop forever */
-    for (i = 0; i <= items->hash_mask; i++) {
-        v = items->hash[s];
 
-        if (v == 0) {
-            return -1;
-        }
+static const char *
+recsys_items_id_at(const void *data, uint32_t row, size_t *len)
+{
+    const recsys_items_t     *items;
+    const recsys_item_rec_t  *rec;
 
-        rec = (const recsys_item_rec_t *) items->records + (v - 1);
+    items = data;
+    rec = (const recsys_item_rec_t *) items->records + row;
+    *len = rec->len[RECSYS_STR_ID];
 
-        if (rec->len[RECSYS_STR_ID] == len
-            && memcmp(items->strings + rec->off[RECSYS_STR_ID], id, len)
-               == 0)
-        {
-            return v - 1;
-        }
-
-        s = (s + 1) & items->hash_mask;
-    }
-
-    return -1;
+    return items->strings + rec->off[RECSYS_STR_ID];
 }
 
 

@@ -8,6 +8,7 @@
 
 
 #include "recsys_artifact.h"
+#include "recsys_idtable.h"
 
 
 /* one item as the writer takes it and the reader returns it */
@@ -43,9 +44,6 @@ typedef struct {
     uint32_t            ncatrows;
 } recsys_items_t;
 
-
-/* 64-bit FNV-1a of an id, as used by the id -> row hash table */
-uint64_t recsys_id_hash(const char *id, size_t len);
 
 /*
  * open checks the header, that every section fits the file and the

@@ -4,23 +4,16 @@
  * lists, sizes the id hash table and writes all sections in one pass.
  */
 
-#include <sys/types.h>
-#include <sys/stat.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
+#include "recsys_files.h"
 #include "recsys_idmap.h"
 #include "recsys_items_format.h"
 #include "recsys_items_writer.h"
 
-
-#define RECSYS_ITEMS_MIN_SLOTS     8
-#define RECSYS_OUT_BUFSIZE         65536
 
 #define recsys_align8(n)           (((n) + 7) & ~(uint64_t) 7)
 
@@ -43,16 +36,6 @@ struct recsys_items_writer_s {
 };
 
 
-/* buffered output to a file descriptor */
-typedef struct {
-    int                 fd;
-    int                 error;          /* errno of the first failure */
-    uint64_t            written;
-    size_t              used;
-    char                buf[RECSYS_OUT_BUFSIZE];
-} recsys_out_t;
-
-
 /* everything items.bin needs besides the items themselves */
 typedef struct {
     recsys_witem_t        **pop;        /* items in popular order */
@@ -66,7 +49,6 @@ typedef struct {
     uint32_t                ncatrows;
     uint64_t                pool;       /* bytes of category names */
     recsys_items_header_t   h;
-    recsys_out_t            out;
 } recsys_writer_layout_t;
 
 
@@ -75,19 +57,16 @@ static int recsys_witem_cmp_category(const void *a, const void *b);
 static int64_t recsys_writer_lookup(const recsys_items_writer_t *w,
     const char *id, size_t len, uint64_t *slot);
 static int recsys_writer_grow(recsys_items_writer_t *w);
-static int recsys_writer_build(recsys_items_writer_t *w, int fd,
-    char *err, size_t errlen);
+static const char *recsys_writer_id(const void *data, uint32_t row,
+    size_t *len);
+static int recsys_writer_build(void *data, recsys_out_t *o, char *err,
+    size_t errlen);
 static void recsys_writer_sort(recsys_items_writer_t *w,
     recsys_writer_layout_t *l);
-static const char *recsys_writer_id(const void *data, uint32_t i,
-    size_t *len);
 static int recsys_writer_header(recsys_items_writer_t *w,
     recsys_writer_layout_t *l);
 static void recsys_writer_emit(recsys_items_writer_t *w,
-    recsys_writer_layout_t *l);
-static void recsys_out_write(recsys_out_t *o, const void *data, size_t len);
-static void recsys_out_pad(recsys_out_t *o, uint64_t offset);
-static void recsys_out_flush(recsys_out_t *o);
+    recsys_writer_layout_t *l, recsys_out_t *o);
 
 
 recsys_items_writer_t *
@@ -143,6 +122,28 @@ recsys_writer_lookup(const recsys_items_writer_t *w, const char *id,
 
         s = (s + 1) & mask;
     }
+}
+
+
+static const char *
+recsys_writer_id(const void *data, uint32_t row, size_t *len)
+{
+    const recsys_items_writer_t  *w;
+
+    w = data;
+    *len = w->items[row].len[RECSYS_STR_ID];
+
+    return w->items[row].str[RECSYS_STR_ID];
+}
+
+
+int64_t
+recsys_items_writer_find(const recsys_items_writer_t *w, const char *id,
+    size_t len)
+{
+    uint64_t  slot;
+
+    return recsys_writer_lookup(w, id, len, &slot);
 }
 
 
@@ -389,117 +390,25 @@ recsys_witem_cmp_category(const void *a, const void *b)
 }
 
 
-static void
-recsys_out_flush(recsys_out_t *o)
-{
-    ssize_t      n;
-    const char  *p;
-
-    p = o->buf;
-
-    while (o->used > 0 && o->error == 0) {
-        n = write(o->fd, p, o->used);
-
-        if (n < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
-
-            o->error = errno;
-            break;
-        }
-
-        p += n;
-        o->used -= n;
-    }
-
-    o->used = 0;
-}
-
-
-static void
-recsys_out_write(recsys_out_t *o, const void *data, size_t len)
-{
-    size_t       n;
-    const char  *p;
-
-    p = data;
-    o->written += len;
-
-    while (len > 0 && o->error == 0) {
-        n = sizeof(o->buf) - o->used;
-        if (n > len) {
-            n = len;
-        }
-
-        memcpy(o->buf + o->used, p, n);
-        o->used += n;
-        p += n;
-        len -= n;
-
-        if (o->used == sizeof(o->buf)) {
-            recsys_out_flush(o);
-        }
-    }
-}
-
-
-static void
-recsys_out_pad(recsys_out_t *o, uint64_t offset)
-{
-    static const char  zero[8];
-
-    while (o->written < offset && o->error == 0) {
-        recsys_out_write(o, zero, 1);
-    }
-}
-
-
 int
 recsys_items_writer_write(recsys_items_writer_t *w, const char *path,
     char *err, size_t errlen)
 {
-    int  fd;
-
-    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd == -1) {
-        snprintf(err, errlen, "%s: open failed: %s", path, strerror(errno));
-        return -1;
-    }
-
-    if (recsys_writer_build(w, fd, err, errlen) != 0) {
-        close(fd);
-        unlink(path);
-        return -1;
-    }
-
-    if (fsync(fd) != 0) {
-        snprintf(err, errlen, "%s: fsync failed: %s", path, strerror(errno));
-        close(fd);
-        unlink(path);
-        return -1;
-    }
-
-    if (close(fd) != 0) {
-        snprintf(err, errlen, "%s: close failed: %s", path, strerror(errno));
-        unlink(path);
-        return -1;
-    }
-
-    return 0;
+    return recsys_out_file(path, recsys_writer_build, w, err, errlen);
 }
 
 
 /* sorts, lays out and writes every section of items.bin to fd */
 
 static int
-recsys_writer_build(recsys_items_writer_t *w, int fd, char *err,
-    size_t errlen)
+recsys_writer_build(void *data, recsys_out_t *o, char *err, size_t errlen)
 {
-    int               rc;
-    size_t            n;
+    int                      rc;
+    size_t                   n;
+    recsys_items_writer_t   *w;
     recsys_writer_layout_t  *l;
 
+    w = data;
     n = (size_t) w->count + 1;
     rc = -1;
 
@@ -509,10 +418,7 @@ recsys_writer_build(recsys_items_writer_t *w, int fd, char *err,
         return -1;
     }
 
-    l->slots = RECSYS_ITEMS_MIN_SLOTS;
-    while (l->slots < (uint64_t) w->count * 2) {
-        l->slots *= 2;
-    }
+    l->slots = recsys_id_table_slots(w->count);
 
     l->pop = malloc(n * sizeof(recsys_witem_t *));
     l->bycat = malloc(n * sizeof(recsys_witem_t *));
@@ -536,16 +442,7 @@ recsys_writer_build(recsys_items_writer_t *w, int fd, char *err,
         goto done;
     }
 
-    l->out.fd = fd;
-    recsys_writer_emit(w, l);
-    recsys_out_flush(&l->out);
-
-    if (l->out.error != 0) {
-        snprintf(err, errlen, "items.bin: write failed: %s",
-                 strerror(l->out.error));
-        goto done;
-    }
-
+    recsys_writer_emit(w, l, o);
     rc = 0;
 
 done:
@@ -619,17 +516,6 @@ recsys_writer_sort(recsys_items_writer_t *w, recsys_writer_layout_t *l)
 }
 
 
-static const char *
-recsys_writer_id(const void *data, uint32_t i, size_t *len)
-{
-    const recsys_items_writer_t  *w = data;
-
-    *len = w->items[i].len[RECSYS_STR_ID];
-
-    return w->items[i].str[RECSYS_STR_ID];
-}
-
-
 static int
 recsys_writer_header(recsys_items_writer_t *w, recsys_writer_layout_t *l)
 {
@@ -684,17 +570,16 @@ recsys_writer_header(recsys_items_writer_t *w, recsys_writer_layout_t *l)
 
 
 static void
-recsys_writer_emit(recsys_items_writer_t *w, recsys_writer_layout_t *l)
+recsys_writer_emit(recsys_items_writer_t *w, recsys_writer_layout_t *l,
+    recsys_out_t *o)
 {
     int                     i;
     uint32_t                r;
     uint64_t                off;
-    recsys_out_t           *o;
     recsys_witem_t         *wi;
     recsys_item_rec_t       rec;
     recsys_items_header_t  *h;
 
-    o = &l->out;
     h = &l->h;
 
     recsys_out_write(o, h, sizeof(recsys_items_header_t));

@@ -191,7 +191,8 @@ recsys_manifest_write(const char *path, const recsys_manifest_t *m,
     }
 
     if ((double) m->generation > RECSYS_JSON_INT_MAX
-        || (double) m->items > RECSYS_JSON_INT_MAX)
+        || (double) m->items > RECSYS_JSON_INT_MAX
+        || m->users > UINT32_MAX)
     {
         snprintf(err, errlen, "%s: number too large for JSON", name);
         return -1;
@@ -237,6 +238,16 @@ recsys_manifest_write(const char *path, const recsys_manifest_t *m,
 
     if (m->model.trained && recsys_manifest_model_write(root, &m->model)
                             != 0)
+    {
+        goto nomem;
+    }
+
+    /* only generations with users say so: older readers never see them */
+    if (m->users > 0
+        && (cJSON_AddNumberToObject(root, "users", (double) m->users)
+            == NULL
+            || cJSON_AddStringToObject(root, "users_watermark",
+                                       m->users_watermark) == NULL))
     {
         goto nomem;
     }
@@ -801,6 +812,17 @@ recsys_manifest_read(const char *path, recsys_manifest_t *m, char *err,
     if (v != NULL && recsys_manifest_model_read(v, &m->model, ctx, err,
                                                 errlen)
                      != 0)
+    {
+        goto done;
+    }
+
+    if ((cJSON_HasObjectItem(root, "users")
+         && recsys_json_uint(root, "users", UINT32_MAX, &m->users, ctx, err,
+                             errlen) != 0)
+        || (cJSON_HasObjectItem(root, "users_watermark")
+            && recsys_json_str(root, "users_watermark", m->users_watermark,
+                               sizeof(m->users_watermark), ctx, err, errlen)
+               != 0))
     {
         goto done;
     }

@@ -11,8 +11,8 @@
 #include "recsys_artifact.h"
 
 
-/* items, vectors, index and the optional neighbors, itemsim, users */
-#define RECSYS_MANIFEST_FILES      6
+/* items, vectors, index, the optional neighbors, itemsim and users, and room */
+#define RECSYS_MANIFEST_FILES      8
 
 
 typedef struct {
@@ -63,6 +63,8 @@ typedef struct {
     char                watermark[64];  /* source max(updated_at), or "" */
     uint64_t            previous;       /* current when this one was built,
                                            the rollback target; 0: none */
+    uint64_t            users;          /* in users.bin; 0: none */
+    char                users_watermark[64]; /* users source max(updated_at) */
     recsys_file_sum_t   files[RECSYS_MANIFEST_FILES];
     uint32_t            nfiles;
     recsys_manifest_model_t  model;

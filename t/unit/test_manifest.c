@@ -218,7 +218,7 @@ test_manifest(void **state)
               "files.a: missing \"size\"" },
             { MF(",\"files\":{\"a\":" F1 ",\"b\":" F1 ",\"c\":" F1
                  ",\"d\":" F1 ",\"e\":" F1 ",\"f\":" F1 ",\"g\":" F1
-                 "}"), "more than 6 entries" },
+                 ",\"h\":" F1 ",\"i\":" F1 "}"), "more than 8 entries" },
             { MF(",\"files\":{\"a\":" F1 ",\"a\":" F1 "}"),
               "duplicate file \"a\"" },
         };
