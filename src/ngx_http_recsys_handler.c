@@ -15,6 +15,7 @@
 #include "ngx_http_recsys_body.h"
 #include "recsys_itemsim_search.h"
 #include "recsys_json.h"
+#include "recsys_chain.h"
 #include "recsys_recommend.h"
 #include "recsys_request.h"
 #include "recsys_search.h"
@@ -36,12 +37,14 @@ typedef struct {
     recsys_cand_t              *cands;      /* a ranked answer, or NULL */
     const uint32_t             *examples;   /* known positive rows */
     size_t                      nexamples;
+    float                      *history;    /* their query, or NULL */
 } ngx_http_recsys_ctx_t;
 
 
 typedef struct {
     ngx_uint_t                  strategy;     /* ngx_http_recsys_strategy_e */
     ngx_uint_t                  fallback;
+    ngx_int_t                   level;        /* RECSYS_LEVEL_*, or -1 */
     recsys_str_t               *ignored;      /* unknown history ids */
     size_t                      nignored;
     ngx_uint_t                  status;       /* a client error, if any */
@@ -60,6 +63,15 @@ static ngx_int_t ngx_http_recsys_answer(ngx_http_request_t *r,
 static void ngx_http_recsys_find_rows(recsys_generation_t *g,
     recsys_str_t *ids, size_t n, uint32_t *rows, size_t *nrows,
     ngx_http_recsys_answer_t *ans);
+static ngx_int_t ngx_http_recsys_recommend(ngx_http_request_t *r,
+    ngx_http_recsys_ctx_t *ctx, float *history, recsys_user_t *user,
+    recsys_filter_t *f, recsys_hit_t *hits, uint32_t *nhits,
+    ngx_http_recsys_answer_t *ans);
+static size_t ngx_http_recsys_user_rows(ngx_http_recsys_ctx_t *ctx,
+    recsys_user_t *user, uint32_t *rows);
+static int ngx_http_recsys_chain_search(void *data,
+    const recsys_generation_t *g, float *query, const recsys_filter_t *f,
+    recsys_hit_t *out, uint32_t *nout);
 static ngx_int_t ngx_http_recsys_refuse(ngx_http_recsys_answer_t *ans,
     ngx_uint_t status, const char *code, const char *fmt, ...);
 static ngx_int_t ngx_http_recsys_item_id(ngx_http_request_t *r,
@@ -108,6 +120,7 @@ ngx_http_recsys_handler(ngx_http_request_t *r)
 
     ctx->stats.endpoint = rlcf->endpoint;
     ctx->stats.catalog = rlcf->catalog->name;
+    ctx->stats.level = -1;
 
     switch (rlcf->endpoint) {
 
@@ -263,6 +276,7 @@ ngx_http_recsys_process(ngx_http_request_t *r, ngx_http_recsys_ctx_t *ctx)
     }
 
     ngx_memzero(&ans, sizeof(ngx_http_recsys_answer_t));
+    ans.level = -1;
 
     rc = ngx_http_recsys_answer(r, ctx, hits, &nhits, &ans);
 
@@ -277,6 +291,7 @@ ngx_http_recsys_process(ngx_http_request_t *r, ngx_http_recsys_ctx_t *ctx)
 
     ctx->stats.strategy = ans.strategy;
     ctx->stats.fallback = ans.fallback;
+    ctx->stats.level = ans.level;
     ctx->stats.returned = nhits;
     ctx->stats.generation = ctx->gen->gen.manifest.generation;
 
@@ -295,6 +310,7 @@ ngx_http_recsys_answer(ngx_http_request_t *r, ngx_http_recsys_ctx_t *ctx,
     int64_t                      row, cat;
     uint32_t                    *rows;
     ngx_str_t                    id;
+    recsys_user_t                user;
     recsys_query_t              *q;
     recsys_filter_t              f;
     recsys_generation_t         *g;
@@ -316,14 +332,26 @@ ngx_http_recsys_answer(ngx_http_request_t *r, ngx_http_recsys_ctx_t *ctx,
         }
     }
 
+    ngx_memzero(&user, sizeof(recsys_user_t));
+
+    if (rlcf->endpoint == NGX_HTTP_RECSYS_RECOMMENDATIONS && q->user.len) {
+        row = recsys_users_find(&g->users, q->user.data, q->user.len);
+
+        if (row >= 0) {
+            recsys_users_get(&g->users, (uint32_t) row, &user);
+        }
+    }
+
     /*
      * One exclusion list: the known positive rows first (history, then
      * "positive"; they are also the query), the negative rows, then the
-     * rows of "exclude"; unknown ids are skipped.
+     * rows of "exclude", "seen" and the stored user's seen list; unknown
+     * ids are skipped.
      */
     rows = ngx_palloc(r->pool,
                       (q->nhistory + q->npositive + q->nnegative
-                       + q->nexclude + 1) * sizeof(uint32_t));
+                       + q->nexclude + q->nseen + user.nseen + 1)
+                      * sizeof(uint32_t));
     if (rows == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -359,6 +387,10 @@ ngx_http_recsys_answer(ngx_http_request_t *r, ngx_http_recsys_ctx_t *ctx,
         if (row >= 0) {
             rows[nrows++] = (uint32_t) row;
         }
+    }
+
+    if (rlcf->endpoint == NGX_HTTP_RECSYS_RECOMMENDATIONS) {
+        nrows += ngx_http_recsys_user_rows(ctx, &user, rows + nrows);
     }
 
     f.k = ctx->profile ? ngx_max(q->k, ctx->profile->candidates) : q->k;
@@ -434,25 +466,13 @@ ngx_http_recsys_answer(ngx_http_request_t *r, ngx_http_recsys_ctx_t *ctx,
         break;
 
     case NGX_HTTP_RECSYS_RECOMMENDATIONS:
-        /* a plain history: the trained item-item model when there is one */
-        if (nhist && g->itemsim.nitems && nneg == 0
-            && q->npositive_vectors == 0)
-        {
-            ans->strategy = NGX_HTTP_RECSYS_STRATEGY_HISTORY;
-            rc = recsys_search_itemsim(g, rows, nhist, &f, hits, nhits);
-            break;
+        rc = ngx_http_recsys_recommend(r, ctx, vec, &user, &f, hits, nhits,
+                                       ans);
+        if (rc != NGX_OK) {
+            return rc;
         }
 
-        if (vec) {
-            ans->strategy = NGX_HTTP_RECSYS_STRATEGY_HISTORY;
-            rc = recsys_search_vector(g, vec, &f, hits, nhits);
-            break;
-        }
-
-        /* nothing known about this visitor: the popular items answer */
-        ans->fallback = 1;
-
-        /* fall through */
+        break;
 
     default:
         /* popular answers are not re-scored: k of them, not candidates */
@@ -564,6 +584,148 @@ ngx_http_recsys_rank(ngx_http_request_t *r, ngx_http_recsys_ctx_t *ctx,
 
 
 /*
+ * The rows of "seen" and of the stored user's seen list, into rows; unknown
+ * ids are skipped
+ */
+
+static size_t
+ngx_http_recsys_user_rows(ngx_http_recsys_ctx_t *ctx, recsys_user_t *user,
+    uint32_t *rows)
+{
+    size_t           i, n;
+    int64_t          row;
+    recsys_query_t  *q;
+
+    q = &ctx->query;
+    n = 0;
+
+    for (i = 0; i < q->nseen; i++) {
+        row = recsys_items_find(&ctx->gen->gen.items, q->seen[i].data,
+                                q->seen[i].len);
+        if (row >= 0) {
+            rows[n++] = (uint32_t) row;
+        }
+    }
+
+    if (user->nseen) {
+        ngx_memcpy(rows + n, user->seen, user->nseen * sizeof(uint32_t));
+        n += user->nseen;
+    }
+
+    return n;
+}
+
+
+/*
+ * recommendations: the fallback chain from the stored user's vector, the
+ * history or positive/negative query, popular in the category, popular.
+ * A level that fails (a search error, scores that overflow) is logged
+ * and the next answers.  The popular levels return k items, the others
+ * f->k (a profile's candidates, re-scored by the caller).
+ */
+
+static ngx_int_t
+ngx_http_recsys_recommend(ngx_http_request_t *r, ngx_http_recsys_ctx_t *ctx,
+    float *history, recsys_user_t *user, recsys_filter_t *f,
+    recsys_hit_t *hits, uint32_t *nhits, ngx_http_recsys_answer_t *ans)
+{
+    int                          level;
+    float                       *uvec;
+    size_t                       size;
+    recsys_chain_t               chain;
+    recsys_query_t              *q;
+    recsys_generation_t         *g;
+    ngx_http_recsys_loc_conf_t  *rlcf;
+
+    static ngx_uint_t  strategies[RECSYS_NLEVELS] = {
+        NGX_HTTP_RECSYS_STRATEGY_USER, NGX_HTTP_RECSYS_STRATEGY_HISTORY,
+        NGX_HTTP_RECSYS_STRATEGY_POPULAR, NGX_HTTP_RECSYS_STRATEGY_POPULAR
+    };
+
+    rlcf = ngx_http_get_module_loc_conf(r, ngx_http_recsys_module);
+    g = &ctx->gen->gen;
+    q = &ctx->query;
+
+    ngx_memzero(&chain, sizeof(recsys_chain_t));
+
+    if (q->user.len) {
+        chain.asked |= RECSYS_LEVEL_BIT(RECSYS_LEVEL_USER);
+    }
+
+    /* positive examples are the history level too */
+    if (q->nhistory || q->npositive || q->npositive_vectors) {
+        chain.asked |= RECSYS_LEVEL_BIT(RECSYS_LEVEL_HISTORY);
+    }
+
+    /* the search normalizes its query: the mapped vector is read-only */
+    if (user->vector) {
+        size = g->manifest.dimension * sizeof(float);
+
+        uvec = ngx_palloc(r->pool, size);
+        if (uvec == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        ngx_memcpy(uvec, user->vector, size);
+        chain.query[RECSYS_LEVEL_USER] = uvec;
+    }
+
+    chain.query[RECSYS_LEVEL_HISTORY] = history;
+    ctx->history = history;
+
+    /* a plain history: the trained item-item model when there is one */
+    if (history && ctx->nexamples && g->itemsim.nitems
+        && q->nnegative == 0 && q->npositive_vectors == 0)
+    {
+        chain.search = ngx_http_recsys_chain_search;
+        chain.data = ctx;
+    }
+
+    chain.filter = *f;
+    chain.k = q->k;
+    chain.category_asked = q->has_category;
+
+    if (recsys_chain_run(g, &chain, hits, nhits) != 0) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    for (level = 0; level < RECSYS_NQUERY_LEVELS; level++) {
+        if (chain.failed & RECSYS_LEVEL_BIT(level)) {
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "recsys catalog \"%V\": the %s level failed "
+                          "(a search error or scores that overflow "
+                          "float32), a lower level answers",
+                          &rlcf->catalog->name, recsys_level_names[level]);
+        }
+    }
+
+    ans->level = chain.level;
+    ans->fallback = chain.fallback;
+    ans->strategy = strategies[chain.level];
+
+    return NGX_OK;
+}
+
+
+/* the chain's history level through itemsim.bin, the others by vector */
+
+static int
+ngx_http_recsys_chain_search(void *data, const recsys_generation_t *g,
+    float *query, const recsys_filter_t *f, recsys_hit_t *out,
+    uint32_t *nout)
+{
+    ngx_http_recsys_ctx_t  *ctx = data;
+
+    if (query == ctx->history) {
+        return recsys_search_itemsim(g, ctx->examples, ctx->nexamples, f,
+                                     out, nout);
+    }
+
+    return recsys_search_vector(g, query, f, out, nout);
+}
+
+
+/*
  * Keeps a client error for ngx_http_recsys_process() to send; the message
  * may be cut here mid-character: the JSON writer cuts it again, shorter,
  * on a character boundary
@@ -631,7 +793,8 @@ ngx_http_recsys_send_items(ngx_http_request_t *r, ngx_http_recsys_ctx_t *ctx,
     nbecause = NULL;
 
     len = sizeof("{\"items\":[],\"count\":,\"k\":,\"generation\":,"
-                 "\"strategy\":\"\",\"fallback\":false}\n")
+                 "\"strategy\":\"\",\"fallback\":false,"
+                 "\"fallback_level\":\"popular_category\"}\n")
           + 3 * NGX_INT64_LEN + strategy->len;
 
     if (ctx->profile) {
@@ -745,6 +908,11 @@ ngx_http_recsys_send_items(ngx_http_request_t *r, ngx_http_recsys_ctx_t *ctx,
                              "\"strategy\":\"%V\",\"fallback\":%s",
                              n, ctx->query.k, g->manifest.generation,
                              strategy, ans->fallback ? "true" : "false");
+
+    if (ans->level >= 0) {
+        p = (char *) ngx_sprintf((u_char *) p, ",\"fallback_level\":\"%s\"",
+                                 recsys_level_names[ans->level]);
+    }
 
     if (ctx->profile) {
         p = (char *) ngx_sprintf((u_char *) p, ",\"profile\":\"%V\"",

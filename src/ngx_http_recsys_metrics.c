@@ -16,6 +16,7 @@
 #include "ngx_http_recsys_events.h"
 #include "ngx_http_recsys_metrics.h"
 #include "ngx_http_recsys_limit.h"
+#include "recsys_chain.h"
 #include "recsys_time.h"
 
 
@@ -62,7 +63,7 @@ struct ngx_http_recsys_metrics_node_s {
     ngx_http_recsys_metrics_ep_t     ep[NGX_HTTP_RECSYS_ENDPOINTS];
     /* by strategy - 1: NGX_HTTP_RECSYS_NO_STRATEGY is never timed */
     ngx_http_recsys_metrics_hist_t   search[NGX_HTTP_RECSYS_STRATEGIES - 1];
-    ngx_atomic_t                     fallbacks;
+    ngx_atomic_t                     fallbacks[RECSYS_NLEVELS];
     ngx_atomic_t                     rebuilds[2];    /* success, failure */
     ngx_http_recsys_metrics_hist_t   rebuild;
     size_t                           len;
@@ -496,10 +497,14 @@ ngx_http_recsys_metrics_requests(ngx_http_recsys_metrics_out_t *out,
                                    "Answers given by a fallback level "
                                    "instead of the requested strategy.");
 
+    /* the user level is the top one: never a fallback */
     for (i = 0; i < n; i++) {
-        ngx_http_recsys_metrics_printf(out,
-            "recsys_fallbacks_total{catalog=\"%V\",level=\"popular\"} %uA\n",
-            &labels[i], mmcf->nodes[i]->fallbacks);
+        for (e = RECSYS_LEVEL_HISTORY; e < RECSYS_NLEVELS; e++) {
+            ngx_http_recsys_metrics_printf(out,
+                "recsys_fallbacks_total{catalog=\"%V\",level=\"%s\"} %uA\n",
+                &labels[i], recsys_level_names[e],
+                mmcf->nodes[i]->fallbacks[e]);
+        }
     }
 }
 
@@ -1211,8 +1216,8 @@ ngx_http_recsys_metrics_log_handler(ngx_http_request_t *r)
         (void) ngx_atomic_fetch_add(&node->ep[e].zero, 1);
     }
 
-    if (st->fallback) {
-        (void) ngx_atomic_fetch_add(&node->fallbacks, 1);
+    if (st->fallback && st->level >= 0 && st->level < RECSYS_NLEVELS) {
+        (void) ngx_atomic_fetch_add(&node->fallbacks[st->level], 1);
     }
 
     return NGX_OK;

@@ -157,7 +157,8 @@ ngx_str_t  ngx_http_recsys_strategy_names[NGX_HTTP_RECSYS_STRATEGIES] = {
     ngx_string("similar"),
     ngx_string("vector"),
     ngx_string("history"),
-    ngx_string("popular")
+    ngx_string("popular"),
+    ngx_string("user")
 };
 
 

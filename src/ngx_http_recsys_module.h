@@ -35,6 +35,7 @@ typedef enum {
     NGX_HTTP_RECSYS_STRATEGY_VECTOR,
     NGX_HTTP_RECSYS_STRATEGY_HISTORY,
     NGX_HTTP_RECSYS_STRATEGY_POPULAR,
+    NGX_HTTP_RECSYS_STRATEGY_USER,
     NGX_HTTP_RECSYS_STRATEGIES          /* the number of values */
 } ngx_http_recsys_strategy_e;
 
@@ -107,7 +108,10 @@ typedef struct {
 typedef struct {
     ngx_uint_t                  endpoint;   /* ngx_http_recsys_endpoint_e */
     ngx_uint_t                  strategy;   /* ngx_http_recsys_strategy_e */
-    ngx_uint_t                  fallback;   /* 1: popular answered */
+    ngx_uint_t                  fallback;   /* 1: a fallback level
+                                               answered */
+    ngx_int_t                   level;      /* RECSYS_LEVEL_* that answered
+                                               recommendations, else -1 */
     ngx_uint_t                  k;
     ngx_uint_t                  returned;
     uint64_t                    generation;

@@ -17,6 +17,7 @@
 
 #include "ngx_http_recsys_module.h"
 #include "ngx_http_recsys_response.h"
+#include "recsys_chain.h"
 #include "recsys_json.h"
 
 
@@ -257,11 +258,12 @@ ngx_http_recsys_timing_stats_variable(ngx_http_request_t *r,
         goto string;
 
     case NGX_HTTP_RECSYS_TIMING_FALLBACK:
-        if (!st->fallback) {
+        if (!st->fallback || st->level < 0 || st->level >= RECSYS_NLEVELS) {
             goto not_found;
         }
 
-        ngx_str_set(&s, "popular");
+        s.data = (u_char *) recsys_level_names[st->level];
+        s.len = ngx_strlen(s.data);
         goto string;
 
     /* k is 0 when the query was refused before it was read */

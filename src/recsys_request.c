@@ -33,6 +33,8 @@
 #define RECSYS_ARG_NEGATIVE      6
 #define RECSYS_ARG_PROFILE       7
 #define RECSYS_ARG_EXPLAIN       8
+#define RECSYS_ARG_USER          9
+#define RECSYS_ARG_SEEN          10
 
 #define RECSYS_K_OK              0
 #define RECSYS_K_LARGE           1      /* digits only, more than max_k */
@@ -74,6 +76,8 @@ static int recsys_json_k(recsys_query_t *q, const cJSON *v, uint32_t max_k);
 static int recsys_json_ids(recsys_query_t *q, const cJSON *v,
     const char *pname, recsys_str_t **ids, size_t *n);
 static int recsys_json_category(recsys_query_t *q, const cJSON *v);
+static int recsys_query_user(recsys_query_t *q, const recsys_str_t *id);
+static int recsys_json_user(recsys_query_t *q, const cJSON *v);
 static int recsys_json_vector(recsys_query_t *q, const cJSON *v,
     uint32_t dimension);
 static int recsys_json_object(recsys_query_t *q, const cJSON *root,
@@ -93,9 +97,9 @@ recsys_query_parse_args(recsys_query_t *q, const char *args, size_t len,
     uint32_t default_k, uint32_t max_k)
 {
     int            rc;
-    size_t         nex, nhist, npos, nneg;
+    size_t         nex, nhist, npos, nneg, nseen;
     const char    *p, *end;
-    recsys_str_t  *ex, *hist, *pos, *neg, val;
+    recsys_str_t  *ex, *hist, *pos, *neg, *seen, val;
     recsys_arg_t   arg;
 
     q->k = default_k;
@@ -115,6 +119,7 @@ recsys_query_parse_args(recsys_query_t *q, const char *args, size_t len,
     nhist = 0;
     npos = 0;
     nneg = 0;
+    nseen = 0;
 
     for (p = args; p < end; /* void */) {
         p = recsys_arg_next(p, end, &arg);
@@ -130,7 +135,16 @@ recsys_query_parse_args(recsys_query_t *q, const char *args, size_t len,
 
         } else if (arg.name == RECSYS_ARG_NEGATIVE) {
             nneg += recsys_count_ids(arg.value, arg.len);
+
+        } else if (arg.name == RECSYS_ARG_SEEN) {
+            nseen += recsys_count_ids(arg.value, arg.len);
         }
+    }
+
+    if (nseen > RECSYS_REQ_MAX_IDS) {
+        return recsys_query_error(q, RECSYS_REQ_BAD, "bad_parameter",
+                                  "\"seen\" has more than %d ids",
+                                  RECSYS_REQ_MAX_IDS);
     }
 
     if (npos > RECSYS_REQ_MAX_IDS || nneg > RECSYS_REQ_MAX_IDS) {
@@ -197,6 +211,18 @@ recsys_query_parse_args(recsys_query_t *q, const char *args, size_t len,
 
         q->negative = neg;
         q->nnegative = 0;
+    }
+
+    seen = NULL;
+
+    if (nseen) {
+        seen = recsys_arena_alloc(q, nseen * sizeof(recsys_str_t));
+        if (seen == NULL) {
+            goto nomem;
+        }
+
+        q->seen = seen;
+        q->nseen = 0;
     }
 
     /* second pass: decode values into the arena */
@@ -276,6 +302,27 @@ recsys_query_parse_args(recsys_query_t *q, const char *args, size_t len,
 
         case RECSYS_ARG_EXPLAIN:
             rc = recsys_arg_explain(q, &arg);
+            if (rc != RECSYS_REQ_OK) {
+                return rc;
+            }
+
+            break;
+
+        case RECSYS_ARG_SEEN:
+            rc = recsys_arg_ids(q, &arg, "seen", seen, &q->nseen);
+            if (rc != RECSYS_REQ_OK) {
+                return rc;
+            }
+
+            break;
+
+        case RECSYS_ARG_USER:
+            rc = recsys_arg_value(q, &arg, "user", &val);
+            if (rc != RECSYS_REQ_OK) {
+                return rc;
+            }
+
+            rc = recsys_query_user(q, &val);
             if (rc != RECSYS_REQ_OK) {
                 return rc;
             }
@@ -498,6 +545,10 @@ recsys_query_free(recsys_query_t *q)
     q->npositive_vectors = 0;
     q->negative = NULL;
     q->nnegative = 0;
+    q->user.data = NULL;
+    q->user.len = 0;
+    q->seen = NULL;
+    q->nseen = 0;
 }
 
 
@@ -716,6 +767,12 @@ recsys_arg_next(const char *p, const char *end, recsys_arg_t *arg)
 
         } else if (n == 7 && memcmp(name, "explain", 7) == 0) {
             arg->name = RECSYS_ARG_EXPLAIN;
+
+        } else if (n == 4 && memcmp(name, "user", 4) == 0) {
+            arg->name = RECSYS_ARG_USER;
+
+        } else if (n == 4 && memcmp(name, "seen", 4) == 0) {
+            arg->name = RECSYS_ARG_SEEN;
         }
     }
 
@@ -924,6 +981,22 @@ recsys_json_object(recsys_query_t *q, const cJSON *root, int want,
                 return rc;
             }
         }
+
+        v = cJSON_GetObjectItemCaseSensitive(root, "seen");
+        if (v != NULL) {
+            rc = recsys_json_ids(q, v, "seen", &q->seen, &q->nseen);
+            if (rc != RECSYS_REQ_OK) {
+                return rc;
+            }
+        }
+
+        v = cJSON_GetObjectItemCaseSensitive(root, "user");
+        if (v != NULL) {
+            rc = recsys_json_user(q, v);
+            if (rc != RECSYS_REQ_OK) {
+                return rc;
+            }
+        }
     }
 
     rc = recsys_json_rank(q, root, want, dimension);
@@ -1061,6 +1134,54 @@ recsys_json_category(recsys_query_t *q, const cJSON *v)
     q->has_category = (len > 0);
 
     return RECSYS_REQ_OK;
+}
+
+
+/* a user id as the query string or the body gives it */
+
+static int
+recsys_query_user(recsys_query_t *q, const recsys_str_t *id)
+{
+    if (id->len == 0) {
+        return recsys_query_error(q, RECSYS_REQ_BAD, "bad_parameter",
+                                  "\"user\" must not be empty");
+    }
+
+    if (id->len > RECSYS_USER_ID_MAX) {
+        return recsys_query_error(q, RECSYS_REQ_BAD, "bad_parameter",
+                                  "\"user\" is longer than %d bytes",
+                                  RECSYS_USER_ID_MAX);
+    }
+
+    q->user = *id;
+
+    return RECSYS_REQ_OK;
+}
+
+
+static int
+recsys_json_user(recsys_query_t *q, const cJSON *v)
+{
+    char          *dst;
+    recsys_str_t   id;
+
+    if (!cJSON_IsString(v)) {
+        return recsys_query_error(q, RECSYS_REQ_BAD, "bad_parameter",
+                                  "\"user\" must be a string");
+    }
+
+    id.len = strlen(v->valuestring);
+
+    dst = recsys_arena_alloc(q, id.len + 1);
+    if (dst == NULL) {
+        return recsys_query_error(q, RECSYS_REQ_INTERNAL, "internal_error",
+                                  "out of memory");
+    }
+
+    memcpy(dst, v->valuestring, id.len + 1);
+    id.data = dst;
+
+    return recsys_query_user(q, &id);
 }
 
 

@@ -34,6 +34,9 @@ typedef struct {
     size_t              nexclude;
     recsys_str_t       *history;
     size_t              nhistory;
+    recsys_str_t        user;           /* a stored user's id; len 0: none */
+    recsys_str_t       *seen;           /* more ids never returned */
+    size_t              nseen;
     float              *vector;         /* NULL unless a vector was given */
     uint32_t            dimension;
     recsys_str_t        profile;        /* len 0: none asked for */
@@ -52,11 +55,12 @@ typedef struct {
 
 /*
  * Parses a query string (without '?'): k, exclude (repeatable, comma
- * separated), category, history, positive and negative (repeatable, comma
- * separated ids), profile (a name) and explain (true, false, 1 or 0),
- * with percent-decoding.  Unknown parameters are ignored.  k must be an
- * integer in 1..max_k.  Returns RECSYS_REQ_OK or an HTTP status with
- * q->error and q->code set.  Call recsys_query_free() in every case.
+ * separated), category, history, positive, negative and seen (repeatable,
+ * comma separated ids), user (1 to RECSYS_USER_ID_MAX bytes), profile (a
+ * name) and explain (true, false, 1 or 0), with percent-decoding.
+ * Unknown parameters are ignored.  k must be an integer in 1..max_k.
+ * Returns RECSYS_REQ_OK or an HTTP status with q->error and q->code set.
+ * Call recsys_query_free() in every case.
  */
 int recsys_query_parse_args(recsys_query_t *q, const char *args, size_t len,
     uint32_t default_k, uint32_t max_k);
@@ -75,9 +79,10 @@ uint32_t recsys_query_cost_k(const char *args, size_t len,
  * Parses a JSON object body and merges it into q (fields given in the body
  * override the query string): "k", "exclude" (array of strings),
  * "category" (string), "profile" (string), "explain" (boolean), and, as
- * "want" says, "history" (array of strings), "positive" (an array of ids
- * and vectors of dimension finite numbers, mixed), "negative" (array of
- * strings) and "vector" (array of dimension finite numbers).  A vector
+ * "want" says, "history" and "seen" (arrays of strings), "user" (a string
+ * as in the query string), "positive" (an array of ids and vectors of
+ * dimension finite numbers, mixed), "negative" (array of strings) and
+ * "vector" (array of dimension finite numbers).  A vector
  * of the wrong length or with non-finite numbers is 422; anything else
  * malformed 400.
  */
