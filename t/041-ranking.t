@@ -408,7 +408,7 @@ count=3
 ["X-Profile: balanced", "X-Profile: "]
 --- response_body_like eval
 ['^\{"items":\[\{"id":"plum".*"profile":"balanced"\}',
- '^\{"items":\[\{"id":"quince".*"fallback":false\}']
+ '^\{"items":\[\{"id":"quince".*"fallback":false,"fallback_level":"history"\}']
 --- no_error_log
 [error]
 

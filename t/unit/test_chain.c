@@ -343,6 +343,17 @@ test_chain_default_search(void **state)
 
     assert_string_equal(recsys_level_names[RECSYS_LEVEL_POPULAR_CATEGORY],
                         "popular_category");
+
+    /* a profile's candidates: the query levels get filter.k, popular k */
+    c.filter.k = K;
+    c.k = 2;
+    assert_int_equal(recsys_chain_run(&gen, &c, hits, &n), 0);
+    assert_int_equal(n, K);
+
+    c.query[RECSYS_LEVEL_USER] = NULL;
+    assert_int_equal(recsys_chain_run(&gen, &c, hits, &n), 0);
+    assert_int_equal(c.level, RECSYS_LEVEL_POPULAR);
+    assert_string_equal(test_ids(hits, n, buf, sizeof(buf)), "b1 c1");
 }
 
 
