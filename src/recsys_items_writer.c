@@ -137,16 +137,6 @@ recsys_writer_id(const void *data, uint32_t row, size_t *len)
 }
 
 
-int64_t
-recsys_items_writer_find(const recsys_items_writer_t *w, const char *id,
-    size_t len)
-{
-    uint64_t  slot;
-
-    return recsys_writer_lookup(w, id, len, &slot);
-}
-
-
 static int
 recsys_writer_grow(recsys_items_writer_t *w)
 {
