@@ -4,6 +4,7 @@
  *   recsys-eval movielens DIR [key=value ...]   the comparison table
  *   recsys-eval tune DIR [key=value ...]        the parameter search
  *   recsys-eval events FILE [key=value ...]     time and memory at scale
+ *   recsys-eval split DIR OUT [key=value ...]   movielens's split as files
  *
  * movielens reads DIR/ratings.csv (MovieLens, e.g. ml-latest-small; an
  * unnamed leading index column is allowed), takes rating >= 4 as a
@@ -24,6 +25,12 @@
  * as seconds or ISO 8601 UTC), e.g. from recsys-eventgen, and times
  * decayed popularity, ALS, item-kNN, and EASE when the catalog is within
  * its limit; metrics on a sample of eval_users users.
+ *
+ * split writes movielens's split (same seed, same protocol) for the
+ * served half of scripts/eval-movielens.sh: OUT/items.jsonl (every item
+ * with a positive, a 4-dimensional placeholder vector), OUT/events.jsonl
+ * (the training side as events, one per entry) and OUT/test.jsonl (per
+ * evaluated user: the training items, the held-out items).
  *
  * Keys: seed threads k als.factors als.iterations als.lambda als.alpha
  * ease.lambda ease.top ease.magnitude (1: keep the top m by |weight|,
@@ -165,6 +172,10 @@ typedef struct {
 static int recsys_eval_movielens(const char *dir, recsys_eval_conf_t *c,
     int tune);
 static int recsys_eval_events(const char *path, recsys_eval_conf_t *c);
+static int recsys_eval_split(const char *dir, const char *out,
+    const recsys_eval_conf_t *c);
+static FILE *recsys_eval_open(const char *out, const char *name);
+static int recsys_eval_close(FILE *fp, const char *out, const char *name);
 static int recsys_eval_load(const char *path, int movielens,
     const recsys_eval_conf_t *c, recsys_matrix_t *all,
     recsys_event_t **events, size_t *n);
@@ -296,11 +307,12 @@ main(int argc, char **argv)
     if (argc < 3) {
         fprintf(stderr, "usage: recsys-eval movielens|tune DIR "
                 "[key=value ...]\n"
-                "       recsys-eval events FILE [key=value ...]\n");
+                "       recsys-eval events FILE [key=value ...]\n"
+                "       recsys-eval split DIR OUT [key=value ...]\n");
         return 2;
     }
 
-    for (i = 3; i < argc; i++) {
+    for (i = strcmp(argv[1], "split") == 0 ? 4 : 3; i < argc; i++) {
         if (recsys_eval_set(&c, argv[i]) != 0) {
             fprintf(stderr, "recsys-eval: bad argument \"%s\"\n", argv[i]);
             return 2;
@@ -323,6 +335,10 @@ main(int argc, char **argv)
 
     if (strcmp(argv[1], "events") == 0) {
         return recsys_eval_events(argv[2], &c);
+    }
+
+    if (strcmp(argv[1], "split") == 0 && argc >= 4) {
+        return recsys_eval_split(argv[2], argv[3], &c);
     }
 
     fprintf(stderr, "recsys-eval: unknown command \"%s\"\n", argv[1]);
@@ -453,6 +469,179 @@ recsys_eval_events(const char *path, recsys_eval_conf_t *c)
 
     recsys_eval_table(&d, recsys_eval_models, "hold-out");
     recsys_eval_release(&d);
+
+    return 0;
+}
+
+
+/*
+ * The split of recsys_eval_prepare() (same matrix, same hold-out) as
+ * the files the served half builds and queries.  Ids are MovieLens's
+ * numbers: nothing in them needs escaping.
+ */
+static int
+recsys_eval_split(const char *dir, const char *out,
+    const recsys_eval_conf_t *c)
+{
+    int                     rc;
+    char                    err[256];
+    FILE                   *fp;
+    size_t                  n, len;
+    uint32_t                i, u, k;
+    uint64_t                e, ntrain;
+    const char             *id;
+    recsys_idmap_t         *users, *items;
+    recsys_event_t         *events, *train;
+    recsys_matrix_t         all, tm;
+    recsys_holdout_t        test;
+    recsys_holdout_conf_t   hc;
+
+    users = recsys_idmap_create();
+    items = recsys_idmap_create();
+
+    if (users == NULL || items == NULL
+        || recsys_eval_read_ratings(dir, users, items, &events, &n) != 0)
+    {
+        return 1;
+    }
+
+    hc.fraction = 0.2;
+    hc.min_entries = 5;
+    hc.mode = RECSYS_HOLDOUT_RANDOM;
+    hc.seed = c->seed;
+
+    if (recsys_matrix_build(&all, recsys_idmap_count(users),
+                            recsys_idmap_count(items), events, n,
+                            RECSYS_MERGE_MAX, NULL, err, sizeof(err)) != 0
+        || recsys_holdout_split(&all, &hc, &train, &ntrain, &test, err,
+                                sizeof(err)) != 0
+        || recsys_matrix_build(&tm, all.nusers, all.nitems, train, ntrain,
+                               RECSYS_MERGE_SUM, NULL, err, sizeof(err))
+           != 0)
+    {
+        fprintf(stderr, "recsys-eval: %s\n", err);
+        return 1;
+    }
+
+    rc = 1;
+
+    /* items: a placeholder vector; the history path uses the model */
+
+    fp = recsys_eval_open(out, "items.jsonl");
+    if (fp == NULL) {
+        return 1;
+    }
+
+    for (i = 0; i < all.nitems; i++) {
+        id = recsys_idmap_id(items, i, &len);
+        fprintf(fp, "{\"id\":\"%.*s\",\"vector\":[", (int) len, id);
+
+        for (k = 0; k < 4; k++) {
+            fprintf(fp, "%s%.3f", k ? "," : "",
+                    0.001 + (double) ((i * 2654435761u + k * 40503u) % 1000)
+                            / 1000);
+        }
+
+        fprintf(fp, "]}\n");
+    }
+
+    if (recsys_eval_close(fp, out, "items.jsonl") != 0) {
+        return 1;
+    }
+
+    fp = recsys_eval_open(out, "events.jsonl");
+    if (fp == NULL) {
+        return 1;
+    }
+
+    for (u = 0; u < tm.nusers; u++) {
+        for (e = tm.user_ptr[u]; e < tm.user_ptr[u + 1]; e++) {
+            id = recsys_idmap_id(users, u, &len);
+            fprintf(fp, "{\"user\":\"%.*s\",", (int) len, id);
+            id = recsys_idmap_id(items, tm.user_items[e], &len);
+            fprintf(fp, "\"item\":\"%.*s\",\"type\":\"rating\","
+                    "\"ts\":%lld,\"weight\":1}\n", (int) len, id,
+                    (long long) tm.user_ts[e]);
+        }
+    }
+
+    if (recsys_eval_close(fp, out, "events.jsonl") != 0) {
+        return 1;
+    }
+
+    fp = recsys_eval_open(out, "test.jsonl");
+    if (fp == NULL) {
+        return 1;
+    }
+
+    for (u = 0; u < test.nusers; u++) {
+        if (test.ptr[u + 1] == test.ptr[u]) {
+            continue;
+        }
+
+        id = recsys_idmap_id(users, u, &len);
+        fprintf(fp, "{\"user\":\"%.*s\",\"history\":[", (int) len, id);
+
+        for (e = tm.user_ptr[u]; e < tm.user_ptr[u + 1]; e++) {
+            id = recsys_idmap_id(items, tm.user_items[e], &len);
+            fprintf(fp, "%s\"%.*s\"", e > tm.user_ptr[u] ? "," : "",
+                    (int) len, id);
+        }
+
+        fprintf(fp, "],\"truth\":[");
+
+        for (e = test.ptr[u]; e < test.ptr[u + 1]; e++) {
+            id = recsys_idmap_id(items, test.items[e], &len);
+            fprintf(fp, "%s\"%.*s\"", e > test.ptr[u] ? "," : "",
+                    (int) len, id);
+        }
+
+        fprintf(fp, "]}\n");
+    }
+
+    if (recsys_eval_close(fp, out, "test.jsonl") == 0) {
+        printf("split (seed %llu): %u items, %llu training entries, %u"
+               " users evaluated, in %s\n", (unsigned long long) c->seed,
+               all.nitems, (unsigned long long) ntrain, test.evaluated, out);
+        rc = 0;
+    }
+
+    recsys_matrix_free(&tm);
+    recsys_matrix_free(&all);
+    recsys_holdout_free(&test);
+    free(train);
+    free(events);
+    recsys_idmap_destroy(users);
+    recsys_idmap_destroy(items);
+
+    return rc;
+}
+
+
+static FILE *
+recsys_eval_open(const char *out, const char *name)
+{
+    char   path[4096];
+    FILE  *fp;
+
+    snprintf(path, sizeof(path), "%s/%s", out, name);
+
+    fp = fopen(path, "w");
+    if (fp == NULL) {
+        fprintf(stderr, "recsys-eval: %s: %s\n", path, strerror(errno));
+    }
+
+    return fp;
+}
+
+
+static int
+recsys_eval_close(FILE *fp, const char *out, const char *name)
+{
+    if (ferror(fp) | fclose(fp)) {
+        fprintf(stderr, "recsys-eval: %s/%s: write failed\n", out, name);
+        return -1;
+    }
 
     return 0;
 }
