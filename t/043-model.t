@@ -21,6 +21,8 @@ master_on();
 workers(1);
 plan('no_plan');
 
+$ENV{TEST_NGINX_HTML_DIR} //= html_dir();
+
 my $dir = RecsysHelper::data_dir();
 
 remove_tree(glob "$dir/m[0-9]*");
