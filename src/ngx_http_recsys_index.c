@@ -13,7 +13,9 @@
  * pre-faulted by a thread of the pool while requests keep the old one; the
  * switch happens in the completion handler, on the event loop, and a timer
  * reads "current" meanwhile, so a publish is seen without a request.
- * Without one, the request that sees the publish opens it.
+ * Without one, the request that sees the publish opens it.  The first
+ * generation a process serves is always opened inline: with nothing to
+ * answer from, a request would otherwise get 503 while a thread opens it.
  */
 
 
@@ -220,14 +222,15 @@ ngx_http_recsys_index_acquire(ngx_http_recsys_catalog_t *catalog,
         {
             catalog->seen = seq;
             catalog->checked = ngx_current_msec;
-            ngx_http_recsys_index_switch(catalog, log, 0);
+            ngx_http_recsys_index_switch(catalog, log,
+                                         catalog->current == NULL);
         }
 
     } else if (catalog->current == NULL
                || catalog->checked != ngx_current_msec)
     {
         catalog->checked = ngx_current_msec;
-        ngx_http_recsys_index_switch(catalog, log, 0);
+        ngx_http_recsys_index_switch(catalog, log, catalog->current == NULL);
     }
 
     if (catalog->current == NULL) {
@@ -360,8 +363,8 @@ ngx_http_recsys_index_close(ngx_http_recsys_catalog_t *catalog)
 
 /*
  * Reads "current" and, when it names another generation than the one
- * served, opens that one: at once when "wait" is set or there is no
- * thread pool, else in a thread of the pool.
+ * served, opens that one: at once when "wait" is set (nothing is served
+ * yet) or there is no thread pool, else in a thread of the pool.
  */
 
 static void
@@ -703,7 +706,7 @@ ngx_http_recsys_index_watch(ngx_event_t *ev)
     }
 
     catalog->checked = ngx_current_msec;
-    ngx_http_recsys_index_switch(catalog, ev->log, 0);
+    ngx_http_recsys_index_switch(catalog, ev->log, catalog->current == NULL);
 
     ngx_add_timer(ev, NGX_HTTP_RECSYS_WATCH);
 }
