@@ -39,7 +39,11 @@
             "\"gate\":{\"recall_at_10\":,\"ndcg_at_10\":},\"promote_if\":,"  \
             "\"served\":{\"generation\":,\"recall_at_10\":,"                 \
             "\"ndcg_at_10\":}}")                                             \
-     + 10 * NGX_INT64_LEN + 6 * (16 + 32 + 128) + 6)
+     + sizeof(",\"factors\":{\"factors\":,\"train_seconds\":,"          \
+              "\"users\":,\"recall_at_10\":,\"ndcg_at_10\":,"                \
+              "\"gate\":{\"recall_at_10\":,\"ndcg_at_10\":},"                \
+              "\"served\":{\"recall_at_10\":,\"ndcg_at_10\":}}")             \
+     + 19 * NGX_INT64_LEN + 6 * (16 + 32 + 128) + 6)
 
 
 typedef struct {
@@ -77,6 +81,8 @@ static ngx_int_t ngx_http_recsys_admin_refused(ngx_http_request_t *r,
 static ngx_int_t ngx_http_recsys_admin_unavailable(ngx_http_request_t *r);
 static u_char *ngx_http_recsys_admin_model(u_char *p,
     const recsys_manifest_model_t *mm);
+static u_char *ngx_http_recsys_admin_factors(u_char *p,
+    const recsys_manifest_factors_t *f);
 static size_t ngx_http_recsys_admin_str_len(const char *s, size_t len);
 static u_char *ngx_http_recsys_admin_str(u_char *p, const char *s,
     size_t len);
@@ -791,6 +797,28 @@ ngx_http_recsys_admin_refused(ngx_http_request_t *r, ngx_int_t rc,
 }
 
 
+/* the factor model (ALS) of a generation that has one */
+
+static u_char *
+ngx_http_recsys_admin_factors(u_char *p, const recsys_manifest_factors_t *f)
+{
+    p = ngx_sprintf(p, ",\"factors\":{\"factors\":%uD,"
+                    "\"train_seconds\":%.3f,\"users\":%uL,"
+                    "\"recall_at_10\":%.6f,\"ndcg_at_10\":%.6f,"
+                    "\"gate\":{\"recall_at_10\":%.6f,\"ndcg_at_10\":%.6f}",
+                    f->factors, f->train_seconds, f->users, f->recall,
+                    f->ndcg, f->gate_recall, f->gate_ndcg);
+
+    if (!f->has_served) {
+        return ngx_http_recsys_admin_cpy(p, ",\"served\":null}");
+    }
+
+    return ngx_sprintf(p, ",\"served\":{\"recall_at_10\":%.6f,"
+                       "\"ndcg_at_10\":%.6f}}", f->served_recall,
+                       f->served_ndcg);
+}
+
+
 static ngx_int_t
 ngx_http_recsys_admin_unavailable(ngx_http_request_t *r)
 {
@@ -841,6 +869,10 @@ ngx_http_recsys_admin_model(u_char *p, const recsys_manifest_model_t *mm)
     p = ngx_http_recsys_admin_str(p, mm->promote_if,
                                   ngx_strnlen((u_char *) mm->promote_if,
                                               sizeof(mm->promote_if)));
+
+    if (mm->factors.trained) {
+        p = ngx_http_recsys_admin_factors(p, &mm->factors);
+    }
 
     if (!mm->has_served) {
         return ngx_http_recsys_admin_cpy(p, ",\"served\":null}");

@@ -681,20 +681,27 @@ ngx_http_recsys_metrics_model(ngx_http_recsys_metrics_out_t *out,
     ngx_http_recsys_metrics_index_t *idx, ngx_uint_t n, ngx_str_t *labels)
 {
     int64_t                   t;
-    ngx_uint_t                i, f;
+    ngx_uint_t                i, f, nf;
     recsys_manifest_model_t  *mm;
 
-    static const char  *names[4] = {
+    static const char  *names[7] = {
         "recsys_model_recall_at_10", "recsys_model_ndcg_at_10",
         "recsys_model_training_seconds",
-        "recsys_model_last_training_timestamp_seconds"
+        "recsys_model_last_training_timestamp_seconds",
+        "recsys_model_factors_recall_at_10",
+        "recsys_model_factors_ndcg_at_10",
+        "recsys_model_factors_users"
     };
 
-    static const char  *help[4] = {
+    static const char  *help[7] = {
         "Recall@10 of the served model on its build's hold-out.",
         "NDCG@10 of the served model on its build's hold-out.",
         "Seconds the served model took to train.",
-        "When the served model was trained (Unix time)."
+        "When the served model was trained (Unix time).",
+        "Recall@10 of the served factor model (ALS user vectors) on its"
+        " build's hold-out.",
+        "NDCG@10 of the served factor model on its build's hold-out.",
+        "Users given a stored vector by the served factor model."
     };
 
     for (i = 0; i < n && !(idx[i].mapped && idx[i].model.trained); i++) {
@@ -706,13 +713,34 @@ ngx_http_recsys_metrics_model(ngx_http_recsys_metrics_out_t *out,
         return;
     }
 
-    for (f = 0; f < 4; f++) {
+    for (i = 0; i < n && !(idx[i].mapped && idx[i].model.factors.trained);
+         i++)
+    {
+        /* void */
+    }
+
+    /* the factors' families only when some catalog serves factors */
+    nf = (i == n) ? 4 : 7;
+
+    for (f = 0; f < nf; f++) {
         ngx_http_recsys_metrics_family(out, names[f], "gauge", help[f]);
 
         for (i = 0; i < n; i++) {
             mm = &idx[i].model;
 
-            if (!idx[i].mapped || !mm->trained) {
+            if (!idx[i].mapped || !mm->trained
+                || (f >= 4 && !mm->factors.trained))
+            {
+                continue;
+            }
+
+            if (f >= 4) {
+                ngx_http_recsys_metrics_printf(out, "%s{catalog=\"%V\"}"
+                                               " %.6f\n", names[f],
+                                               &labels[i],
+                                               f == 4 ? mm->factors.recall
+                                               : f == 5 ? mm->factors.ndcg
+                                               : (double) mm->factors.users);
                 continue;
             }
 

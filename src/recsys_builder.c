@@ -89,11 +89,16 @@ typedef struct {
     double                      source_seconds;
     int                         source_ok;
     int                         itemsim;        /* itemsim.bin written */
+    recsys_users_writer_t      *users;          /* users.bin, or NULL */
     recsys_build_result_t      *result;
 } recsys_build_ctx_t;
 
 
 static int recsys_build_read(recsys_build_ctx_t *ctx);
+static recsys_users_writer_t *recsys_build_users_writer(
+    recsys_build_ctx_t *ctx);
+static int recsys_build_users_write(recsys_build_ctx_t *ctx,
+    const char *tmp, recsys_manifest_t *m);
 static int recsys_build_pg(recsys_build_ctx_t *ctx, recsys_generation_t *g);
 static int recsys_build_pg_read(recsys_build_ctx_t *ctx, const char *since,
     uint64_t *live);
@@ -676,7 +681,8 @@ recsys_build_previous(recsys_build_ctx_t *ctx, recsys_generation_t *g)
     c = ctx->conf;
     full_interval = c->maintenance.full_interval;
 
-    if (full_interval == 0
+    /* ALS moves every item's vector: the index is built anew each time */
+    if (full_interval == 0 || c->model.factors.enabled
         || recsys_current_dir(c->index.path, dir, sizeof(dir), err,
                               sizeof(err))
            != 0)
@@ -840,6 +846,11 @@ recsys_build_reset(recsys_build_ctx_t *ctx)
     if (ctx->writer != NULL) {
         recsys_items_writer_destroy(ctx->writer);
         ctx->writer = NULL;
+    }
+
+    if (ctx->users != NULL) {
+        recsys_users_writer_destroy(ctx->users);
+        ctx->users = NULL;
     }
 
     free(ctx->vectors);
@@ -1254,6 +1265,16 @@ recsys_build_vector(recsys_build_ctx_t *ctx, cJSON *vec)
 
     dim = ctx->conf->index.dimension;
 
+    /* a collaborative catalog's vectors are the model's: none is fine */
+    if (vec == NULL && ctx->conf->model.factors.enabled) {
+        if (ctx->rows == ctx->cap && recsys_build_grow(ctx) != 0) {
+            return -1;
+        }
+
+        memset(ctx->vectors + ctx->rows * dim, 0, dim * sizeof(float));
+        return 0;
+    }
+
     if (!cJSON_IsArray(vec)) {
         recsys_build_line_error(ctx, "\"vector\" must be an array of %u "
                                 "numbers", dim);
@@ -1461,6 +1482,10 @@ recsys_build_generation(recsys_build_ctx_t *ctx, const char *tmp,
         return -1;
     }
 
+    if (recsys_build_users_write(ctx, tmp, &m) != 0) {
+        return -1;
+    }
+
     m.format = 1;
     m.generation = generation;
     m.items = ctx->rows;
@@ -1526,6 +1551,18 @@ recsys_build_model(recsys_build_ctx_t *ctx, const char *tmp,
     job.threads = omp_get_max_threads();
     job.dir = tmp;
 
+    /* the factor model's item vectors are the index's */
+    if (ctx->conf->model.factors.enabled) {
+        job.vectors = ctx->vectors;
+        job.users = recsys_build_users_writer(ctx);
+
+        if (job.users == NULL) {
+            recsys_generation_close(served);
+            free(served);
+            return -1;
+        }
+    }
+
     rc = recsys_model_train(&job, ctx->err, ctx->errlen);
 
     if (served != NULL) {
@@ -1548,6 +1585,52 @@ recsys_build_model(recsys_build_ctx_t *ctx, const char *tmp,
     }
 
     m->model = job.model;
+
+    return 0;
+}
+
+
+/* the generation's users writer, created on first use */
+
+static recsys_users_writer_t *
+recsys_build_users_writer(recsys_build_ctx_t *ctx)
+{
+    if (ctx->users == NULL) {
+        ctx->users = recsys_users_writer_create(ctx->conf->index.dimension,
+                                                (uint32_t) ctx->rows);
+        if (ctx->users == NULL) {
+            snprintf(ctx->err, ctx->errlen, "out of memory");
+        }
+    }
+
+    return ctx->users;
+}
+
+
+/* users.bin when any user was added, listed in the manifest m */
+
+static int
+recsys_build_users_write(recsys_build_ctx_t *ctx, const char *tmp,
+    recsys_manifest_t *m)
+{
+    char  path[4096 + 32];
+
+    if (ctx->users == NULL || recsys_users_writer_count(ctx->users) == 0) {
+        return 0;
+    }
+
+    snprintf(path, sizeof(path), "%s/%s", tmp, RECSYS_USERS_FILE);
+
+    if (recsys_users_writer_write(ctx->users, path, ctx->err, ctx->errlen)
+        != 0
+        || recsys_file_sum(tmp, RECSYS_USERS_FILE, &m->files[m->nfiles++],
+                           ctx->err, ctx->errlen)
+           != 0)
+    {
+        return -1;
+    }
+
+    m->users = recsys_users_writer_count(ctx->users);
 
     return 0;
 }

@@ -2386,6 +2386,28 @@ recsys_catalog_model(recsys_catalog_ctx_t *ctx, recsys_catalog_t *c,
                                     " \"item_item\", \"factors\"");
     }
 
+    /*
+     * A user vector is ranked against the index: the index must hold the
+     * model's item vectors, scored by the dot product ALS was fitted for.
+     */
+    if (c->model.factors.enabled
+        && (c->model.factors.factors != c->index.dimension
+            || c->index.metric != RECSYS_METRIC_INNER_PRODUCT))
+    {
+        pair = recsys_catalog_pair(ctx, node, "factors", NULL);
+        value = pair ? yaml_document_get_node(ctx->doc, pair->value) : node;
+
+        return recsys_catalog_error(ctx, &value->start_mark,
+                                    "\"factors\" makes the index hold"
+                                    " the model's item vectors: it needs"
+                                    " index.dimension equal to"
+                                    " factors.factors (%u, not %u) and"
+                                    " index.metric inner_product (the"
+                                    " dot product ALS fits)",
+                                    c->model.factors.factors,
+                                    c->index.dimension);
+    }
+
     if (recsys_promote_parse(c->model.promote_if, &c->model.promote, why,
                              sizeof(why))
         == 0)

@@ -41,6 +41,10 @@ static int recsys_json_str(cJSON *obj, const char *key, char *out,
     size_t outlen, const char *ctx, char *err, size_t errlen);
 static cJSON *recsys_manifest_load(const char *path, const char *ctx,
     char *err, size_t errlen);
+static int recsys_manifest_factors_write(cJSON *model,
+    const recsys_manifest_factors_t *f);
+static int recsys_manifest_factors_read(cJSON *o,
+    recsys_manifest_factors_t *f, const char *ctx, char *err, size_t errlen);
 static int recsys_manifest_model_write(cJSON *root,
     const recsys_manifest_model_t *mm);
 static int recsys_manifest_number(cJSON *obj, const char *key, double *out,
@@ -312,6 +316,48 @@ recsys_manifest_member(cJSON *obj, const char *key, const char *ctx,
 
 
 static int
+recsys_manifest_factors_write(cJSON *model,
+    const recsys_manifest_factors_t *f)
+{
+    cJSON  *o;
+
+    o = cJSON_AddObjectToObject(model, "factors");
+
+    if (o == NULL
+        || cJSON_AddNumberToObject(o, "factors", f->factors) == NULL
+        || cJSON_AddNumberToObject(o, "train_seconds", f->train_seconds)
+           == NULL
+        || cJSON_AddNumberToObject(o, "users", (double) f->users) == NULL
+        || cJSON_AddNumberToObject(o, "recall_at_10", f->recall) == NULL
+        || cJSON_AddNumberToObject(o, "ndcg_at_10", f->ndcg) == NULL
+        || cJSON_AddNumberToObject(o, "gate_recall_at_10", f->gate_recall)
+           == NULL
+        || cJSON_AddNumberToObject(o, "gate_ndcg_at_10", f->gate_ndcg)
+           == NULL)
+    {
+        return -1;
+    }
+
+    if (!f->has_served) {
+        return cJSON_AddNullToObject(o, "served") ? 0 : -1;
+    }
+
+    o = cJSON_AddObjectToObject(o, "served");
+
+    if (o == NULL
+        || cJSON_AddNumberToObject(o, "recall_at_10", f->served_recall)
+           == NULL
+        || cJSON_AddNumberToObject(o, "ndcg_at_10", f->served_ndcg)
+           == NULL)
+    {
+        return -1;
+    }
+
+    return 0;
+}
+
+
+static int
 recsys_manifest_model_write(cJSON *root, const recsys_manifest_model_t *mm)
 {
     cJSON  *o;
@@ -335,6 +381,12 @@ recsys_manifest_model_write(cJSON *root, const recsys_manifest_model_t *mm)
            == NULL
         || cJSON_AddNumberToObject(o, "gate_ndcg_at_10", mm->gate_ndcg)
            == NULL)
+    {
+        return -1;
+    }
+
+    if (mm->factors.trained
+        && recsys_manifest_factors_write(o, &mm->factors) != 0)
     {
         return -1;
     }
@@ -517,6 +569,67 @@ recsys_manifest_number(cJSON *obj, const char *key, double *out,
 }
 
 
+/* "model.factors": optional; the ALS model */
+
+static int
+recsys_manifest_factors_read(cJSON *o, recsys_manifest_factors_t *f,
+    const char *ctx, char *err, size_t errlen)
+{
+    cJSON     *sv;
+    uint64_t   u;
+
+    if (!cJSON_IsObject(o)) {
+        snprintf(err, errlen, "%s: model.factors must be an object", ctx);
+        return -1;
+    }
+
+    if (recsys_json_uint(o, "factors", UINT32_MAX, &u, ctx, err,
+                         errlen) != 0
+        || recsys_json_uint(o, "users", RECSYS_JSON_INT_MAX, &f->users,
+                            ctx, err, errlen) != 0
+        || recsys_manifest_number(o, "train_seconds", &f->train_seconds,
+                                  ctx, err, errlen) != 0
+        || recsys_manifest_number(o, "recall_at_10", &f->recall, ctx, err,
+                                  errlen) != 0
+        || recsys_manifest_number(o, "ndcg_at_10", &f->ndcg, ctx, err,
+                                  errlen) != 0
+        || recsys_manifest_number(o, "gate_recall_at_10", &f->gate_recall,
+                                  ctx, err, errlen) != 0
+        || recsys_manifest_number(o, "gate_ndcg_at_10", &f->gate_ndcg, ctx,
+                                  err, errlen) != 0)
+    {
+        return -1;
+    }
+
+    f->factors = (uint32_t) u;
+    f->trained = 1;
+
+    sv = cJSON_GetObjectItemCaseSensitive(o, "served");
+
+    if (sv == NULL || cJSON_IsNull(sv)) {
+        return 0;
+    }
+
+    if (!cJSON_IsObject(sv)
+        || recsys_manifest_number(sv, "recall_at_10", &f->served_recall,
+                                  ctx, err, errlen) != 0
+        || recsys_manifest_number(sv, "ndcg_at_10", &f->served_ndcg, ctx,
+                                  err, errlen) != 0)
+    {
+        if (!cJSON_IsObject(sv)) {
+            snprintf(err, errlen, "%s: model.factors.served must be an"
+                     " object", ctx);
+        }
+
+        return -1;
+    }
+
+    f->has_served = 1;
+
+    return 0;
+}
+
+
 /* "model": optional; what the builder trained, shown by status */
 
 static int
@@ -561,6 +674,15 @@ recsys_manifest_model_read(cJSON *o, recsys_manifest_model_t *mm,
 
     mm->scored = (uint32_t) u;
     mm->trained = 1;
+
+    sv = cJSON_GetObjectItemCaseSensitive(o, "factors");
+
+    if (sv != NULL
+        && recsys_manifest_factors_read(sv, &mm->factors, ctx, err, errlen)
+           != 0)
+    {
+        return -1;
+    }
 
     sv = cJSON_GetObjectItemCaseSensitive(o, "served");
 

@@ -22,6 +22,25 @@ typedef struct {
 } recsys_file_sum_t;
 
 
+/*
+ * The factor model (ALS) of a generation: its user vectors are users.bin,
+ * its item vectors the index's.  Figures as the item-item model's.
+ */
+typedef struct {
+    int                 trained;        /* 0: no "factors" in the model */
+    uint32_t            factors;
+    double              train_seconds;
+    uint64_t            users;          /* given a vector in users.bin */
+    double              recall;         /* hold-out, trained without it */
+    double              ndcg;
+    double              gate_recall;    /* trained on every entry */
+    double              gate_ndcg;
+    int                 has_served;     /* the served ALS was scored */
+    double              served_recall;
+    double              served_ndcg;
+} recsys_manifest_factors_t;
+
+
 /* what the builder trained with the generation, and the gate's figures */
 typedef struct {
     int                 trained;        /* 0: no "model" in the manifest */
@@ -42,6 +61,7 @@ typedef struct {
     double              served_recall;
     double              served_ndcg;
     char                promote_if[128];
+    recsys_manifest_factors_t  factors;
 } recsys_manifest_model_t;
 
 

@@ -14,6 +14,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "recsys_als.h"
 #include "recsys_artifact.h"
 #include "recsys_ease.h"
 #include "recsys_holdout.h"
@@ -24,15 +25,21 @@
 #include "recsys_popularity.h"
 #include "recsys_rng.h"
 #include "recsys_time.h"
+#include "recsys_topk.h"
+#include "recsys_users_writer.h"
 
 
 /* the figures of one model on the hold-out: recall, ndcg */
 #define RECSYS_MODEL_RECALL   RECSYS_PROMOTE_RECALL
 #define RECSYS_MODEL_NDCG     RECSYS_PROMOTE_NDCG
 
+/* ALS's item start: fixed, so a build is reproducible from its events */
+#define RECSYS_MODEL_ALS_SEED  1
+
 
 typedef struct {
     recsys_model_job_t         *job;
+    recsys_matrix_t             all;        /* compact items, every entry */
     recsys_matrix_t             train;      /* compact items */
     recsys_holdout_t            test;
     uint32_t                   *full;       /* compact -> generation row */
@@ -42,7 +49,20 @@ typedef struct {
     unsigned                    threads;
     uint32_t                   *users;      /* the scored sample, or NULL */
     uint32_t                    nusers;
+    const recsys_idmap_t       *ids;        /* user ids by row */
 } recsys_model_ctx_t;
+
+
+/* the factor model's recommender: the new ALS, or the served vectors */
+typedef struct {
+    recsys_model_ctx_t         *ctx;
+    const recsys_als_model_t   *als;        /* NULL: served */
+    const recsys_generation_t  *served;
+    const recsys_idmap_t       *ids;        /* our users' ids */
+    uint32_t                  **hist;       /* per worker: served rows */
+    recsys_scored_t           **lists;      /* per worker */
+    uint32_t                   *to_compact; /* served row -> compact */
+} recsys_model_frec_t;
 
 
 /* a recommender of recsys_holdout_evaluate(): one of the two models */
@@ -64,6 +84,26 @@ static int recsys_model_push(recsys_event_t **events, size_t *n,
     size_t *cap, const recsys_event_t *ev);
 static void recsys_model_popularity(recsys_model_job_t *j,
     const recsys_event_t *events, size_t n);
+static int recsys_model_item_item(recsys_model_ctx_t *ctx,
+    recsys_itemsim_t *s, const char **algorithm, char *err, size_t errlen);
+static int recsys_model_factors(recsys_model_ctx_t *ctx,
+    recsys_als_model_t *als, char *err, size_t errlen);
+static int recsys_model_factors_score(recsys_model_ctx_t *ctx,
+    const recsys_als_model_t *als, const recsys_generation_t *served,
+    double *figures);
+static uint32_t recsys_model_factors_rec(void *data, uint32_t user,
+    uint32_t k, recsys_scored_t *out, unsigned worker);
+static int recsys_model_factors_write(recsys_model_ctx_t *ctx,
+    const recsys_als_model_t *als, const recsys_idmap_t *ids, char *err,
+    size_t errlen);
+static int recsys_model_gate(const recsys_model_conf_t *mc, double recall,
+    double ndcg, int has_served, double served_recall, double served_ndcg);
+static void recsys_model_refusal(recsys_model_job_t *j, char *err,
+    size_t errlen);
+static uint32_t *recsys_model_to_compact(recsys_model_ctx_t *ctx,
+    const recsys_generation_t *served, uint32_t nitems);
+static uint32_t recsys_model_served_history(recsys_model_ctx_t *ctx,
+    const recsys_generation_t *served, uint32_t user, uint32_t *rows);
 static int recsys_model_compact(recsys_model_ctx_t *ctx,
     recsys_event_t *events, size_t n, char *err, size_t errlen);
 static int recsys_model_fit(recsys_model_ctx_t *ctx,
@@ -90,7 +130,7 @@ int
 recsys_model_train(recsys_model_job_t *j, char *err, size_t errlen)
 {
     int                         rc, pass;
-    double                      start, fresh[2], served[2];
+    double                      start;
     size_t                      n;
     uint64_t                    ntrain;
     time_t                      now;
@@ -99,8 +139,10 @@ recsys_model_train(recsys_model_job_t *j, char *err, size_t errlen)
     recsys_idmap_t             *users;
     recsys_event_t             *events, *train;
     recsys_itemsim_t            s;
+    recsys_als_model_t          als;
     recsys_model_ctx_t          ctx;
     recsys_holdout_conf_t       hc;
+    recsys_manifest_factors_t  *f;
     const recsys_model_conf_t  *mc;
 
     start = recsys_now_seconds();
@@ -108,10 +150,12 @@ recsys_model_train(recsys_model_job_t *j, char *err, size_t errlen)
 
     memset(&ctx, 0, sizeof(recsys_model_ctx_t));
     memset(&s, 0, sizeof(recsys_itemsim_t));
+    memset(&als, 0, sizeof(recsys_als_model_t));
     memset(&j->model, 0, sizeof(recsys_manifest_model_t));
     ctx.job = j;
     ctx.threads = recsys_parallel_threads(j->threads);
     ctx.nfull = (uint32_t) recsys_items_writer_count(j->items);
+    algorithm = "none";
 
     if (j->conf->events.store.type != RECSYS_STORE_FILE) {
         snprintf(err, errlen, "model: training reads a file events store;"
@@ -125,6 +169,7 @@ recsys_model_train(recsys_model_job_t *j, char *err, size_t errlen)
         return -1;
     }
 
+    ctx.ids = users;
     events = NULL;
     train = NULL;
     rc = -1;
@@ -144,7 +189,7 @@ recsys_model_train(recsys_model_job_t *j, char *err, size_t errlen)
         recsys_model_popularity(j, events, n);
     }
 
-    if (!mc->item_item.enabled || n == 0) {
+    if ((!mc->item_item.enabled && !mc->factors.enabled) || n == 0) {
         rc = 0;
         goto done;
     }
@@ -155,43 +200,27 @@ recsys_model_train(recsys_model_job_t *j, char *err, size_t errlen)
 
     /* the full matrix, split: the hold-out the gate scores both models on */
 
+    if (recsys_matrix_build(&ctx.all, recsys_idmap_count(users),
+                            ctx.train.nitems, events, n, RECSYS_MERGE_SUM,
+                            NULL, err, errlen)
+        != 0)
     {
-        recsys_matrix_t  all;
+        goto done;
+    }
 
-        if (recsys_matrix_build(&all, recsys_idmap_count(users),
-                                ctx.train.nitems, events, n,
-                                RECSYS_MERGE_SUM, NULL, err, errlen)
-            != 0)
-        {
-            goto done;
-        }
+    j->model.entries = ctx.all.nnz;
 
-        j->model.entries = all.nnz;
+    hc.fraction = mc->holdout.fraction;
+    hc.min_entries = mc->holdout.min_entries;
+    hc.mode = mc->holdout.mode == RECSYS_HOLDOUT_MODE_RECENT
+              ? RECSYS_HOLDOUT_RECENT : RECSYS_HOLDOUT_RANDOM;
+    hc.seed = mc->holdout.seed;
 
-        hc.fraction = mc->holdout.fraction;
-        hc.min_entries = mc->holdout.min_entries;
-        hc.mode = mc->holdout.mode == RECSYS_HOLDOUT_MODE_RECENT
-                  ? RECSYS_HOLDOUT_RECENT : RECSYS_HOLDOUT_RANDOM;
-        hc.seed = mc->holdout.seed;
-
-        if (recsys_holdout_split(&all, &hc, &train, &ntrain, &ctx.test, err,
-                                 errlen)
-            != 0)
-        {
-            recsys_matrix_free(&all);
-            goto done;
-        }
-
-        /* the model served is trained on every entry */
-        free(events);
-        events = recsys_matrix_events(&all);
-        n = all.nnz;
-        recsys_matrix_free(&all);
-
-        if (events == NULL) {
-            snprintf(err, errlen, "out of memory");
-            goto done;
-        }
+    if (recsys_holdout_split(&ctx.all, &hc, &train, &ntrain, &ctx.test, err,
+                             errlen)
+        != 0)
+    {
+        goto done;
     }
 
     if (recsys_matrix_build(&ctx.train, recsys_idmap_count(users),
@@ -207,110 +236,82 @@ recsys_model_train(recsys_model_job_t *j, char *err, size_t errlen)
         goto done;
     }
 
-    if (recsys_model_fit(&ctx, &ctx.train, &s, &algorithm, err, errlen)
-        != 0)
-    {
-        goto done;
+    pass = 1;
+
+    if (mc->item_item.enabled) {
+        if (recsys_model_item_item(&ctx, &s, &algorithm, err, errlen) != 0) {
+            goto done;
+        }
+
+        pass = recsys_model_gate(mc, j->model.gate_recall,
+                                 j->model.gate_ndcg, j->model.has_served,
+                                 j->model.served_recall,
+                                 j->model.served_ndcg);
     }
 
-    if (recsys_model_score(&ctx, &s, NULL, fresh) != 0) {
-        snprintf(err, errlen, "out of memory scoring the hold-out");
-        goto done;
+    if (mc->factors.enabled) {
+        if (recsys_model_factors(&ctx, &als, err, errlen) != 0) {
+            goto done;
+        }
+
+        f = &j->model.factors;
+        pass = recsys_model_gate(mc, f->gate_recall, f->gate_ndcg,
+                                 f->has_served, f->served_recall,
+                                 f->served_ndcg)
+               && pass;
+
+        /* a catalog of factors alone: its figures are the model's */
+        if (!mc->item_item.enabled) {
+            j->model.recall = f->recall;
+            j->model.ndcg = f->ndcg;
+            j->model.gate_recall = f->gate_recall;
+            j->model.gate_ndcg = f->gate_ndcg;
+            j->model.has_served = f->has_served;
+            j->model.served_recall = f->served_recall;
+            j->model.served_ndcg = f->served_ndcg;
+            algorithm = "als";
+        }
     }
 
-    recsys_itemsim_free(&s);
-
-    j->model.recall = fresh[RECSYS_MODEL_RECALL];
-    j->model.ndcg = fresh[RECSYS_MODEL_NDCG];
     j->model.scored = ctx.users ? ctx.nusers : ctx.test.evaluated;
 
-    /*
-     * The gate: the model as it will be served (every entry) against the
-     * model served now, both on the hold-out; both may have seen those
-     * interactions in training, so neither is favoured by that.
-     */
-
-    {
-        recsys_matrix_t  all;
-
-        if (recsys_matrix_build(&all, recsys_idmap_count(users),
-                                ctx.train.nitems, events, n,
-                                RECSYS_MERGE_SUM, NULL, err, errlen)
-            != 0)
-        {
-            goto done;
-        }
-
-        rc = recsys_model_fit(&ctx, &all, &s, &algorithm, err, errlen);
-        recsys_matrix_free(&all);
-
-        if (rc != 0) {
-            goto done;
-        }
-
-        rc = -1;
-    }
-
-    if (recsys_model_score(&ctx, &s, NULL, fresh) != 0) {
-        snprintf(err, errlen, "out of memory scoring the hold-out");
-        goto done;
-    }
-
-    j->model.gate_recall = fresh[RECSYS_MODEL_RECALL];
-    j->model.gate_ndcg = fresh[RECSYS_MODEL_NDCG];
-
-    if (j->served != NULL && j->served->itemsim.nitems != 0) {
-        if (recsys_model_score(&ctx, &j->served->itemsim, j->served, served)
-            != 0)
-        {
-            snprintf(err, errlen, "out of memory scoring the hold-out");
-            goto done;
-        }
-
-        j->model.has_served = 1;
+    if (j->model.has_served || j->model.factors.has_served) {
         j->model.served_generation = j->served->manifest.generation;
-        j->model.served_recall = served[RECSYS_MODEL_RECALL];
-        j->model.served_ndcg = served[RECSYS_MODEL_NDCG];
     }
 
     snprintf(j->model.promote_if, sizeof(j->model.promote_if), "%s",
              mc->promote_if);
 
-    pass = recsys_promote_eval(&mc->promote, fresh, j->model.has_served,
-                               served);
-
     if (!pass) {
         j->refused = 1;
-
-        if (j->model.has_served) {
-            snprintf(err, errlen, "model refused: promote_if \"%s\" does"
-                     " not hold: new recall_at_10 %.4f ndcg_at_10 %.4f,"
-                     " served (generation %llu) recall_at_10 %.4f"
-                     " ndcg_at_10 %.4f", mc->promote_if, fresh[0], fresh[1],
-                     (unsigned long long) j->model.served_generation,
-                     served[0], served[1]);
-
-        } else {
-            snprintf(err, errlen, "model refused: promote_if \"%s\" does"
-                     " not hold: new recall_at_10 %.4f ndcg_at_10 %.4f",
-                     mc->promote_if, fresh[0], fresh[1]);
-        }
-
+        recsys_model_refusal(j, err, errlen);
         goto done;
     }
 
     snprintf(j->model.algorithm, sizeof(j->model.algorithm), "%s",
              algorithm);
-    if (recsys_model_write(&ctx, &s,
-                           strcmp(algorithm, "ease") == 0
-                           ? RECSYS_ITEMSIM_EASE : RECSYS_ITEMSIM_ITEMKNN,
-                           err, errlen)
-        != 0)
+
+    if (mc->item_item.enabled) {
+        if (recsys_model_write(&ctx, &s,
+                               strcmp(algorithm, "ease") == 0
+                               ? RECSYS_ITEMSIM_EASE
+                               : RECSYS_ITEMSIM_ITEMKNN,
+                               err, errlen)
+            != 0)
+        {
+            goto done;
+        }
+
+        j->itemsim = 1;
+    }
+
+    if (mc->factors.enabled
+        && recsys_model_factors_write(&ctx, &als, users, err, errlen)
+           != 0)
     {
         goto done;
     }
 
-    j->itemsim = 1;
     rc = 0;
 
 done:
@@ -325,11 +326,14 @@ done:
 
         if (j->model.algorithm[0] == '\0') {
             snprintf(j->model.algorithm, sizeof(j->model.algorithm), "%s",
-                     mc->item_item.enabled ? "none" : "popularity");
+                     mc->item_item.enabled || mc->factors.enabled
+                     ? "none" : "popularity");
         }
     }
 
     recsys_itemsim_free(&s);
+    recsys_als_free(&als);
+    recsys_matrix_free(&ctx.all);
     recsys_matrix_free(&ctx.train);
     recsys_holdout_free(&ctx.test);
     free(ctx.full);
@@ -594,6 +598,503 @@ recsys_model_popularity(recsys_model_job_t *j, const recsys_event_t *events,
 }
 
 
+/*
+ * The item-item model: trained without the hold-out for its figures,
+ * then on every entry (the model served, left in s) for the gate's, and
+ * the served generation's itemsim.bin scored on the same hold-out.
+ */
+
+static int
+recsys_model_item_item(recsys_model_ctx_t *ctx, recsys_itemsim_t *s,
+    const char **algorithm, char *err, size_t errlen)
+{
+    double               fig[2];
+    recsys_model_job_t  *j = ctx->job;
+
+    if (recsys_model_fit(ctx, &ctx->train, s, algorithm, err, errlen) != 0)
+    {
+        return -1;
+    }
+
+    if (recsys_model_score(ctx, s, NULL, fig) != 0) {
+        goto nomem;
+    }
+
+    recsys_itemsim_free(s);
+
+    j->model.recall = fig[RECSYS_MODEL_RECALL];
+    j->model.ndcg = fig[RECSYS_MODEL_NDCG];
+
+    /*
+     * The gate: the model as it will be served (every entry) against the
+     * model served now, both on the hold-out; both may have seen those
+     * interactions in training, so neither is favoured by that.
+     */
+
+    if (recsys_model_fit(ctx, &ctx->all, s, algorithm, err, errlen) != 0) {
+        return -1;
+    }
+
+    if (recsys_model_score(ctx, s, NULL, fig) != 0) {
+        goto nomem;
+    }
+
+    j->model.gate_recall = fig[RECSYS_MODEL_RECALL];
+    j->model.gate_ndcg = fig[RECSYS_MODEL_NDCG];
+
+    if (j->served == NULL || j->served->itemsim.nitems == 0) {
+        return 0;
+    }
+
+    if (recsys_model_score(ctx, &j->served->itemsim, j->served, fig) != 0) {
+        goto nomem;
+    }
+
+    j->model.has_served = 1;
+    j->model.served_recall = fig[RECSYS_MODEL_RECALL];
+    j->model.served_ndcg = fig[RECSYS_MODEL_NDCG];
+
+    return 0;
+
+nomem:
+
+    snprintf(err, errlen, "out of memory scoring the hold-out");
+    return -1;
+}
+
+
+/*
+ * The factor model the same way: ALS without the hold-out, then on every
+ * entry (left in als), and the served generation's user vectors against
+ * its item vectors when it was trained with factors of the same size.
+ */
+
+static int
+recsys_model_factors(recsys_model_ctx_t *ctx, recsys_als_model_t *als,
+    char *err, size_t errlen)
+{
+    double                              start, fig[2];
+    recsys_als_conf_t                   ac;
+    recsys_model_job_t                 *j = ctx->job;
+    const recsys_generation_t          *g;
+    recsys_manifest_factors_t          *f;
+    const recsys_model_factors_conf_t  *fc;
+
+    start = recsys_now_seconds();
+    fc = &j->conf->model.factors;
+    f = &j->model.factors;
+
+    ac.factors = fc->factors;
+    ac.iterations = fc->iterations;
+    ac.lambda = fc->regularization;
+    ac.alpha = fc->alpha;
+    ac.seed = RECSYS_MODEL_ALS_SEED;
+    ac.threads = (int) ctx->threads;
+
+    if (recsys_als_train(&ctx->train, &ac, als, NULL, err, errlen) != 0) {
+        return -1;
+    }
+
+    if (recsys_model_factors_score(ctx, als, NULL, fig) != 0) {
+        goto nomem;
+    }
+
+    recsys_als_free(als);
+
+    f->recall = fig[RECSYS_MODEL_RECALL];
+    f->ndcg = fig[RECSYS_MODEL_NDCG];
+
+    if (recsys_als_train(&ctx->all, &ac, als, NULL, err, errlen) != 0) {
+        return -1;
+    }
+
+    if (recsys_model_factors_score(ctx, als, NULL, fig) != 0) {
+        goto nomem;
+    }
+
+    f->gate_recall = fig[RECSYS_MODEL_RECALL];
+    f->gate_ndcg = fig[RECSYS_MODEL_NDCG];
+    f->factors = fc->factors;
+    f->trained = 1;
+
+    g = j->served;
+
+    if (g != NULL && g->manifest.model.factors.trained
+        && g->users.base != NULL && g->users.dimension == fc->factors
+        && g->manifest.dimension == fc->factors)
+    {
+        if (recsys_model_factors_score(ctx, NULL, g, fig) != 0) {
+            goto nomem;
+        }
+
+        f->has_served = 1;
+        f->served_recall = fig[RECSYS_MODEL_RECALL];
+        f->served_ndcg = fig[RECSYS_MODEL_NDCG];
+    }
+
+    f->train_seconds = recsys_now_seconds() - start;
+
+    return 0;
+
+nomem:
+
+    snprintf(err, errlen, "out of memory scoring the hold-out");
+    return -1;
+}
+
+
+static int
+recsys_model_factors_score(recsys_model_ctx_t *ctx,
+    const recsys_als_model_t *als, const recsys_generation_t *served,
+    double *figures)
+{
+    int                      rc;
+    uint32_t                 w;
+    recsys_model_frec_t      rec;
+    recsys_holdout_result_t  res;
+
+    memset(&rec, 0, sizeof(recsys_model_frec_t));
+    rec.ctx = ctx;
+    rec.als = als;
+    rec.served = served;
+    rc = -1;
+
+    rec.hist = calloc(ctx->threads, sizeof(uint32_t *));
+    rec.lists = calloc(ctx->threads, sizeof(recsys_scored_t *));
+
+    if (rec.hist == NULL || rec.lists == NULL) {
+        goto done;
+    }
+
+    for (w = 0; w < ctx->threads; w++) {
+        rec.hist[w] = malloc(((size_t) ctx->train.nitems + 1)
+                             * sizeof(uint32_t));
+        rec.lists[w] = malloc(RECSYS_MODEL_K * sizeof(recsys_scored_t));
+
+        if (rec.hist[w] == NULL || rec.lists[w] == NULL) {
+            goto done;
+        }
+    }
+
+    if (served != NULL) {
+        rec.to_compact = recsys_model_to_compact(ctx, served,
+                                                 (uint32_t)
+                                                 served->items.count);
+        if (rec.to_compact == NULL) {
+            goto done;
+        }
+    }
+
+    if (recsys_holdout_evaluate(&ctx->test, RECSYS_MODEL_K, ctx->users,
+                                ctx->nusers, (int) ctx->threads,
+                                recsys_model_factors_rec, &rec, &res)
+        != 0)
+    {
+        goto done;
+    }
+
+    figures[RECSYS_MODEL_RECALL] = res.recall;
+    figures[RECSYS_MODEL_NDCG] = res.ndcg;
+    rc = 0;
+
+done:
+
+    for (w = 0; rec.hist && w < ctx->threads; w++) {
+        free(rec.hist[w]);
+    }
+
+    for (w = 0; rec.lists && w < ctx->threads; w++) {
+        free(rec.lists[w]);
+    }
+
+    free(rec.hist);
+    free(rec.lists);
+    free(rec.to_compact);
+
+    return rc;
+}
+
+
+/*
+ * One user's top k by x_u . y_i, the training items excluded, as the
+ * handler ranks a stored user vector.  For the served model the user is
+ * looked up by id in its users.bin (none: only the popular fill, as the
+ * fallback chain would answer) and its items come back through the ids.
+ */
+
+static uint32_t
+recsys_model_factors_rec(void *data, uint32_t user, uint32_t k,
+    recsys_scored_t *out, unsigned worker)
+{
+    size_t                      len;
+    int64_t                     row;
+    uint32_t                    i, n, nh, got;
+    uint64_t                    lo, hi;
+    const char                 *id;
+    recsys_user_t               u;
+    recsys_model_frec_t        *rec = data;
+    recsys_model_ctx_t         *ctx = rec->ctx;
+    const recsys_matrix_t      *x = &ctx->train;
+    const recsys_als_model_t   *als = rec->als;
+    const recsys_generation_t  *g = rec->served;
+
+    lo = x->user_ptr[user];
+    hi = x->user_ptr[user + 1];
+
+    if (als != NULL) {
+        n = recsys_topk_dot(als->items, als->nitems, als->factors,
+                            als->users + (size_t) user * als->factors,
+                            x->user_items + lo, hi - lo, k, out);
+        return recsys_model_fill(ctx, user, n, k, out);
+    }
+
+    id = recsys_idmap_id(ctx->ids, user, &len);
+    row = recsys_users_find(&g->users, id, len);
+
+    if (row < 0) {
+        return recsys_model_fill(ctx, user, 0, k, out);
+    }
+
+    recsys_users_get(&g->users, (uint32_t) row, &u);
+
+    nh = recsys_model_served_history(ctx, g, user, rec->hist[worker]);
+    qsort(rec->hist[worker], nh, sizeof(uint32_t), recsys_model_cmp_u32);
+
+    got = recsys_topk_dot(g->vectors, (uint32_t) g->items.count,
+                          g->manifest.dimension, u.vector,
+                          rec->hist[worker], nh, k, rec->lists[worker]);
+    n = 0;
+
+    for (i = 0; i < got; i++) {
+        out[n].row = rec->to_compact[rec->lists[worker][i].row];
+        out[n].score = rec->lists[worker][i].score;
+
+        if (out[n].row != RECSYS_ROW_NONE
+            && recsys_model_seen(x, user, out[n].row))
+        {
+            continue;
+        }
+
+        n++;
+    }
+
+    return recsys_model_fill(ctx, user, n, k, out);
+}
+
+
+/*
+ * The served model: ALS item vectors in the generation's rows (items
+ * without events get zeros: a score of 0 to every user, below any item
+ * the model likes), and a stored user vector for each user with at least
+ * min_events entries whom the catalog's users source did not give one.
+ */
+
+static int
+recsys_model_factors_write(recsys_model_ctx_t *ctx,
+    const recsys_als_model_t *als, const recsys_idmap_t *ids, char *err,
+    size_t errlen)
+{
+    int                   rc;
+    size_t                len, dim;
+    uint32_t             *seen, u, r, c, n, most;
+    uint64_t              e, lo;
+    const char           *id;
+    recsys_model_job_t   *j = ctx->job;
+    const recsys_matrix_t *x = &ctx->all;
+
+    dim = als->factors;
+
+    if (j->vectors != NULL) {
+        for (r = 0; r < ctx->nfull; r++) {
+            c = ctx->compact[r];
+
+            if (c == RECSYS_ROW_NONE) {
+                memset(j->vectors + r * dim, 0, dim * sizeof(float));
+
+            } else {
+                memcpy(j->vectors + r * dim, als->items + c * dim,
+                       dim * sizeof(float));
+            }
+        }
+    }
+
+    if (j->users == NULL) {
+        return 0;
+    }
+
+    most = 0;
+
+    for (u = 0; u < x->nusers; u++) {
+        n = (uint32_t) (x->user_ptr[u + 1] - x->user_ptr[u]);
+        most = n > most ? n : most;
+    }
+
+    seen = malloc(((size_t) most + 1) * sizeof(uint32_t));
+    if (seen == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+
+    rc = 0;
+
+    for (u = 0; u < x->nusers; u++) {
+        lo = x->user_ptr[u];
+        n = (uint32_t) (x->user_ptr[u + 1] - lo);
+
+        if (n == 0 || n < j->conf->model.min_events) {
+            continue;
+        }
+
+        id = recsys_idmap_id(ids, u, &len);
+
+        /* the catalog's users source wins: it was added first */
+        if (recsys_users_writer_find(j->users, id, len) != -1) {
+            continue;
+        }
+
+        for (e = 0; e < n; e++) {
+            seen[e] = ctx->full[x->user_items[lo + e]];
+        }
+
+        rc = recsys_users_writer_add(j->users, id, len,
+                                     als->users + (size_t) u * dim, seen, n,
+                                     err, errlen);
+        if (rc != 0) {
+            break;
+        }
+
+        j->model.factors.users++;
+    }
+
+    free(seen);
+
+    return rc;
+}
+
+
+/* promote_if on one model's figures against its served counterpart */
+
+static int
+recsys_model_gate(const recsys_model_conf_t *mc, double recall, double ndcg,
+    int has_served, double served_recall, double served_ndcg)
+{
+    double  fresh[2], served[2];
+
+    fresh[RECSYS_MODEL_RECALL] = recall;
+    fresh[RECSYS_MODEL_NDCG] = ndcg;
+    served[RECSYS_MODEL_RECALL] = served_recall;
+    served[RECSYS_MODEL_NDCG] = served_ndcg;
+
+    return recsys_promote_eval(&mc->promote, fresh, has_served, served);
+}
+
+
+/* the refusal's message: every trained model's figures and the served */
+
+static void
+recsys_model_refusal(recsys_model_job_t *j, char *err, size_t errlen)
+{
+    size_t                            at;
+    const recsys_manifest_model_t    *mm = &j->model;
+    const recsys_manifest_factors_t  *f = &mm->factors;
+
+    at = (size_t) snprintf(err, errlen, "model refused: promote_if \"%s\""
+                           " does not hold:", j->conf->model.promote_if);
+
+    if (at < errlen && j->conf->model.item_item.enabled) {
+        at += (size_t) snprintf(err + at, errlen - at, " new recall_at_10"
+                                " %.4f ndcg_at_10 %.4f", mm->gate_recall,
+                                mm->gate_ndcg);
+
+        if (at < errlen && mm->has_served) {
+            at += (size_t) snprintf(err + at, errlen - at, ", served"
+                                    " (generation %llu) recall_at_10 %.4f"
+                                    " ndcg_at_10 %.4f",
+                                    (unsigned long long)
+                                    mm->served_generation,
+                                    mm->served_recall, mm->served_ndcg);
+        }
+    }
+
+    if (at < errlen && f->trained) {
+        at += (size_t) snprintf(err + at, errlen - at, "%s factors: new"
+                                " recall_at_10 %.4f ndcg_at_10 %.4f",
+                                j->conf->model.item_item.enabled ? ";" : "",
+                                f->gate_recall, f->gate_ndcg);
+
+        if (at < errlen && f->has_served) {
+            (void) snprintf(err + at, errlen - at, ", served (generation"
+                            " %llu) recall_at_10 %.4f ndcg_at_10 %.4f",
+                            (unsigned long long) mm->served_generation,
+                            f->served_recall, f->served_ndcg);
+        }
+    }
+}
+
+
+/* the served generation's rows to our compact ones, through the item ids */
+
+static uint32_t *
+recsys_model_to_compact(recsys_model_ctx_t *ctx,
+    const recsys_generation_t *served, uint32_t nitems)
+{
+    int64_t         row;
+    uint32_t        r, *map;
+    recsys_item_t   it;
+
+    map = malloc(((size_t) nitems + 1) * sizeof(uint32_t));
+    if (map == NULL) {
+        return NULL;
+    }
+
+    for (r = 0; r < nitems; r++) {
+        map[r] = RECSYS_ROW_NONE;
+
+        if (r >= served->items.count) {
+            continue;
+        }
+
+        recsys_items_get(&served->items, r, &it);
+        row = recsys_items_writer_find(ctx->job->items, it.id, it.id_len);
+
+        if (row >= 0) {
+            map[r] = ctx->compact[row];
+        }
+    }
+
+    return map;
+}
+
+
+/* a user's training items as the served generation's rows; their count */
+
+static uint32_t
+recsys_model_served_history(recsys_model_ctx_t *ctx,
+    const recsys_generation_t *served, uint32_t user, uint32_t *rows)
+{
+    size_t                  len;
+    int64_t                 row;
+    uint32_t                nh;
+    uint64_t                e;
+    const char             *id;
+    const recsys_matrix_t  *x = &ctx->train;
+
+    nh = 0;
+
+    for (e = x->user_ptr[user]; e < x->user_ptr[user + 1]; e++) {
+        id = recsys_items_writer_id(ctx->job->items,
+                                    ctx->full[x->user_items[e]], &len);
+        row = recsys_items_find(&served->items, id, len);
+
+        if (row >= 0) {
+            rows[nh++] = (uint32_t) row;
+        }
+    }
+
+    return nh;
+}
+
+
 /* items with events get compact rows 0..n-1, in generation order */
 
 static int
@@ -704,9 +1205,7 @@ recsys_model_score(recsys_model_ctx_t *ctx, const recsys_itemsim_t *sim,
     const recsys_generation_t *served, double *figures)
 {
     int                      rc;
-    int64_t                  row;
-    uint32_t                 w, r, nitems;
-    recsys_item_t            it;
+    uint32_t                 w, nitems;
     recsys_model_rec_t       rec;
     recsys_holdout_result_t  res;
 
@@ -742,27 +1241,9 @@ recsys_model_score(recsys_model_ctx_t *ctx, const recsys_itemsim_t *sim,
     }
 
     if (served != NULL) {
-        /* the served generation's rows to ours, through the item ids */
-
-        rec.to_compact = malloc(((size_t) nitems + 1) * sizeof(uint32_t));
+        rec.to_compact = recsys_model_to_compact(ctx, served, nitems);
         if (rec.to_compact == NULL) {
             goto done;
-        }
-
-        for (r = 0; r < nitems; r++) {
-            rec.to_compact[r] = RECSYS_ROW_NONE;
-
-            if (r >= served->items.count) {
-                continue;
-            }
-
-            recsys_items_get(&served->items, r, &it);
-            row = recsys_items_writer_find(ctx->job->items, it.id,
-                                           it.id_len);
-
-            if (row >= 0) {
-                rec.to_compact[r] = ctx->compact[row];
-            }
         }
     }
 
@@ -812,11 +1293,8 @@ static uint32_t
 recsys_model_rec(void *data, uint32_t user, uint32_t k, recsys_scored_t *out,
     unsigned worker)
 {
-    size_t                  len;
-    int64_t                 row;
     uint32_t                i, n, nh, got;
-    uint64_t                lo, hi, e;
-    const char             *id;
+    uint64_t                lo, hi;
     recsys_scored_t        *list;
     recsys_model_rec_t     *rec = data;
     recsys_model_ctx_t     *ctx = rec->ctx;
@@ -832,17 +1310,8 @@ recsys_model_rec(void *data, uint32_t user, uint32_t k, recsys_scored_t *out,
         return recsys_model_fill(ctx, user, n, k, out);
     }
 
-    nh = 0;
-
-    for (e = lo; e < hi; e++) {
-        id = recsys_items_writer_id(ctx->job->items,
-                                    ctx->full[x->user_items[e]], &len);
-        row = recsys_items_find(&rec->served->items, id, len);
-
-        if (row >= 0) {
-            rec->hist[worker][nh++] = (uint32_t) row;
-        }
-    }
+    nh = recsys_model_served_history(ctx, rec->served, user,
+                                     rec->hist[worker]);
 
     list = rec->lists[worker];
     got = recsys_itemsim_recommend(rec->sim, &rec->scorers[worker],

@@ -2,10 +2,11 @@
  * Training on each build: the catalog's "model:" section turned into
  * files of the generation.  Reads the events store, computes decayed
  * popularity into the items, trains the item-item model (EASE with its
- * rows cut to the top m, or item-kNN above the EASE size limit), scores
- * it and the served generation's model on a hold-out of the events and
- * applies promote_if.  Pure C: no nginx header; runs in the helper or
- * recsys-build, on threads.
+ * rows cut to the top m, or item-kNN above the EASE size limit) and the
+ * factor model (ALS: item vectors for the index, user vectors for
+ * users.bin), scores each and the served generation's on a hold-out of
+ * the events and applies promote_if to each.  Pure C: no nginx header;
+ * runs in the helper or recsys-build, on threads.
  */
 
 #ifndef _RECSYS_MODEL_H_INCLUDED_
@@ -17,6 +18,7 @@
 #include "recsys_idmap.h"
 #include "recsys_interactions.h"
 #include "recsys_items_writer.h"
+#include "recsys_users_writer.h"
 
 
 /* k of the gate's metrics */
@@ -33,6 +35,9 @@ typedef struct {
     const recsys_generation_t  *served;     /* or NULL */
     int                         threads;    /* < 1: every CPU */
     const char                 *dir;        /* where itemsim.bin goes */
+    float                      *vectors;    /* items x dimension: ALS's
+                                               item vectors go there */
+    recsys_users_writer_t      *users;      /* ALS users added, or NULL */
 
     /* out */
     int                         itemsim;    /* itemsim.bin was written */

@@ -50,6 +50,21 @@ for my $u (0 .. 199) {
 print $fh qq({"user":"u1","item":"nope","type":"click","ts":"2026-11-30T10:00:00Z","weight":1}\n);
 close $fh;
 
+# TEST 9's collaborative catalog: the same items without vectors (the
+# model gives them), the same events and a user "few" below min_events
+open $fh, '>', "$dir/m-cf-items.jsonl" or die "m-cf-items.jsonl: $!";
+printf $fh qq({"id":"i%d","category":"c%d","popularity":%d}\n), $_, $_ % 3,
+           60 - $_ for 0 .. 59;
+close $fh;
+
+open $fh, '>', "$dir/m-cf-events.jsonl" or die "m-cf-events.jsonl: $!";
+open my $in, '<', "$dir/m-events.jsonl" or die "m-events.jsonl: $!";
+print $fh $_ while <$in>;
+close $in;
+print $fh qq({"user":"few","item":"i$_","type":"click","ts":"2026-11-30T11:00:00Z"}\n)
+    for 0 .. 1;
+close $fh;
+
 # TEST 6's generation 1: a good model built by recsys-build before nginx
 # starts; nginx's own catalog for it then asks for a worse one
 remove_tree("$dir/m6");
@@ -261,6 +276,69 @@ recsys_model_training_seconds\{catalog="m7"\} [0-9]+\.[0-9]{6}
 # TYPE recsys_model_last_training_timestamp_seconds gauge
 recsys_model_last_training_timestamp_seconds\{catalog="m7"\} 1[0-9]{9}
 }
+--- no_error_log
+[alert]
+[crit]
+
+
+
+=== TEST 8: factors need the index to hold their item vectors
+--- http_config
+recsys_catalog c $TEST_NGINX_HTML_DIR/c.yaml;
+--- config
+location = /p { recsys popular; }
+--- user_files
+>>> c.yaml
+source: {path: items.jsonl}
+index: {path: idx, dimension: 4}
+events: {types: {click: 1}}
+model:
+  factors: {factors: 8}
+--- must_die
+--- error_log eval
+qr{c\.yaml:5:12: "factors" makes the index hold the model's item vectors: it needs index\.dimension equal to factors\.factors \(8, not 4\) and index\.metric inner_product}
+
+
+
+=== TEST 9: ALS: user vectors answer ?user=, a user below min_events falls back
+u0 clicked i0 .. i6 of cluster 0: its 3 answers are i7, i8, i9 at level
+"user"; "few" has 2 entries (min_events 3): no vector, the popular level.
+Status and /metrics show the factor model's figures.
+--- user_files
+>>> m9.yaml
+source: {path: $TEST_NGINX_DATA_DIR/m-cf-items.jsonl}
+index: {path: $TEST_NGINX_DATA_DIR/m9, dimension: 8, metric: inner_product}
+events:
+  types: {click: 1}
+  store: {path: $TEST_NGINX_DATA_DIR/m-cf-events.jsonl}
+model:
+  min_events: 3
+  factors: {factors: 8, iterations: 10, regularization: 0.1}
+--- http_config
+recsys_catalog m9 ../html/m9.yaml;
+--- config
+location = /r { recsys recommendations; }
+location = /admin/index/status { recsys_admin status; }
+location = /metrics { recsys_metrics; }
+--- wait_idle: 0:1
+--- request eval
+["GET /admin/index/status", "GET /admin/index/status",
+ "GET /r?user=u0&k=3", "GET /r?user=few&k=3", "GET /metrics"]
+--- error_code eval
+[200, 200, 200, 200, 200]
+--- response_body_like eval
+['"catalog":"m9"',
+ '"model":\{"algorithm":"als",[^{]*"users":201,"recall_at_10":1(\.0+)?,.*"factors":\{"factors":8,"train_seconds":[0-9.]+,"users":200,"recall_at_10":1\.0+,"ndcg_at_10":0\.[0-9]+,"gate":\{"recall_at_10":1\.0+,"ndcg_at_10":0\.[0-9]+\},"served":null\}',
+ '^\{"items":\[\{"id":"i[789]"[^]]*\{"id":"i[789]"[^]]*\{"id":"i[789]"[^]]*\],"count":3,.*"fallback_level":"user"\}',
+ '^\{"items":\[\{"id":"i0".*"fallback_level":"popular"\}',
+ qr{recsys_model_factors_recall_at_10\{catalog="m9"\} 1\.000000
+# HELP recsys_model_factors_ndcg_at_10 [^\n]+
+# TYPE recsys_model_factors_ndcg_at_10 gauge
+recsys_model_factors_ndcg_at_10\{catalog="m9"\} 0\.[0-9]{6}
+# HELP recsys_model_factors_users [^\n]+
+# TYPE recsys_model_factors_users gauge
+recsys_model_factors_users\{catalog="m9"\} 200\.000000
+}]
 --- no_error_log
 [alert]
 [crit]

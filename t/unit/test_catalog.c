@@ -1587,7 +1587,8 @@ test_model(void **state)
     recsys_catalog_free(c);
 
     c = test_load("source: {path: /x.jsonl}\n"
-                  "index: {path: /data/idx, dimension: 4}\n"
+                  "index: {path: /data/idx, dimension: 32,"
+                  " metric: inner_product}\n"
                   "events: {types: {click: 1}}\n"
                   "model:\n"
                   "  min_events: 3\n"
@@ -1621,6 +1622,26 @@ test_model(void **state)
                "model: {min_events: 2}\n",
                "4:8: \"model\" trains nothing: give at least one of"
                " \"popularity\", \"item_item\", \"factors\"");
+
+    /* the index holds the factors' item vectors */
+    test_error("source: {path: /x.jsonl}\n"
+               "index: {path: /data/idx, dimension: 4,"
+               " metric: inner_product}\n"
+               "events: {types: {click: 1}}\n"
+               "model:\n  factors: {factors: 8}\n",
+               "5:12: \"factors\" makes the index hold the model's item"
+               " vectors: it needs index.dimension equal to"
+               " factors.factors (8, not 4) and index.metric inner_product"
+               " (the dot product ALS fits)");
+
+    test_error("source: {path: /x.jsonl}\n"
+               "index: {path: /data/idx, dimension: 8}\n"
+               "events: {types: {click: 1}}\n"
+               "model:\n  factors: {factors: 8}\n",
+               "5:12: \"factors\" makes the index hold the model's item"
+               " vectors: it needs index.dimension equal to"
+               " factors.factors (8, not 8) and index.metric inner_product"
+               " (the dot product ALS fits)");
 
     test_error("source: {path: /x.jsonl}\n"
                "index: {path: /data/idx, dimension: 4}\n"

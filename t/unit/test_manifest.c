@@ -146,6 +146,46 @@ test_manifest(void **state)
         assert_true(r.files[i].checksum == m.files[i].checksum);
     }
 
+    /* a trained model with factors and a served one keeps its figures */
+    m.model.trained = 1;
+    strcpy(m.model.algorithm, "als");
+    m.model.recall = 0.25;
+    m.model.has_served = 1;
+    m.model.served_generation = 6;
+    m.model.factors.trained = 1;
+    m.model.factors.factors = 64;
+    m.model.factors.users = 610;
+    m.model.factors.recall = 0.5;
+    m.model.factors.ndcg = 0.375;
+    m.model.factors.gate_recall = 0.75;
+    m.model.factors.gate_ndcg = 0.625;
+    m.model.factors.has_served = 1;
+    m.model.factors.served_recall = 0.125;
+    m.model.factors.served_ndcg = 0.0625;
+
+    assert_int_equal(recsys_manifest_write(path, &m, err, sizeof(err)), 0);
+    assert_int_equal(recsys_manifest_read(path, &r, err, sizeof(err)), 0);
+    assert_int_equal(r.model.trained, 1);
+    assert_string_equal(r.model.algorithm, "als");
+    assert_true(r.model.served_generation == 6);
+    assert_int_equal(r.model.factors.trained, 1);
+    assert_int_equal(r.model.factors.factors, 64);
+    assert_true(r.model.factors.users == 610);
+    assert_true(r.model.factors.recall == 0.5);
+    assert_true(r.model.factors.ndcg == 0.375);
+    assert_true(r.model.factors.gate_recall == 0.75);
+    assert_true(r.model.factors.gate_ndcg == 0.625);
+    assert_int_equal(r.model.factors.has_served, 1);
+    assert_true(r.model.factors.served_recall == 0.125);
+    assert_true(r.model.factors.served_ndcg == 0.0625);
+
+    /* without factors: none read back */
+    m.model.factors.trained = 0;
+    assert_int_equal(recsys_manifest_write(path, &m, err, sizeof(err)), 0);
+    assert_int_equal(recsys_manifest_read(path, &r, err, sizeof(err)), 0);
+    assert_int_equal(r.model.factors.trained, 0);
+    memset(&m.model, 0, sizeof(m.model));
+
     m.metric = 9;
     assert_int_equal(recsys_manifest_write(path, &m, err, sizeof(err)), -1);
     assert_non_null(strstr(err, "metric"));
