@@ -654,7 +654,7 @@ static const recsys_catalog_key_t  recsys_catalog_factors_keys[] = {
 
     { .name = "regularization", .type = RECSYS_CATALOG_FLOAT,
       .offset = offsetof(recsys_model_factors_conf_t, regularization),
-      .fmin = 0, .fmax = 1e9, .dflt = "1" },
+      .fmin = 1e-6, .fmax = 1e9, .dflt = "1" },
 
     { .name = "alpha", .type = RECSYS_CATALOG_FLOAT,
       .offset = offsetof(recsys_model_factors_conf_t, alpha),
