@@ -31,10 +31,12 @@
 #include "recsys_faiss.h"
 #include "recsys_files.h"
 #include "recsys_items_writer.h"
+#include "recsys_json.h"
 #include "recsys_model.h"
 #include "recsys_source_pg.h"
 #include "recsys_search.h"
 #include "recsys_time.h"
+#include "recsys_users_source.h"
 
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
@@ -90,6 +92,9 @@ typedef struct {
     int                         source_ok;
     int                         itemsim;        /* itemsim.bin written */
     recsys_users_writer_t      *users;          /* users.bin, or NULL */
+    uint64_t                    users_modified; /* differ from current */
+    int                         users_full;
+    char                        users_watermark[RECSYS_PG_WATERMARK_LEN];
     recsys_build_result_t      *result;
 } recsys_build_ctx_t;
 
@@ -149,6 +154,11 @@ static int recsys_build_verify(recsys_build_ctx_t *ctx, const char *tmp);
 static int recsys_build_model(recsys_build_ctx_t *ctx, const char *tmp,
     recsys_manifest_t *m);
 static void recsys_build_phase(recsys_build_ctx_t *ctx, const char *phase);
+static int recsys_build_users(recsys_build_ctx_t *ctx,
+    recsys_generation_t *cur);
+static void recsys_build_prefix(recsys_build_ctx_t *ctx, const char *what);
+static int64_t recsys_build_item_row(const void *data, const char *id,
+    size_t len);
 
 
 void
@@ -319,11 +329,18 @@ recsys_build_ex(const recsys_catalog_t *c, const recsys_build_opts_t *o,
     res->full = ctx.full;
     snprintf(res->watermark, sizeof(res->watermark), "%s", ctx.watermark);
 
+    /* the item rows are final: the users' seen items become rows */
+    if (recsys_build_users(&ctx, prev) != 0) {
+        goto done;
+    }
+
     /*
      * An incremental build that found no change publishes nothing, unless
      * it trains: the events have their own life.
      */
-    if (ctx.prev != NULL && ctx.nmodified == 0 && !c->model.enabled) {
+    if (ctx.prev != NULL && ctx.nmodified == 0 && !c->model.enabled
+        && ctx.users_modified == 0)
+    {
         res->generation = ctx.prev->manifest.generation;
         snprintf(res->factory, sizeof(res->factory), "%s",
                  ctx.prev->manifest.factory);
@@ -767,8 +784,11 @@ recsys_build_merge(recsys_build_ctx_t *ctx, const recsys_generation_t *g,
         return 1;
     }
 
-    /* nothing changed: the caller publishes nothing */
-    if (ctx->nmodified == 0) {
+    /* nothing changed: the caller publishes nothing (unless it trains or
+       its users changed, which need every item) */
+    if (ctx->nmodified == 0 && !ctx->conf->model.enabled
+        && !ctx->conf->users.enabled)
+    {
         ctx->rows = live;
         free(gone);
         return 0;
@@ -865,6 +885,7 @@ recsys_build_reset(recsys_build_ctx_t *ctx)
     free(ctx->changed);
     ctx->changed = NULL;
     ctx->nchanged = 0;
+
     ctx->changed_cap = 0;
     ctx->nmodified = 0;
     ctx->watermark[0] = '\0';
@@ -1116,50 +1137,19 @@ recsys_build_read(recsys_build_ctx_t *ctx)
 static int
 recsys_build_line(recsys_build_ctx_t *ctx, const char *buf, size_t len)
 {
-    int          rc;
-    cJSON       *root;
-    const char  *p, *end, *last;
+    int     rc;
+    char    msg[RECSYS_ERRLEN];
+    cJSON  *root;
 
-    last = buf + len;
-    p = buf;
-
-    /* a UTF-8 byte order mark some editors put in front of the file */
-    if (ctx->line == 1 && len >= 3 && memcmp(buf, "\xef\xbb\xbf", 3) == 0) {
-        p += 3;
-    }
-
-    while (p < last && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'))
+    if (recsys_jsonl_object(buf, len, ctx->line, &root, msg, sizeof(msg))
+        != 0)
     {
-        p++;
+        recsys_build_line_error(ctx, "%s", msg);
+        return -1;
     }
-
-    if (p == last) {
-        return 0;
-    }
-
-    end = NULL;
-    root = cJSON_ParseWithLengthOpts(p, (size_t) (last - p), &end, 0);
 
     if (root == NULL) {
-        recsys_build_line_error(ctx, "invalid JSON near column %zu",
-                                (size_t) ((end ? end : p) - buf) + 1);
-        return -1;
-    }
-
-    for ( /* void */ ; end < last; end++) {
-        if (*end != ' ' && *end != '\t' && *end != '\r' && *end != '\n') {
-            recsys_build_line_error(ctx, "invalid JSON: unexpected text "
-                                    "at column %zu",
-                                    (size_t) (end - buf) + 1);
-            cJSON_Delete(root);
-            return -1;
-        }
-    }
-
-    if (!cJSON_IsObject(root)) {
-        recsys_build_line_error(ctx, "a line must be a JSON object");
-        cJSON_Delete(root);
-        return -1;
+        return 0;
     }
 
     rc = recsys_build_item(ctx, root);
@@ -1432,6 +1422,7 @@ recsys_build_generation(recsys_build_ctx_t *ctx, const char *tmp,
         return -1;
     }
 
+
     snprintf(path, sizeof(path), "%s/%s", tmp, RECSYS_ITEMS_FILE);
 
     /* recsys_publish() fsyncs every file and the directory */
@@ -1604,35 +1595,6 @@ recsys_build_users_writer(recsys_build_ctx_t *ctx)
     }
 
     return ctx->users;
-}
-
-
-/* users.bin when any user was added, listed in the manifest m */
-
-static int
-recsys_build_users_write(recsys_build_ctx_t *ctx, const char *tmp,
-    recsys_manifest_t *m)
-{
-    char  path[4096 + 32];
-
-    if (ctx->users == NULL || recsys_users_writer_count(ctx->users) == 0) {
-        return 0;
-    }
-
-    snprintf(path, sizeof(path), "%s/%s", tmp, RECSYS_USERS_FILE);
-
-    if (recsys_users_writer_write(ctx->users, path, ctx->err, ctx->errlen)
-        != 0
-        || recsys_file_sum(tmp, RECSYS_USERS_FILE, &m->files[m->nfiles++],
-                           ctx->err, ctx->errlen)
-           != 0)
-    {
-        return -1;
-    }
-
-    m->users = recsys_users_writer_count(ctx->users);
-
-    return 0;
 }
 
 
@@ -1989,6 +1951,157 @@ recsys_build_auto_nlist(uint64_t n, uint32_t nprobe)
     }
 
     return nlist;
+}
+
+
+/*
+ * The catalog's "users:" into ctx->users, incrementally from the served
+ * generation's users when its source is postgresql and the served one
+ * has a users watermark; cur receives the served generation unless the
+ * items' incremental read opened it already.
+ */
+
+static int
+recsys_build_users(recsys_build_ctx_t *ctx, recsys_generation_t *cur)
+{
+    int                        rc;
+    char                       dir[RECSYS_PATH_MAX], why[RECSYS_ERRLEN];
+    recsys_users_read_t        r;
+    const recsys_catalog_t    *c;
+    const recsys_generation_t *base;
+
+    c = ctx->conf;
+
+    if (!c->users.enabled) {
+        return 0;
+    }
+
+    recsys_build_phase(ctx, "reading the users");
+
+    /* an incremental items read that fell back to a full one left it open */
+    base = (ctx->prev != NULL || cur->items.base == NULL) ? ctx->prev : cur;
+
+    if (base == NULL
+        && recsys_current_dir(c->index.path, dir, sizeof(dir), why,
+                              sizeof(why))
+           == 0
+        && recsys_generation_open_verified(cur, dir, c->index.dimension,
+                                           c->index.metric, 0, why,
+                                           sizeof(why))
+           == 0)
+    {
+        base = cur;
+    }
+
+    memset(&r, 0, sizeof(recsys_users_read_t));
+    r.conf = &c->users.source;
+    r.dimension = c->index.dimension;
+    r.metric = c->index.metric;
+    r.items = (uint32_t) ctx->rows;
+    r.item = recsys_build_item_row;
+    r.item_data = ctx->writer;
+    r.cancel = ctx->opts->cancel;
+
+    if (base != NULL && base->users.base != NULL) {
+        r.prev = &base->users;
+        r.prev_items = &base->items;
+
+        /* served users trained by ALS are no rows of the users source */
+        if (!ctx->opts->force_full && !c->model.factors.enabled
+            && base->manifest.users_watermark[0])
+        {
+            r.since = base->manifest.users_watermark;
+        }
+    }
+
+    rc = recsys_users_read(&r, ctx->err, ctx->errlen);
+
+    ctx->users = r.writer;
+    ctx->source_seconds += r.seconds;
+    ctx->result->source_seconds = ctx->source_seconds;
+
+    if (rc != 0) {
+        recsys_build_prefix(ctx, "users: ");
+        return -1;
+    }
+
+    ctx->users_full = r.full;
+    snprintf(ctx->users_watermark, sizeof(ctx->users_watermark), "%s",
+             r.watermark);
+
+    /* users where there were none, or none where there were some */
+    ctx->users_modified = r.modified
+                          + (r.prev == NULL
+                             && recsys_users_writer_count(r.writer) == 0
+                             && base != NULL && base->users.base != NULL);
+
+    if (r.unknown > 0) {
+        recsys_build_warn(ctx->result, "users: %llu seen ids are not in the"
+                          " catalog, skipped",
+                          (unsigned long long) r.unknown);
+    }
+
+    return 0;
+}
+
+
+/* what went wrong, said to be about what */
+
+static void
+recsys_build_prefix(recsys_build_ctx_t *ctx, const char *what)
+{
+    char  msg[RECSYS_CATALOG_ERRLEN];
+
+    snprintf(msg, sizeof(msg), "%s%s", what, ctx->err);
+    snprintf(ctx->err, ctx->errlen, "%s", msg);
+}
+
+
+/*
+ * users.bin into tmp and the manifest, when the build has users: those of
+ * the "users:" source and any training added to ctx->users
+ */
+
+static int
+recsys_build_users_write(recsys_build_ctx_t *ctx, const char *tmp,
+    recsys_manifest_t *m)
+{
+    char  path[RECSYS_PATH_MAX + 32];
+
+    if (ctx->users == NULL || recsys_users_writer_count(ctx->users) == 0) {
+        return 0;
+    }
+
+    snprintf(path, sizeof(path), "%s/%s", tmp, RECSYS_USERS_FILE);
+
+    if (recsys_users_writer_write(ctx->users, path, ctx->err, ctx->errlen)
+        != 0
+        || recsys_file_sum(tmp, RECSYS_USERS_FILE, &m->files[m->nfiles],
+                           ctx->err, ctx->errlen)
+           != 0)
+    {
+        return -1;
+    }
+
+    m->nfiles++;
+    m->users = recsys_users_writer_count(ctx->users);
+    snprintf(m->users_watermark, sizeof(m->users_watermark), "%s",
+             ctx->users_watermark);
+
+    ctx->result->users = m->users;
+    ctx->result->users_full = ctx->users_full;
+    snprintf(ctx->result->users_watermark,
+             sizeof(ctx->result->users_watermark), "%s",
+             ctx->users_watermark);
+
+    return 0;
+}
+
+
+static int64_t
+recsys_build_item_row(const void *data, const char *id, size_t len)
+{
+    return recsys_items_writer_find(data, id, len);
 }
 
 

@@ -32,6 +32,9 @@ typedef struct {
     double              source_seconds; /* time spent reading the source */
     int                 source_ok;      /* the source answered */
     char                watermark[64];  /* source watermark, "" if none */
+    uint64_t            users;          /* in users.bin, 0: none */
+    int                 users_full;     /* the users source read in full */
+    char                users_watermark[64];
 
     /* for the caller to log or print: the builder writes to no stream */
     uint32_t            nwarnings;      /* may be more than are kept */

@@ -198,6 +198,8 @@ static int recsys_catalog_numbers(recsys_catalog_ctx_t *ctx,
     const recsys_catalog_key_t *key, yaml_node_t *node, char *base);
 static int recsys_catalog_events(recsys_catalog_ctx_t *ctx,
     recsys_catalog_t *c, yaml_node_t *root);
+static int recsys_catalog_users(recsys_catalog_ctx_t *ctx,
+    recsys_catalog_t *c, yaml_node_t *root);
 static int recsys_catalog_type_name(const char *s);
 static int recsys_catalog_ranking(recsys_catalog_ctx_t *ctx,
     const recsys_catalog_key_t *key, yaml_node_t *node, char *base);
@@ -267,6 +269,47 @@ static const recsys_catalog_key_t  recsys_catalog_source_keys[] = {
 
     { .name = "batch_size", .type = RECSYS_CATALOG_INT,
       .offset = offsetof(recsys_source_conf_t, batch_size),
+      .min = 1, .max = 1000000, .dflt = "10000",
+      .when_key = "type", .when_value = RECSYS_SOURCE_POSTGRESQL,
+      .only = 1 },
+
+    { .name = NULL }
+};
+
+
+/*
+ * "users:" is a source of its own; dsn defaults to the items source's
+ * (recsys_catalog_users())
+ */
+static const recsys_catalog_key_t  recsys_catalog_users_keys[] = {
+
+    { .name = "type", .type = RECSYS_CATALOG_ENUM,
+      .offset = offsetof(recsys_users_conf_t, source.type),
+      .values = recsys_catalog_source_types, .dflt = "file" },
+
+    { .name = "path", .type = RECSYS_CATALOG_PATH, .required = 1,
+      .offset = offsetof(recsys_users_conf_t, source.path),
+      .when_key = "type", .when_value = RECSYS_SOURCE_FILE, .only = 1 },
+
+    { .name = "dsn", .type = RECSYS_CATALOG_STRING,
+      .offset = offsetof(recsys_users_conf_t, source.dsn),
+      .when_key = "type", .when_value = RECSYS_SOURCE_POSTGRESQL,
+      .only = 1 },
+
+    { .name = "table", .type = RECSYS_CATALOG_STRING,
+      .offset = offsetof(recsys_users_conf_t, source.table),
+      .dflt = "users", .check = recsys_catalog_table_name,
+      .expect = "a table name, optionally schema-qualified (schema.table)",
+      .when_key = "type", .when_value = RECSYS_SOURCE_POSTGRESQL,
+      .only = 1 },
+
+    { .name = "query", .type = RECSYS_CATALOG_STRING,
+      .offset = offsetof(recsys_users_conf_t, source.query),
+      .when_key = "type", .when_value = RECSYS_SOURCE_POSTGRESQL,
+      .only = 1, .conflicts = "table" },
+
+    { .name = "batch_size", .type = RECSYS_CATALOG_INT,
+      .offset = offsetof(recsys_users_conf_t, source.batch_size),
       .min = 1, .max = 1000000, .dflt = "10000",
       .when_key = "type", .when_value = RECSYS_SOURCE_POSTGRESQL,
       .only = 1 },
@@ -729,6 +772,11 @@ static const recsys_catalog_key_t  recsys_catalog_keys[] = {
     { .name = "source", .type = RECSYS_CATALOG_MAPPING, .required = 1,
       .offset = offsetof(recsys_catalog_t, source),
       .keys = recsys_catalog_source_keys },
+
+    { .name = "users", .type = RECSYS_CATALOG_MAPPING,
+      .offset = offsetof(recsys_catalog_t, users),
+      .keys = recsys_catalog_users_keys, .optional = 1,
+      .present = offsetof(recsys_users_conf_t, enabled) },
 
     { .name = "index", .type = RECSYS_CATALOG_MAPPING, .required = 1,
       .offset = offsetof(recsys_catalog_t, index),
@@ -1273,6 +1321,10 @@ recsys_catalog_document(recsys_catalog_ctx_t *ctx, yaml_parser_t *parser,
 
     if (rc == 0) {
         rc = recsys_catalog_events(ctx, c, root);
+    }
+
+    if (rc == 0) {
+        rc = recsys_catalog_users(ctx, c, root);
     }
 
     if (rc == 0) {
@@ -2344,6 +2396,42 @@ recsys_catalog_events(recsys_catalog_ctx_t *ctx, recsys_catalog_t *c,
             return recsys_catalog_error(ctx, &node->start_mark,
                                         "out of memory");
         }
+    }
+
+    return 0;
+}
+
+
+/* a postgresql "users:" without a dsn reads the items source's database */
+
+static int
+recsys_catalog_users(recsys_catalog_ctx_t *ctx, recsys_catalog_t *c,
+    yaml_node_t *root)
+{
+    yaml_node_t           *node;
+    yaml_node_pair_t      *pair;
+    recsys_source_conf_t  *us;
+
+    us = &c->users.source;
+
+    if (!c->users.enabled || us->type != RECSYS_SOURCE_POSTGRESQL
+        || us->dsn != NULL)
+    {
+        return 0;
+    }
+
+    pair = recsys_catalog_pair(ctx, root, "users", NULL);
+    node = yaml_document_get_node(ctx->doc, pair->value);
+
+    if (c->source.type != RECSYS_SOURCE_POSTGRESQL) {
+        return recsys_catalog_error(ctx, &node->start_mark,
+                                    "\"dsn\" is required in \"users\""
+                                    " when the source is not postgresql");
+    }
+
+    us->dsn = strdup(c->source.dsn);
+    if (us->dsn == NULL) {
+        return recsys_catalog_error(ctx, &node->start_mark, "out of memory");
     }
 
     return 0;

@@ -30,6 +30,16 @@ typedef struct {
 } recsys_source_conf_t;
 
 
+/*
+ * "users:", optional: stored user vectors, read from a source of the
+ * items' shape (table "users" by default; dsn: the items source's)
+ */
+typedef struct {
+    int                 enabled;        /* the section is there */
+    recsys_source_conf_t source;
+} recsys_users_conf_t;
+
+
 typedef struct {
     char               *path;           /* index directory, absolute */
     uint32_t            dimension;      /* 1..4096 */
@@ -190,6 +200,7 @@ typedef struct {
 typedef struct {
     char               *file;           /* the YAML file, as given */
     recsys_source_conf_t source;
+    recsys_users_conf_t  users;
     recsys_index_conf_t  index;
     recsys_maintenance_conf_t maintenance;
     recsys_events_conf_t events;

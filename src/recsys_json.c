@@ -1,6 +1,7 @@
 /*
  * JSON strings and numbers.  The length function and the writer share
  * one walk over the input (recsys_json_walk), so they cannot disagree.
+ * Reading: one line of a JSON Lines source, through cJSON.
  */
 
 #include <math.h>
@@ -8,6 +9,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/types.h>
+
+#include <cjson/cJSON.h>
 
 #include "recsys_json.h"
 #include "recsys_string.h"
@@ -381,4 +384,61 @@ recsys_json_walk(char *dst, const char *s, size_t len, size_t max, int raw)
     }
 
     return out;
+}
+
+
+int
+recsys_jsonl_object(const char *buf, size_t len, uint64_t lineno,
+    cJSON **root, char *err, size_t errlen)
+{
+    const char  *p, *end, *last;
+
+    *root = NULL;
+    last = buf + len;
+    p = buf;
+
+    /* a UTF-8 byte order mark some editors put in front of the file */
+    if (lineno == 1 && len >= 3 && memcmp(buf, "\xef\xbb\xbf", 3) == 0) {
+        p += 3;
+    }
+
+    while (p < last && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'))
+    {
+        p++;
+    }
+
+    if (p == last) {
+        return 0;
+    }
+
+    end = NULL;
+    *root = cJSON_ParseWithLengthOpts(p, (size_t) (last - p), &end, 0);
+
+    if (*root == NULL) {
+        snprintf(err, errlen, "invalid JSON near column %zu",
+                 (size_t) ((end ? end : p) - buf) + 1);
+        return -1;
+    }
+
+    for ( /* void */ ; end < last; end++) {
+        if (*end != ' ' && *end != '\t' && *end != '\r' && *end != '\n') {
+            snprintf(err, errlen, "invalid JSON: unexpected text at column"
+                     " %zu", (size_t) (end - buf) + 1);
+            goto failed;
+        }
+    }
+
+    if (!cJSON_IsObject(*root)) {
+        snprintf(err, errlen, "a line must be a JSON object");
+        goto failed;
+    }
+
+    return 0;
+
+failed:
+
+    cJSON_Delete(*root);
+    *root = NULL;
+
+    return -1;
 }

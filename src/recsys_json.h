@@ -17,6 +17,10 @@
 
 
 #include <stddef.h>
+#include <stdint.h>
+
+
+struct cJSON;
 
 
 #define RECSYS_JSON_NO_LIMIT    ((size_t) -1)
@@ -59,6 +63,16 @@ char *recsys_json_raw(char *dst, const char *s, size_t len);
  * RECSYS_JSON_NUMBER_LEN bytes; returns the end of the output.
  */
 char *recsys_json_number(char *dst, double v, int digits);
+
+
+/*
+ * One line of a JSON Lines file, line number lineno (1: the first, whose
+ * UTF-8 byte order mark is skipped): 0 with *root a JSON object for the
+ * caller to cJSON_Delete(), or NULL for a blank line; -1 with err saying
+ * what is wrong and at which column.
+ */
+int recsys_jsonl_object(const char *buf, size_t len, uint64_t lineno,
+    struct cJSON **root, char *err, size_t errlen);
 
 
 #endif /* _RECSYS_JSON_H_INCLUDED_ */

@@ -29,6 +29,8 @@
 #define RECSYS_PG_INT4             23
 #define RECSYS_PG_TEXT             25
 #define RECSYS_PG_JSON             114
+#define RECSYS_PG_TEXT_ARRAY       1009
+#define RECSYS_PG_VARCHAR_ARRAY    1015
 #define RECSYS_PG_FLOAT4           700
 #define RECSYS_PG_FLOAT8           701
 #define RECSYS_PG_FLOAT4_ARRAY     1021
@@ -53,8 +55,15 @@ enum {
     RECSYS_PG_ATTRIBUTES,
     RECSYS_PG_UPDATED_AT,
     RECSYS_PG_DELETED,
+    RECSYS_PG_SEEN,
     RECSYS_PG_NCOLS
 };
+
+
+/* which sources read a column */
+#define RECSYS_PG_FOR_ITEMS        1
+#define RECSYS_PG_FOR_USERS        2
+#define RECSYS_PG_FOR_BOTH         3
 
 
 typedef struct {
@@ -62,6 +71,7 @@ typedef struct {
     int                 required;
     Oid                 types[6];       /* 0-terminated */
     const char         *expect;
+    int                 sources;        /* RECSYS_PG_FOR_* */
 } recsys_pg_column_t;
 
 
@@ -80,6 +90,8 @@ typedef struct {
     int                 id_len;
     char                idbuf[64];
     char               *attrs;          /* the row's, compact, cJSON's */
+    recsys_pg_text_t   *seen;           /* the row's "seen" elements */
+    size_t              seen_cap;
 } recsys_pg_ctx_t;
 
 
@@ -100,6 +112,8 @@ static int recsys_pg_number(recsys_pg_ctx_t *ctx, Oid type,
     const unsigned char *p, int len, double *out);
 static int recsys_pg_json(recsys_pg_ctx_t *ctx, Oid type,
     const unsigned char *p, int len, recsys_pg_row_t *r);
+static int recsys_pg_seen(recsys_pg_ctx_t *ctx, const unsigned char *p,
+    int len, recsys_pg_row_t *r);
 static void recsys_pg_type_error(recsys_pg_ctx_t *ctx, int c, Oid type);
 static void recsys_pg_error(recsys_pg_ctx_t *ctx, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -119,29 +133,32 @@ static const recsys_pg_column_t  recsys_pg_columns[RECSYS_PG_NCOLS] = {
     { "id", 1,
       { RECSYS_PG_TEXT, RECSYS_PG_VARCHAR, RECSYS_PG_BPCHAR, RECSYS_PG_INT8,
         RECSYS_PG_INT4, RECSYS_PG_UUID },
-      "text, varchar, bigint, integer or uuid" },
+      "text, varchar, bigint, integer or uuid", RECSYS_PG_FOR_BOTH },
     { "embedding", 1,
       { RECSYS_PG_FLOAT4_ARRAY, RECSYS_PG_FLOAT8_ARRAY, 0 },
-      "real[] or double precision[]" },
+      "real[] or double precision[]", RECSYS_PG_FOR_BOTH },
     { "title", 0,
       { RECSYS_PG_TEXT, RECSYS_PG_VARCHAR, RECSYS_PG_BPCHAR, 0 },
-      "text or varchar" },
+      "text or varchar", RECSYS_PG_FOR_ITEMS },
     { "category", 0,
       { RECSYS_PG_TEXT, RECSYS_PG_VARCHAR, RECSYS_PG_BPCHAR, 0 },
-      "text or varchar" },
+      "text or varchar", RECSYS_PG_FOR_ITEMS },
     { "popularity", 0,
       { RECSYS_PG_FLOAT8, RECSYS_PG_FLOAT4, RECSYS_PG_INT4, RECSYS_PG_INT8,
         RECSYS_PG_INT2, 0 },
-      "double precision, real or an integer type" },
+      "double precision, real or an integer type", RECSYS_PG_FOR_ITEMS },
     { "attributes", 0,
       { RECSYS_PG_JSONB, RECSYS_PG_JSON, 0 },
-      "jsonb or json" },
+      "jsonb or json", RECSYS_PG_FOR_ITEMS },
     { "updated_at", 0,
       { RECSYS_PG_TIMESTAMPTZ, RECSYS_PG_TIMESTAMP, 0 },
-      "timestamp with time zone or timestamp" },
+      "timestamp with time zone or timestamp", RECSYS_PG_FOR_BOTH },
     { "deleted", 0,
       { RECSYS_PG_BOOL, 0 },
-      "boolean" }
+      "boolean", RECSYS_PG_FOR_BOTH },
+    { "seen", 0,
+      { RECSYS_PG_TEXT_ARRAY, RECSYS_PG_VARCHAR_ARRAY, 0 },
+      "text[] or varchar[]", RECSYS_PG_FOR_USERS }
 };
 
 
@@ -259,6 +276,7 @@ done:
     free(base);
     free(select);
     free(ctx.vec);
+    free(ctx.seen);
     cJSON_free(ctx.attrs);
 
     if (rc != 0) {
@@ -401,7 +419,12 @@ recsys_pg_describe(recsys_pg_ctx_t *ctx, const char *base)
             }
         }
 
-        if (c == RECSYS_PG_NCOLS) {
+        /* a column the other kind of source reads is the application's */
+        if (c == RECSYS_PG_NCOLS
+            || !(recsys_pg_columns[c].sources
+                 & (ctx->r->users ? RECSYS_PG_FOR_USERS
+                                  : RECSYS_PG_FOR_ITEMS)))
+        {
             continue;
         }
 
@@ -434,9 +457,12 @@ recsys_pg_describe(recsys_pg_ctx_t *ctx, const char *base)
     for (c = 0; c < RECSYS_PG_NCOLS; c++) {
         if (recsys_pg_columns[c].required && ctx->col[c] == -1) {
             recsys_pg_error(ctx, "the source has no \"%s\" column; it must "
-                            "return id and embedding, and may return title,"
-                            " category, popularity, attributes, updated_at"
-                            " and deleted", recsys_pg_columns[c].name);
+                            "return id and embedding, and may return %s",
+                            recsys_pg_columns[c].name,
+                            ctx->r->users
+                            ? "seen, updated_at and deleted"
+                            : "title, category, popularity, attributes,"
+                              " updated_at and deleted");
             return -1;
         }
     }
@@ -682,6 +708,14 @@ recsys_pg_decode(recsys_pg_ctx_t *ctx, PGresult *res, int row)
     if (recsys_pg_field(res, row, ctx->col[RECSYS_PG_ATTRIBUTES], &v, &len)
         && recsys_pg_json(ctx, ctx->type[RECSYS_PG_ATTRIBUTES],
                           (const unsigned char *) v, (int) len, &r)
+           != 0)
+    {
+        return -1;
+    }
+
+    if (!r.deleted
+        && recsys_pg_field(res, row, ctx->col[RECSYS_PG_SEEN], &v, &len)
+        && recsys_pg_seen(ctx, (const unsigned char *) v, (int) len, &r)
            != 0)
     {
         return -1;
@@ -1010,6 +1044,92 @@ recsys_pg_json(recsys_pg_ctx_t *ctx, Oid type, const unsigned char *p,
     r->attributes_len = strlen(ctx->attrs);
 
     return 0;
+}
+
+
+/*
+ * A one-dimensional text[] or varchar[] of item ids, NULL elements
+ * skipped; the elements point into the result.
+ */
+
+static int
+recsys_pg_seen(recsys_pg_ctx_t *ctx, const unsigned char *p, int len,
+    recsys_pg_row_t *r)
+{
+    int                   elen;
+    size_t                cap;
+    uint32_t              i, n;
+    recsys_pg_text_t     *t;
+    const unsigned char  *end;
+
+    end = p + len;
+
+    if (len < 12) {
+        goto corrupt;
+    }
+
+    /* an empty array has no dimensions */
+    if (recsys_pg_u32(p) == 0) {
+        return 0;
+    }
+
+    if (recsys_pg_u32(p) != 1) {
+        recsys_pg_row_error(ctx, "seen must be a flat array of item ids");
+        return -1;
+    }
+
+    if (end - p < 20) {
+        goto corrupt;
+    }
+
+    n = recsys_pg_u32(p + 12);
+    p += 20;
+
+    if (n > ctx->seen_cap) {
+        cap = (n > 2 * ctx->seen_cap) ? n : 2 * ctx->seen_cap;
+
+        t = realloc(ctx->seen, cap * sizeof(recsys_pg_text_t));
+        if (t == NULL) {
+            recsys_pg_row_error(ctx, "out of memory");
+            return -1;
+        }
+
+        ctx->seen = t;
+        ctx->seen_cap = cap;
+    }
+
+    r->seen = ctx->seen;
+    r->nseen = 0;
+
+    for (i = 0; i < n; i++) {
+        if (end - p < 4) {
+            goto corrupt;
+        }
+
+        elen = (int) recsys_pg_u32(p);
+        p += 4;
+
+        if (elen == -1) {
+            continue;
+        }
+
+        if (elen < 0 || end - p < elen) {
+            goto corrupt;
+        }
+
+        ctx->seen[r->nseen].data = (const char *) p;
+        ctx->seen[r->nseen].len = (size_t) elen;
+        r->nseen++;
+        p += elen;
+    }
+
+    return 0;
+
+corrupt:
+
+    recsys_pg_row_error(ctx, "seen is not a valid binary array");
+
+    return -1;
 }
 
 

@@ -21,6 +21,12 @@
 #define RECSYS_PG_OVERLAP          "1 minute"
 
 
+typedef struct {
+    const char         *data;
+    size_t              len;
+} recsys_pg_text_t;
+
+
 /* one row; pointers are valid during the callback only */
 typedef struct {
     const char         *id;
@@ -34,6 +40,8 @@ typedef struct {
     float               popularity;
     const float        *vector;         /* dimension floats; NULL: deleted */
     int                 deleted;
+    const recsys_pg_text_t *seen;       /* users: the "seen" item ids */
+    size_t              nseen;
 } recsys_pg_row_t;
 
 
@@ -45,6 +53,9 @@ typedef struct {
     /* in */
     const recsys_source_conf_t *conf;
     uint32_t            dimension;
+    int                 users;          /* a "users:" source: id,
+                                           embedding, seen, updated_at,
+                                           deleted; items: no "seen" */
     const char         *since;          /* NULL: every live row; else rows
                                            changed after this watermark,
                                            deleted ones included */

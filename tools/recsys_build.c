@@ -142,13 +142,22 @@ main(int argc, char **argv)
 
     if (!quiet) {
         printf("recsys-build: %s generation %llu (%s, %llu items, "
-               "dimension %u, %s) in %.2f s, source %.2f s%s%s\n",
+               "dimension %u, %s) in %.2f s, source %.2f s%s%s",
                res.published ? "published" : "no change, current is",
                (unsigned long long) res.generation,
                res.full ? "full" : "incremental",
                (unsigned long long) res.items, res.dimension, res.factory,
                res.seconds, res.source_seconds,
                res.watermark[0] ? ", watermark " : "", res.watermark);
+
+        if (res.users > 0) {
+            printf(", %llu users (%s%s%s)", (unsigned long long) res.users,
+                   res.users_full ? "full" : "incremental",
+                   res.users_watermark[0] ? ", watermark " : "",
+                   res.users_watermark);
+        }
+
+        printf("\n");
     }
 
     recsys_catalog_free(c);

@@ -263,7 +263,8 @@ test_unknown_key(void **state)
 
     test_error("sources:\n  path: x\n",
                "1:1: unknown key \"sources\" at top level, expected one"
-               " of: source, index, maintenance, events, ranking, model");
+               " of: source, users, index, maintenance, events, ranking,"
+               " model");
 
     test_error("source:\n  path: /x\n  dsn: postgres://\n",
                "3:3: \"dsn\" is only valid with type postgresql");
@@ -524,20 +525,23 @@ test_not_mapping(void **state)
     (void) state;
 
     test_error("- source\n- index\n",
-               "1:1: top level must be a mapping (keys: source, index,"
-               " maintenance, events, ranking, model), got a sequence");
+               "1:1: top level must be a mapping (keys: source, users,"
+               " index, maintenance, events, ranking, model), got a"
+               " sequence");
 
     test_error("hello\n",
-               "1:1: top level must be a mapping (keys: source, index,"
-               " maintenance, events, ranking, model), got \"hello\"");
+               "1:1: top level must be a mapping (keys: source, users,"
+               " index, maintenance, events, ranking, model), got \"hello\"");
 
     test_error("",
-               "1:1: top level must be a mapping (keys: source, index,"
-               " maintenance, events, ranking, model), got an empty document");
+               "1:1: top level must be a mapping (keys: source, users,"
+               " index, maintenance, events, ranking, model), got an empty"
+               " document");
 
     test_error("# only a comment\n",
-               "1:1: top level must be a mapping (keys: source, index,"
-               " maintenance, events, ranking, model), got an empty document");
+               "1:1: top level must be a mapping (keys: source, users,"
+               " index, maintenance, events, ranking, model), got an empty"
+               " document");
 
     test_error(TEST_VALID_SOURCE "---\nindex: {}\n",
                "5:1: only one YAML document is allowed");
@@ -1385,6 +1389,88 @@ test_events_errors(void **state)
 
 
 static void
+test_users(void **state)
+{
+    recsys_catalog_t  *c;
+
+    (void) state;
+
+    c = test_load(TEST_VALID_SOURCE TEST_INDEX);
+    assert_int_equal(c->users.enabled, 0);
+    assert_null(c->users.source.path);
+    recsys_catalog_free(c);
+
+    /* a file, relative to the YAML file */
+
+    c = test_load(TEST_VALID_SOURCE TEST_INDEX "users: {path: u.jsonl}\n");
+    assert_int_equal(c->users.enabled, 1);
+    assert_int_equal(c->users.source.type, RECSYS_SOURCE_FILE);
+    assert_true(strncmp(c->users.source.path, test_real, strlen(test_real))
+                == 0);
+    assert_string_equal(c->users.source.path + strlen(test_real),
+                        "/u.jsonl");
+    assert_null(c->users.source.dsn);
+    recsys_catalog_free(c);
+
+    /* postgresql: the source's dsn, table "users" */
+
+    c = test_load("source: {type: postgresql, dsn: \"dbname=a\"}\n"
+                  TEST_INDEX "users: {type: postgresql}\n");
+    assert_int_equal(c->users.source.type, RECSYS_SOURCE_POSTGRESQL);
+    assert_string_equal(c->users.source.dsn, "dbname=a");
+    assert_string_equal(c->users.source.table, "users");
+    assert_null(c->users.source.query);
+    assert_int_equal(c->users.source.batch_size, 10000);
+    assert_string_equal(c->source.table, "items");
+    recsys_catalog_free(c);
+
+    c = test_load(TEST_VALID_SOURCE TEST_INDEX
+                  "users:\n  type: postgresql\n  dsn: \"dbname=u\"\n"
+                  "  query: SELECT id, embedding FROM app.people\n"
+                  "  batch_size: 50\n");
+    assert_string_equal(c->users.source.dsn, "dbname=u");
+    assert_string_equal(c->users.source.query,
+                        "SELECT id, embedding FROM app.people");
+    assert_int_equal(c->users.source.batch_size, 50);
+    recsys_catalog_free(c);
+}
+
+
+static void
+test_users_errors(void **state)
+{
+    (void) state;
+
+    test_error(TEST_VALID_SOURCE TEST_INDEX "users:\n",
+               "5:7: \"users\" must be a mapping, got null");
+    test_error(TEST_VALID_SOURCE TEST_INDEX "users: {type: file}\n",
+               "5:8: missing required key \"path\" in \"users\"");
+    test_error(TEST_VALID_SOURCE TEST_INDEX "users: {path: u, colour: 1}\n",
+               "5:18: unknown key \"colour\" in \"users\", expected one"
+               " of: type, path, dsn, table, query, batch_size");
+    test_error(TEST_VALID_SOURCE TEST_INDEX "users: {type: ldap}\n",
+               "5:15: \"type\" must be one of file, postgresql, got"
+               " \"ldap\"");
+    test_error(TEST_VALID_SOURCE TEST_INDEX
+               "users: {path: u, table: people}\n",
+               "5:18: \"table\" is only valid with type postgresql");
+    test_error(TEST_VALID_SOURCE TEST_INDEX "users: {type: postgresql}\n",
+               "5:8: \"dsn\" is required in \"users\" when the source is"
+               " not postgresql");
+    test_error(TEST_VALID_SOURCE TEST_INDEX
+               "users: {type: postgresql, dsn: x, table: \"a b\"}\n",
+               "5:42: \"table\" must be a table name, optionally"
+               " schema-qualified (schema.table), got \"a b\"");
+    test_error(TEST_VALID_SOURCE TEST_INDEX
+               "users: {type: postgresql, dsn: x, table: t, query: q}\n",
+               "5:45: \"table\" and \"query\" are mutually exclusive");
+    test_error(TEST_VALID_SOURCE TEST_INDEX
+               "users: {type: postgresql, dsn: x, batch_size: 0}\n",
+               "5:47: \"batch_size\" must be between 1 and 1000000, got 0");
+}
+
+
+static void
 test_ranking(void **state)
 {
     recsys_profile_t  *p;
@@ -1743,6 +1829,8 @@ main(void)
         cmocka_unit_test(test_maintenance),
         cmocka_unit_test(test_maintenance_keys),
         cmocka_unit_test(test_postgresql_source),
+        cmocka_unit_test(test_users),
+        cmocka_unit_test(test_users_errors),
         cmocka_unit_test(test_duration_parse),
         cmocka_unit_test(test_events),
         cmocka_unit_test(test_model),
