@@ -13,7 +13,7 @@ export TEST_NGINX_DATA_DIR
 "$build"/recsys-gen demo > "$out"/demo.jsonl
 
 for c in small small-l2 small-ip huge-l2 demo corrupt reload-a \
-         ranked-small ranked \
+         ranked-small ranked users-small \
          tampered-lists tampered-type outside renamed; do
     "$build"/recsys-build -q t/data/$c.yaml
 done

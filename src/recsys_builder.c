@@ -1972,7 +1972,10 @@ recsys_build_users(recsys_build_ctx_t *ctx, recsys_generation_t *cur)
 
     c = ctx->conf;
 
+    /* users the served generation has and this one will not: a change */
     if (!c->users.enabled) {
+        ctx->users_modified = (ctx->prev != NULL
+                               && ctx->prev->users.base != NULL);
         return 0;
     }
 
@@ -2029,11 +2032,7 @@ recsys_build_users(recsys_build_ctx_t *ctx, recsys_generation_t *cur)
     snprintf(ctx->users_watermark, sizeof(ctx->users_watermark), "%s",
              r.watermark);
 
-    /* users where there were none, or none where there were some */
-    ctx->users_modified = r.modified
-                          + (r.prev == NULL
-                             && recsys_users_writer_count(r.writer) == 0
-                             && base != NULL && base->users.base != NULL);
+    ctx->users_modified = r.modified;
 
     if (r.unknown > 0) {
         recsys_build_warn(ctx->result, "users: %llu seen ids are not in the"
