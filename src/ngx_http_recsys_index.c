@@ -27,6 +27,7 @@
 
 #include "ngx_http_recsys_module.h"
 #include "recsys_files.h"
+#include "recsys_search.h"
 
 
 /* seconds before a refused generation is looked at again */
@@ -37,6 +38,9 @@
 
 /* ms between two reads of "current" by the timer, with a thread pool */
 #define NGX_HTTP_RECSYS_WATCH          200
+
+/* searches a thread runs on a new generation before the switch */
+#define NGX_HTTP_RECSYS_WARM           32
 
 
 #if (NGX_THREADS)
@@ -51,6 +55,8 @@ typedef struct {
     uint64_t                    open_us;
     uint64_t                    prefault_us;
     uint64_t                    prefaulted;     /* bytes */
+    uint64_t                    warm_us;
+    uint32_t                    warmed;         /* searches */
 } ngx_http_recsys_opening_t;
 
 #endif
@@ -614,9 +620,10 @@ ngx_http_recsys_index_post(ngx_http_recsys_catalog_t *catalog,
 
 
 /*
- * In a thread of the pool: the open, then every page into this process's
- * page tables, so that no request faults on a fresh mapping.  Nothing
- * here touches the event loop's data.
+ * In a thread of the pool: the open, then every page searches scan into
+ * this process's page tables, so that no request faults on a fresh
+ * mapping, then a few searches, so that no request pays for the first
+ * ones.  Nothing here touches the event loop's data.
  */
 
 static void
@@ -624,7 +631,7 @@ ngx_http_recsys_index_thread(void *data, ngx_log_t *log)
 {
     ngx_http_recsys_opening_t *op = data;
 
-    uint64_t              start, opened;
+    uint64_t              start, opened, faulted;
     recsys_index_conf_t  *ic;
 
     ic = &op->catalog->conf->index;
@@ -642,7 +649,15 @@ ngx_http_recsys_index_thread(void *data, ngx_log_t *log)
         op->prefaulted = recsys_generation_prefault(&op->g->gen);
     }
 
-    op->prefault_us = ngx_http_recsys_now_us() - opened;
+    faulted = ngx_http_recsys_now_us();
+    op->prefault_us = faulted - opened;
+    op->warmed = 0;
+
+    if (op->rc == 0) {
+        op->warmed = recsys_search_warm(&op->g->gen, NGX_HTTP_RECSYS_WARM);
+    }
+
+    op->warm_us = ngx_http_recsys_now_us() - faulted;
 }
 
 
@@ -674,11 +689,13 @@ ngx_http_recsys_index_opened(ngx_event_t *ev)
         ngx_log_error(NGX_LOG_NOTICE, ev->log, 0,
                       "recsys catalog \"%V\": serving generation %uL "
                       "(%uL items, dimension %uD, %s, opened in %uL us, "
-                      "%uL MB pre-faulted in %uL us, by a thread)",
+                      "%uL MB pre-faulted in %uL us, %uD searches in "
+                      "%uL us, by a thread)",
                       &catalog->name, g->gen.manifest.generation,
                       g->gen.manifest.items, g->gen.manifest.dimension,
                       g->gen.manifest.factory, op->open_us,
-                      op->prefaulted >> 20, op->prefault_us);
+                      op->prefaulted >> 20, op->prefault_us, op->warmed,
+                      op->warm_us);
 
         ngx_http_recsys_index_serve(catalog, g);
     }

@@ -47,6 +47,9 @@
 
 #define RECSYS_NO_ROW              0xffffffffu
 
+/* hits asked for by each warm-up search, a usual k */
+#define RECSYS_WARM_K              10
+
 
 typedef struct {
     const recsys_generation_t  *g;
@@ -176,6 +179,39 @@ recsys_search_similar(const recsys_generation_t *g, uint32_t row,
     free(p.sorted);
 
     return rc;
+}
+
+
+/*
+ * Searches for rows spread over the catalog, as requests would: the
+ * first search on a freshly read index costs several times a later one
+ * (centroids, scanner, lists and records not in any CPU cache yet), and
+ * whoever runs this pays it instead of the first request.
+ */
+
+uint32_t
+recsys_search_warm(const recsys_generation_t *g, uint32_t searches)
+{
+    uint32_t         i, n, done;
+    recsys_hit_t     hits[RECSYS_WARM_K];
+    recsys_filter_t  f;
+
+    memset(&f, 0, sizeof(recsys_filter_t));
+    f.k = RECSYS_WARM_K;
+    f.category = RECSYS_CATEGORY_ANY;
+    done = 0;
+
+    for (i = 0; i < searches && g->items.count > 0; i++) {
+        if (recsys_search_similar(g, (uint32_t) ((uint64_t) g->items.count
+                                                 * i / searches),
+                                  &f, hits, &n)
+            == 0)
+        {
+            done++;
+        }
+    }
+
+    return done;
 }
 
 

@@ -112,6 +112,13 @@ int recsys_search_neighbors(const recsys_generation_t *g, uint32_t row,
 int recsys_neighbors_compute(const recsys_generation_t *g, uint32_t m,
     int threads, int32_t *rows, float *scores, char *err, size_t errlen);
 
+/*
+ * Runs "searches" similar searches over rows spread across g, so that the
+ * first request on a new generation does not pay for the first ones.
+ * Returns how many succeeded.
+ */
+uint32_t recsys_search_warm(const recsys_generation_t *g, uint32_t searches);
+
 /* most popular items passing the filter; score is the popularity */
 int recsys_search_popular(const recsys_generation_t *g,
     const recsys_filter_t *f, recsys_hit_t *out, uint32_t *nout);

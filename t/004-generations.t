@@ -153,7 +153,7 @@ location = /p { recsys popular; }
 ["X-Index-Generation: 2", "X-Index-Generation: 3"]
 --- response_body_like eval
 ['"id":"fig"', '"id":"salmon".*"generation":3']
---- log_has: 1 recsys catalog "reload": serving generation 3 \(12 items, dimension 4, \S+, opened in \d+ us, \d+ MB pre-faulted in \d+ us, by a thread\)$
+--- log_has: 1 recsys catalog "reload": serving generation 3 \(12 items, dimension 4, \S+, opened in \d+ us, \d+ MB pre-faulted in \d+ us, \d+ searches in \d+ us, by a thread\)$
 --- no_error_log
 [error]
 
@@ -197,7 +197,7 @@ location = /p { recsys popular; }
 [200, 200]
 --- response_headers_like eval
 ["X-Index-Generation: 4", "X-Index-Generation: 5"]
---- log_has: 1 recsys catalog "reload": serving generation 5 \(12 items, dimension 4, \S+, opened in \d+ us, \d+ MB pre-faulted in \d+ us, by a thread\)$
+--- log_has: 1 recsys catalog "reload": serving generation 5 \(12 items, dimension 4, \S+, opened in \d+ us, \d+ MB pre-faulted in \d+ us, \d+ searches in \d+ us, by a thread\)$
 --- no_error_log
 [error]
 

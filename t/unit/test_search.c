@@ -729,6 +729,24 @@ test_category_one_scan(void **state)
 }
 
 
+/* the warm-up runs a search of the live path per call, none failing */
+static void
+test_warm(void **state)
+{
+    uint64_t                    calls;
+    const recsys_generation_t  *g;
+
+    (void) state;
+
+    g = &gens[GEN_QUART].g;
+
+    calls = recsys_search_faiss_calls;
+    assert_int_equal(recsys_search_warm(g, 8), 8);
+    assert_true(recsys_search_faiss_calls - calls >= 16);
+    assert_int_equal(recsys_search_warm(g, 0), 0);
+}
+
+
 static void
 test_category_faiss(void **state)
 {
@@ -1587,6 +1605,7 @@ main(void)
         cmocka_unit_test(test_neighbors_ties),
         cmocka_unit_test(test_neighbors_file),
         cmocka_unit_test(test_vector_score),
+        cmocka_unit_test(test_warm),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);
