@@ -299,3 +299,28 @@ recsys_matrix_columns(recsys_matrix_t *m)
 
     next[0] = 0;
 }
+
+
+int
+recsys_events_append(recsys_event_t **events, size_t *n, size_t *cap,
+    const recsys_event_t *ev)
+{
+    void    *p;
+    size_t   c;
+
+    if (*n == *cap) {
+        c = *cap ? *cap * 2 : 4096;
+
+        p = realloc(*events, c * sizeof(recsys_event_t));
+        if (p == NULL) {
+            return -1;
+        }
+
+        *events = p;
+        *cap = c;
+    }
+
+    (*events)[(*n)++] = *ev;
+
+    return 0;
+}

@@ -73,6 +73,13 @@ int recsys_matrix_build(recsys_matrix_t *m, uint32_t nusers,
 
 void recsys_matrix_free(recsys_matrix_t *m);
 
+/*
+ * Appends ev to the array events[0..*n) of *cap, growing it by doubling.
+ * Returns 0, or -1 when out of memory (the array is left as it was).
+ */
+int recsys_events_append(recsys_event_t **events, size_t *n, size_t *cap,
+    const recsys_event_t *ev);
+
 /* the entries of m as events (one per entry, its ts), for re-splitting */
 recsys_event_t *recsys_matrix_events(const recsys_matrix_t *m);
 

@@ -80,8 +80,6 @@ typedef struct {
 static int recsys_model_event(cJSON *o, const recsys_catalog_numbers_t *types,
     const recsys_items_writer_t *items, recsys_idmap_t *users,
     recsys_event_t *ev);
-static int recsys_model_push(recsys_event_t **events, size_t *n,
-    size_t *cap, const recsys_event_t *ev);
 static void recsys_model_popularity(recsys_model_job_t *j,
     const recsys_event_t *events, size_t n);
 static int recsys_model_item_item(recsys_model_ctx_t *ctx,
@@ -408,7 +406,7 @@ recsys_model_read_file(const char *path,
             continue;
         }
 
-        if (recsys_model_push(events, n, &cap, &ev) != 0) {
+        if (recsys_events_append(events, n, &cap, &ev) != 0) {
             snprintf(err, errlen, "out of memory reading \"%s\"", path);
             goto failed;
         }
@@ -505,31 +503,6 @@ recsys_model_event(cJSON *o, const recsys_catalog_numbers_t *types,
 
     ev->user = (uint32_t) u;
     ev->item = (uint32_t) row;
-
-    return 0;
-}
-
-
-static int
-recsys_model_push(recsys_event_t **events, size_t *n, size_t *cap,
-    const recsys_event_t *ev)
-{
-    void    *p;
-    size_t   c;
-
-    if (*n == *cap) {
-        c = *cap ? *cap * 2 : 4096;
-
-        p = realloc(*events, c * sizeof(recsys_event_t));
-        if (p == NULL) {
-            return -1;
-        }
-
-        *events = p;
-        *cap = c;
-    }
-
-    (*events)[(*n)++] = *ev;
 
     return 0;
 }

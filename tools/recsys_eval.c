@@ -183,8 +183,6 @@ static int recsys_eval_read_ratings(const char *dir, recsys_idmap_t *users,
     recsys_idmap_t *items, recsys_event_t **events, size_t *n);
 static int recsys_eval_read_events(const char *path, recsys_idmap_t *users,
     recsys_idmap_t *items, recsys_event_t **events, size_t *n);
-static int recsys_eval_push(recsys_event_t **events, size_t *n,
-    size_t *cap, const recsys_event_t *ev);
 static int recsys_eval_prepare(recsys_eval_data_t *d,
     const recsys_eval_conf_t *c, const recsys_matrix_t *all,
     uint64_t seed);
@@ -794,7 +792,9 @@ recsys_eval_read_ratings(const char *dir, recsys_idmap_t *users,
         ev.weight = 1.0f;
         ev.ts = strtoll(f[ct], NULL, 10);
 
-        if (u < 0 || i < 0 || recsys_eval_push(events, n, &cap, &ev) != 0) {
+        if (u < 0 || i < 0
+            || recsys_events_append(events, n, &cap, &ev) != 0)
+        {
             fprintf(stderr, "recsys-eval: out of memory\n");
             fclose(fp);
             return -1;
@@ -881,7 +881,9 @@ recsys_eval_read_events(const char *path, recsys_idmap_t *users,
         ev.user = (uint32_t) u;
         ev.item = (uint32_t) i;
 
-        if (u < 0 || i < 0 || recsys_eval_push(events, n, &cap, &ev) != 0) {
+        if (u < 0 || i < 0
+            || recsys_events_append(events, n, &cap, &ev) != 0)
+        {
             fprintf(stderr, "recsys-eval: out of memory\n");
             free(buf);
             fclose(fp);
@@ -891,31 +893,6 @@ recsys_eval_read_events(const char *path, recsys_idmap_t *users,
 
     free(buf);
     fclose(fp);
-
-    return 0;
-}
-
-
-static int
-recsys_eval_push(recsys_event_t **events, size_t *n, size_t *cap,
-    const recsys_event_t *ev)
-{
-    void    *p;
-    size_t   c;
-
-    if (*n == *cap) {
-        c = *cap ? *cap * 2 : 65536;
-
-        p = realloc(*events, c * sizeof(recsys_event_t));
-        if (p == NULL) {
-            return -1;
-        }
-
-        *events = p;
-        *cap = c;
-    }
-
-    (*events)[(*n)++] = *ev;
 
     return 0;
 }

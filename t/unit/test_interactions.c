@@ -362,6 +362,39 @@ test_idmap_fill(void **state)
 }
 
 
+/* appended events keep their order across the array's growth */
+static void
+test_events_append(void **state)
+{
+    size_t           n, cap, i;
+    recsys_event_t   ev, *events;
+
+    (void) state;
+
+    events = NULL;
+    n = 0;
+    cap = 0;
+
+    for (i = 0; i < 10000; i++) {
+        ev.user = (uint32_t) i;
+        ev.item = (uint32_t) (i * 7);
+        ev.weight = 1.0f;
+        ev.ts = (int64_t) i;
+        assert_int_equal(recsys_events_append(&events, &n, &cap, &ev), 0);
+    }
+
+    assert_int_equal(n, 10000);
+    assert_true(cap >= n);
+
+    for (i = 0; i < n; i++) {
+        assert_int_equal(events[i].user, i);
+        assert_int_equal(events[i].item, i * 7);
+    }
+
+    free(events);
+}
+
+
 int
 main(void)
 {
@@ -373,6 +406,7 @@ main(void)
         cmocka_unit_test(test_empty_and_roundtrip),
         cmocka_unit_test(test_idmap),
         cmocka_unit_test(test_idmap_fill),
+        cmocka_unit_test(test_events_append),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
