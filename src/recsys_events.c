@@ -38,16 +38,9 @@
 
 /* one checked event, pointing into the request's tree */
 typedef struct {
-    const char         *user;
-    size_t              user_len;
-    const char         *item;
-    size_t              item_len;
-    const char         *type;
-    size_t              type_len;
-    int64_t             ts;
-    double              weight;
-    char                user_num[24];   /* an id sent as a number */
-    char                item_num[24];
+    recsys_events_row_t  row;
+    char                 user_num[24];  /* an id sent as a number */
+    char                 item_num[24];
 } recsys_events_ev_t;
 
 
@@ -57,8 +50,8 @@ static int recsys_events_check(recsys_events_batch_t *b,
 static int recsys_events_id(recsys_events_batch_t *b,
     const recsys_events_conf_t *conf, cJSON *v, const char *name, long i,
     int single, const char **s, size_t *len, char *num);
-static size_t recsys_events_line_len(const recsys_events_ev_t *ev);
-static char *recsys_events_write(char *p, const recsys_events_ev_t *ev);
+static size_t recsys_events_line_len(const recsys_events_row_t *e);
+static char *recsys_events_write(char *p, const recsys_events_row_t *e);
 static int recsys_events_fail(recsys_events_batch_t *b, int status,
     const char *code, long i, int single, const char *fmt, ...);
 static char *recsys_events_copy_str(char *p, const char *s, size_t len);
@@ -140,10 +133,10 @@ recsys_events_parse(recsys_events_batch_t *b,
             }
 
             if (pass == 0) {
-                total += recsys_events_line_len(&ev);
+                total += recsys_events_line_len(&ev.row);
 
             } else {
-                p = recsys_events_write(p, &ev);
+                p = recsys_events_write(p, &ev.row);
             }
         }
 
@@ -238,14 +231,14 @@ recsys_events_check(recsys_events_batch_t *b,
 
     memset(ev, 0, sizeof(recsys_events_ev_t));
 
-    rc = recsys_events_id(b, conf, user, "user", i, single, &ev->user,
-                          &ev->user_len, ev->user_num);
+    rc = recsys_events_id(b, conf, user, "user", i, single, &ev->row.user,
+                          &ev->row.user_len, ev->user_num);
     if (rc != RECSYS_EVENTS_OK) {
         return rc;
     }
 
-    rc = recsys_events_id(b, conf, item, "item", i, single, &ev->item,
-                          &ev->item_len, ev->item_num);
+    rc = recsys_events_id(b, conf, item, "item", i, single, &ev->row.item,
+                          &ev->row.item_len, ev->item_num);
     if (rc != RECSYS_EVENTS_OK) {
         return rc;
     }
@@ -273,14 +266,14 @@ recsys_events_check(recsys_events_batch_t *b,
     }
 
     /* the catalog's own copy: it outlives the tree */
-    ev->type = conf->types.names[k];
-    ev->type_len = strlen(ev->type);
-    ev->weight = conf->types.values[k];
-    ev->ts = now;
+    ev->row.type = conf->types.names[k];
+    ev->row.type_len = strlen(ev->row.type);
+    ev->row.weight = conf->types.values[k];
+    ev->row.ts = now;
 
     if (ts && cJSON_IsString(ts)) {
         if (recsys_time_parse(ts->valuestring, strlen(ts->valuestring),
-                              &ev->ts)
+                              &ev->row.ts)
             != 0)
         {
             return recsys_events_fail(b, RECSYS_EVENTS_INVALID, "bad_ts", i,
@@ -298,7 +291,7 @@ recsys_events_check(recsys_events_batch_t *b,
                                       "whole seconds since 1970");
         }
 
-        ev->ts = (int64_t) ts->valuedouble;
+        ev->row.ts = (int64_t) ts->valuedouble;
 
     } else if (ts) {
         return recsys_events_fail(b, RECSYS_EVENTS_INVALID, "bad_ts", i,
@@ -306,7 +299,7 @@ recsys_events_check(recsys_events_batch_t *b,
                                   "string or seconds since 1970");
     }
 
-    if (ev->ts < 0 || ev->ts > RECSYS_EVENTS_MAX_TS) {
+    if (ev->row.ts < 0 || ev->row.ts > RECSYS_EVENTS_MAX_TS) {
         return recsys_events_fail(b, RECSYS_EVENTS_INVALID, "bad_ts", i,
                                   single, "\"ts\" is out of range");
     }
@@ -327,7 +320,7 @@ recsys_events_check(recsys_events_batch_t *b,
                                       "finite number from -1e6 to 1e6");
         }
 
-        ev->weight = weight->valuedouble;
+        ev->row.weight = weight->valuedouble;
     }
 
     return RECSYS_EVENTS_OK;
@@ -398,41 +391,41 @@ recsys_events_id(recsys_events_batch_t *b, const recsys_events_conf_t *conf,
 
 
 static size_t
-recsys_events_line_len(const recsys_events_ev_t *ev)
+recsys_events_line_len(const recsys_events_row_t *e)
 {
     return sizeof("{\"user\":,\"item\":,\"type\":,\"ts\":\"\",\"weight\":}\n")
            - 1 + RECSYS_EVENTS_TS_LEN + RECSYS_JSON_NUMBER_LEN
-           + recsys_json_str_len(ev->user, ev->user_len, RECSYS_JSON_NO_LIMIT)
-           + recsys_json_str_len(ev->item, ev->item_len, RECSYS_JSON_NO_LIMIT)
-           + recsys_json_str_len(ev->type, ev->type_len,
+           + recsys_json_str_len(e->user, e->user_len, RECSYS_JSON_NO_LIMIT)
+           + recsys_json_str_len(e->item, e->item_len, RECSYS_JSON_NO_LIMIT)
+           + recsys_json_str_len(e->type, e->type_len,
                                  RECSYS_JSON_NO_LIMIT);
 }
 
 
 static char *
-recsys_events_write(char *p, const recsys_events_ev_t *ev)
+recsys_events_write(char *p, const recsys_events_row_t *e)
 {
     time_t     t;
     struct tm  tm;
 
     memcpy(p, "{\"user\":", 8);
     p += 8;
-    p = recsys_json_str(p, ev->user, ev->user_len, RECSYS_JSON_NO_LIMIT);
+    p = recsys_json_str(p, e->user, e->user_len, RECSYS_JSON_NO_LIMIT);
     memcpy(p, ",\"item\":", 8);
     p += 8;
-    p = recsys_json_str(p, ev->item, ev->item_len, RECSYS_JSON_NO_LIMIT);
+    p = recsys_json_str(p, e->item, e->item_len, RECSYS_JSON_NO_LIMIT);
     memcpy(p, ",\"type\":", 8);
     p += 8;
-    p = recsys_json_str(p, ev->type, ev->type_len, RECSYS_JSON_NO_LIMIT);
+    p = recsys_json_str(p, e->type, e->type_len, RECSYS_JSON_NO_LIMIT);
 
-    t = (time_t) ev->ts;
+    t = (time_t) e->ts;
     gmtime_r(&t, &tm);
     p += strftime(p, RECSYS_EVENTS_TS_LEN + 10,
                   ",\"ts\":\"%Y-%m-%dT%H:%M:%SZ\"", &tm);
 
     memcpy(p, ",\"weight\":", 10);
     p += 10;
-    p = recsys_json_number(p, ev->weight, 15);
+    p = recsys_json_number(p, e->weight, 15);
     *p++ = '}';
     *p++ = '\n';
 
