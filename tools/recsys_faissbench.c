@@ -87,6 +87,7 @@ extern const char recsys_faiss_simd_variant[] __attribute__((weak));
 
 static int recsys_fb_faiss(recsys_fb_t *fb, uint64_t i);
 static int recsys_fb_recsys_faiss(recsys_fb_t *fb, uint64_t i);
+static int recsys_fb_ivf(recsys_fb_t *fb, uint64_t i, int ours);
 static int recsys_fb_same(recsys_fb_t *fb, uint64_t n);
 static int recsys_fb_recsys_search(recsys_fb_t *fb, uint64_t i);
 static int recsys_fb_round(recsys_fb_t *fb, recsys_fb_path_t *p,
@@ -244,34 +245,21 @@ done:
 static int
 recsys_fb_faiss(recsys_fb_t *fb, uint64_t i)
 {
-    float         *cdist;
-    int64_t       *assign;
-    const float   *q;
-
-    q = fb->g->vectors + (uint64_t) fb->rows[i] * fb->g->manifest.dimension;
-
-    if (fb->ivf == NULL) {
-        return faiss_Index_search(fb->g->index, 1, q, fb->k, fb->dist,
-                                  fb->labels);
-    }
-    cdist = fb->dist + fb->k;
-    assign = fb->labels + fb->k;
-
-    if (faiss_Index_search(faiss_IndexIVF_quantizer(fb->ivf), 1, q,
-                           (idx_t) fb->nprobe, cdist, assign)
-        != 0)
-    {
-        return -1;
-    }
-
-    return faiss_IndexIVF_search_preassigned(fb->ivf, 1, q, fb->k, assign,
-                                             cdist, fb->dist, fb->labels,
-                                             0);
+    return recsys_fb_ivf(fb, i, 0);
 }
 
 
 static int
 recsys_fb_recsys_faiss(recsys_fb_t *fb, uint64_t i)
+{
+    return recsys_fb_ivf(fb, i, 1);
+}
+
+
+/* query i by FAISS's own entry points, or the module's ("ours") */
+
+static int
+recsys_fb_ivf(recsys_fb_t *fb, uint64_t i, int ours)
 {
     float         *cdist;
     int64_t       *assign;
@@ -287,12 +275,26 @@ recsys_fb_recsys_faiss(recsys_fb_t *fb, uint64_t i)
     cdist = fb->dist + fb->k;
     assign = fb->labels + fb->k;
 
-    if (recsys_faiss_coarse(fb->ivf, q, fb->nprobe, assign, cdist) != 0) {
+    if (ours) {
+        if (recsys_faiss_coarse(fb->ivf, q, fb->nprobe, assign, cdist) != 0)
+        {
+            return -1;
+        }
+
+        return recsys_faiss_scan(fb->ivf, q, fb->nprobe, assign, cdist,
+                                 fb->k, fb->dist, fb->labels);
+    }
+
+    if (faiss_Index_search(faiss_IndexIVF_quantizer(fb->ivf), 1, q,
+                           (idx_t) fb->nprobe, cdist, assign)
+        != 0)
+    {
         return -1;
     }
 
-    return recsys_faiss_scan(fb->ivf, q, fb->nprobe, assign, cdist, fb->k,
-                             fb->dist, fb->labels);
+    return faiss_IndexIVF_search_preassigned(fb->ivf, 1, q, fb->k, assign,
+                                             cdist, fb->dist, fb->labels,
+                                             0);
 }
 
 
