@@ -21,22 +21,8 @@ plan('no_plan');
 
 RecsysEvents::clean();
 
-# n requests of k events each, items "<tag><request>-<event>", distinct
-sub batches {
-    my ($tag, $n, $k) = @_;
-    return [map {
-        my $r = $_;
-        "POST /v1/events\n{\"events\":["
-        . join(',', map { "{\"user\":\"u$_\",\"item\":\"$tag$r-$_\","
-                          . "\"type\":\"view\"}" } 1 .. $k)
-        . ']}'
-    } 1 .. $n];
-}
-
-our $Json = 'Content-Type: application/json';
-
 # the spool limit's block: how many of these requests fit in 1m
-our $Big = batches('s', 140, 100);
+our $Big = RecsysEvents::batches('s', 140, 100);
 our $Fit = do {
     my ($sum, $fit) = (0, 0);
     for my $r (1 .. 140) {
@@ -62,13 +48,6 @@ source: {type: file, path: $TEST_NGINX_CONF_DIR/small.jsonl}
 index: {path: $TEST_NGINX_DATA_DIR/e1, dimension: 4}
 events:
   types: {view: 1, click: 2, purchase: 5}
---- http_config
-recsys_catalog e1 ../html/e1.yaml;
---- config
-location = /v1/events { recsys_events; }
-location = /admin/index/status { recsys_admin status; }
---- more_headers eval
-"$::Json"
 --- request eval
 ["POST /v1/events\n{\"user\":\"u1\",\"item\":\"sku-9\",\"type\":\"click\",\"ts\":\"2026-11-30T10:00:00Z\"}",
  "POST /v1/events\n{\"events\":[{\"user\":\"u1\",\"item\":\"a\",\"type\":\"view\"},{\"user\":\"u2\",\"item\":\"b\",\"type\":\"purchase\",\"weight\":0.5}]}",
@@ -94,13 +73,11 @@ index: {path: $TEST_NGINX_DATA_DIR/e2, dimension: 4}
 events:
   types: {view: 1}
   max_batch: 3
---- http_config
-recsys_catalog e2 ../html/e2.yaml;
 --- config
 location = /v1/events { recsys_events; recsys_max_body_size 512; }
 location = /admin/index/status { recsys_admin status; }
 --- more_headers eval
-["", "Content-Type: text/plain", ($::Json) x 13]
+["", "Content-Type: text/plain", ($RecsysEvents::Json) x 13]
 --- request eval
 ["GET /v1/events",
  "POST /v1/events\n{\"user\":\"u\",\"item\":\"i\",\"type\":\"view\"}",
@@ -155,15 +132,8 @@ events:
   sync: interval
   sync_interval: 1s
   ship_batch: 7
---- http_config
-recsys_catalog e3 ../html/e3.yaml;
---- config
-location = /v1/events { recsys_events; }
-location = /admin/index/status { recsys_admin status; }
---- more_headers eval
-"$::Json"
 --- request eval
-[@{ main::batches('i', 20, 10) }, "GET /admin/index/status"]
+[@{ RecsysEvents::batches('i', 20, 10) }, "GET /admin/index/status"]
 --- error_code eval
 [(202) x 20, 200]
 --- response_body_like eval
@@ -185,15 +155,8 @@ index: {path: $TEST_NGINX_DATA_DIR/e4, dimension: 4}
 events:
   types: {view: 1}
   segment_age: 1h
---- http_config
-recsys_catalog e4 ../html/e4.yaml;
---- config
-location = /v1/events { recsys_events; }
-location = /admin/index/status { recsys_admin status; }
---- more_headers eval
-"$::Json"
 --- request eval
-[@{ main::batches('w', 30, 10) }, "GET /admin/index/status"]
+[@{ RecsysEvents::batches('w', 30, 10) }, "GET /admin/index/status"]
 --- error_code eval
 [(202) x 30, 200]
 --- response_body_like eval
@@ -215,15 +178,8 @@ index: {path: $TEST_NGINX_DATA_DIR/e5, dimension: 4}
 events:
   types: {view: 1}
   ship_batch: 3
---- http_config
-recsys_catalog e5 ../html/e5.yaml;
---- config
-location = /v1/events { recsys_events; }
-location = /admin/index/status { recsys_admin status; }
---- more_headers eval
-"$::Json"
 --- request eval
-[@{ main::batches('k', 40, 100) }, "GET /admin/index/status"]
+[@{ RecsysEvents::batches('k', 40, 100) }, "GET /admin/index/status"]
 --- error_code eval
 [(202) x 40, 200]
 --- response_body_like eval
@@ -246,12 +202,8 @@ events:
   types: {view: 1}
   segment_age: 1h
   spool_limit: 1m
---- http_config
-recsys_catalog e6 ../html/e6.yaml;
 --- config
 location = /v1/events { recsys_events; }
---- more_headers eval
-"$::Json"
 --- request eval
 $::Big
 --- error_code_like eval
@@ -270,8 +222,6 @@ $::Big
 >>> e7.yaml
 source: {type: file, path: $TEST_NGINX_CONF_DIR/small.jsonl}
 index: {path: $TEST_NGINX_DATA_DIR/e7, dimension: 4}
---- http_config
-recsys_catalog e7 ../html/e7.yaml;
 --- config
 location = /v1/events { recsys_events; }
 --- must_die
@@ -291,8 +241,6 @@ events:
     type: postgresql
     dsn: "postgresql://app@127.0.0.1:1/app"
     query: "SELECT user_id, item_id, type, ts, weight FROM app_events"
---- http_config
-recsys_catalog e8 ../html/e8.yaml;
 --- config
 location = /v1/events { recsys_events e8; }
 --- must_die
@@ -307,8 +255,6 @@ recsys catalog "e8" reads its events with "events.store.query": the application 
 source: {type: file, path: $TEST_NGINX_CONF_DIR/small.jsonl}
 index: {path: $TEST_NGINX_DATA_DIR/e9, dimension: 4}
 events: {types: {view: 1}}
---- http_config
-recsys_catalog e9 ../html/e9.yaml;
 --- config
 location = /v1/events { recsys_events nope; }
 --- must_die

@@ -40,19 +40,6 @@ END
 our $Dsn = $ENV{RECSYS_DATABASE_URL};
 (our $DownDsn = $Dsn) =~ s/:(\d+)\//:1\//;
 
-sub batches {
-    my ($tag, $n, $k) = @_;
-    return [map {
-        my $r = $_;
-        "POST /v1/events\n{\"events\":["
-        . join(',', map { "{\"user\":\"u$_\",\"item\":\"$tag$r-$_\","
-                          . "\"type\":\"view\"}" } 1 .. $k)
-        . ']}'
-    } 1 .. $n];
-}
-
-our $Json = 'Content-Type: application/json';
-
 add_block_preprocessor(sub {
     my $block = shift;
     my $files = $block->user_files // return;
@@ -73,13 +60,6 @@ index: {path: $TEST_NGINX_DATA_DIR/e41, dimension: 4}
 events:
   types: {view: 1, click: 2}
   store: {type: postgresql, dsn: "$DSN", table: ev43a}
---- http_config
-recsys_catalog e41 ../html/e41.yaml;
---- config
-location = /v1/events { recsys_events; }
-location = /admin/index/status { recsys_admin status; }
---- more_headers eval
-"$::Json"
 --- request eval
 ["POST /v1/events\n{\"user\":\"u1\",\"item\":\"a\",\"type\":\"click\",\"ts\":\"2026-11-30T10:00:00Z\"}",
  "POST /v1/events\n{\"events\":[{\"user\":\"u'1\",\"item\":\"b\\\\tc\",\"type\":\"view\",\"weight\":-0.25},{\"user\":\"u2\",\"item\":\"c\",\"type\":\"view\",\"ts\":\"2026-11-30T10:00:01Z\"}]}",
@@ -119,15 +99,8 @@ events:
   types: {view: 1}
   ship_batch: 5
   store: {type: postgresql, dsn: "$DSN", table: ev43b}
---- http_config
-recsys_catalog e42 ../html/e42.yaml;
---- config
-location = /v1/events { recsys_events; }
-location = /admin/index/status { recsys_admin status; }
---- more_headers eval
-"$::Json"
 --- request eval
-[@{ main::batches('p', 50, 100) }, "GET /admin/index/status"]
+[@{ RecsysEvents::batches('p', 50, 100) }, "GET /admin/index/status"]
 --- error_code eval
 [(202) x 50, 200]
 --- response_body_like eval
@@ -149,15 +122,8 @@ index: {path: $TEST_NGINX_DATA_DIR/e43, dimension: 4}
 events:
   types: {view: 1}
   store: {type: postgresql, dsn: "$DOWN_DSN", table: ev43c}
---- http_config
-recsys_catalog e43 ../html/e43.yaml;
---- config
-location = /v1/events { recsys_events; }
-location = /admin/index/status { recsys_admin status; }
---- more_headers eval
-"$::Json"
 --- request eval
-[@{ main::batches('d', 3, 10) }, "GET /admin/index/status"]
+[@{ RecsysEvents::batches('d', 3, 10) }, "GET /admin/index/status"]
 --- error_code eval
 [202, 202, 202, 200]
 --- wait_failing: 2

@@ -20,6 +20,10 @@ package RecsysEvents;
 #   --- kill_workers: N        kill -9 every worker (their segments are
 #                              open); the master starts new ones
 #
+# A block with one YAML file <name>.yaml and no http_config, config or
+# more_headers gets the usual ones: "recsys_catalog <name>", the
+# locations /v1/events and /admin/index/status, a JSON Content-Type.
+#
 # The catalog is the one named in the status answer; its index directory
 # is $TEST_NGINX_DATA_DIR/<name>.  Index directories e<N> of earlier runs
 # are removed when the suite starts (clean()).
@@ -35,8 +39,40 @@ use RecsysProc qw(worker_pids);
 
 my $Timeout = 120;
 
+our $Json = 'Content-Type: application/json';
+
+our $Config = <<'END';
+location = /v1/events { recsys_events; }
+location = /admin/index/status { recsys_admin status; }
+END
+
 sub import {
     main::add_response_body_check(\&check);
+    main::add_block_preprocessor(sub { defaults(shift) });
+}
+
+sub defaults {
+    my ($block) = @_;
+    my @names = ($block->user_files // '') =~ /^>>> (\S+)\.yaml$/mg;
+    return if @names != 1;
+    $block->set_value(http_config =>
+                      "recsys_catalog $names[0] ../html/$names[0].yaml;\n")
+        unless defined $block->http_config;
+    $block->set_value(config => $Config) unless defined $block->config;
+    $block->set_value(more_headers => $Json)
+        unless defined $block->more_headers;
+}
+
+# n requests of k events each, items "<tag><request>-<event>", distinct
+sub batches {
+    my ($tag, $n, $k) = @_;
+    return [map {
+        my $r = $_;
+        "POST /v1/events\n{\"events\":["
+        . join(',', map { "{\"user\":\"u$_\",\"item\":\"$tag$r-$_\","
+                          . "\"type\":\"view\"}" } 1 .. $k)
+        . ']}'
+    } 1 .. $n];
 }
 
 sub clean {
