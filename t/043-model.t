@@ -82,15 +82,20 @@ close $fh;
 system("$ENV{TEST_NGINX_BUILD_DIR}/recsys-build", '-q', "$dir/m6-good.yaml")
     == 0 or die "recsys-build m6-good.yaml failed";
 
+# the nginx -t blocks: catalog "c" of their c.yaml unless they say
+add_block_preprocessor(sub {
+    my $block = shift;
+    return if defined $block->http_config;
+    $block->set_value(http_config =>
+                      'recsys_catalog c $TEST_NGINX_HTML_DIR/c.yaml;' . "\n");
+    $block->set_value(config => "location = /p { recsys popular; }\n");
+});
+
 run_tests();
 
 __DATA__
 
 === TEST 1: promote_if is checked at nginx -t, with its position
---- http_config
-recsys_catalog c $TEST_NGINX_HTML_DIR/c.yaml;
---- config
-location = /p { recsys popular; }
 --- user_files
 >>> c.yaml
 source: {path: items.jsonl}
@@ -126,10 +131,6 @@ qr{c\.yaml:3:8: "model" trains from the events store: it needs an "events" secti
 
 
 === TEST 3: unknown keys and values out of range in model:
---- http_config
-recsys_catalog c $TEST_NGINX_HTML_DIR/c.yaml;
---- config
-location = /p { recsys popular; }
 --- user_files
 >>> c.yaml
 source: {path: items.jsonl}
@@ -144,10 +145,6 @@ qr{c\.yaml:5:26: "algorithm" must be one of auto, ease, itemknn, got "svd"}
 
 
 === TEST 4: holdout fraction out of range
---- http_config
-recsys_catalog c $TEST_NGINX_HTML_DIR/c.yaml;
---- config
-location = /p { recsys popular; }
 --- user_files
 >>> c.yaml
 source: {path: items.jsonl}
