@@ -480,8 +480,11 @@ ngx_http_recsys_admin_status(ngx_http_request_t *r)
         len += sizeof("{\"number\":,\"items\":,\"dimension\":,\"metric\":"
                       "\"inner_product\",\"factory\":,\"built_at\":,"
                       "\"source_type\":,\"watermark\":null,"
-                      "\"size_bytes\":}")
-               + 4 * NGX_INT64_LEN
+                      "\"size_bytes\":,\"users\":,\"users_watermark\":null}")
+               + 5 * NGX_INT64_LEN
+               + ngx_http_recsys_admin_str_len(m.users_watermark,
+                                     ngx_strnlen((u_char *) m.users_watermark,
+                                                 sizeof(m.users_watermark)))
                + ngx_http_recsys_admin_str_len(m.factory,
                                           ngx_strnlen((u_char *) m.factory,
                                                       sizeof(m.factory)))
@@ -557,7 +560,20 @@ ngx_http_recsys_admin_status(ngx_http_request_t *r)
             p = ngx_http_recsys_admin_cpy(p, "null");
         }
 
-        p = ngx_sprintf(p, ",\"size_bytes\":%O}", size);
+        /* the manifest's: a users watermark is there only with users */
+        p = ngx_sprintf(p, ",\"size_bytes\":%O,\"users\":%uL"
+                        ",\"users_watermark\":", size, m.users);
+
+        if (m.users_watermark[0]) {
+            p = ngx_http_recsys_admin_str(p, m.users_watermark,
+                                     ngx_strnlen((u_char *) m.users_watermark,
+                                                 sizeof(m.users_watermark)));
+
+        } else {
+            p = ngx_http_recsys_admin_cpy(p, "null");
+        }
+
+        p = ngx_http_recsys_admin_cpy(p, "}");
         p = ngx_http_recsys_admin_model(p, &m.model);
 
     } else {

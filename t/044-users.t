@@ -423,3 +423,21 @@ recsys_catalog small $TEST_NGINX_DATA_DIR/u44pg-serve.yaml;
  '"items":\[\{"id":"tuna".*"fallback_level":"user"']
 --- no_error_log
 [error]
+
+
+
+=== TEST 15: the status says how many users the generation has
+--- http_config
+recsys_catalog small $TEST_NGINX_CONF_DIR/users-small.yaml;
+recsys_catalog pg $TEST_NGINX_DATA_DIR/u44pg-serve.yaml;
+--- config
+location = /small { recsys_admin status small; }
+location = /pg { recsys_admin status pg; }
+--- postgresql
+--- pipelined_requests eval
+["GET /small", "GET /pg"]
+--- response_body_like eval
+['"generation":\{"number":1,"items":12,.*"size_bytes":\d+,"users":3,"users_watermark":null\}',
+ '"size_bytes":\d+,"users":2,"users_watermark":"\d{4}-\d\d-\d\d [\d:.]+\+00"\}']
+--- no_error_log
+[error]
