@@ -184,6 +184,43 @@ END
                   \ expected\ text\[\]\ or\ varchar\[\]/x,
          'postgresql users, seen integer[] - says which column');
 
+    # items and users both from PostgreSQL (the users' dsn: the items'):
+    # no change publishes nothing; a changed user alone publishes, with
+    # every item of the incremental items read
+    RecsysHelper::psql(<<'END') or die "cannot create the items table";
+SET client_min_messages = warning;
+DROP TABLE IF EXISTS items44, users44c;
+CREATE TABLE items44 (
+    id          text PRIMARY KEY,
+    embedding   real[] NOT NULL,
+    updated_at  timestamptz NOT NULL DEFAULT now() - interval '1 hour'
+);
+INSERT INTO items44 (id, embedding) VALUES
+    ('a', '{1,0,0,0}'), ('b', '{0,1,0,0}'), ('c', '{0,0,1,0}'),
+    ('d', '{0,0,0,1}'), ('e', '{1,1,0,0}');
+CREATE TABLE users44c (LIKE users44 INCLUDING DEFAULTS);
+INSERT INTO users44c (id, embedding, seen) VALUES
+    ('x', '{1,0,0,0}', '{a}'), ('y', '{0,1,0,0}', '{b,e}');
+END
+    spew("$Data/u44both.yaml",
+         "source: {type: postgresql, dsn: \"\${RECSYS_DATABASE_URL}\","
+         . " table: items44}\n"
+         . "users: {type: postgresql, table: users44c}\n"
+         . "index: {path: $Data/u44both, dimension: 4}\n");
+    ($rc, $out) = build("$Data/u44both.yaml");
+    like($out, qr/published generation 1 \(full, 5 items.*, 2 users \(full/,
+         'items and users from postgresql - the first build') or diag($out);
+    ($rc, $out) = build("$Data/u44both.yaml");
+    like($out, qr/no change, current is generation 1 \(incremental, 5 items/,
+         'items and users from postgresql - no change, nothing published')
+        or diag($out);
+    RecsysHelper::psql("UPDATE users44c SET seen = '{b}', updated_at = now()"
+                       . " WHERE id = 'y';\n") or die;
+    ($rc, $out) = build("$Data/u44both.yaml");
+    like($out, qr/generation 2 \(incremental, 5 items.*, 2 users \(incr/,
+         'items and users from postgresql - a changed user publishes')
+        or diag($out);
+
     spew("$Data/u44pg-serve.yaml",
          "source: {type: file, path: $Conf/small.jsonl}\n"
          . "index: {path: $dir, dimension: 4}\n");
