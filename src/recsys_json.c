@@ -28,6 +28,17 @@ static char *recsys_json_number_float(char *dst, double v, int digits);
 typedef unsigned __int128  recsys_u128_t;
 
 
+/* 10^0 .. 10^19, all below 2^64 */
+static const uint64_t  recsys_json_pow10[20] = {
+    1ull, 10ull, 100ull, 1000ull, 10000ull, 100000ull, 1000000ull,
+    10000000ull, 100000000ull, 1000000000ull, 10000000000ull,
+    100000000000ull, 1000000000000ull, 10000000000000ull,
+    100000000000000ull, 1000000000000000ull, 10000000000000000ull,
+    100000000000000000ull, 1000000000000000000ull,
+    10000000000000000000ull
+};
+
+
 /* escaped length of each byte below 0x80; 0 means "\u00XX" (6 bytes) */
 static const unsigned char  recsys_json_ascii[128] = {
     0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 2, 0, 2, 2, 0, 0,
@@ -128,10 +139,10 @@ recsys_json_number(char *dst, double v, int digits)
 static char *
 recsys_json_number_float(char *dst, double v, int digits)
 {
-    int             ex, e, x, s, i, tries, last;
+    int             e, x, s, i, t, tries, last;
     char            d[17];
     double          a;
-    uint64_t        m;
+    uint64_t        bits, m, q64;
     recsys_u128_t   num, den, q, r, lo, hi;
 
     a = fabs(v);
@@ -140,22 +151,28 @@ recsys_json_number_float(char *dst, double v, int digits)
         return NULL;
     }
 
-    /* a = m * 2^e, m odd */
-    m = (uint64_t) ldexp(frexp(a, &ex), 53);
-    e = ex - 53;
-
-    while ((m & 1) == 0) {
-        m >>= 1;
-        e++;
-    }
+    /* a = m * 2^e, m odd, from the bits of a normal double */
+    memcpy(&bits, &a, sizeof(double));
+    m = (bits & (((uint64_t) 1 << 52) - 1)) | ((uint64_t) 1 << 52);
+    e = (int) (bits >> 52) - 1075;
+    t = __builtin_ctzll(m);
+    m >>= t;
+    e += t;
 
     if (m >= ((uint64_t) 1 << 24)) {
         return NULL;
     }
 
-    /* x, the decimal exponent, so that 10^(digits-1) <= a*10^s < 10^digits */
+    /*
+     * x, the decimal exponent, so that 10^(digits-1) <= a*10^s < 10^digits:
+     * floor(log10(a)) or one less, from the binary exponent (no log10()
+     * call); the loop mends it
+     */
 
-    x = (int) floor(log10(a));
+    x = (int) floor(((int) (bits >> 52) - 1023) * 0.30102999566398120);
+
+    lo = recsys_json_pow10[digits - 1];
+    hi = recsys_json_pow10[digits];
 
     for (tries = 0; /* void */; tries++) {
         if (tries == 3) {
@@ -173,21 +190,20 @@ recsys_json_number_float(char *dst, double v, int digits)
             den <<= -e;
         }
 
-        for (i = 0; i < (s < 0 ? -s : s); i++) {
+        /* -7 <= s <= 22 here: at most two table steps */
+        for (i = s < 0 ? -s : s; i > 0; i -= t) {
+            t = i > 19 ? 19 : i;
+
             if (s < 0) {
-                den *= 10;
+                den *= recsys_json_pow10[t];
 
             } else {
-                num *= 10;
+                num *= recsys_json_pow10[t];
             }
         }
 
-        for (lo = 1, i = 1; i < digits; i++) {
-            lo *= 10;
-        }
-
-        hi = lo * 10;
-        q = num / den;
+        /* a power of two below unless a >= 10^digits: a shift divides */
+        q = (s >= 0) ? num >> (e < 0 ? -e : 0) : num / den;
 
         if (q >= hi) {
             x++;
@@ -211,9 +227,12 @@ recsys_json_number_float(char *dst, double v, int digits)
         x++;
     }
 
+    /* q < 10^17: the digits by 64-bit arithmetic */
+    q64 = (uint64_t) q;
+
     for (i = digits - 1; i >= 0; i--) {
-        d[i] = (char) ('0' + (int) (q % 10));
-        q /= 10;
+        d[i] = (char) ('0' + (int) (q64 % 10));
+        q64 /= 10;
     }
 
     /* %g drops trailing zeros, and the point when nothing follows it */
