@@ -60,6 +60,8 @@ int64_t recsys_items_find(const recsys_items_t *items, const char *id,
     size_t len);
 void recsys_items_get(const recsys_items_t *items, uint32_t row,
     recsys_item_t *out);
+void recsys_items_prefetch(const recsys_items_t *items, uint32_t row,
+    int strings);
 int64_t recsys_items_category_find(const recsys_items_t *items,
     const char *name, size_t len);
 const uint32_t *recsys_items_category_rows(const recsys_items_t *items,

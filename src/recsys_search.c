@@ -1134,7 +1134,7 @@ recsys_search_run(const recsys_generation_t *g, const float *query,
     const recsys_pass_t *p, uint32_t k, recsys_hit_t *out, uint32_t *nout)
 {
     int              rc;
-    uint32_t         n;
+    uint32_t         i, n;
     recsys_heap_t    h;
     const uint32_t  *rows;
 
@@ -1189,6 +1189,15 @@ done:
 
     recsys_heap_sort(&h);
     *nout = h.n;
+
+    /* every answer's records and strings are read next */
+    for (i = 0; i < h.n; i++) {
+        recsys_items_prefetch(&g->items, out[i].row, 0);
+    }
+
+    for (i = 0; i < h.n; i++) {
+        recsys_items_prefetch(&g->items, out[i].row, 1);
+    }
 
     return 0;
 }
