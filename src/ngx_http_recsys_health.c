@@ -233,7 +233,7 @@ ngx_http_recsys_health_ready(ngx_http_request_t *r,
     helper = ngx_http_recsys_health_helper(NULL);
     helper_ok = (ngx_strcmp(helper, "fail") != 0);
 
-    reason.len = 0;
+    ngx_str_null(&reason);
 
     if (!ready) {
         idx = h->failed;
