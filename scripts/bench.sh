@@ -27,6 +27,10 @@
 #   BENCH_NEIGHBORS [32]               index.neighbors; 0: live search only
 #   BENCH_HISTORY [5]                  ids in a history
 #   BENCH_FAISS_WORKERS [1]            nginx workers of part 2
+#   BENCH_PIN [1]                      part 2 with one worker on a machine
+#                                      of 2+ cores: the worker and
+#                                      recsys-faissbench on the last core,
+#                                      wrk on the others (0: no pinning)
 #   BENCH_GENERIC []                   a build with FAISS_SIMD=generic
 #                                      (make bench makes one in
 #                                      build/generic); unset: part 2 runs
@@ -57,6 +61,7 @@ FACTORY=${BENCH_FACTORY:-auto}
 HISTORY=${BENCH_HISTORY:-5}
 FWORKERS=${BENCH_FAISS_WORKERS:-1}
 GENERIC=${BENCH_GENERIC:-}
+PIN=${BENCH_PIN:-1}
 NGINX_BIN=${NGINX_BIN:-/usr/sbin/nginx}
 url=http://127.0.0.1:$PORT
 
@@ -87,6 +92,21 @@ esac
 for c in wrk curl "$NGINX_BIN"; do
     command -v "$c" >/dev/null || die "$c not found (scripts/deps.sh)"
 done
+
+# part 2 compares one worker with one FAISS thread: each gets a core of
+# its own, the same one, and the load generator the other cores
+ncpu=$(nproc)
+server_pin=
+client_pin=
+affinity=
+if [ "$PIN" = 1 ] && [ "$FWORKERS" = 1 ] && [ "$ncpu" -ge 2 ]; then
+    command -v taskset >/dev/null || die "taskset not found (util-linux)"
+    server_pin="taskset -c $(( ncpu - 1 ))"
+    client_pin="taskset -c 0-$(( ncpu - 2 ))"
+    # worker_cpu_affinity's mask: the last core's bit
+    affinity="worker_cpu_affinity 1$(printf '%0*d' $(( ncpu - 1 )) 0);"
+fi
+wrk_pin=
 
 if [ "${BENCH_PLOT:-0}" = 1 ] && ! command -v gnuplot >/dev/null; then
     echo "bench: installing gnuplot-nox"
@@ -165,11 +185,15 @@ write_conf() {
         phases_server=
     fi
 
+    aff=
+    [ "$3" != 1 ] || aff=$affinity
+
     cat > "$prefix/nginx.conf" <<EOF
 # written by scripts/bench.sh
 load_module $2/ngx_http_recsys_module.so;
 
 worker_processes $3;
+$aff
 error_log $prefix/logs/error.log warn;
 pid $prefix/nginx.pid;
 
@@ -255,10 +279,10 @@ run_wrk() {
     shift
     echo "== wrk $name: ${WARMUP} warm-up, ${DURATION} measured," \
          "$THREADS threads, $CONNS connections"
-    wrk -t "$THREADS" -c "$CONNS" -d "$WARMUP" -s "$lua" "$url" -- "$@" \
-        > /dev/null
+    $wrk_pin wrk -t "$THREADS" -c "$CONNS" -d "$WARMUP" -s "$lua" "$url" \
+        -- "$@" > /dev/null
     cpu0=$(workers_cpu)
-    wrk -t "$THREADS" -c "$CONNS" -d "$DURATION" --latency -s "$lua" \
+    $wrk_pin wrk -t "$THREADS" -c "$CONNS" -d "$DURATION" --latency -s "$lua" \
         "$url" -- "$@" > "$out/wrk-$name.txt"
     echo "$(( $(workers_cpu) - cpu0 ))" > "$out/cpu-$name.txt"
     grep '^BENCH ' "$out/wrk-$name.txt" >/dev/null \
@@ -288,11 +312,12 @@ run_wrk phases similar "$N" "$K"
 stop_nginx
 
 # part 2: raw FAISS, then nginx, for each build
+wrk_pin=$client_pin
 for v in $variants; do
     vname=${v%%:*}
     dir=${v#*:}
-    echo "== recsys-faissbench, $vname FAISS"
-    "$dir"/recsys-faissbench "$out/catalog.yaml" 20000 "$K" \
+    echo "== recsys-faissbench, $vname FAISS${server_pin:+ ($server_pin)}"
+    $server_pin "$dir"/recsys-faissbench "$out/catalog.yaml" 20000 "$K" \
         > "$out/faissbench-$vname.txt"
     grep '^faiss ' "$out/faissbench-$vname.txt" | tail -n 1
 
@@ -356,7 +381,11 @@ echo
 echo "catalog $N x $D cosine, factory $FACTORY ($factory), recall@10" \
      "${recall:-?} (recsys-recall, query item left out), neighbors" \
      "$NEIGHBORS; wrk $THREADS threads, $CONNS connections, $DURATION;" \
-     "wrk and nginx share $(nproc) cores; only 2xx answers counted"
+     "wrk and nginx share $ncpu cores; only 2xx answers counted"
+if [ -n "$server_pin" ]; then
+    echo "part 2 pinned: the nginx worker and recsys-faissbench on core" \
+         "$(( ncpu - 1 )), wrk on cores 0-$(( ncpu - 2 ))"
+fi
 echo
 echo "part 1: similar, nginx 2 workers, $(cat "$build/faiss-variant") FAISS"
 awk -F '\t' -v w="$FWORKERS" -v h="$HISTORY" '
