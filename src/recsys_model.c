@@ -24,6 +24,7 @@
 #include "recsys_parallel.h"
 #include "recsys_popularity.h"
 #include "recsys_rng.h"
+#include "recsys_source_pg.h"
 #include "recsys_time.h"
 #include "recsys_topk.h"
 #include "recsys_users_writer.h"
@@ -80,6 +81,11 @@ typedef struct {
 static int recsys_model_event(cJSON *o, const recsys_catalog_numbers_t *types,
     const recsys_items_writer_t *items, recsys_idmap_t *users,
     recsys_event_t *ev);
+static int recsys_model_add(const recsys_pg_event_t *e,
+    const recsys_catalog_numbers_t *types, const recsys_items_writer_t *items,
+    recsys_idmap_t *users, recsys_event_t *ev);
+static int recsys_model_pg_event(void *data, const recsys_pg_event_t *e,
+    char *err, size_t errlen);
 static void recsys_model_popularity(recsys_model_job_t *j,
     const recsys_event_t *events, size_t n);
 static int recsys_model_item_item(recsys_model_ctx_t *ctx,
@@ -155,12 +161,6 @@ recsys_model_train(recsys_model_job_t *j, char *err, size_t errlen)
     ctx.nfull = (uint32_t) recsys_items_writer_count(j->items);
     algorithm = "none";
 
-    if (j->conf->events.store.type != RECSYS_STORE_FILE) {
-        snprintf(err, errlen, "model: training reads a file events store;"
-                 " a postgresql store is not read yet");
-        return -1;
-    }
-
     users = recsys_idmap_create();
     if (users == NULL) {
         snprintf(err, errlen, "out of memory");
@@ -172,13 +172,23 @@ recsys_model_train(recsys_model_job_t *j, char *err, size_t errlen)
     train = NULL;
     rc = -1;
 
-    if (recsys_model_read_file(j->conf->events.store.path,
-                               &j->conf->events.types, j->items, users,
-                               &events, &n, &j->skipped, err, errlen)
-        != 0)
-    {
+    if (j->conf->events.store.type == RECSYS_STORE_POSTGRESQL) {
+        rc = recsys_model_read_pg(&j->conf->events.store,
+                                  &j->conf->events.types, j->items, users,
+                                  &events, &n, &j->skipped, err, errlen);
+
+    } else {
+        rc = recsys_model_read_file(j->conf->events.store.path,
+                                    &j->conf->events.types, j->items, users,
+                                    &events, &n, &j->skipped, err, errlen);
+    }
+
+    if (rc != 0) {
+        rc = -1;
         goto done;
     }
+
+    rc = -1;
 
     j->model.events = n;
     j->model.users = recsys_idmap_count(users);
@@ -441,9 +451,8 @@ recsys_model_event(cJSON *o, const recsys_catalog_numbers_t *types,
     const recsys_items_writer_t *items, recsys_idmap_t *users,
     recsys_event_t *ev)
 {
-    size_t   i;
-    cJSON   *ju, *ji, *jt, *jw, *jy;
-    int64_t  row, u;
+    cJSON              *ju, *ji, *jt, *jw, *jy;
+    recsys_pg_event_t   e;
 
     ju = cJSON_GetObjectItemCaseSensitive(o, "user");
     ji = cJSON_GetObjectItemCaseSensitive(o, "item");
@@ -451,31 +460,75 @@ recsys_model_event(cJSON *o, const recsys_catalog_numbers_t *types,
     jw = cJSON_GetObjectItemCaseSensitive(o, "weight");
     jy = cJSON_GetObjectItemCaseSensitive(o, "type");
 
-    if (!cJSON_IsString(ju) || !cJSON_IsString(ji)
-        || ju->valuestring[0] == '\0')
-    {
+    if (!cJSON_IsString(ju) || !cJSON_IsString(ji)) {
         return 1;
     }
 
-    ev->ts = 0;
+    memset(&e, 0, sizeof(recsys_pg_event_t));
+    e.user = ju->valuestring;
+    e.user_len = strlen(ju->valuestring);
+    e.item = ji->valuestring;
+    e.item_len = strlen(ji->valuestring);
 
     if (cJSON_IsNumber(jt)) {
-        ev->ts = (int64_t) jt->valuedouble;
+        e.ts = (int64_t) jt->valuedouble;
 
     } else if (!cJSON_IsString(jt)
                || recsys_time_parse(jt->valuestring,
-                                    strlen(jt->valuestring), &ev->ts)
+                                    strlen(jt->valuestring), &e.ts)
                   != 0)
     {
         return 1;
     }
 
-    if (cJSON_IsNumber(jw)) {
-        ev->weight = (float) jw->valuedouble;
+    e.has_ts = 1;
 
-    } else if (jw == NULL && cJSON_IsString(jy)) {
+    if (cJSON_IsNumber(jw)) {
+        e.weight = jw->valuedouble;
+        e.has_weight = 1;
+
+    } else if (jw != NULL) {
+        return 1;
+    }
+
+    if (cJSON_IsString(jy)) {
+        e.type = jy->valuestring;
+        e.type_len = strlen(jy->valuestring);
+    }
+
+    return recsys_model_add(&e, types, items, users, ev);
+}
+
+
+/*
+ * One event of either store: its weight, or the type's when it has none;
+ * the item's generation row; the user's row, added when new.
+ */
+
+static int
+recsys_model_add(const recsys_pg_event_t *e,
+    const recsys_catalog_numbers_t *types, const recsys_items_writer_t *items,
+    recsys_idmap_t *users, recsys_event_t *ev)
+{
+    size_t   i;
+    int64_t  row, u;
+
+    if (e->user == NULL || e->user_len == 0 || e->item == NULL
+        || !e->has_ts)
+    {
+        return 1;
+    }
+
+    ev->ts = e->ts;
+
+    if (e->has_weight) {
+        ev->weight = (float) e->weight;
+
+    } else if (e->type != NULL) {
         for (i = 0; i < types->n; i++) {
-            if (strcmp(types->names[i], jy->valuestring) == 0) {
+            if (strlen(types->names[i]) == e->type_len
+                && memcmp(types->names[i], e->type, e->type_len) == 0)
+            {
                 break;
             }
         }
@@ -490,19 +543,94 @@ recsys_model_event(cJSON *o, const recsys_catalog_numbers_t *types,
         return 1;
     }
 
-    row = recsys_items_writer_find(items, ji->valuestring,
-                                   strlen(ji->valuestring));
+    row = recsys_items_writer_find(items, e->item, e->item_len);
     if (row < 0) {
         return 1;
     }
 
-    u = recsys_idmap_add(users, ju->valuestring, strlen(ju->valuestring));
+    u = recsys_idmap_add(users, e->user, e->user_len);
     if (u < 0) {
         return -1;
     }
 
     ev->user = (uint32_t) u;
     ev->item = (uint32_t) row;
+
+    return 0;
+}
+
+
+/* recsys_pg_read_events()'s callback: the events into a reader's array */
+
+typedef struct {
+    const recsys_catalog_numbers_t  *types;
+    const recsys_items_writer_t     *items;
+    recsys_idmap_t                  *users;
+    recsys_event_t                 **events;
+    size_t                          *n;
+    size_t                           cap;
+    uint64_t                        *skipped;
+} recsys_model_pg_t;
+
+
+static int
+recsys_model_pg_event(void *data, const recsys_pg_event_t *e, char *err,
+    size_t errlen)
+{
+    int                 rc;
+    recsys_event_t      ev;
+    recsys_model_pg_t  *pg = data;
+
+    rc = recsys_model_add(e, pg->types, pg->items, pg->users, &ev);
+
+    if (rc == 1) {
+        (*pg->skipped)++;
+        return 0;
+    }
+
+    if (rc == -1
+        || recsys_events_append(pg->events, pg->n, &pg->cap, &ev) != 0)
+    {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+
+    return 0;
+}
+
+
+int
+recsys_model_read_pg(const recsys_events_store_conf_t *store,
+    const recsys_catalog_numbers_t *types, const recsys_items_writer_t *items,
+    recsys_idmap_t *users, recsys_event_t **events, size_t *n,
+    uint64_t *skipped, char *err, size_t errlen)
+{
+    recsys_pg_events_t  e;
+    recsys_model_pg_t   pg;
+
+    *events = NULL;
+    *n = 0;
+    *skipped = 0;
+
+    pg.types = types;
+    pg.items = items;
+    pg.users = users;
+    pg.events = events;
+    pg.n = n;
+    pg.cap = 0;
+    pg.skipped = skipped;
+
+    memset(&e, 0, sizeof(recsys_pg_events_t));
+    e.conf = store;
+    e.event = recsys_model_pg_event;
+    e.data = &pg;
+
+    if (recsys_pg_read_events(&e, err, errlen) != 0) {
+        free(*events);
+        *events = NULL;
+        *n = 0;
+        return -1;
+    }
 
     return 0;
 }

@@ -69,4 +69,15 @@ int recsys_model_read_file(const char *path,
     uint64_t *skipped, char *err, size_t errlen);
 
 
+/*
+ * The same from a postgresql events store (recsys_pg_read_events()): the
+ * store's table, or its application query.  A weight that is NULL takes
+ * the type's.
+ */
+int recsys_model_read_pg(const recsys_events_store_conf_t *store,
+    const recsys_catalog_numbers_t *types, const recsys_items_writer_t *items,
+    recsys_idmap_t *users, recsys_event_t **events, size_t *n,
+    uint64_t *skipped, char *err, size_t errlen);
+
+
 #endif /* _RECSYS_MODEL_H_INCLUDED_ */

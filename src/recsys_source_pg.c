@@ -42,6 +42,10 @@
 #define RECSYS_PG_UUID             2950
 #define RECSYS_PG_JSONB            3802
 
+#define RECSYS_PG_BEGIN                                                      \
+    "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;"                       \
+    " SET LOCAL TIME ZONE 'UTC'"
+
 /* 2000-01-01, PostgreSQL's epoch, in Unix seconds */
 #define RECSYS_PG_EPOCH            946684800LL
 
@@ -75,8 +79,19 @@ typedef struct {
 } recsys_pg_column_t;
 
 
-typedef struct {
-    recsys_pg_read_t   *r;
+typedef struct recsys_pg_ctx_s  recsys_pg_ctx_t;
+
+/* decodes row "row" of a fetched batch */
+typedef int (*recsys_pg_decode_pt)(recsys_pg_ctx_t *ctx, PGresult *res,
+    int row);
+
+struct recsys_pg_ctx_s {
+    recsys_pg_read_t   *r;              /* items; NULL for events */
+    recsys_pg_events_t *events;         /* events; NULL for items */
+    const char         *dsn;
+    volatile int       *cancel;
+    uint32_t            batch;          /* rows per FETCH */
+    recsys_pg_decode_pt decode;
     PGconn             *conn;
     char               *err;
     size_t              errlen;
@@ -92,9 +107,10 @@ typedef struct {
     char               *attrs;          /* the row's, compact, cJSON's */
     recsys_pg_text_t   *seen;           /* the row's "seen" elements */
     size_t              seen_cap;
-} recsys_pg_ctx_t;
+};
 
 
+static int recsys_pg_event(recsys_pg_ctx_t *ctx, PGresult *res, int row);
 static int recsys_pg_open(recsys_pg_ctx_t *ctx);
 static int recsys_pg_exec(recsys_pg_ctx_t *ctx, const char *sql);
 static char *recsys_pg_base(recsys_pg_ctx_t *ctx);
@@ -181,6 +197,10 @@ recsys_pg_read(recsys_pg_read_t *r, char *err, size_t errlen)
 
     memset(&ctx, 0, sizeof(recsys_pg_ctx_t));
     ctx.r = r;
+    ctx.dsn = r->conf->dsn;
+    ctx.cancel = r->cancel;
+    ctx.batch = r->conf->batch_size;
+    ctx.decode = recsys_pg_decode;
     ctx.err = msg;
     ctx.errlen = sizeof(msg);
     msg[0] = '\0';
@@ -209,9 +229,7 @@ recsys_pg_read(recsys_pg_read_t *r, char *err, size_t errlen)
     }
 
     /* one snapshot for the rows and the live count; UTC watermarks */
-    if (recsys_pg_exec(&ctx, "BEGIN ISOLATION LEVEL REPEATABLE READ "
-                             "READ ONLY; SET LOCAL TIME ZONE 'UTC'")
-        != 0)
+    if (recsys_pg_exec(&ctx, RECSYS_PG_BEGIN) != 0)
     {
         goto done;
     }
@@ -293,18 +311,159 @@ done:
 }
 
 
+int
+recsys_pg_read_events(recsys_pg_events_t *e, char *err, size_t errlen)
+{
+    int               rc;
+    char             *base, *sql, msg[1024];
+    size_t            len;
+    double            start;
+    recsys_pg_ctx_t   ctx;
+
+    start = recsys_now_seconds();
+    e->rows = 0;
+
+    memset(&ctx, 0, sizeof(recsys_pg_ctx_t));
+    ctx.events = e;
+    ctx.dsn = e->conf->dsn;
+    ctx.cancel = e->cancel;
+    ctx.batch = e->batch;
+    ctx.decode = recsys_pg_event;
+    ctx.err = msg;
+    ctx.errlen = sizeof(msg);
+    msg[0] = '\0';
+
+    base = NULL;
+    sql = NULL;
+    rc = -1;
+
+    if (ctx.dsn == NULL) {
+        recsys_pg_error(&ctx, "no dsn");
+        goto done;
+    }
+
+    if (recsys_pg_open(&ctx) != 0
+        || recsys_pg_exec(&ctx, RECSYS_PG_BEGIN) != 0)
+    {
+        goto done;
+    }
+
+    if (e->conf->query != NULL) {
+        len = strlen(e->conf->query) + sizeof("() AS recsys_q");
+        base = malloc(len);
+
+        if (base != NULL) {
+            snprintf(base, len, "(%s) AS recsys_q", e->conf->query);
+        }
+
+    } else {
+        base = recsys_pg_table(ctx.conn, e->conf->table != NULL
+                                         ? e->conf->table : "recsys_events",
+                               "");
+    }
+
+    len = (base != NULL ? strlen(base) : 0) + 256;
+    sql = malloc(len);
+
+    if (base == NULL || sql == NULL) {
+        recsys_pg_error(&ctx, "out of memory, or an invalid table name");
+        goto done;
+    }
+
+    /* casts: an application's query may use other types for these */
+    snprintf(sql, len, "DECLARE recsys_rows NO SCROLL BINARY CURSOR FOR"
+             " SELECT user_id::text, item_id::text, type::text,"
+             " floor(extract(epoch FROM ts))::int8, weight::float8"
+             " FROM %s%s", base, e->conf->query != NULL ? "" : " ORDER BY id");
+
+    if (recsys_pg_exec(&ctx, sql) != 0
+        || recsys_pg_fetch(&ctx) != 0
+        || recsys_pg_exec(&ctx, "CLOSE recsys_rows; COMMIT") != 0)
+    {
+        goto done;
+    }
+
+    rc = 0;
+
+done:
+
+    if (ctx.conn != NULL) {
+        PQfinish(ctx.conn);
+    }
+
+    free(base);
+    free(sql);
+
+    if (rc != 0) {
+        snprintf(err, errlen, "postgresql events store: %s", msg);
+
+        if (e->conf->dsn != NULL) {
+            recsys_pg_scrub(e->conf->dsn, err, errlen);
+        }
+    }
+
+    e->seconds = recsys_now_seconds() - start;
+
+    return rc;
+}
+
+
+/* one event row: text, text, text, int8, float8, any of them NULL */
+
+static int
+recsys_pg_event(recsys_pg_ctx_t *ctx, PGresult *res, int row)
+{
+    int                  rc;
+    char                 cberr[512];
+    recsys_pg_event_t    ev;
+    const unsigned char  *p;
+
+    memset(&ev, 0, sizeof(recsys_pg_event_t));
+
+    (void) recsys_pg_field(res, row, 0, &ev.user, &ev.user_len);
+    (void) recsys_pg_field(res, row, 1, &ev.item, &ev.item_len);
+    (void) recsys_pg_field(res, row, 2, &ev.type, &ev.type_len);
+
+    if (!PQgetisnull(res, row, 3) && PQgetlength(res, row, 3) == 8) {
+        p = (const unsigned char *) PQgetvalue(res, row, 3);
+        ev.ts = (int64_t) recsys_pg_u64(p);
+        ev.has_ts = 1;
+    }
+
+    if (!PQgetisnull(res, row, 4) && PQgetlength(res, row, 4) == 8) {
+        p = (const unsigned char *) PQgetvalue(res, row, 4);
+        ev.weight = recsys_pg_float(p, 8);
+        ev.has_weight = 1;
+    }
+
+    cberr[0] = '\0';
+    rc = ctx->events->event(ctx->events->data, &ev, cberr, sizeof(cberr));
+
+    if (rc != 0) {
+        recsys_pg_error(ctx, "%s", cberr[0] ? cberr : "event refused");
+        return -1;
+    }
+
+    ctx->events->rows++;
+
+    return 0;
+}
+
+
 static int
 recsys_pg_open(recsys_pg_ctx_t *ctx)
 {
     const char  *status;
 
-    ctx->conn = recsys_pg_connect(ctx->r->conf->dsn, "recsys-build",
-                                  ctx->err, ctx->errlen);
+    ctx->conn = recsys_pg_connect(ctx->dsn, "recsys-build", ctx->err,
+                                  ctx->errlen);
     if (ctx->conn == NULL) {
         return -1;
     }
 
-    ctx->r->contacted = 1;
+    if (ctx->r != NULL) {
+        ctx->r->contacted = 1;
+    }
 
     status = PQparameterStatus(ctx->conn, "integer_datetimes");
 
@@ -536,10 +695,10 @@ recsys_pg_fetch(recsys_pg_ctx_t *ctx)
     PGresult  *res;
 
     snprintf(sql, sizeof(sql), "FETCH FORWARD %u FROM recsys_rows",
-             ctx->r->conf->batch_size ? ctx->r->conf->batch_size : 10000);
+             ctx->batch ? ctx->batch : 10000);
 
     for ( ;; ) {
-        if (ctx->r->cancel != NULL && *ctx->r->cancel) {
+        if (ctx->cancel != NULL && *ctx->cancel) {
             recsys_pg_error(ctx, "cancelled");
             return -1;
         }
@@ -560,7 +719,7 @@ recsys_pg_fetch(recsys_pg_ctx_t *ctx)
         for (i = 0; i < n; i++) {
             ctx->rowno++;
 
-            if (recsys_pg_decode(ctx, res, i) != 0) {
+            if (ctx->decode(ctx, res, i) != 0) {
                 PQclear(res);
                 return -1;
             }

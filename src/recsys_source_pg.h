@@ -83,4 +83,47 @@ typedef struct {
 int recsys_pg_read(recsys_pg_read_t *r, char *err, size_t errlen);
 
 
+/* one event of a postgresql events store; valid during the callback */
+typedef struct {
+    const char         *user;           /* NULL when NULL */
+    size_t              user_len;
+    const char         *item;
+    size_t              item_len;
+    const char         *type;
+    size_t              type_len;
+    int64_t             ts;             /* Unix seconds */
+    int                 has_ts;
+    double              weight;
+    int                 has_weight;
+} recsys_pg_event_t;
+
+
+typedef int (*recsys_pg_event_pt)(void *data, const recsys_pg_event_t *ev,
+    char *err, size_t errlen);
+
+
+typedef struct {
+    /* in */
+    const recsys_events_store_conf_t *conf;
+    uint32_t            batch;          /* rows per FETCH; 0: 10000 */
+    volatile int       *cancel;
+    recsys_pg_event_pt  event;
+    void               *data;
+
+    /* out */
+    uint64_t            rows;
+    double              seconds;
+} recsys_pg_events_t;
+
+
+/*
+ * Reads an events store for training, through the same connection,
+ * snapshot (REPEATABLE READ, READ ONLY) and binary cursor as the items:
+ * "SELECT user_id, item_id, type, ts, weight" from the store's table in
+ * the order of its id, or from the application's query as it orders
+ * them.  Returns 0, or -1 with err set (never the password).
+ */
+int recsys_pg_read_events(recsys_pg_events_t *e, char *err, size_t errlen);
+
+
 #endif /* _RECSYS_SOURCE_PG_H_INCLUDED_ */

@@ -33,7 +33,21 @@ RecsysEvents::clean();
 RecsysHelper::psql(<<'END') or die "cannot drop the test tables";
 SET client_min_messages = warning;
 DROP TABLE IF EXISTS ev43a, ev43a_shipped, ev43b, ev43b_shipped,
-                     ev43c, ev43c_shipped;
+                     ev43c, ev43c_shipped, ev43t;
+END
+
+# TEST 4's store for training: 40 users, each clicking the 5 items of
+# one of 4 clusters (i0-i4, i5-i9, ...), and one event of an unknown item
+RecsysHelper::psql(<<'END') or die "cannot fill ev43t";
+CREATE TABLE ev43t (id bigserial PRIMARY KEY, user_id text NOT NULL,
+    item_id text NOT NULL, type text NOT NULL, ts timestamptz NOT NULL,
+    weight double precision NOT NULL);
+INSERT INTO ev43t (user_id, item_id, type, ts, weight)
+    SELECT 'u' || u, 'i' || ((u % 4) * 5 + k), 'click',
+           '2026-11-30T10:00:00Z'::timestamptz + k * interval '1 minute', 1
+    FROM generate_series(0, 39) u, generate_series(0, 4) k;
+INSERT INTO ev43t (user_id, item_id, type, ts, weight)
+    VALUES ('u0', 'nope', 'click', '2026-11-30T11:00:00Z', 1);
 END
 
 # the dsn of the server, and the same one with a port nothing listens on
@@ -133,3 +147,119 @@ events:
 --- log_has: 3 recsys catalog "e43": shipping events failed: cannot connect to postgresql://recsys:\*\*\*@127\.0\.0\.1:1/recsys
 --- log_count: 3 1 shipping events failed
 --- no_secret
+
+
+
+=== TEST 4: training reads a postgresql store's table
+e44 trains EASE from the table (201 rows, one of an unknown item): a
+history in cluster 0 gets the cluster's other items.
+--- user_files
+>>> e4-items.jsonl
+{"id":"i0","vector":[1.00,0.00,0.00,0.00]}
+{"id":"i1","vector":[1.05,0.05,0.05,0.05]}
+{"id":"i2","vector":[1.10,0.10,0.10,0.10]}
+{"id":"i3","vector":[1.15,0.15,0.15,0.15]}
+{"id":"i4","vector":[1.20,0.20,0.20,0.20]}
+{"id":"i5","vector":[0.00,1.00,0.00,0.00]}
+{"id":"i6","vector":[0.05,1.05,0.05,0.05]}
+{"id":"i7","vector":[0.10,1.10,0.10,0.10]}
+{"id":"i8","vector":[0.15,1.15,0.15,0.15]}
+{"id":"i9","vector":[0.20,1.20,0.20,0.20]}
+{"id":"i10","vector":[0.00,0.00,1.00,0.00]}
+{"id":"i11","vector":[0.05,0.05,1.05,0.05]}
+{"id":"i12","vector":[0.10,0.10,1.10,0.10]}
+{"id":"i13","vector":[0.15,0.15,1.15,0.15]}
+{"id":"i14","vector":[0.20,0.20,1.20,0.20]}
+{"id":"i15","vector":[0.00,0.00,0.00,1.00]}
+{"id":"i16","vector":[0.05,0.05,0.05,1.05]}
+{"id":"i17","vector":[0.10,0.10,0.10,1.10]}
+{"id":"i18","vector":[0.15,0.15,0.15,1.15]}
+{"id":"i19","vector":[0.20,0.20,0.20,1.20]}
+>>> e44.yaml
+source: {type: file, path: e4-items.jsonl}
+index: {path: $TEST_NGINX_DATA_DIR/e44, dimension: 4}
+events:
+  types: {click: 1}
+  store: {type: postgresql, dsn: "$DSN", table: ev43t}
+model:
+  item_item: {algorithm: ease, lambda: 1, top: 10}
+--- http_config
+recsys_catalog e44 ../html/e44.yaml;
+--- config
+location = /r { recsys recommendations; }
+location = /admin/index/status { recsys_admin status; }
+--- more_headers eval
+"$::Json"
+--- wait_idle: 0:1
+--- request eval
+["GET /admin/index/status", "GET /admin/index/status",
+ "POST /r?k=2\n" . '{"history":["i0","i1","i2"]}']
+--- error_code eval
+[200, 200, 200]
+--- response_body_like eval
+['"catalog":"e44"',
+ '"model":\{"algorithm":"ease",[^{]*"events":200,"users":40,',
+ '^\{"items":\[\{"id":"i[34]"[^]]*\{"id":"i[34]"']
+--- no_secret
+--- no_error_log
+[alert]
+[crit]
+
+
+
+=== TEST 5: training reads an application's query: ALS user vectors from it
+The query leaves u0 out and gives no weight (the type's is used); u1 is
+answered from its vector.
+--- user_files
+>>> e4-items.jsonl
+{"id":"i0","vector":[1.00,0.00,0.00,0.00]}
+{"id":"i1","vector":[1.05,0.05,0.05,0.05]}
+{"id":"i2","vector":[1.10,0.10,0.10,0.10]}
+{"id":"i3","vector":[1.15,0.15,0.15,0.15]}
+{"id":"i4","vector":[1.20,0.20,0.20,0.20]}
+{"id":"i5","vector":[0.00,1.00,0.00,0.00]}
+{"id":"i6","vector":[0.05,1.05,0.05,0.05]}
+{"id":"i7","vector":[0.10,1.10,0.10,0.10]}
+{"id":"i8","vector":[0.15,1.15,0.15,0.15]}
+{"id":"i9","vector":[0.20,1.20,0.20,0.20]}
+{"id":"i10","vector":[0.00,0.00,1.00,0.00]}
+{"id":"i11","vector":[0.05,0.05,1.05,0.05]}
+{"id":"i12","vector":[0.10,0.10,1.10,0.10]}
+{"id":"i13","vector":[0.15,0.15,1.15,0.15]}
+{"id":"i14","vector":[0.20,0.20,1.20,0.20]}
+{"id":"i15","vector":[0.00,0.00,0.00,1.00]}
+{"id":"i16","vector":[0.05,0.05,0.05,1.05]}
+{"id":"i17","vector":[0.10,0.10,0.10,1.10]}
+{"id":"i18","vector":[0.15,0.15,0.15,1.15]}
+{"id":"i19","vector":[0.20,0.20,0.20,1.20]}
+>>> e45.yaml
+source: {type: file, path: e4-items.jsonl}
+index: {path: $TEST_NGINX_DATA_DIR/e45, dimension: 4, metric: inner_product}
+events:
+  types: {click: 2}
+  store:
+    type: postgresql
+    dsn: "$DSN"
+    query: "SELECT user_id, item_id, type, ts, NULL AS weight FROM ev43t WHERE user_id <> 'u0'"
+model:
+  factors: {factors: 4, iterations: 10, regularization: 0.1}
+--- http_config
+recsys_catalog e45 ../html/e45.yaml;
+--- config
+location = /r { recsys recommendations; }
+location = /admin/index/status { recsys_admin status; }
+--- more_headers eval
+"$::Json"
+--- wait_idle: 0:1
+--- request eval
+["GET /admin/index/status", "GET /admin/index/status", "GET /r?user=u1&k=3"]
+--- error_code eval
+[200, 200, 200]
+--- response_body_like eval
+['"catalog":"e45"',
+ '"model":\{"algorithm":"als",[^{]*"events":195,"users":39,.*"factors":\{"factors":4,[^}]*"users":39,',
+ '^\{"items":\[.*"fallback_level":"user"\}']
+--- no_secret
+--- no_error_log
+[alert]
+[crit]
