@@ -188,8 +188,8 @@ recsys_catalog e44 ../html/e44.yaml;
 --- config
 location = /r { recsys recommendations; }
 location = /admin/index/status { recsys_admin status; }
---- more_headers eval
-"$::Json"
+--- more_headers
+Content-Type: application/json
 --- wait_idle: 0:1
 --- request eval
 ["GET /admin/index/status", "GET /admin/index/status",
@@ -248,8 +248,8 @@ recsys_catalog e45 ../html/e45.yaml;
 --- config
 location = /r { recsys recommendations; }
 location = /admin/index/status { recsys_admin status; }
---- more_headers eval
-"$::Json"
+--- more_headers
+Content-Type: application/json
 --- wait_idle: 0:1
 --- request eval
 ["GET /admin/index/status", "GET /admin/index/status", "GET /r?user=u1&k=3"]
