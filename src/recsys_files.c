@@ -55,6 +55,41 @@ recsys_path_base(const char *path)
 
 
 int
+recsys_file_rename(const char *tmp, const char *path, char *err,
+    size_t errlen)
+{
+    char    dir[RECSYS_PATH_MAX];
+    size_t  n;
+
+    if (rename(tmp, path) != 0) {
+        snprintf(err, errlen, "rename \"%s\" to \"%s\" failed: %s", tmp,
+                 path, strerror(errno));
+        (void) unlink(tmp);
+        return -1;
+    }
+
+    n = (size_t) (recsys_path_base(path) - path);
+
+    if (n == 0) {
+        return recsys_fsync_path(".", err, errlen);
+    }
+
+    /* "/name" is in "/", "dir/name" in "dir" */
+    n = (n > 1) ? n - 1 : 1;
+
+    if (n >= sizeof(dir)) {
+        snprintf(err, errlen, "%s: path too long", recsys_path_base(path));
+        return -1;
+    }
+
+    memcpy(dir, path, n);
+    dir[n] = '\0';
+
+    return recsys_fsync_path(dir, err, errlen);
+}
+
+
+int
 recsys_file_write(const char *path, const void *data, size_t len,
     char *err, size_t errlen)
 {

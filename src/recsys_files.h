@@ -24,6 +24,13 @@ const char *recsys_path_base(const char *path);
 int recsys_file_write(const char *path, const void *data, size_t len,
     char *err, size_t errlen);
 
+/*
+ * rename(2) of tmp onto path, then an fsync of path's directory, so that
+ * the new name survives a crash; tmp is removed when the rename fails
+ */
+int recsys_file_rename(const char *tmp, const char *path, char *err,
+    size_t errlen);
+
 /* a file being written by recsys_out_file(), buffered */
 typedef struct recsys_out_s  recsys_out_t;
 

@@ -304,16 +304,15 @@ recsys_set_current(const char *index_dir, uint64_t generation, char *err,
         return -1;
     }
 
-    if (recsys_path_join(dst, sizeof(dst), index_dir, RECSYS_CURRENT_LINK) != 0
-        || rename(path, dst) != 0)
+    if (recsys_path_join(dst, sizeof(dst), index_dir, RECSYS_CURRENT_LINK)
+        != 0)
     {
-        snprintf(err, errlen, "rename \"%s\" to \"%s\" failed: %s", path,
-                 dst, strerror(errno));
+        snprintf(err, errlen, "index directory path too long");
         (void) unlink(path);
         return -1;
     }
 
-    return recsys_fsync_path(index_dir, err, errlen);
+    return recsys_file_rename(path, dst, err, errlen);
 }
 
 

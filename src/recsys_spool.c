@@ -19,6 +19,7 @@
 #include <libpq-fe.h>
 
 #include "recsys_events.h"
+#include "recsys_files.h"
 #include "recsys_pg_dsn.h"
 #include "recsys_spool.h"
 
@@ -850,9 +851,8 @@ static int
 recsys_spool_state_write(const char *path, const char *id, uint64_t off,
     uint64_t size, char *err, size_t errlen)
 {
-    int     fd, n;
-    char    tmp[RECSYS_SPOOL_PATH_MAX], line[RECSYS_SPOOL_NAME_MAX + 64];
-    char   *slash;
+    int   n;
+    char  tmp[RECSYS_SPOOL_PATH_MAX], line[RECSYS_SPOOL_NAME_MAX + 64];
 
     if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int) sizeof(tmp)) {
         snprintf(err, errlen, "events.store.path is too long");
@@ -862,35 +862,11 @@ recsys_spool_state_write(const char *path, const char *id, uint64_t off,
     n = snprintf(line, sizeof(line), "%s %llu %llu\n", id,
                  (unsigned long long) off, (unsigned long long) size);
 
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-
-    if (fd == -1 || write(fd, line, (size_t) n) != n || fsync(fd) != 0) {
-        snprintf(err, errlen, "cannot write \"%s\": %s", tmp,
-                 strerror(errno));
-
-        if (fd != -1) {
-            (void) close(fd);
-        }
-
+    if (recsys_file_write(tmp, line, (size_t) n, err, errlen) != 0) {
         return -1;
     }
 
-    (void) close(fd);
-
-    if (rename(tmp, path) != 0) {
-        snprintf(err, errlen, "rename() of \"%s\" failed: %s", tmp,
-                 strerror(errno));
-        return -1;
-    }
-
-    slash = strrchr(tmp, '/');
-
-    if (slash) {
-        *slash = '\0';
-        (void) recsys_spool_fsync_dir(slash == tmp ? "/" : tmp);
-    }
-
-    return 0;
+    return recsys_file_rename(tmp, path, err, errlen);
 }
 
 

@@ -286,6 +286,8 @@ static void
 test_files(void **state)
 {
     int          n;
+    char        *data;
+    size_t       len;
     char         path[TEST_PATHLEN], sub[TEST_PATHLEN];
     char         err[RECSYS_ERRLEN];
     uint64_t    *list, v;
@@ -307,6 +309,21 @@ test_files(void **state)
     assert_int_equal(recsys_path_join(path, 8, "abc", "defg"), -1);
     assert_int_equal(recsys_path_join(path, 9, "abc", "defg"), 0);
     assert_string_equal(path, "abc/defg");
+
+    /* a rename replaces the target; a missing source is an error */
+    test_fmt(path, "%s/state.tmp", t->dir);
+    test_fmt(sub, "%s/state", t->dir);
+    assert_int_equal(recsys_file_write(path, "old", 3, err, sizeof(err)), 0);
+    assert_int_equal(recsys_file_rename(path, sub, err, sizeof(err)), 0);
+    assert_int_equal(recsys_file_write(path, "new", 3, err, sizeof(err)), 0);
+    assert_int_equal(recsys_file_rename(path, sub, err, sizeof(err)), 0);
+    assert_int_equal(access(path, F_OK), -1);
+    data = test_read_bytes(sub, &len);
+    assert_int_equal(len, 3);
+    assert_memory_equal(data, "new", 3);
+    free(data);
+    assert_int_equal(recsys_file_rename(path, sub, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "failed"));
 
     /* parents are created; an existing directory is fine, a file is not */
     test_fmt(path, "%s/a/b/c", t->dir);
