@@ -134,53 +134,16 @@ static int64_t
 recsys_idmap_lookup(const recsys_idmap_t *m, const char *id, size_t len,
     uint64_t *slot)
 {
-    uint32_t  v;
-    uint64_t  s, off;
-
-    s = recsys_id_hash(id, len) & m->mask;
-
-    for ( ;; ) {
-        v = m->slots[s];
-
-        if (v == 0) {
-            *slot = s;
-            return -1;
-        }
-
-        off = m->offsets[v - 1];
-
-        if (m->offsets[v] - off == len
-            && memcmp(m->arena + off, id, len) == 0)
-        {
-            *slot = s;
-            return v - 1;
-        }
-
-        s = (s + 1) & m->mask;
-    }
+    return recsys_idmap_probe(m->slots, m->mask, id, len, recsys_idmap_row,
+                              m, slot);
 }
 
 
 static int
 recsys_idmap_grow_table(recsys_idmap_t *m)
 {
-    uint32_t  *slots;
-    uint64_t   mask;
-
-    mask = m->mask * 2 + 1;
-
-    slots = calloc(mask + 1, sizeof(uint32_t));
-    if (slots == NULL) {
-        return -1;
-    }
-
-    recsys_idmap_fill(slots, mask, m->count, recsys_idmap_row, m);
-
-    free(m->slots);
-    m->slots = slots;
-    m->mask = mask;
-
-    return 0;
+    return recsys_idmap_double(&m->slots, &m->mask, m->count,
+                               recsys_idmap_row, m);
 }
 
 
@@ -203,6 +166,61 @@ recsys_idmap_fill(uint32_t *slots, uint64_t mask, uint32_t n,
 
         slots[s] = i + 1;
     }
+}
+
+
+int64_t
+recsys_idmap_probe(const uint32_t *slots, uint64_t mask, const char *id,
+    size_t len, recsys_idmap_id_pt idf, const void *data, uint64_t *slot)
+{
+    size_t       n;
+    uint32_t     v;
+    uint64_t     s;
+    const char  *p;
+
+    s = recsys_id_hash(id, len) & mask;
+
+    for ( ;; ) {
+        v = slots[s];
+
+        if (v == 0) {
+            *slot = s;
+            return -1;
+        }
+
+        p = idf(data, v - 1, &n);
+
+        if (n == len && memcmp(p, id, len) == 0) {
+            *slot = s;
+            return v - 1;
+        }
+
+        s = (s + 1) & mask;
+    }
+}
+
+
+int
+recsys_idmap_double(uint32_t **slots, uint64_t *mask, uint32_t n,
+    recsys_idmap_id_pt idf, const void *data)
+{
+    uint32_t  *t;
+    uint64_t   m;
+
+    m = *mask * 2 + 1;
+
+    t = calloc(m + 1, sizeof(uint32_t));
+    if (t == NULL) {
+        return -1;
+    }
+
+    recsys_idmap_fill(t, m, n, idf, data);
+
+    free(*slots);
+    *slots = t;
+    *mask = m;
+
+    return 0;
 }
 
 

@@ -46,5 +46,21 @@ typedef const char *(*recsys_idmap_id_pt)(const void *data, uint32_t i,
 void recsys_idmap_fill(uint32_t *slots, uint64_t mask, uint32_t n,
     recsys_idmap_id_pt id, const void *data);
 
+/*
+ * The row of id in such a table, or -1; *slot is its slot, or the empty
+ * one where it would go.
+ */
+int64_t recsys_idmap_probe(const uint32_t *slots, uint64_t mask,
+    const char *id, size_t len, recsys_idmap_id_pt idf, const void *data,
+    uint64_t *slot);
+
+/*
+ * Replaces *slots (*mask + 1 slots, rows 0..n-1) by a table twice its
+ * size holding the same rows.  Returns 0, or -1 when out of memory (the
+ * table is kept).
+ */
+int recsys_idmap_double(uint32_t **slots, uint64_t *mask, uint32_t n,
+    recsys_idmap_id_pt idf, const void *data);
+
 
 #endif /* _RECSYS_IDMAP_H_INCLUDED_ */

@@ -96,32 +96,8 @@ static int64_t
 recsys_writer_lookup(const recsys_items_writer_t *w, const char *id,
     size_t len, uint64_t *slot)
 {
-    uint32_t               v;
-    uint64_t               mask, s;
-    const recsys_witem_t  *it;
-
-    mask = w->hash_slots - 1;
-    s = recsys_id_hash(id, len) & mask;
-
-    for ( ;; ) {
-        v = w->hash[s];
-
-        if (v == 0) {
-            *slot = s;
-            return -1;
-        }
-
-        it = &w->items[v - 1];
-
-        if (it->len[RECSYS_STR_ID] == len
-            && memcmp(it->str[RECSYS_STR_ID], id, len) == 0)
-        {
-            *slot = s;
-            return v - 1;
-        }
-
-        s = (s + 1) & mask;
-    }
+    return recsys_idmap_probe(w->hash, w->hash_slots - 1, id, len,
+                              recsys_writer_id, w, slot);
 }
 
 
@@ -140,7 +116,8 @@ recsys_writer_id(const void *data, uint32_t row, size_t *len)
 static int
 recsys_writer_grow(recsys_items_writer_t *w)
 {
-    uint32_t         nalloc, slots, *hash;
+    uint32_t         nalloc;
+    uint64_t         mask;
     recsys_witem_t  *items;
 
     if (w->count == w->nalloc) {
@@ -160,18 +137,15 @@ recsys_writer_grow(recsys_items_writer_t *w)
         return 0;
     }
 
-    slots = w->hash_slots * 2;
+    mask = w->hash_slots - 1;
 
-    hash = calloc(slots, sizeof(uint32_t));
-    if (hash == NULL) {
+    if (recsys_idmap_double(&w->hash, &mask, w->count, recsys_writer_id, w)
+        != 0)
+    {
         return -1;
     }
 
-    recsys_idmap_fill(hash, slots - 1, w->count, recsys_writer_id, w);
-
-    free(w->hash);
-    w->hash = hash;
-    w->hash_slots = slots;
+    w->hash_slots = (uint32_t) (mask + 1);
 
     return 0;
 }

@@ -307,8 +307,8 @@ test_idmap_fill(void **state)
     int          k, n;
     char         names[3][16];
     size_t       len;
-    uint32_t     slots[8], v;
-    uint64_t     s;
+    uint32_t     slots[8], v, *big;
+    uint64_t     s, mask;
     const char  *ids[4];
 
     (void) state;
@@ -349,7 +349,30 @@ test_idmap_fill(void **state)
         }
 
         assert_int_equal(slots[s], v + 1);
+        assert_int_equal(recsys_idmap_probe(slots, 7, ids[v], strlen(ids[v]),
+                                            fill_id, ids, &s), v);
+        assert_int_equal(slots[s], v + 1);
     }
+
+    /* an id not there: -1 and an empty slot; a doubled table finds all */
+
+    assert_int_equal(recsys_idmap_probe(slots, 7, "nope", 4, fill_id, ids,
+                                        &s), -1);
+    assert_int_equal(slots[s], 0);
+
+    big = calloc(8, sizeof(uint32_t));
+    assert_non_null(big);
+    memcpy(big, slots, sizeof(slots));
+    mask = 7;
+    assert_int_equal(recsys_idmap_double(&big, &mask, 4, fill_id, ids), 0);
+    assert_int_equal(mask, 15);
+
+    for (v = 0; v < 4; v++) {
+        assert_int_equal(recsys_idmap_probe(big, 15, ids[v], strlen(ids[v]),
+                                            fill_id, ids, &s), v);
+    }
+
+    free(big);
 
     /* no rows: the table stays empty */
 
