@@ -45,21 +45,13 @@ SHIP_BATCH=${EV_SHIP_BATCH:-50}
 PORT=${BENCH_PORT:-8093}
 NGINX_BIN=${NGINX_BIN:-/usr/sbin/nginx}
 url=http://127.0.0.1:$PORT
-
-die() {
-    echo "bench-events: $*" >&2
-    exit 1
-}
+bench_name=bench-events
+. "$root/scripts/bench/common.sh"
 
 [ -x "$build/ngx_http_recsys_module.so" ] \
     || die "$build/ngx_http_recsys_module.so missing; run 'make module'"
-for c in wrk curl psql python3 "$NGINX_BIN"; do
-    command -v "$c" >/dev/null || die "$c not found (scripts/deps.sh)"
-done
-
-if curl -s -o /dev/null "$url/"; then
-    die "something already listens on 127.0.0.1:$PORT (set BENCH_PORT)"
-fi
+bench_need wrk curl psql python3 "$NGINX_BIN"
+bench_port_free BENCH_PORT
 
 rm -rf "$out/prefix" "$out/index"
 mkdir -p "$out/prefix/logs" "$out/prefix/conf"

@@ -29,10 +29,8 @@ neighbors=${BENCH_NEIGHBORS:-0}
 threads=${BENCH_THREADS:-0}
 pgdir=$out/pg
 
-die() {
-    echo "bench-rebuild: $*" >&2
-    exit 1
-}
+bench_name=bench-rebuild
+. "$root/scripts/bench/common.sh"
 
 [ -x "$build/recsys-build" ] || die "$build/recsys-build missing: make tools"
 

@@ -64,11 +64,8 @@ GENERIC=${BENCH_GENERIC:-}
 PIN=${BENCH_PIN:-1}
 NGINX_BIN=${NGINX_BIN:-/usr/sbin/nginx}
 url=http://127.0.0.1:$PORT
-
-die() {
-    echo "bench: $*" >&2
-    exit 1
-}
+bench_name=bench
+. "$root/scripts/bench/common.sh"
 
 for f in recsys-gen recsys-build recsys-recall recsys-faissbench \
          ngx_http_recsys_module.so faiss-variant; do
@@ -89,9 +86,7 @@ case $(cat "$build/faiss-variant") in
     avx2) variants="$variants simd:$build" ;;
     *) [ -n "$GENERIC" ] || variants="generic:$build" ;;
 esac
-for c in wrk curl "$NGINX_BIN"; do
-    command -v "$c" >/dev/null || die "$c not found (scripts/deps.sh)"
-done
+bench_need wrk curl "$NGINX_BIN"
 
 # part 2 compares one worker with one FAISS thread: each gets a core of
 # its own, the same one, and the load generator the other cores
@@ -113,9 +108,7 @@ if [ "${BENCH_PLOT:-0}" = 1 ] && ! command -v gnuplot >/dev/null; then
     apt-get install -y -qq --no-install-recommends gnuplot-nox >/dev/null
 fi
 
-if curl -s -o /dev/null "$url/"; then
-    die "something already listens on 127.0.0.1:$PORT (set BENCH_PORT)"
-fi
+bench_port_free BENCH_PORT
 
 mkdir -p "$out"
 prefix=$out/nginx
