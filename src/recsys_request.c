@@ -60,6 +60,8 @@ typedef struct {
 
 
 static void *recsys_arena_alloc(recsys_query_t *q, size_t size);
+static int recsys_query_ids(recsys_query_t *q, size_t n,
+    recsys_str_t **list, size_t *count);
 static int recsys_query_error(recsys_query_t *q, int status,
     const char *code, const char *fmt, ...);
 static ssize_t recsys_pct_decode(char *dst, const char *src, size_t len);
@@ -99,7 +101,7 @@ recsys_query_parse_args(recsys_query_t *q, const char *args, size_t len,
     int            rc;
     size_t         nex, nhist, npos, nneg, nseen;
     const char    *p, *end;
-    recsys_str_t  *ex, *hist, *pos, *neg, *seen, val;
+    recsys_str_t   val;
     recsys_arg_t   arg;
 
     q->k = default_k;
@@ -167,62 +169,13 @@ recsys_query_parse_args(recsys_query_t *q, const char *args, size_t len,
                                   RECSYS_REQ_MAX_IDS);
     }
 
-    ex = NULL;
-    hist = NULL;
-
-    if (nex) {
-        ex = recsys_arena_alloc(q, nex * sizeof(recsys_str_t));
-        if (ex == NULL) {
-            goto nomem;
-        }
-
-        q->exclude = ex;
-        q->nexclude = 0;
-    }
-
-    if (nhist) {
-        hist = recsys_arena_alloc(q, nhist * sizeof(recsys_str_t));
-        if (hist == NULL) {
-            goto nomem;
-        }
-
-        q->history = hist;
-        q->nhistory = 0;
-    }
-
-    pos = NULL;
-    neg = NULL;
-
-    if (npos) {
-        pos = recsys_arena_alloc(q, npos * sizeof(recsys_str_t));
-        if (pos == NULL) {
-            goto nomem;
-        }
-
-        q->positive = pos;
-        q->npositive = 0;
-    }
-
-    if (nneg) {
-        neg = recsys_arena_alloc(q, nneg * sizeof(recsys_str_t));
-        if (neg == NULL) {
-            goto nomem;
-        }
-
-        q->negative = neg;
-        q->nnegative = 0;
-    }
-
-    seen = NULL;
-
-    if (nseen) {
-        seen = recsys_arena_alloc(q, nseen * sizeof(recsys_str_t));
-        if (seen == NULL) {
-            goto nomem;
-        }
-
-        q->seen = seen;
-        q->nseen = 0;
+    if (recsys_query_ids(q, nex, &q->exclude, &q->nexclude) != 0
+        || recsys_query_ids(q, nhist, &q->history, &q->nhistory) != 0
+        || recsys_query_ids(q, npos, &q->positive, &q->npositive) != 0
+        || recsys_query_ids(q, nneg, &q->negative, &q->nnegative) != 0
+        || recsys_query_ids(q, nseen, &q->seen, &q->nseen) != 0)
+    {
+        goto nomem;
     }
 
     /* second pass: decode values into the arena */
@@ -260,7 +213,7 @@ recsys_query_parse_args(recsys_query_t *q, const char *args, size_t len,
             break;
 
         case RECSYS_ARG_EXCLUDE:
-            rc = recsys_arg_ids(q, &arg, "exclude", ex, &q->nexclude);
+            rc = recsys_arg_ids(q, &arg, "exclude", q->exclude, &q->nexclude);
             if (rc != RECSYS_REQ_OK) {
                 return rc;
             }
@@ -268,7 +221,7 @@ recsys_query_parse_args(recsys_query_t *q, const char *args, size_t len,
             break;
 
         case RECSYS_ARG_HISTORY:
-            rc = recsys_arg_ids(q, &arg, "history", hist, &q->nhistory);
+            rc = recsys_arg_ids(q, &arg, "history", q->history, &q->nhistory);
             if (rc != RECSYS_REQ_OK) {
                 return rc;
             }
@@ -276,7 +229,8 @@ recsys_query_parse_args(recsys_query_t *q, const char *args, size_t len,
             break;
 
         case RECSYS_ARG_POSITIVE:
-            rc = recsys_arg_ids(q, &arg, "positive", pos, &q->npositive);
+            rc = recsys_arg_ids(q, &arg, "positive", q->positive,
+                                &q->npositive);
             if (rc != RECSYS_REQ_OK) {
                 return rc;
             }
@@ -284,7 +238,8 @@ recsys_query_parse_args(recsys_query_t *q, const char *args, size_t len,
             break;
 
         case RECSYS_ARG_NEGATIVE:
-            rc = recsys_arg_ids(q, &arg, "negative", neg, &q->nnegative);
+            rc = recsys_arg_ids(q, &arg, "negative", q->negative,
+                                &q->nnegative);
             if (rc != RECSYS_REQ_OK) {
                 return rc;
             }
@@ -309,7 +264,7 @@ recsys_query_parse_args(recsys_query_t *q, const char *args, size_t len,
             break;
 
         case RECSYS_ARG_SEEN:
-            rc = recsys_arg_ids(q, &arg, "seen", seen, &q->nseen);
+            rc = recsys_arg_ids(q, &arg, "seen", q->seen, &q->nseen);
             if (rc != RECSYS_REQ_OK) {
                 return rc;
             }
@@ -652,6 +607,27 @@ recsys_arena_alloc(recsys_query_t *q, size_t size)
     b->used += size;
 
     return p;
+}
+
+
+/* room for the n ids of a list, counted as they are decoded; n 0: none */
+
+static int
+recsys_query_ids(recsys_query_t *q, size_t n, recsys_str_t **list,
+    size_t *count)
+{
+    if (n == 0) {
+        return 0;
+    }
+
+    *list = recsys_arena_alloc(q, n * sizeof(recsys_str_t));
+    if (*list == NULL) {
+        return -1;
+    }
+
+    *count = 0;
+
+    return 0;
 }
 
 
