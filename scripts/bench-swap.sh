@@ -64,22 +64,14 @@ SWITCHES=${SWAP_SWITCHES:-0}
 PORT=${SWAP_PORT:-8091}
 NGINX_BIN=${NGINX_BIN:-/usr/sbin/nginx}
 url=http://127.0.0.1:$PORT
-
-die() {
-    echo "bench-swap: $*" >&2
-    exit 1
-}
+bench_name=bench-swap
+. "$root/scripts/bench/common.sh"
 
 for f in recsys-gen recsys-build ngx_http_recsys_module.so; do
     [ -x "$build/$f" ] || die "$build/$f missing; run 'make module tools'"
 done
-for c in wrk curl python3 "$NGINX_BIN"; do
-    command -v "$c" >/dev/null || die "$c not found (scripts/deps.sh)"
-done
-
-if curl -s -o /dev/null "$url/"; then
-    die "something already listens on 127.0.0.1:$PORT (set SWAP_PORT)"
-fi
+bench_need wrk curl python3 "$NGINX_BIN"
+bench_port_free SWAP_PORT
 
 rm -rf "$out/prefix" "$out/index" "$out/stop" "$out/phase"
 mkdir -p "$out/prefix/logs" "$out/prefix/conf"
