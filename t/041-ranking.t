@@ -43,6 +43,10 @@ our $Locations = <<'_EOC_';
     location = /rd {
         recsys recommendations rd;
     }
+    location ~ ^/rd/items/(?<item>[^/]+)/similar$ {
+        recsys similar rd;
+        recsys_item_id $item;
+    }
     location = /small {
         recsys recommendations small;
     }
@@ -651,5 +655,50 @@ location = /p {
 --- request
 GET /p?k=2&explain=true
 --- response_body_like: ^\{"items":\[\{"id":"salmon","score":60,.*"explain":\{"similarity":0,"popularity":60,.*"final":60\}\},\{"id":"apple".*"count":2,"k":2,.*"profile":"balanced"\}
+--- no_error_log
+[error]
+
+
+
+=== TEST 35: similar by id under MMR: intra-list similarity drops with lambda
+--- pipelined_requests eval
+["GET /rd/items/houseplants-0145/similar?profile=mmr10",
+ "GET /rd/items/houseplants-0145/similar?profile=mmr06",
+ "GET /rd/items/houseplants-0145/similar?profile=mmr02"]
+--- ils: 3
+--- no_error_log
+[error]
+
+
+
+=== TEST 36: similar by id: explain adds up under MMR, the item itself left out
+--- pipelined_requests eval
+["GET /rd/items/houseplants-0145/similar?k=20&profile=mmr04&explain=true",
+ "GET /rd/items/hiking-gear-0145/similar?k=20&explain=true",
+ "GET /rs/items/apple/similar?k=6&profile=balanced&explain=true"]
+--- explain_sum
+--- response_body_unlike eval
+['"id":"houseplants-0145"', '"id":"hiking-gear-0145"', '"id":"apple"']
+--- raw_response_headers_unlike eval
+["desc=neighbors", "desc=neighbors", "desc=neighbors"]
+--- no_error_log
+[error]
+
+
+
+=== TEST 37: similar by id: recsys_profile picks the profile, no neighbours
+--- config
+location ~ ^/b/(?<item>[^/]+)$ {
+    recsys similar rs;
+    recsys_item_id $item;
+    recsys_profile boosted;
+}
+--- request
+GET /b/apple?k=3
+--- ids: tuna salmon trout
+--- fields
+strategy=similar
+profile=boosted
+--- raw_response_headers_unlike: desc=neighbors
 --- no_error_log
 [error]
