@@ -24,7 +24,6 @@
 #include <ngx_http.h>
 
 #include <pthread.h>
-#include <signal.h>
 
 #include "ngx_http_recsys_module.h"
 #include "ngx_http_recsys_body.h"
@@ -435,8 +434,7 @@ static ngx_int_t
 ngx_http_recsys_events_start(ngx_http_recsys_events_catalog_t *ec,
     ngx_log_t *log)
 {
-    int       err;
-    sigset_t  all, old;
+    int  err;
 
     /* one try: a thread that cannot start now will not later either */
     ec->started = 1;
@@ -453,13 +451,8 @@ ngx_http_recsys_events_start(ngx_http_recsys_events_catalog_t *ec,
         return NGX_ERROR;
     }
 
-    /* signals are for the event loop */
-    sigfillset(&all);
-    (void) pthread_sigmask(SIG_BLOCK, &all, &old);
-
-    err = pthread_create(&ec->tid, NULL, ngx_http_recsys_events_thread, ec);
-
-    (void) pthread_sigmask(SIG_SETMASK, &old, NULL);
+    err = ngx_http_recsys_helper_spawn(&ec->tid,
+                                       ngx_http_recsys_events_thread, ec);
 
     if (err != 0) {
         ngx_log_error(NGX_LOG_ALERT, log, err,
@@ -1073,7 +1066,7 @@ ngx_http_recsys_events_exit_process(ngx_cycle_t *cycle)
 
         if (ec[i]->started == 2) {
             ec[i]->cancel = 1;
-            (void) pthread_join(ec[i]->tid, NULL);
+            ngx_http_recsys_helper_join(ec[i]->tid);
             ec[i]->started = 0;
         }
     }

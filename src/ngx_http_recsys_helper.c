@@ -452,7 +452,6 @@ ngx_http_recsys_helper_start(ngx_http_recsys_helper_catalog_t *hc,
     const char *trigger)
 {
     int                             err;
-    sigset_t                        all, old;
     recsys_maintenance_conf_t      *mc;
     ngx_http_recsys_helper_job_t   *job;
 
@@ -478,13 +477,8 @@ ngx_http_recsys_helper_start(ngx_http_recsys_helper_catalog_t *hc,
     job->full = full;
     job->started = ngx_time();
 
-    /* signals are for the event loop, never for the builder */
-    sigfillset(&all);
-    (void) pthread_sigmask(SIG_BLOCK, &all, &old);
-
-    err = pthread_create(&job->tid, NULL, ngx_http_recsys_helper_thread, job);
-
-    (void) pthread_sigmask(SIG_SETMASK, &old, NULL);
+    err = ngx_http_recsys_helper_spawn(&job->tid,
+                                       ngx_http_recsys_helper_thread, job);
 
     if (err == 0) {
         hc->job = job;
@@ -623,7 +617,7 @@ ngx_http_recsys_helper_finish(ngx_http_recsys_helper_catalog_t *hc)
     node = hc->node;
     nfresh = 0;
 
-    (void) pthread_join(job->tid, NULL);
+    ngx_http_recsys_helper_join(job->tid);
 
     res = &job->res;
     res->success = (job->rc == 0);
@@ -1530,9 +1524,74 @@ ngx_http_recsys_helper_exit_process(ngx_cycle_t *cycle)
         }
 
         hmcf->catalogs[i].node->cancel = 1;
-        (void) pthread_join(job->tid, NULL);
+        ngx_http_recsys_helper_join(job->tid);
         ngx_close_file(job->lock);
         ngx_free(job);
         hmcf->catalogs[i].job = NULL;
     }
+}
+
+
+/* ---- threads of the helper process ---- */
+
+/*
+ * nginx's cache manager leaves on a reload or a stop with exit(0), not
+ * through the exit_process hooks that join our threads.  exit() runs the
+ * static destructors (FAISS's index I/O registry, libgomp's, OpenBLAS's)
+ * while a build or shipper thread may still be using them: that crashed
+ * the old helper (SIGSEGV) when a reload came during builds.  While one
+ * of them runs, the process leaves with _exit() instead: the unfinished
+ * build publishes nothing and the next helper retries it, as after a
+ * kill -9.
+ */
+
+static ngx_uint_t  ngx_http_recsys_helper_threads;
+static ngx_uint_t  ngx_http_recsys_helper_guarded;
+
+
+static void
+ngx_http_recsys_helper_atexit(void)
+{
+    if (ngx_http_recsys_helper_threads) {
+        _exit(0);
+    }
+}
+
+
+int
+ngx_http_recsys_helper_spawn(pthread_t *tid, void *(*run)(void *), void *arg)
+{
+    int       err;
+    sigset_t  all, old;
+
+    /* registered after every library's destructors, so it runs first */
+    if (!ngx_http_recsys_helper_guarded) {
+        if (atexit(ngx_http_recsys_helper_atexit) != 0) {
+            return ENOMEM;
+        }
+
+        ngx_http_recsys_helper_guarded = 1;
+    }
+
+    sigfillset(&all);
+    (void) pthread_sigmask(SIG_BLOCK, &all, &old);
+
+    err = pthread_create(tid, NULL, run, arg);
+
+    (void) pthread_sigmask(SIG_SETMASK, &old, NULL);
+
+    if (err == 0) {
+        ngx_http_recsys_helper_threads++;
+    }
+
+    return err;
+}
+
+
+void
+ngx_http_recsys_helper_join(pthread_t tid)
+{
+    (void) pthread_join(tid, NULL);
+
+    ngx_http_recsys_helper_threads--;
 }

@@ -13,6 +13,8 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#include <pthread.h>
+
 #include "ngx_http_recsys_module.h"
 #include "recsys_builder.h"
 #include "recsys_schedule.h"
@@ -123,6 +125,16 @@ const char *ngx_http_recsys_helper_job_name(ngx_uint_t job);
  * zone.  catalog NULL: all of them.
  */
 const char *ngx_http_recsys_helper_status(ngx_http_recsys_catalog_t *catalog);
+
+/*
+ * Starts a build or shipper thread with every signal blocked (signals are
+ * for the event loop) and counts it until ngx_http_recsys_helper_join():
+ * a process leaving while one runs skips the C++ and library destructors
+ * the thread still uses.  Returns 0 or the pthread_create() error.
+ */
+int ngx_http_recsys_helper_spawn(pthread_t *tid, void *(*run)(void *),
+    void *arg);
+void ngx_http_recsys_helper_join(pthread_t tid);
 
 
 #endif /* _NGX_HTTP_RECSYS_HELPER_H_INCLUDED_ */

@@ -726,3 +726,43 @@ location = /metrics { recsys_metrics; }
 --- no_error_log
 [alert]
 [crit]
+
+
+
+=== TEST 25: reloads while three catalogs build: each old helper leaves without a crash
+nginx's cache manager leaves with exit(0), which ran the static
+destructors of FAISS under the build threads still using them (SIGSEGV,
+now and then); with a thread of ours running it leaves with _exit().
+--- user_files
+>>> h25a.yaml
+source: {type: file, path: $TEST_NGINX_DATA_DIR/big.jsonl}
+index: {path: $TEST_NGINX_DATA_DIR/h25a, dimension: 64}
+maintenance: {build_on_start: never}
+>>> h25b.yaml
+source: {type: file, path: $TEST_NGINX_DATA_DIR/big.jsonl}
+index: {path: $TEST_NGINX_DATA_DIR/h25b, dimension: 64}
+maintenance: {build_on_start: never}
+>>> h25c.yaml
+source: {type: file, path: $TEST_NGINX_DATA_DIR/big.jsonl}
+index: {path: $TEST_NGINX_DATA_DIR/h25c, dimension: 64}
+maintenance: {build_on_start: never}
+--- http_config
+recsys_catalog h25a ../html/h25a.yaml;
+recsys_catalog h25b ../html/h25b.yaml;
+recsys_catalog h25c ../html/h25c.yaml;
+--- config
+location = /admin/index/status { recsys_admin status h25a; }
+location = /a { recsys_admin rebuild h25a; }
+location = /b { recsys_admin rebuild h25b; }
+location = /c { recsys_admin rebuild h25c; }
+--- reloads: 0 6 /a /b /c
+--- wait_idle: 1:2
+--- request eval
+["GET /admin/index/status", "GET /admin/index/status"]
+--- response_body_like eval
+['"catalog":"h25a"', '"catalog":"h25a"']
+--- timeout: 120
+--- log_has: 1 recsys catalog "h25a": interrupted: the helper process \d+ exited
+--- no_error_log
+exited on signal
+[alert]

@@ -23,6 +23,9 @@ package RecsysHelper;
 #   --- running: N            wait until a build runs (before hup)
 #   --- hup: N                SIGHUP the master, wait until a new helper
 #                             replaced the old one
+#   --- reloads: N R PATH...  after request N, R times: POST each PATH
+#                             (rebuilds: 202, or 409 when one is queued),
+#                             wait 0.3 s, then as hup
 #   --- stop_helper: N:S      SIGSTOP the helper, then sleep S seconds
 #   --- cont_helper: N        SIGCONT it
 #   --- hold_lock: N          take the catalog's build lock (.helper.lock)
@@ -171,6 +174,22 @@ sub db_password {
     return $pw;
 }
 
+# SIGHUP to the master, then wait until one new helper process is left
+sub reload_helper {
+    my ($name) = @_;
+    my %old = map { $_ => 1 } helper_pids();
+    ok(kill('HUP', master_pid()), "$name - SIGHUP sent");
+    my $deadline = time + 10;
+    my @new;
+    while (time < $deadline) {
+        my @all = helper_pids();
+        @new = grep { !$old{$_} } @all;
+        last if @new == 1 && @all == 1;
+        sleep 0.05;
+    }
+    is(scalar @new, 1, "$name - one new helper after the reload");
+}
+
 sub check {
     my ($block, $body, $req_idx, $repeated_req_idx, $dry_run) = @_;
     return if $dry_run;
@@ -277,17 +296,25 @@ sub check {
     }
 
     if (defined $block->hup && $block->hup == $req_idx) {
-        my %old = map { $_ => 1 } helper_pids();
-        ok(kill('HUP', master_pid()), "$name - SIGHUP sent");
-        my $deadline = time + 10;
-        my @new;
-        while (time < $deadline) {
-            my @all = helper_pids();
-            @new = grep { !$old{$_} } @all;
-            last if @new == 1 && @all == 1;
-            sleep 0.05;
+        reload_helper($name);
+    }
+
+    if (defined $block->reloads) {
+        my ($idx, $n, @paths) = split ' ', $block->reloads;
+        if ($idx == $req_idx) {
+            my $http = HTTP::Tiny->new(timeout => 5);
+            my $url = "http://127.0.0.1:" . main::server_port();
+            for my $i (1 .. $n) {
+                for my $path (@paths) {
+                    # 409: the retry of the interrupted build is queued
+                    my $res = $http->post("$url$path");
+                    like($res->{status}, qr/^(?:202|409)$/,
+                         "$name - reload $i: POST $path");
+                }
+                sleep 0.3;    # the builds are under way
+                reload_helper("$name - reload $i");
+            }
         }
-        is(scalar @new, 1, "$name - one new helper after the reload");
     }
 
     if (defined $block->corrupt && $block->corrupt == $req_idx) {
