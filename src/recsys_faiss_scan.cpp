@@ -32,36 +32,49 @@ recsys_ivf(FaissIndexIVF *ivf)
 }
 
 
-/* C is the quantizer's heap: CMin keeps the largest inner products */
+/*
+ * C is the quantizer's heap: CMin keeps the largest inner products.  The
+ * centroids are read once for all n queries, each query keeps its heap;
+ * a query sees the centroids in the same order as alone, so its lists
+ * are those of a search of it alone.
+ */
 
 template <class C>
 void
-recsys_coarse_flat(const faiss::IndexFlat *flat, const float *query,
-    size_t nprobe, recsys_idx_t *assign, float *cdist)
+recsys_coarse_flat(const faiss::IndexFlat *flat, size_t n,
+    const float *queries, size_t nprobe, recsys_idx_t *assign, float *cdist)
 {
     bool          ip;
-    float         dis, thresh;
-    size_t        j, d;
+    float         dis;
+    size_t        i, j, d;
     const float  *y;
 
     d = flat->d;
     y = flat->get_xb();
     ip = (flat->metric_type == faiss::METRIC_INNER_PRODUCT);
 
-    faiss::heap_heapify<C>(nprobe, cdist, assign);
-    thresh = cdist[0];
+    for (i = 0; i < n; i++) {
+        faiss::heap_heapify<C>(nprobe, cdist + i * nprobe,
+                               assign + i * nprobe);
+    }
 
     for (j = 0; j < (size_t) flat->ntotal; j++, y += d) {
-        dis = ip ? faiss::fvec_inner_product(query, y, d)
-                 : faiss::fvec_L2sqr(query, y, d);
+        for (i = 0; i < n; i++) {
+            dis = ip ? faiss::fvec_inner_product(queries + i * d, y, d)
+                     : faiss::fvec_L2sqr(queries + i * d, y, d);
 
-        if (C::cmp(thresh, dis)) {
-            faiss::heap_replace_top<C>(nprobe, cdist, assign, dis, j);
-            thresh = cdist[0];
+            /* the heap's top is its threshold */
+            if (C::cmp(cdist[i * nprobe], dis)) {
+                faiss::heap_replace_top<C>(nprobe, cdist + i * nprobe,
+                                           assign + i * nprobe, dis, j);
+            }
         }
     }
 
-    faiss::heap_reorder<C>(nprobe, cdist, assign);
+    for (i = 0; i < n; i++) {
+        faiss::heap_reorder<C>(nprobe, cdist + i * nprobe,
+                               assign + i * nprobe);
+    }
 }
 
 
@@ -116,6 +129,14 @@ int
 recsys_faiss_coarse(FaissIndexIVF *index, const float *query, size_t nprobe,
     idx_t *assign, float *cdist)
 {
+    return recsys_faiss_coarse_n(index, 1, query, nprobe, assign, cdist);
+}
+
+
+int
+recsys_faiss_coarse_n(FaissIndexIVF *index, size_t n, const float *queries,
+    size_t nprobe, idx_t *assign, float *cdist)
+{
     const faiss::IndexIVF   *ivf;
     const faiss::IndexFlat  *flat;
 
@@ -128,15 +149,15 @@ recsys_faiss_coarse(FaissIndexIVF *index, const float *query, size_t nprobe,
         flat = dynamic_cast<const faiss::IndexFlat *>(ivf->quantizer);
 
         if (flat == nullptr) {
-            ivf->quantizer->search(1, query, nprobe, cdist, assign);
+            ivf->quantizer->search(n, queries, nprobe, cdist, assign);
 
         } else if (flat->metric_type == faiss::METRIC_INNER_PRODUCT) {
             recsys_coarse_flat<faiss::CMin<float, recsys_idx_t>>(
-                flat, query, nprobe, assign, cdist);
+                flat, n, queries, nprobe, assign, cdist);
 
         } else {
             recsys_coarse_flat<faiss::CMax<float, recsys_idx_t>>(
-                flat, query, nprobe, assign, cdist);
+                flat, n, queries, nprobe, assign, cdist);
         }
 
     } catch (...) {

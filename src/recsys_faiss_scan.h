@@ -33,6 +33,14 @@ int recsys_faiss_coarse(FaissIndexIVF *ivf, const float *query,
     size_t nprobe, idx_t *assign, float *cdist);
 
 /*
+ * recsys_faiss_coarse() of n queries (n x d floats) in one call, the
+ * centroids read once: n x nprobe lists and distances, query by query,
+ * each equal to what recsys_faiss_coarse() gives for that query alone.
+ */
+int recsys_faiss_coarse_n(FaissIndexIVF *ivf, size_t n,
+    const float *queries, size_t nprobe, idx_t *assign, float *cdist);
+
+/*
  * The k best of the lists assign[0..nprobe) (negative entries skipped),
  * best first in dist and labels; unfilled places have the label -1.
  * 0, or -1 with FAISS's last error set.

@@ -375,11 +375,93 @@ recsys_query_parse_json(recsys_query_t *q, const char *body, size_t len,
                                   "body must be a JSON object");
     }
 
+    if (cJSON_GetObjectItemCaseSensitive(root, "queries") != NULL) {
+        q->batch = root;
+        return RECSYS_REQ_BATCH;
+    }
+
     rc = recsys_json_object(q, root, want, dimension, max_k);
 
     cJSON_Delete(root);
 
     return rc;
+}
+
+
+int
+recsys_batch_count(recsys_query_t *q, size_t max, size_t *n)
+{
+    size_t        nq;
+    const cJSON  *v, *queries;
+
+    queries = NULL;
+
+    /* a member beside "queries" would be ignored by every query: refused */
+    for (v = q->batch->child; v; v = v->next) {
+        if (strcmp(v->string, "queries") != 0) {
+            return recsys_query_error(q, RECSYS_REQ_BAD, "bad_parameter",
+                                      "a batch body holds \"queries\" "
+                                      "only, \"%.64s\" belongs in each "
+                                      "query or the query string",
+                                      v->string);
+        }
+
+        if (queries != NULL) {
+            return recsys_query_error(q, RECSYS_REQ_BAD, "bad_parameter",
+                                      "\"queries\" is given twice");
+        }
+
+        queries = v;
+    }
+
+    if (!cJSON_IsArray(queries)) {
+        return recsys_query_error(q, RECSYS_REQ_BAD, "bad_parameter",
+                                  "\"queries\" must be an array of "
+                                  "objects");
+    }
+
+    nq = (size_t) cJSON_GetArraySize(queries);
+
+    if (nq > max) {
+        return recsys_query_error(q, RECSYS_REQ_TOO_LARGE,
+                                  "too_many_queries",
+                                  "%zu queries, at most %zu in one request",
+                                  nq, max);
+    }
+
+    q->batch_next = queries->child;
+    *n = nq;
+
+    return RECSYS_REQ_OK;
+}
+
+
+int
+recsys_batch_next(recsys_query_t *q, recsys_query_t *qi, int want,
+    uint32_t dimension, uint32_t max_k)
+{
+    cJSON  *v;
+
+    v = q->batch_next;
+
+    if (v == NULL) {
+        return recsys_query_error(qi, RECSYS_REQ_BAD, "bad_parameter",
+                                  "no more queries in the batch");
+    }
+
+    q->batch_next = v->next;
+
+    if (!cJSON_IsObject(v)) {
+        return recsys_query_error(qi, RECSYS_REQ_BAD, "bad_parameter",
+                                  "a query must be a JSON object");
+    }
+
+    if (cJSON_GetObjectItemCaseSensitive(v, "queries") != NULL) {
+        return recsys_query_error(qi, RECSYS_REQ_BAD, "bad_parameter",
+                                  "a query of a batch cannot be a batch");
+    }
+
+    return recsys_json_object(qi, v, want, dimension, max_k);
 }
 
 
@@ -481,6 +563,10 @@ recsys_query_free(recsys_query_t *q)
         free(b);
     }
 
+    cJSON_Delete(q->batch);
+
+    q->batch = NULL;
+    q->batch_next = NULL;
     q->arena = NULL;
     q->category.data = NULL;
     q->category.len = 0;

@@ -12,7 +12,9 @@
 
 
 #define RECSYS_REQ_OK            0
+#define RECSYS_REQ_BATCH         1      /* a batch body: recsys_batch_*() */
 #define RECSYS_REQ_BAD           400    /* bad parameter */
+#define RECSYS_REQ_TOO_LARGE     413    /* more queries than a batch holds */
 #define RECSYS_REQ_UNPROCESSABLE 422    /* a vector that cannot be searched */
 #define RECSYS_REQ_INTERNAL      500    /* out of memory */
 
@@ -47,6 +49,8 @@ typedef struct {
     size_t              npositive_vectors;
     recsys_str_t       *negative;       /* negative example ids */
     size_t              nnegative;
+    struct cJSON       *batch;          /* a batch body's tree, or NULL */
+    struct cJSON       *batch_next;     /* its next query */
     char               *arena;          /* owns everything above */
     char                error[256];     /* message for a non-OK result */
     char                code[32];       /* "bad_parameter", ... */
@@ -84,10 +88,27 @@ uint32_t recsys_query_cost_k(const char *args, size_t len,
  * dimension finite numbers, mixed), "negative" (array of strings) and
  * "vector" (array of dimension finite numbers).  A vector
  * of the wrong length or with non-finite numbers is 422; anything else
- * malformed 400.
+ * malformed 400.  An object with a "queries" member is a batch: returns
+ * RECSYS_REQ_BATCH with the body kept in q for recsys_batch_count().
  */
 int recsys_query_parse_json(recsys_query_t *q, const char *body, size_t len,
     int want, uint32_t dimension, uint32_t max_k);
+
+/*
+ * After RECSYS_REQ_BATCH: the number of queries of the batch, at most max.
+ * 400 when "queries" is not an array, is given twice or has other members
+ * beside it, 413 (code too_many_queries) when it holds more than max.
+ */
+int recsys_batch_count(recsys_query_t *q, size_t max, size_t *n);
+
+/*
+ * The batch's next query into qi, which holds what the query string gave
+ * (recsys_query_parse_args()): its members are merged as
+ * recsys_query_parse_json() merges a body holding that object alone.  A
+ * query that is not an object, or holds "queries" itself, is 400.
+ */
+int recsys_batch_next(recsys_query_t *q, recsys_query_t *qi, int want,
+    uint32_t dimension, uint32_t max_k);
 
 /*
  * Checks q->vector, when there is one, against the catalog's metric

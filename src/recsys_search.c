@@ -76,6 +76,7 @@ typedef struct {
     size_t                      nprobe;
     idx_t                      *assign;
     float                      *cdist;
+    int                         owned;      /* assign is freed after */
     idx_t                       stack[RECSYS_SEARCH_STACK];
     float                       fstack[RECSYS_SEARCH_STACK];
 } recsys_probe_t;
@@ -118,10 +119,11 @@ static void recsys_probe_free(recsys_probe_t *pr);
 static int recsys_faiss_search(FaissIndex *index, const float *query,
     idx_t k, float *dist, idx_t *labels);
 static int recsys_search_faiss(const recsys_generation_t *g,
-    const float *query, const recsys_pass_t *p, recsys_heap_t *h);
+    const float *query, const recsys_lists_t *lists, size_t li,
+    const recsys_pass_t *p, recsys_heap_t *h);
 static int recsys_search_run(const recsys_generation_t *g,
-    const float *query, const recsys_pass_t *p, uint32_t k,
-    recsys_hit_t *out, uint32_t *nout);
+    const float *query, const recsys_lists_t *lists, size_t li,
+    const recsys_pass_t *p, uint32_t k, recsys_hit_t *out, uint32_t *nout);
 static int recsys_category_exact(const recsys_generation_t *g, uint32_t n);
 static void *recsys_neighbors_worker(void *data);
 static int recsys_neighbors_row(const recsys_generation_t *g, uint32_t row,
@@ -146,7 +148,99 @@ recsys_search_vector(const recsys_generation_t *g, float *query,
         return -1;
     }
 
-    rc = recsys_search_run(g, query, &p, f->k, out, nout);
+    rc = recsys_search_run(g, query, NULL, 0, &p, f->k, out, nout);
+
+    free(p.sorted);
+
+    return rc;
+}
+
+
+int
+recsys_search_lists(const recsys_generation_t *g, float *queries, size_t n,
+    recsys_lists_t *lists)
+{
+    size_t          i, nlist, dim;
+    FaissIndexIVF  *ivf;
+
+    dim = g->manifest.dimension;
+    lists->nprobe = 0;
+    lists->assign = NULL;
+    lists->cdist = NULL;
+
+    if (g->manifest.metric == RECSYS_METRIC_COSINE) {
+        for (i = 0; i < n; i++) {
+            recsys_normalize(queries + i * dim, (uint32_t) dim);
+        }
+    }
+
+    ivf = faiss_IndexIVF_cast((FaissIndex *) g->index);
+
+    if (ivf == NULL || n == 0) {
+        return 0;
+    }
+
+    /* as recsys_probe_init() bounds it */
+    lists->nprobe = faiss_IndexIVF_nprobe(ivf);
+    nlist = faiss_IndexIVF_nlist(ivf);
+
+    if (lists->nprobe > nlist) {
+        lists->nprobe = nlist;
+    }
+
+    if (lists->nprobe == 0) {
+        lists->nprobe = 1;
+    }
+
+    lists->assign = malloc(n * lists->nprobe
+                           * (sizeof(int64_t) + sizeof(float)));
+    if (lists->assign == NULL) {
+        lists->nprobe = 0;
+        return -1;
+    }
+
+    lists->cdist = (float *) (lists->assign + n * lists->nprobe);
+
+    __atomic_fetch_add(&recsys_search_faiss_calls, 1, __ATOMIC_RELAXED);
+
+    if (recsys_faiss_coarse_n(ivf, n, queries, lists->nprobe, lists->assign,
+                              lists->cdist)
+        != 0)
+    {
+        recsys_search_lists_free(lists);
+        return -1;
+    }
+
+    return 0;
+}
+
+
+void
+recsys_search_lists_free(recsys_lists_t *lists)
+{
+    free(lists->assign);
+
+    lists->assign = NULL;
+    lists->cdist = NULL;
+    lists->nprobe = 0;
+}
+
+
+int
+recsys_search_vector_lists(const recsys_generation_t *g, const float *query,
+    const recsys_lists_t *lists, size_t i, const recsys_filter_t *f,
+    recsys_hit_t *out, uint32_t *nout)
+{
+    int            rc;
+    recsys_pass_t  p;
+
+    *nout = 0;
+
+    if (recsys_pass_init(&p, g, f, RECSYS_NO_ROW) != 0) {
+        return -1;
+    }
+
+    rc = recsys_search_run(g, query, lists, i, &p, f->k, out, nout);
 
     free(p.sorted);
 
@@ -174,6 +268,7 @@ recsys_search_similar(const recsys_generation_t *g, uint32_t row,
     /* stored rows are normalized at build time for cosine already */
 
     rc = recsys_search_run(g, g->vectors + (size_t) row * g->manifest.dimension,
+                           NULL, 0,
                            &p, f->k, out, nout);
 
     free(p.sorted);
@@ -907,6 +1002,7 @@ recsys_probe_init(recsys_probe_t *pr, FaissIndex *index, const float *query)
     pr->assign = NULL;
     pr->cdist = NULL;
     pr->nprobe = 0;
+    pr->owned = 1;
 
     if (pr->ivf == NULL) {
         return 0;
@@ -963,7 +1059,7 @@ recsys_probe_search(recsys_probe_t *pr, const float *query, idx_t k,
 static void
 recsys_probe_free(recsys_probe_t *pr)
 {
-    if (pr->assign != NULL && pr->assign != pr->stack) {
+    if (pr->assign != NULL && pr->assign != pr->stack && pr->owned) {
         free(pr->assign);
     }
 
@@ -999,7 +1095,8 @@ recsys_faiss_search(FaissIndex *index, const float *query, idx_t k,
 
 static int
 recsys_search_faiss(const recsys_generation_t *g, const float *query,
-    const recsys_pass_t *p, recsys_heap_t *h)
+    const recsys_lists_t *lists, size_t li, const recsys_pass_t *p,
+    recsys_heap_t *h)
 {
     int              rc, dry, l2;
     float           *dist, last;
@@ -1038,8 +1135,19 @@ recsys_search_faiss(const recsys_generation_t *g, const float *query,
 
     l2 = (g->manifest.metric == RECSYS_METRIC_L2);
 
-    /* the lists are probed once; a retry only scans them for more */
-    if (recsys_probe_init(&pr, (FaissIndex *) g->index, query) != 0) {
+    /*
+     * the lists are probed once, or were with the rest of a batch; a
+     * retry only scans them for more
+     */
+    if (lists != NULL && lists->nprobe) {
+        pr.index = (FaissIndex *) g->index;
+        pr.ivf = faiss_IndexIVF_cast(pr.index);
+        pr.nprobe = lists->nprobe;
+        pr.assign = lists->assign + li * lists->nprobe;
+        pr.cdist = lists->cdist + li * lists->nprobe;
+        pr.owned = 0;
+
+    } else if (recsys_probe_init(&pr, (FaissIndex *) g->index, query) != 0) {
         recsys_probe_free(&pr);
         return -1;
     }
@@ -1131,7 +1239,8 @@ done:
 
 static int
 recsys_search_run(const recsys_generation_t *g, const float *query,
-    const recsys_pass_t *p, uint32_t k, recsys_hit_t *out, uint32_t *nout)
+    const recsys_lists_t *lists, size_t li, const recsys_pass_t *p,
+    uint32_t k, recsys_hit_t *out, uint32_t *nout)
 {
     int              rc;
     uint32_t         i, n;
@@ -1171,7 +1280,7 @@ recsys_search_run(const recsys_generation_t *g, const float *query,
         }
     }
 
-    rc = recsys_search_faiss(g, query, p, &h);
+    rc = recsys_search_faiss(g, query, lists, li, p, &h);
     if (rc < 0) {
         return -1;
     }

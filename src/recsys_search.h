@@ -91,6 +91,32 @@ recsys_vector_score(const float *a, const float *b, uint32_t dim, int l2)
 int recsys_search_vector(const recsys_generation_t *g, float *query,
     const recsys_filter_t *f, recsys_hit_t *out, uint32_t *nout);
 
+/*
+ * The IVF lists of n queries (n x dimension floats, normalized here for
+ * the cosine metric as recsys_search_vector() does) found in one FAISS
+ * call, for recsys_search_vector_lists(); an index that is not IVF gets
+ * nprobe 0 and no call.  Returns 0, or -1 on FAISS or allocation
+ * failure.  Free with recsys_search_lists_free().
+ */
+typedef struct {
+    size_t              nprobe;
+    int64_t            *assign;         /* n x nprobe lists, best first */
+    float              *cdist;          /* their coarse distances */
+} recsys_lists_t;
+
+int recsys_search_lists(const recsys_generation_t *g, float *queries,
+    size_t n, recsys_lists_t *lists);
+
+void recsys_search_lists_free(recsys_lists_t *lists);
+
+/*
+ * recsys_search_vector() of query i of recsys_search_lists(), the lists
+ * not searched again: the same hits, one FAISS call less
+ */
+int recsys_search_vector_lists(const recsys_generation_t *g,
+    const float *query, const recsys_lists_t *lists, size_t i,
+    const recsys_filter_t *f, recsys_hit_t *out, uint32_t *nout);
+
 /* items nearest to item "row", the item itself excluded */
 int recsys_search_similar(const recsys_generation_t *g, uint32_t row,
     const recsys_filter_t *f, recsys_hit_t *out, uint32_t *nout);

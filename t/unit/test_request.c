@@ -31,6 +31,8 @@ static void assert_str(recsys_str_t s, const char *expect);
 static void assert_bad_args(const char *args, const char *msg);
 static void assert_bad_json(const char *body, int want, int status,
     const char *code, const char *msg);
+static void assert_bad_batch(const char *body, size_t max, int status,
+    const char *code, const char *msg);
 
 
 static int
@@ -780,6 +782,127 @@ test_rank_json(void **state)
 }
 
 
+/* a batch body: its queries in order, each merged over the query string */
+static void
+test_batch(void **state)
+{
+    size_t          n;
+    recsys_query_t  q, qi;
+
+    (void) state;
+
+    assert_int_equal(test_args(&q, "k=3"), RECSYS_REQ_OK);
+    assert_int_equal(test_json(&q,
+                               "{\"queries\": [{\"vector\": [1,2,3,4]},"
+                               " {\"vector\": [1,0,0,0], \"k\": 7},"
+                               " 5, {\"queries\": []}, {\"k\": 2}]}",
+                               RECSYS_WANT_VECTOR),
+                     RECSYS_REQ_BATCH);
+    assert_int_equal(recsys_batch_count(&q, 5, &n), RECSYS_REQ_OK);
+    assert_int_equal(n, 5);
+
+    assert_int_equal(test_args(&qi, "k=3"), RECSYS_REQ_OK);
+    assert_int_equal(recsys_batch_next(&q, &qi, RECSYS_WANT_VECTOR, DIM,
+                                       MAX_K), RECSYS_REQ_OK);
+    assert_int_equal(qi.k, 3);
+    assert_non_null(qi.vector);
+    assert_true(qi.vector[3] == 4.0f);
+    recsys_query_free(&qi);
+
+    assert_int_equal(test_args(&qi, "k=3"), RECSYS_REQ_OK);
+    assert_int_equal(recsys_batch_next(&q, &qi, RECSYS_WANT_VECTOR, DIM,
+                                       MAX_K), RECSYS_REQ_OK);
+    assert_int_equal(qi.k, 7);
+    assert_true(qi.vector[0] == 1.0f);
+    recsys_query_free(&qi);
+
+    assert_int_equal(test_args(&qi, ""), RECSYS_REQ_OK);
+    assert_int_equal(recsys_batch_next(&q, &qi, RECSYS_WANT_VECTOR, DIM,
+                                       MAX_K), RECSYS_REQ_BAD);
+    assert_string_equal(qi.code, "bad_parameter");
+    assert_string_equal(qi.error, "a query must be a JSON object");
+    recsys_query_free(&qi);
+
+    assert_int_equal(test_args(&qi, ""), RECSYS_REQ_OK);
+    assert_int_equal(recsys_batch_next(&q, &qi, RECSYS_WANT_VECTOR, DIM,
+                                       MAX_K), RECSYS_REQ_BAD);
+    assert_string_equal(qi.error, "a query of a batch cannot be a batch");
+    recsys_query_free(&qi);
+
+    /* the single body's own errors, word for word */
+    assert_int_equal(test_args(&qi, ""), RECSYS_REQ_OK);
+    assert_int_equal(recsys_batch_next(&q, &qi, RECSYS_WANT_VECTOR, DIM,
+                                       MAX_K), RECSYS_REQ_BAD);
+    assert_string_equal(qi.error, "\"vector\" is required");
+    recsys_query_free(&qi);
+
+    recsys_query_free(&q);
+    assert_null(q.batch);
+
+    /* history queries; an empty batch is a batch of none */
+    assert_int_equal(test_args(&q, ""), RECSYS_REQ_OK);
+    assert_int_equal(test_json(&q, "{\"queries\": []}", RECSYS_WANT_HISTORY),
+                     RECSYS_REQ_BATCH);
+    assert_int_equal(recsys_batch_count(&q, 64, &n), RECSYS_REQ_OK);
+    assert_int_equal(n, 0);
+    recsys_query_free(&q);
+
+    assert_int_equal(test_args(&q, ""), RECSYS_REQ_OK);
+    assert_int_equal(test_json(&q, "{\"queries\": [{\"history\": [\"a\"]}]}",
+                               RECSYS_WANT_HISTORY),
+                     RECSYS_REQ_BATCH);
+    assert_int_equal(recsys_batch_count(&q, 64, &n), RECSYS_REQ_OK);
+    assert_int_equal(test_args(&qi, ""), RECSYS_REQ_OK);
+    assert_int_equal(recsys_batch_next(&q, &qi, RECSYS_WANT_HISTORY, DIM,
+                                       MAX_K), RECSYS_REQ_OK);
+    assert_int_equal(qi.nhistory, 1);
+    assert_str(qi.history[0], "a");
+    recsys_query_free(&qi);
+    recsys_query_free(&q);
+}
+
+
+static void
+assert_bad_batch(const char *body, size_t max, int status, const char *code,
+    const char *msg)
+{
+    size_t          n;
+    recsys_query_t  q;
+
+    assert_int_equal(test_args(&q, ""), RECSYS_REQ_OK);
+    assert_int_equal(test_json(&q, body, RECSYS_WANT_HISTORY),
+                     RECSYS_REQ_BATCH);
+    assert_int_equal(recsys_batch_count(&q, max, &n), status);
+    assert_string_equal(q.code, code);
+    assert_string_equal(q.error, msg);
+    recsys_query_free(&q);
+}
+
+
+static void
+test_batch_errors(void **state)
+{
+    (void) state;
+
+    assert_bad_batch("{\"queries\": [{}, {}, {}]}", 2, RECSYS_REQ_TOO_LARGE,
+                     "too_many_queries",
+                     "3 queries, at most 2 in one request");
+    assert_bad_batch("{\"queries\": {\"history\": [\"a\"]}}", 64,
+                     RECSYS_REQ_BAD, "bad_parameter",
+                     "\"queries\" must be an array of objects");
+    assert_bad_batch("{\"queries\": null}", 64, RECSYS_REQ_BAD,
+                     "bad_parameter",
+                     "\"queries\" must be an array of objects");
+    assert_bad_batch("{\"queries\": [], \"queries\": []}", 64,
+                     RECSYS_REQ_BAD, "bad_parameter",
+                     "\"queries\" is given twice");
+    assert_bad_batch("{\"k\": 5, \"queries\": []}", 64, RECSYS_REQ_BAD,
+                     "bad_parameter",
+                     "a batch body holds \"queries\" only, \"k\" belongs "
+                     "in each query or the query string");
+}
+
+
 int
 main(void)
 {
@@ -799,6 +922,8 @@ main(void)
         cmocka_unit_test(test_uri_item_id),
         cmocka_unit_test(test_rank_args),
         cmocka_unit_test(test_rank_json),
+        cmocka_unit_test(test_batch),
+        cmocka_unit_test(test_batch_errors),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -72,6 +72,7 @@ static void test_check(const recsys_generation_t *g, const recsys_hit_t *hits,
     uint32_t n, const test_ref_t *ref, uint32_t nref);
 static int64_t test_cat(const recsys_generation_t *g, const char *name);
 static void test_random_query(uint32_t dim, float *q);
+static void test_batch_lists(void **state);
 static void test_neighbors_of(uint32_t gen, uint32_t m, int32_t **rows,
     float **scores, recsys_generation_t *ng);
 static uint32_t test_neighbors_compare(const recsys_generation_t *ng,
@@ -1586,6 +1587,111 @@ test_vector_score(void **state)
 }
 
 
+/*
+ * A batch: the lists of every query in one FAISS call, then each query's
+ * scans; the hits are those of each query searched alone, to the bit
+ */
+static void
+test_batch_lists(void **state)
+{
+    float                      *qs, *one, *orig;
+    size_t                      i, j, b, dim;
+    uint32_t                    n, nb, ex[3];
+    uint64_t                    calls, alone;
+    recsys_hit_t                hits[MAXK], bhits[MAXK];
+    recsys_lists_t              lists;
+    recsys_filter_t             f[16];
+    const recsys_generation_t  *g;
+
+    static const uint32_t       which[] = { GEN_IVF, GEN_L2, GEN_BIG };
+
+    (void) state;
+
+    for (b = 0; b < sizeof(which) / sizeof(which[0]); b++) {
+        g = &gens[which[b]].g;
+        dim = g->manifest.dimension;
+        qs = malloc(3 * 16 * dim * sizeof(float));
+        assert_non_null(qs);
+        one = qs + 16 * dim;
+        orig = one + 16 * dim;
+
+        for (i = 0; i < 16; i++) {
+            test_random_query((uint32_t) dim, qs + i * dim);
+        }
+
+        /* the searches normalize their queries in place */
+        memcpy(one, qs, 16 * dim * sizeof(float));
+        memcpy(orig, qs, 16 * dim * sizeof(float));
+
+        /* a shape per query: k, an exclude list, a category */
+        ex[0] = 1;
+        ex[1] = 2;
+        ex[2] = 3;
+
+        for (i = 0; i < 16; i++) {
+            memset(&f[i], 0, sizeof(recsys_filter_t));
+            f[i].k = 1 + (uint32_t) i * 3;
+            f[i].category = RECSYS_CATEGORY_ANY;
+
+            if (i % 3 == 1) {
+                f[i].exclude = ex;
+                f[i].nexclude = 3;
+            }
+
+            if (which[b] == GEN_BIG && i % 4 == 2) {
+                f[i].category = test_cat(g, "big");
+            }
+        }
+
+        calls = recsys_search_faiss_calls;
+
+        for (i = 0; i < 16; i++) {
+            assert_int_equal(recsys_search_vector(g, one + i * dim, &f[i],
+                                                  hits, &n), 0);
+        }
+
+        alone = recsys_search_faiss_calls - calls;
+
+        calls = recsys_search_faiss_calls;
+        assert_int_equal(recsys_search_lists(g, qs, 16, &lists), 0);
+        assert_int_equal(recsys_search_faiss_calls - calls, 1);
+
+        for (i = 0; i < 16; i++) {
+            memcpy(one, orig + i * dim, dim * sizeof(float));
+
+            assert_int_equal(recsys_search_vector_lists(g, qs + i * dim,
+                                                        &lists, i, &f[i],
+                                                        bhits, &nb), 0);
+            assert_int_equal(recsys_search_vector(g, one, &f[i], hits, &n),
+                             0);
+            assert_int_equal(nb, n);
+
+            for (j = 0; j < n; j++) {
+                assert_int_equal(bhits[j].row, hits[j].row);
+                assert_true(bhits[j].score == hits[j].score);
+            }
+        }
+
+        /* one coarse search for the 16 instead of one each */
+        recsys_search_lists_free(&lists);
+        memcpy(qs, orig, 16 * dim * sizeof(float));
+        calls = recsys_search_faiss_calls;
+        assert_int_equal(recsys_search_lists(g, qs, 16, &lists), 0);
+
+        for (i = 0; i < 16; i++) {
+            assert_int_equal(recsys_search_vector_lists(g, qs + i * dim,
+                                                        &lists, i, &f[i],
+                                                        bhits, &nb), 0);
+        }
+
+        assert_int_equal(recsys_search_faiss_calls - calls, 1 + alone - 16);
+
+        recsys_search_lists_free(&lists);
+        free(qs);
+    }
+}
+
+
 int
 main(void)
 {
@@ -1595,6 +1701,7 @@ main(void)
         cmocka_unit_test(test_category_small),
         cmocka_unit_test(test_category_faiss),
         cmocka_unit_test(test_category_one_scan),
+        cmocka_unit_test(test_batch_lists),
         cmocka_unit_test(test_ties),
         cmocka_unit_test(test_popular),
         cmocka_unit_test(test_l2),
