@@ -38,6 +38,9 @@ typedef struct {
     const uint32_t             *examples;   /* known positive rows */
     size_t                      nexamples;
     float                      *history;    /* their query, or NULL */
+    recsys_query_t             *batch;      /* a batch body, or NULL */
+    const recsys_lists_t       *lists;      /* a batch's probed lists */
+    size_t                      list;       /* this query's */
 } ngx_http_recsys_ctx_t;
 
 
@@ -54,9 +57,30 @@ typedef struct {
 } ngx_http_recsys_answer_t;
 
 
+/* one query of a batch and, once answered, its JSON */
+typedef struct {
+    recsys_query_t              query;
+    const recsys_profile_t     *profile;
+    ngx_http_recsys_answer_t    ans;        /* ans.status: its error */
+    size_t                      list;       /* its probed lists */
+    u_char                     *json;
+    size_t                      len;
+} ngx_http_recsys_one_t;
+
+
 static void ngx_http_recsys_body_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_recsys_process(ngx_http_request_t *r,
     ngx_http_recsys_ctx_t *ctx);
+static ngx_int_t ngx_http_recsys_batch(ngx_http_request_t *r,
+    ngx_http_recsys_ctx_t *ctx);
+static ngx_int_t ngx_http_recsys_batch_parse(ngx_http_request_t *r,
+    ngx_http_recsys_ctx_t *ctx, ngx_http_recsys_one_t *one, size_t n);
+static ngx_int_t ngx_http_recsys_batch_lists(ngx_http_request_t *r,
+    ngx_http_recsys_ctx_t *ctx, ngx_http_recsys_one_t *one, size_t n,
+    recsys_lists_t *lists);
+static ngx_int_t ngx_http_recsys_batch_one(ngx_http_request_t *r,
+    ngx_http_recsys_ctx_t *ctx, ngx_http_recsys_one_t *one);
+static ngx_int_t ngx_http_recsys_unavailable(ngx_http_request_t *r);
 static ngx_int_t ngx_http_recsys_answer(ngx_http_request_t *r,
     ngx_http_recsys_ctx_t *ctx, recsys_hit_t *hits, uint32_t *nhits,
     ngx_http_recsys_answer_t *ans);
@@ -79,6 +103,11 @@ static ngx_int_t ngx_http_recsys_item_id(ngx_http_request_t *r,
 static ngx_int_t ngx_http_recsys_send_items(ngx_http_request_t *r,
     ngx_http_recsys_ctx_t *ctx, recsys_hit_t *hits, uint32_t n,
     ngx_http_recsys_answer_t *ans);
+static u_char *ngx_http_recsys_items_json(ngx_http_request_t *r,
+    ngx_http_recsys_ctx_t *ctx, recsys_hit_t *hits, uint32_t n,
+    ngx_http_recsys_answer_t *ans, size_t *outlen);
+static ngx_int_t ngx_http_recsys_send_answer(ngx_http_request_t *r,
+    ngx_http_recsys_ctx_t *ctx, u_char *p, size_t len);
 static ngx_int_t ngx_http_recsys_rank(ngx_http_request_t *r,
     ngx_http_recsys_ctx_t *ctx, recsys_hit_t *hits, uint32_t *nhits);
 static size_t ngx_http_recsys_explain_len(ngx_http_recsys_ctx_t *ctx,
@@ -186,7 +215,6 @@ ngx_http_recsys_process(ngx_http_request_t *r, ngx_http_recsys_ctx_t *ctx)
     int                           rc, want;
     uint32_t                      nhits, n;
     uint64_t                      start;
-    ngx_str_t                     value;
     recsys_hit_t                 *hits;
     recsys_query_t               *q;
     ngx_http_recsys_catalog_t    *catalog;
@@ -210,6 +238,11 @@ ngx_http_recsys_process(ngx_http_request_t *r, ngx_http_recsys_ctx_t *ctx)
                                      ctx->body.len, want,
                                      catalog->conf->index.dimension,
                                      rlcf->max_k);
+
+        if (rc == RECSYS_REQ_BATCH) {
+            ctx->stats.parse_us = ngx_http_recsys_now_us() - start;
+            return ngx_http_recsys_batch(r, ctx);
+        }
     }
 
     ctx->stats.parse_us = ngx_http_recsys_now_us() - start;
@@ -252,22 +285,7 @@ ngx_http_recsys_process(ngx_http_request_t *r, ngx_http_recsys_ctx_t *ctx)
     ctx->gen = ngx_http_recsys_index_acquire(catalog, r->connection->log);
 
     if (ctx->gen == NULL) {
-        value.data = ngx_pnalloc(r->pool, NGX_TIME_T_LEN);
-        if (value.data == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        value.len = ngx_sprintf(value.data, "%T", rlcf->retry_after)
-                    - value.data;
-
-        if (ngx_http_recsys_add_header(r, "Retry-After", &value) != NGX_OK) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        return ngx_http_recsys_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                          "index_unavailable",
-                                          "no index is available for "
-                                          "catalog \"%V\"", &catalog->name);
+        return ngx_http_recsys_unavailable(r);
     }
 
     hits = ngx_palloc(r->pool, n * sizeof(recsys_hit_t));
@@ -296,6 +314,357 @@ ngx_http_recsys_process(ngx_http_request_t *r, ngx_http_recsys_ctx_t *ctx)
     ctx->stats.generation = ctx->gen->gen.manifest.generation;
 
     return ngx_http_recsys_send_items(r, ctx, hits, nhits, &ans);
+}
+
+
+/* 503 with Retry-After: the catalog has no generation to answer from */
+
+static ngx_int_t
+ngx_http_recsys_unavailable(ngx_http_request_t *r)
+{
+    ngx_str_t                    value;
+    ngx_http_recsys_loc_conf_t  *rlcf;
+
+    rlcf = ngx_http_get_module_loc_conf(r, ngx_http_recsys_module);
+
+    value.data = ngx_pnalloc(r->pool, NGX_TIME_T_LEN);
+    if (value.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    value.len = ngx_sprintf(value.data, "%T", rlcf->retry_after)
+                - value.data;
+
+    if (ngx_http_recsys_add_header(r, "Retry-After", &value) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_recsys_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                      "index_unavailable",
+                                      "no index is available for "
+                                      "catalog \"%V\"",
+                                      &rlcf->catalog->name);
+}
+
+
+/*
+ * {"queries": [...]}: every query parsed and answered as if it were the
+ * body alone, from one generation, into {"results": [...]} in order; a
+ * query's error is its result and fails no other.  The vector queries of
+ * search have their IVF lists found in one FAISS call.
+ */
+
+static ngx_int_t
+ngx_http_recsys_batch(ngx_http_request_t *r, ngx_http_recsys_ctx_t *ctx)
+{
+    u_char                      *start, *p;
+    size_t                       i, n, len;
+    ngx_int_t                    rc;
+    uint64_t                     t0;
+    recsys_lists_t               lists;
+    ngx_http_recsys_one_t       *one;
+    ngx_http_recsys_loc_conf_t  *rlcf;
+
+    rlcf = ngx_http_get_module_loc_conf(r, ngx_http_recsys_module);
+
+    /* the body's tree stays with the batch; each query has its own */
+    ctx->batch = ngx_palloc(r->pool, sizeof(recsys_query_t));
+    if (ctx->batch == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    *ctx->batch = ctx->query;
+    ngx_memzero(&ctx->query, sizeof(recsys_query_t));
+
+    rc = recsys_batch_count(ctx->batch, rlcf->max_batch, &n);
+
+    if (rc != RECSYS_REQ_OK) {
+        return ngx_http_recsys_send_error(r, rc, ctx->batch->code, "%s",
+                                          ctx->batch->error);
+    }
+
+    one = ngx_pcalloc(r->pool, (n + 1) * sizeof(ngx_http_recsys_one_t));
+    if (one == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    rc = ngx_http_recsys_batch_parse(r, ctx, one, n);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    ctx->gen = ngx_http_recsys_index_acquire(rlcf->catalog,
+                                             r->connection->log);
+    if (ctx->gen == NULL) {
+        return ngx_http_recsys_unavailable(r);
+    }
+
+    ngx_memzero(&lists, sizeof(recsys_lists_t));
+
+    if (rlcf->endpoint == NGX_HTTP_RECSYS_SEARCH
+        && ngx_http_recsys_batch_lists(r, ctx, one, n, &lists) == NGX_OK)
+    {
+        ctx->lists = &lists;
+    }
+
+    rc = NGX_OK;
+    len = sizeof("{\"results\":[],\"count\":,\"generation\":}\n")
+          + 2 * NGX_INT64_LEN;
+
+    for (i = 0; i < n; i++) {
+        ctx->list = one[i].list;
+        rc = ngx_http_recsys_batch_one(r, ctx, &one[i]);
+        if (rc != NGX_OK) {
+            break;
+        }
+
+        len += one[i].len + 1;
+    }
+
+    recsys_search_lists_free(&lists);
+    ctx->lists = NULL;
+
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    t0 = ngx_http_recsys_now_us();
+
+    start = ngx_pnalloc(r->pool, len);
+    if (start == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    p = ngx_cpymem(start, "{\"results\":[", sizeof("{\"results\":[") - 1);
+
+    for (i = 0; i < n; i++) {
+        if (i) {
+            *p++ = ',';
+        }
+
+        p = ngx_cpymem(p, one[i].json, one[i].len);
+    }
+
+    p = ngx_sprintf(p, "],\"count\":%uz,\"generation\":%uL}\n", n,
+                    ctx->gen->gen.manifest.generation);
+
+    ctx->stats.serialize_us += ngx_http_recsys_now_us() - t0;
+    ctx->stats.generation = ctx->gen->gen.manifest.generation;
+
+    return ngx_http_recsys_send_answer(r, ctx, start, p - start);
+}
+
+
+/*
+ * The batch's queries, each over the query string as a body alone would
+ * be: a query refused here keeps its error in one[i].ans
+ */
+
+static ngx_int_t
+ngx_http_recsys_batch_parse(ngx_http_request_t *r,
+    ngx_http_recsys_ctx_t *ctx, ngx_http_recsys_one_t *one, size_t n)
+{
+    int                          want;
+    size_t                       i;
+    ngx_int_t                    rc;
+    uint64_t                     start;
+    recsys_query_t              *q;
+    ngx_http_recsys_catalog_t   *catalog;
+    ngx_http_recsys_loc_conf_t  *rlcf;
+
+    rlcf = ngx_http_get_module_loc_conf(r, ngx_http_recsys_module);
+    catalog = rlcf->catalog;
+    start = ngx_http_recsys_now_us();
+
+    want = rlcf->endpoint == NGX_HTTP_RECSYS_SEARCH
+           ? RECSYS_WANT_VECTOR : RECSYS_WANT_HISTORY;
+
+    for (i = 0; i < n; i++) {
+        q = &one[i].query;
+        one[i].ans.level = -1;
+
+        /* the query string was read once already: it parses the same */
+        rc = recsys_query_parse_args(q, (char *) r->args.data, r->args.len,
+                                     rlcf->default_k, rlcf->max_k);
+
+        if (rc == RECSYS_REQ_OK) {
+            rc = recsys_batch_next(ctx->batch, q, want,
+                                   catalog->conf->index.dimension,
+                                   rlcf->max_k);
+        }
+
+        if (rc == RECSYS_REQ_OK) {
+            rc = recsys_query_check_vector(q, catalog->conf->index.metric);
+        }
+
+        if (rc != RECSYS_REQ_OK) {
+            (void) ngx_http_recsys_refuse(&one[i].ans, rc, q->code, "%s",
+                                          q->error);
+            continue;
+        }
+
+        rc = ngx_http_recsys_profile_select(r, catalog, q, &one[i].profile);
+
+        if (rc == NGX_ERROR) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        if (rc == NGX_DECLINED) {
+            (void) ngx_http_recsys_refuse(&one[i].ans, NGX_HTTP_BAD_REQUEST,
+                                          "unknown_profile",
+                                          "no profile \"%*s\" in catalog "
+                                          "\"%V\"", q->profile.len,
+                                          q->profile.data, &catalog->name);
+        }
+    }
+
+    ctx->stats.parse_us += ngx_http_recsys_now_us() - start;
+
+    return NGX_OK;
+}
+
+
+/*
+ * The IVF lists of every vector query of a search batch in one FAISS
+ * call; NGX_DECLINED when that failed and each query searches alone
+ */
+
+static ngx_int_t
+ngx_http_recsys_batch_lists(ngx_http_request_t *r,
+    ngx_http_recsys_ctx_t *ctx, ngx_http_recsys_one_t *one, size_t n,
+    recsys_lists_t *lists)
+{
+    float                *vecs, *v;
+    size_t                i, m, size;
+    uint64_t              start;
+    recsys_generation_t  *g;
+
+    g = &ctx->gen->gen;
+    size = g->manifest.dimension * sizeof(float);
+    start = ngx_http_recsys_now_us();
+
+    vecs = ngx_palloc(r->pool, (n + 1) * size);
+    if (vecs == NULL) {
+        return NGX_DECLINED;
+    }
+
+    m = 0;
+
+    for (i = 0; i < n; i++) {
+        if (one[i].ans.status == 0) {
+            one[i].list = m;
+            v = (float *) ((u_char *) vecs + m++ * size);
+            ngx_memcpy(v, one[i].query.vector, size);
+
+            /* the query searches the copy, normalized with the others */
+            one[i].query.vector = v;
+        }
+    }
+
+    if (recsys_search_lists(g, vecs, m, lists) != 0) {
+        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                      "recsys catalog \"%V\": the batch's coarse search "
+                      "failed, its queries search alone",
+                      &ctx->stats.catalog);
+
+        /* normalized once already: each query then as a single search */
+        return NGX_DECLINED;
+    }
+
+    ctx->stats.retrieve_us += ngx_http_recsys_now_us() - start;
+
+    return NGX_OK;
+}
+
+
+/* one query of a batch answered into one->json, or its error */
+
+static ngx_int_t
+ngx_http_recsys_batch_one(ngx_http_request_t *r, ngx_http_recsys_ctx_t *ctx,
+    ngx_http_recsys_one_t *one)
+{
+    uint32_t                     nhits, n;
+    ngx_int_t                    rc;
+    recsys_hit_t                *hits;
+    ngx_http_recsys_stats_t      st;
+    ngx_http_recsys_loc_conf_t  *rlcf;
+
+    rlcf = ngx_http_get_module_loc_conf(r, ngx_http_recsys_module);
+
+    if (one->ans.status == 0) {
+        /* the query is the context's while it is answered */
+        ctx->query = one->query;
+        ngx_memzero(&one->query, sizeof(recsys_query_t));
+
+        ctx->profile = one->profile;
+        ctx->cands = NULL;
+        ngx_str_null(&ctx->stats.profile);
+        ctx->stats.profile_no = 0;
+
+        if (ctx->profile) {
+            ctx->stats.profile.data = (u_char *) ctx->profile->name;
+            ctx->stats.profile.len = ngx_strlen(ctx->profile->name);
+            ctx->stats.profile_no = ctx->profile
+                                    - rlcf->catalog->conf->ranking.profiles
+                                    + 1;
+        }
+        ctx->examples = NULL;
+        ctx->nexamples = 0;
+        ctx->history = NULL;
+
+        n = ctx->query.k;
+
+        if (ctx->profile) {
+            n = ngx_max(n, ctx->profile->candidates);
+        }
+
+        st = ctx->stats;
+
+        hits = ngx_palloc(r->pool, n * sizeof(recsys_hit_t));
+
+        rc = (hits == NULL) ? NGX_HTTP_INTERNAL_SERVER_ERROR
+                            : ngx_http_recsys_answer(r, ctx, hits, &nhits,
+                                                     &one->ans);
+
+        /* the batch's stage times are the sums of its queries' */
+        st.rank_us += ctx->stats.rank_us;
+        st.retrieve_us += ctx->stats.retrieve_us;
+        st.precomputed = 0;
+
+        if (rc == NGX_OK) {
+            st.returned += nhits;
+            st.strategy = one->ans.strategy;
+            st.k = ctx->query.k;
+
+            one->json = ngx_http_recsys_items_json(r, ctx, hits, nhits,
+                                                   &one->ans, &one->len);
+            st.serialize_us += ctx->stats.serialize_us;
+
+        } else if (rc != NGX_DECLINED) {
+            /* a failure of this query alone: the others still answer */
+            (void) ngx_http_recsys_refuse(&one->ans,
+                                          NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                          "internal_error",
+                                          "the server failed to answer "
+                                          "this query");
+        }
+
+        ctx->stats = st;
+        recsys_query_free(&ctx->query);
+        ngx_memzero(&ctx->query, sizeof(recsys_query_t));
+        ctx->profile = NULL;
+        ctx->cands = NULL;
+
+        if (one->json) {
+            return NGX_OK;
+        }
+    }
+
+    one->json = ngx_http_recsys_error_json(r, one->ans.status, one->ans.code,
+                                           one->ans.message,
+                                           one->ans.message_len, &one->len);
+
+    return one->json ? NGX_OK : NGX_HTTP_INTERNAL_SERVER_ERROR;
 }
 
 
@@ -462,7 +831,15 @@ ngx_http_recsys_answer(ngx_http_request_t *r, ngx_http_recsys_ctx_t *ctx,
 
     case NGX_HTTP_RECSYS_SEARCH:
         ans->strategy = NGX_HTTP_RECSYS_STRATEGY_VECTOR;
-        rc = recsys_search_vector(g, q->vector, &f, hits, nhits);
+
+        if (ctx->lists) {
+            rc = recsys_search_vector_lists(g, q->vector, ctx->lists,
+                                            ctx->list, &f, hits, nhits);
+
+        } else {
+            rc = recsys_search_vector(g, q->vector, &f, hits, nhits);
+        }
+
         break;
 
     case NGX_HTTP_RECSYS_RECOMMENDATIONS:
@@ -776,12 +1153,33 @@ static ngx_int_t
 ngx_http_recsys_send_items(ngx_http_request_t *r, ngx_http_recsys_ctx_t *ctx,
     recsys_hit_t *hits, uint32_t n, ngx_http_recsys_answer_t *ans)
 {
+    u_char  *p;
+    size_t   len;
+
+    p = ngx_http_recsys_items_json(r, ctx, hits, n, ans, &len);
+    if (p == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    p[len++] = '\n';
+
+    return ngx_http_recsys_send_answer(r, ctx, p, len);
+}
+
+
+/* the answer's JSON object, one byte to spare after it */
+
+static u_char *
+ngx_http_recsys_items_json(ngx_http_request_t *r, ngx_http_recsys_ctx_t *ctx,
+    recsys_hit_t *hits, uint32_t n, ngx_http_recsys_answer_t *ans,
+    size_t *outlen)
+{
     char                  *p, *start;
     size_t                 len;
     uint32_t               i, dim, *nbecause;
     uint64_t               t0;
     const float          **history;
-    ngx_str_t              value, *strategy;
+    ngx_str_t             *strategy;
     recsys_item_t          it;
     recsys_because_t      *because;
     recsys_generation_t   *g;
@@ -808,7 +1206,7 @@ ngx_http_recsys_send_items(ngx_http_request_t *r, ngx_http_recsys_ctx_t *ctx,
         nbecause = ngx_palloc(r->pool, n * sizeof(uint32_t));
         history = ngx_palloc(r->pool, ctx->nexamples * sizeof(float *));
         if (because == NULL || nbecause == NULL || history == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            return NULL;
         }
 
         dim = g->manifest.dimension;
@@ -858,7 +1256,7 @@ ngx_http_recsys_send_items(ngx_http_request_t *r, ngx_http_recsys_ctx_t *ctx,
 
     start = ngx_pnalloc(r->pool, len);
     if (start == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return NULL;
     }
 
     p = ngx_http_recsys_cpy(start, "{\"items\":[");
@@ -935,9 +1333,21 @@ ngx_http_recsys_send_items(ngx_http_request_t *r, ngx_http_recsys_ctx_t *ctx,
     }
 
     *p++ = '}';
-    *p++ = '\n';
 
     ctx->stats.serialize_us = ngx_http_recsys_now_us() - t0;
+    *outlen = p - start;
+
+    return (u_char *) start;
+}
+
+
+/* a 200 answer with its Server-Timing and X-Index-Generation */
+
+static ngx_int_t
+ngx_http_recsys_send_answer(ngx_http_request_t *r, ngx_http_recsys_ctx_t *ctx,
+    u_char *p, size_t len)
+{
+    ngx_str_t  value;
 
     if (ngx_http_recsys_server_timing(r, &ctx->stats) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -948,7 +1358,8 @@ ngx_http_recsys_send_items(ngx_http_request_t *r, ngx_http_recsys_ctx_t *ctx,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    value.len = ngx_sprintf(value.data, "%uL", g->manifest.generation)
+    value.len = ngx_sprintf(value.data, "%uL",
+                            ctx->gen->gen.manifest.generation)
                 - value.data;
 
     if (ngx_http_recsys_add_header(r, "X-Index-Generation", &value)
@@ -957,8 +1368,7 @@ ngx_http_recsys_send_items(ngx_http_request_t *r, ngx_http_recsys_ctx_t *ctx,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    return ngx_http_recsys_send_json(r, NGX_HTTP_OK, (u_char *) start,
-                                     p - start);
+    return ngx_http_recsys_send_json(r, NGX_HTTP_OK, p, len);
 }
 
 
@@ -1117,6 +1527,7 @@ ngx_http_recsys_cleanup(void *data)
     ngx_http_recsys_ctx_t  *ctx = data;
 
     recsys_query_free(&ctx->query);
+    recsys_query_free(ctx->batch);
 
     if (ctx->gen) {
         ngx_http_recsys_index_release(ctx->gen);

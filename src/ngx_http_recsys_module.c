@@ -35,6 +35,11 @@ static ngx_conf_num_bounds_t  ngx_http_recsys_k_bounds = {
     ngx_conf_check_num_bounds, 1, 100000
 };
 
+/* the queries of one batch body */
+static ngx_conf_num_bounds_t  ngx_http_recsys_batch_bounds = {
+    ngx_conf_check_num_bounds, 1, 10000
+};
+
 
 static ngx_command_t  ngx_http_recsys_commands[] = {
 
@@ -100,6 +105,13 @@ static ngx_command_t  ngx_http_recsys_commands[] = {
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_recsys_loc_conf_t, max_k),
       &ngx_http_recsys_k_bounds },
+
+    { ngx_string("recsys_max_batch"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_recsys_loc_conf_t, max_batch),
+      &ngx_http_recsys_batch_bounds },
 
     { ngx_string("recsys_retry_after"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
@@ -259,6 +271,7 @@ ngx_http_recsys_create_loc_conf(ngx_conf_t *cf)
     rlcf->max_body_size = NGX_CONF_UNSET_SIZE;
     rlcf->default_k = NGX_CONF_UNSET_UINT;
     rlcf->max_k = NGX_CONF_UNSET_UINT;
+    rlcf->max_batch = NGX_CONF_UNSET_UINT;
     rlcf->retry_after = NGX_CONF_UNSET;
 
     return rlcf;
@@ -298,6 +311,7 @@ ngx_http_recsys_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                               64 * 1024);
     ngx_conf_merge_uint_value(conf->default_k, prev->default_k, 10);
     ngx_conf_merge_uint_value(conf->max_k, prev->max_k, 1000);
+    ngx_conf_merge_uint_value(conf->max_batch, prev->max_batch, 64);
     ngx_conf_merge_sec_value(conf->retry_after, prev->retry_after, 5);
 
     if (conf->default_k > conf->max_k) {

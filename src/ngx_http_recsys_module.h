@@ -93,6 +93,7 @@ typedef struct {
     size_t                      max_body_size;
     ngx_uint_t                  default_k;
     ngx_uint_t                  max_k;
+    ngx_uint_t                  max_batch;  /* queries of a batch */
     time_t                      retry_after;
 } ngx_http_recsys_loc_conf_t;
 

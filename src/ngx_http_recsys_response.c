@@ -131,17 +131,38 @@ ngx_int_t
 ngx_http_recsys_send_error(ngx_http_request_t *r, ngx_uint_t status,
     const char *code, const char *fmt, ...)
 {
-    u_char     *p, *start;
-    size_t      len, clen, mlen;
-    va_list     args;
-    ngx_str_t  *cid;
+    u_char   *p;
+    size_t    len, mlen;
+    va_list   args;
 
     /* 4 bytes more than the cap: a character the cap cuts stays whole */
-    u_char      msg[NGX_HTTP_RECSYS_MESSAGE_MAX + 4];
+    u_char    msg[NGX_HTTP_RECSYS_MESSAGE_MAX + 4];
 
     va_start(args, fmt);
     mlen = ngx_vslprintf(msg, msg + sizeof(msg), fmt, args) - msg;
     va_end(args);
+
+    p = ngx_http_recsys_error_json(r, 0, code, msg, mlen, &len);
+    if (p == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    p[len++] = '\n';
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "recsys: %ui %s", status, code);
+
+    return ngx_http_recsys_send_json(r, status, p, len);
+}
+
+
+u_char *
+ngx_http_recsys_error_json(ngx_http_request_t *r, ngx_uint_t status,
+    const char *code, u_char *msg, size_t mlen, size_t *outlen)
+{
+    u_char     *p, *start;
+    size_t      len, clen;
+    ngx_str_t  *cid;
 
     clen = ngx_strlen(code);
     cid = ngx_http_recsys_correlation_id(r);
@@ -151,6 +172,10 @@ ngx_http_recsys_send_error(ngx_http_request_t *r, ngx_uint_t status,
           + recsys_json_str_len((char *) msg, mlen,
                                 NGX_HTTP_RECSYS_MESSAGE_MAX);
 
+    if (status) {
+        len += sizeof(",\"status\":") - 1 + NGX_INT_T_LEN;
+    }
+
     if (cid) {
         len += sizeof(",\"correlation_id\":") - 1
                + recsys_json_str_len((char *) cid->data, cid->len,
@@ -159,7 +184,7 @@ ngx_http_recsys_send_error(ngx_http_request_t *r, ngx_uint_t status,
 
     start = ngx_pnalloc(r->pool, len);
     if (start == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return NULL;
     }
 
     p = ngx_cpymem(start, "{\"error\":{\"code\":",
@@ -170,6 +195,10 @@ ngx_http_recsys_send_error(ngx_http_request_t *r, ngx_uint_t status,
     p = (u_char *) recsys_json_str((char *) p, (char *) msg, mlen,
                                    NGX_HTTP_RECSYS_MESSAGE_MAX);
 
+    if (status) {
+        p = ngx_sprintf(p, ",\"status\":%ui", status);
+    }
+
     if (cid) {
         p = ngx_cpymem(p, ",\"correlation_id\":",
                        sizeof(",\"correlation_id\":") - 1);
@@ -177,12 +206,11 @@ ngx_http_recsys_send_error(ngx_http_request_t *r, ngx_uint_t status,
                                        cid->len, RECSYS_JSON_NO_LIMIT);
     }
 
-    p = ngx_cpymem(p, "}}\n", sizeof("}}\n") - 1);
+    p = ngx_cpymem(p, "}}", sizeof("}}") - 1);
 
-    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                  "recsys: %ui %s", status, code);
+    *outlen = p - start;
 
-    return ngx_http_recsys_send_json(r, status, start, p - start);
+    return start;
 }
 
 

@@ -45,6 +45,15 @@ ngx_int_t ngx_http_recsys_send_error(ngx_http_request_t *r,
     ngx_uint_t status, const char *code, const char *fmt, ...);
 
 /*
+ * The error object of ngx_http_recsys_send_error() for msg[0..mlen), in
+ * the request pool, with one byte to spare after *len; status, when not
+ * 0, is in it as "status" (the error of one query of a batch).  NULL when
+ * out of memory.
+ */
+u_char *ngx_http_recsys_error_json(ngx_http_request_t *r, ngx_uint_t status,
+    const char *code, u_char *msg, size_t mlen, size_t *len);
+
+/*
  * The JSON error for a status alone, with a fixed code and message per
  * status ("bad_request", "not_found", ...).  For failures reported by
  * nginx calls, e.g.:
