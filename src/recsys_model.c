@@ -118,6 +118,9 @@ static int recsys_model_score(recsys_model_ctx_t *ctx,
     double *figures);
 static uint32_t recsys_model_rec(void *data, uint32_t user, uint32_t k,
     recsys_scored_t *out, unsigned worker);
+static uint32_t recsys_model_served_top(recsys_model_ctx_t *ctx,
+    const uint32_t *to_compact, uint32_t user, const recsys_scored_t *list,
+    uint32_t got, uint32_t k, recsys_scored_t *out);
 static uint32_t recsys_model_fill(recsys_model_ctx_t *ctx, uint32_t user,
     uint32_t n, uint32_t k, recsys_scored_t *out);
 static int recsys_model_seen(const recsys_matrix_t *x, uint32_t user,
@@ -929,7 +932,7 @@ recsys_model_factors_rec(void *data, uint32_t user, uint32_t k,
 {
     size_t                      len;
     int64_t                     row;
-    uint32_t                    i, n, nh, got;
+    uint32_t                    n, nh, got;
     uint64_t                    lo, hi;
     const char                 *id;
     recsys_user_t               u;
@@ -964,22 +967,8 @@ recsys_model_factors_rec(void *data, uint32_t user, uint32_t k,
     got = recsys_topk_dot(g->vectors, (uint32_t) g->items.count,
                           g->manifest.dimension, u.vector,
                           rec->hist[worker], nh, k, rec->lists[worker]);
-    n = 0;
-
-    for (i = 0; i < got; i++) {
-        out[n].row = rec->to_compact[rec->lists[worker][i].row];
-        out[n].score = rec->lists[worker][i].score;
-
-        if (out[n].row != RECSYS_ROW_NONE
-            && recsys_model_seen(x, user, out[n].row))
-        {
-            continue;
-        }
-
-        n++;
-    }
-
-    return recsys_model_fill(ctx, user, n, k, out);
+    return recsys_model_served_top(ctx, rec->to_compact, user,
+                                   rec->lists[worker], got, k, out);
 }
 
 
@@ -1394,7 +1383,7 @@ static uint32_t
 recsys_model_rec(void *data, uint32_t user, uint32_t k, recsys_scored_t *out,
     unsigned worker)
 {
-    uint32_t                i, n, nh, got;
+    uint32_t                n, nh, got;
     uint64_t                lo, hi;
     recsys_scored_t        *list;
     recsys_model_rec_t     *rec = data;
@@ -1417,13 +1406,31 @@ recsys_model_rec(void *data, uint32_t user, uint32_t k, recsys_scored_t *out,
     list = rec->lists[worker];
     got = recsys_itemsim_recommend(rec->sim, &rec->scorers[worker],
                                    rec->hist[worker], NULL, nh, k, list);
+    return recsys_model_served_top(ctx, rec->to_compact, user, list, got, k,
+                                   out);
+}
+
+
+/*
+ * A served model's list in the served generation's rows, mapped to this
+ * build's compact rows; an item seen here but not there (renamed) is no
+ * candidate.  Short lists are topped up as serving does.
+ */
+
+static uint32_t
+recsys_model_served_top(recsys_model_ctx_t *ctx, const uint32_t *to_compact,
+    uint32_t user, const recsys_scored_t *list, uint32_t got, uint32_t k,
+    recsys_scored_t *out)
+{
+    uint32_t                i, n;
+    const recsys_matrix_t  *x = &ctx->train;
+
     n = 0;
 
     for (i = 0; i < got; i++) {
-        out[n].row = rec->to_compact[list[i].row];
+        out[n].row = to_compact[list[i].row];
         out[n].score = list[i].score;
 
-        /* seen here but not there (an item renamed): not a candidate */
         if (out[n].row != RECSYS_ROW_NONE
             && recsys_model_seen(x, user, out[n].row))
         {
