@@ -54,7 +54,6 @@ typedef struct {
     recsys_boost_t     *boosts;
     uint32_t            nboosts;
     float               mmr_lambda;     /* 0..1; RECSYS_RANK_MMR_OFF */
-    uint32_t            freshness_slot; /* the generation's column */
 } recsys_profile_t;
 
 
