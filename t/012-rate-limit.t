@@ -246,6 +246,43 @@ add_response_body_check(sub {
        "$name - two new workers after the reload");
 });
 
+# a block without user_files has the file t (hello), and
+#   --- emerg: MSG          nginx refuses to start, error.log has [emerg], MSG
+#   --- limit: URI ZONE     recsys_limit_zone ZONE, t served at URI behind it
+#                           with the X-Pid of the worker that answers
+#   --- cost_k: NAME        the small catalog's popular list (k up to 50)
+#                           behind zone NAME (1r/m, burst 19) at cost=k
+add_block_preprocessor(sub {
+    my $block = shift;
+
+    $block->set_value(user_files => ">>> t\nhello\n")
+        unless defined $block->user_files;
+    if (defined $block->emerg) {
+        $block->set_value(config => "") unless defined $block->config;
+        $block->set_value(must_die => "");
+        $block->set_value(error_log => "[emerg]\n" . $block->emerg);
+    }
+    if (defined $block->limit) {
+        my ($uri, $zone) = split ' ', $block->limit, 2;
+        my ($name) = $zone =~ /zone=(\w+):/;
+        $block->set_value(http_config => "recsys_limit_zone $zone;\n");
+        $block->set_value(config => "location = $uri {\n"
+            . "    recsys_limit zone=$name;\n"
+            . "    add_header X-Pid \$pid always;\n"
+            . "    try_files /t =404;\n}\n");
+    }
+    if (defined $block->cost_k) {
+        my $zone = $block->cost_k;
+        $block->set_value(http_config =>
+            "recsys_catalog small \$TEST_NGINX_CONF_DIR/small.yaml;\n"
+            . "recsys_limit_zone \$binary_remote_addr zone=$zone:1m"
+            . " rate=1r/m burst=19;\n");
+        $block->set_value(config => "location = /v1/popular {\n"
+            . "    recsys popular;\n    recsys_max_k 50;\n"
+            . "    recsys_limit zone=$zone cost=k;\n}\n");
+    }
+});
+
 run_tests();
 
 __DATA__
@@ -255,9 +292,6 @@ __DATA__
 recsys_limit_zone $binary_remote_addr zone=ip:1m rate=1r/m burst=4;
 --- config
 location = /t { recsys_limit zone=ip; }
---- user_files
->>> t
-hello
 --- request eval
 ["GET /t", "GET /t", "GET /t", "GET /t", "GET /t", "GET /t"]
 --- error_code eval
@@ -282,9 +316,6 @@ hello
 recsys_limit_zone $binary_remote_addr zone=b2:1m rate=1r/m burst=2;
 --- config
 location = /t { recsys_limit zone=b2; }
---- user_files
->>> t
-hello
 --- request eval
 ["GET /t", "GET /t", "GET /t", "GET /t", "GET /t"]
 --- error_code eval
@@ -307,9 +338,6 @@ hello
 recsys_limit_zone $binary_remote_addr zone=m:1m rate=1r/m;
 --- config
 location = /t { recsys_limit zone=m; }
---- user_files
->>> t
-hello
 --- request eval
 ["GET /t", "GET /t", "HEAD /t"]
 --- error_code eval
@@ -337,9 +365,6 @@ location = /t {
     recsys_limit zone=ip;
     recsys_limit zone=key;
 }
---- user_files
->>> t
-hello
 --- request eval
 [("GET /t") x 10]
 --- more_headers eval
@@ -374,9 +399,6 @@ location = /t {
     recsys_limit zone=dry dry_run;
     add_header X-Limit $recsys_limit_status always;
 }
---- user_files
->>> t
-hello
 --- request eval
 ["GET /t", "GET /t", "GET /t", "GET /t"]
 --- error_code eval
@@ -402,9 +424,6 @@ location = /t {
     recsys_limit zone=k;
     add_header X-Limit "[$recsys_limit_status]" always;
 }
---- user_files
->>> t
-hello
 --- request eval
 ["GET /t", "GET /t", "GET /t", "GET /t"]
 --- more_headers eval
@@ -429,9 +448,6 @@ location = /t {
     recsys_limit_status 503;
     recsys_limit_log_level warn;
 }
---- user_files
->>> t
-hello
 --- request eval
 ["GET /t", "GET /t"]
 --- error_code eval
@@ -453,9 +469,6 @@ location = /t {
     recsys_correlation_id on;
     recsys_limit zone=cid;
 }
---- user_files
->>> t
-hello
 --- request eval
 ["GET /t", "GET /t"]
 --- more_headers
@@ -579,9 +592,6 @@ location = /own {
     recsys_limit zone=loc;
     try_files /t =404;
 }
---- user_files
->>> t
-hello
 --- request eval
 ["GET /inherits", "GET /own", "GET /own", "GET /inherits"]
 --- response_headers_like eval
@@ -607,9 +617,6 @@ location = /five {
     recsys_limit zone=c2 cost=5;
     try_files /t =404;
 }
---- user_files
->>> t
-hello
 --- request eval
 ["GET /two", "GET /two", "GET /two", "GET /five"]
 --- error_code eval
@@ -627,15 +634,7 @@ hello
 
 
 === TEST 14: cost=k charges the request's k (default and capped by the location)
---- http_config
-recsys_catalog small $TEST_NGINX_CONF_DIR/small.yaml;
-recsys_limit_zone $binary_remote_addr zone=kz:1m rate=1r/m burst=19;
---- config
-location = /v1/popular {
-    recsys popular;
-    recsys_max_k 50;
-    recsys_limit zone=kz cost=k;
-}
+--- cost_k: kz
 --- request eval
 ["GET /v1/popular?k=5", "GET /v1/popular?k=10", "GET /v1/popular",
  "GET /v1/popular?k=abc", "GET /v1/popular?k=5", "GET /v1/popular?k=100"]
@@ -657,15 +656,7 @@ location = /v1/popular {
 === TEST 15: cost=k charges the k the handler answers: the last, decoded
 The limiter once read the first k with undecoded names: k=1&k=12 cost 1
 and %6B=8 the default 10.
---- http_config
-recsys_catalog small $TEST_NGINX_CONF_DIR/small.yaml;
-recsys_limit_zone $binary_remote_addr zone=kl:1m rate=1r/m burst=19;
---- config
-location = /v1/popular {
-    recsys popular;
-    recsys_max_k 50;
-    recsys_limit zone=kl cost=k;
-}
+--- cost_k: kl
 --- request eval
 ["GET /v1/popular?k=1&k=12", "GET /v1/popular?%6B=8", "GET /v1/popular?k=1"]
 --- error_code eval
@@ -689,9 +680,6 @@ location = /f {
     add_header X-Limit $recsys_limit_status always;
     try_files /t =404;
 }
---- user_files
->>> t
-hello
 --- fill: 400 /f?u=fill 400 0
 --- request eval
 ["GET /f?u=first", "GET /f?u=last", "GET /f?u=first"]
@@ -708,16 +696,7 @@ hello
 
 
 === TEST 17: on_full=closed rejects new keys while the zone is full
---- http_config
-recsys_limit_zone $arg_u zone=tight:32k rate=1r/m on_full=closed;
---- config
-location = /f {
-    recsys_limit zone=tight;
-    try_files /t =404;
-}
---- user_files
->>> t
-hello
+--- limit: /f $arg_u zone=tight:32k rate=1r/m on_full=closed
 --- fill: 400 /f?u=fill 100 100
 --- request eval
 ["GET /f?u=first", "GET /f?u=last"]
@@ -735,16 +714,7 @@ hello
 
 === TEST 18: entries whose bucket is full again make room
 At 1000r/s an entry says nothing a millisecond after its request.
---- http_config
-recsys_limit_zone $arg_u zone=fast:32k rate=1000r/s;
---- config
-location = /f {
-    recsys_limit zone=fast;
-    try_files /t =404;
-}
---- user_files
->>> t
-hello
+--- limit: /f $arg_u zone=fast:32k rate=1000r/s
 --- fill: 1000 /f?u=fill 1000 0
 --- request eval
 ["GET /f?u=first", "GET /f?u=last"]
@@ -758,17 +728,7 @@ is full
 
 
 === TEST 19: one state for all workers: 20 connections, burst + 1 pass
---- http_config
-recsys_limit_zone $binary_remote_addr zone=w:1m rate=1r/m burst=4;
---- config
-location = /w {
-    recsys_limit zone=w;
-    add_header X-Pid $pid always;
-    try_files /t =404;
-}
---- user_files
->>> t
-hello
+--- limit: /w $binary_remote_addr zone=w:1m rate=1r/m burst=4
 --- request eval
 [("GET /w") x 20]
 --- error_code eval
@@ -777,17 +737,7 @@ hello
 
 
 === TEST 20: one state for all workers: 30 requests at once, burst + 1 pass
---- http_config
-recsys_limit_zone $binary_remote_addr zone=wc:1m rate=1r/m burst=6;
---- config
-location = /w {
-    recsys_limit zone=wc;
-    add_header X-Pid $pid always;
-    try_files /t =404;
-}
---- user_files
->>> t
-hello
+--- limit: /w $binary_remote_addr zone=wc:1m rate=1r/m burst=6
 --- concurrent: 30 /w 6
 --- request eval
 ["GET /w", "GET /w"]
@@ -801,9 +751,6 @@ hello
 recsys_limit_zone $binary_remote_addr zone=rl:1m rate=1r/m burst=1;
 --- config
 location = /t { recsys_limit zone=rl; }
---- user_files
->>> t
-hello
 --- reload
 --- request eval
 ["GET /t", "GET /t", "GET /t"]
@@ -821,9 +768,6 @@ hello
 recsys_limit_zone $binary_remote_addr zone=rk:1m rate=1r/m burst=1;
 --- config
 location = /t { recsys_limit zone=rk; }
---- user_files
->>> t
-hello
 --- reload: s/\$binary_remote_addr zone=rk/\$http_x_other zone=rk/ or die
 --- request eval
 ["GET /t", "GET /t"]
@@ -839,32 +783,21 @@ hello
 === TEST 23: bad rate
 --- http_config
 recsys_limit_zone $binary_remote_addr zone=x:1m rate=10r/h;
---- config
---- must_die
---- error_log
-[emerg]
-invalid rate "rate=10r/h"
+--- emerg: invalid rate "rate=10r/h"
 
 
 
 === TEST 24: rate missing
 --- http_config
 recsys_limit_zone $binary_remote_addr zone=x:1m burst=5;
---- config
---- must_die
---- error_log
-[emerg]
-"recsys_limit_zone" must have "rate" parameter
+--- emerg: "recsys_limit_zone" must have "rate" parameter
 
 
 
 === TEST 25: unknown zone
 --- config
 location = /t { recsys_limit zone=nope; }
---- must_die
---- error_log
-[emerg]
-unknown recsys_limit_zone "nope"
+--- emerg: unknown recsys_limit_zone "nope"
 
 
 
@@ -873,10 +806,7 @@ unknown recsys_limit_zone "nope"
 recsys_limit_zone $binary_remote_addr zone=x:1m rate=1r/s;
 --- config
 location = /t { recsys_limit cost=2; }
---- must_die
---- error_log
-[emerg]
-"recsys_limit" must have "zone" parameter
+--- emerg: "recsys_limit" must have "zone" parameter
 
 
 
@@ -884,11 +814,7 @@ location = /t { recsys_limit cost=2; }
 --- http_config
 recsys_limit_zone $binary_remote_addr zone=dup:1m rate=1r/s;
 recsys_limit_zone $http_x_api_key zone=dup:1m rate=1r/s;
---- config
---- must_die
---- error_log
-[emerg]
-recsys_limit_zone "dup" is already bound to key "$binary_remote_addr"
+--- emerg: recsys_limit_zone "dup" is already bound to key "$binary_remote_addr"
 
 
 
@@ -896,11 +822,7 @@ recsys_limit_zone "dup" is already bound to key "$binary_remote_addr"
 --- http_config
 recsys_limit_zone $http_x_api_key zone=x:1m rate=1r/s;
 recsys_limit_tier zone=x key_sha256=a6c1eaef rate=10r/s;
---- config
---- must_die
---- error_log
-[emerg]
-invalid key_sha256 "key_sha256=a6c1eaef": 64 hex digits expected
+--- emerg: invalid key_sha256 "key_sha256=a6c1eaef": 64 hex digits expected
 
 
 
@@ -911,11 +833,7 @@ recsys_limit_tier zone=x rate=10r/s
     key_sha256=a6c1eaef9d5f23f4e13d9b574cbbe07ae877227d92be87d077005dc6776bcdcc;
 recsys_limit_tier zone=x rate=20r/s
     key_sha256=A6C1EAEF9D5F23F4E13D9B574CBBE07AE877227D92BE87D077005DC6776BCDCC;
---- config
---- must_die
---- error_log
-[emerg]
-duplicate key_sha256 in zone "x"
+--- emerg: duplicate key_sha256 in zone "x"
 
 
 
@@ -923,33 +841,21 @@ duplicate key_sha256 in zone "x"
 --- http_config
 recsys_limit_tier zone=x rate=10r/s
     key_sha256=a6c1eaef9d5f23f4e13d9b574cbbe07ae877227d92be87d077005dc6776bcdcc;
---- config
---- must_die
---- error_log
-[emerg]
-unknown recsys_limit_zone "x"
+--- emerg: unknown recsys_limit_zone "x"
 
 
 
 === TEST 31: zone names go into header fields: a safe alphabet only
 --- http_config
 recsys_limit_zone $binary_remote_addr zone=a/b:1m rate=1r/s;
---- config
---- must_die
---- error_log
-[emerg]
-invalid zone name "zone=a/b:1m"
+--- emerg: invalid zone name "zone=a/b:1m"
 
 
 
 === TEST 32: too small a zone
 --- http_config
 recsys_limit_zone $binary_remote_addr zone=x:4k rate=1r/s;
---- config
---- must_die
---- error_log
-[emerg]
-zone "zone=x:4k" is too small
+--- emerg: zone "zone=x:4k" is too small
 
 
 
@@ -958,21 +864,14 @@ zone "zone=x:4k" is too small
 recsys_limit_zone $binary_remote_addr zone=x:1m rate=1r/s;
 --- config
 location = /t { recsys_limit zone=x cost=0; }
---- must_die
---- error_log
-[emerg]
-invalid cost "cost=0"
+--- emerg: invalid cost "cost=0"
 
 
 
 === TEST 34: bad on_full
 --- http_config
 recsys_limit_zone $binary_remote_addr zone=x:1m rate=1r/s on_full=maybe;
---- config
---- must_die
---- error_log
-[emerg]
-invalid parameter "on_full=maybe"
+--- emerg: invalid parameter "on_full=maybe"
 
 
 
@@ -981,10 +880,7 @@ invalid parameter "on_full=maybe"
 recsys_limit_zone $binary_remote_addr zone=x:1m rate=1r/s;
 --- config
 location = /t { recsys_limit zone=x; recsys_limit_status 302; }
---- must_die
---- error_log
-[emerg]
-value must be between 400 and 599
+--- emerg: value must be between 400 and 599
 
 
 
@@ -993,21 +889,14 @@ value must be between 400 and 599
 recsys_limit_zone $binary_remote_addr zone=x:1m rate=1r/s;
 --- config
 location = /t { recsys_limit zone=x; recsys_limit zone=x dry_run; }
---- must_die
---- error_log
-[emerg]
-"recsys_limit" directive is duplicate
+--- emerg: "recsys_limit" directive is duplicate
 
 
 
 === TEST 37: bad burst in a zone
 --- http_config
 recsys_limit_zone $binary_remote_addr zone=x:1m rate=1r/s burst=1000001;
---- config
---- must_die
---- error_log
-[emerg]
-invalid burst "burst=1000001"
+--- emerg: invalid burst "burst=1000001"
 
 
 
@@ -1016,11 +905,7 @@ invalid burst "burst=1000001"
 recsys_limit_zone $http_x_api_key zone=x:1m rate=1r/s;
 recsys_limit_tier zone=x rate=10r/h
     key_sha256=a6c1eaef9d5f23f4e13d9b574cbbe07ae877227d92be87d077005dc6776bcdcc;
---- config
---- must_die
---- error_log
-[emerg]
-invalid rate "rate=10r/h"
+--- emerg: invalid rate "rate=10r/h"
 
 
 
@@ -1029,8 +914,4 @@ invalid rate "rate=10r/h"
 recsys_limit_zone $http_x_api_key zone=x:1m rate=1r/s;
 recsys_limit_tier zone=x rate=10r/s burst=-1
     key_sha256=a6c1eaef9d5f23f4e13d9b574cbbe07ae877227d92be87d077005dc6776bcdcc;
---- config
---- must_die
---- error_log
-[emerg]
-invalid burst "burst=-1"
+--- emerg: invalid burst "burst=-1"
