@@ -1,10 +1,10 @@
 # The helper: builds on start, admin rebuild/status/rollback, one build at a
 # time, auth, a helper killed mid-build, a corrupt generation refused.
 #
-# wait_idle, kill_helper, corrupt, generations_complete: see
-# t/lib/RecsysHelper.pm.  Index directories are $TEST_NGINX_DATA_DIR/h<N>,
-# removed when the file starts; "big" is 30k x 64, slow enough to build
-# to be caught running.
+# wait_idle, kill_helper, corrupt, generations_complete, a block's
+# catalog and locations: see t/lib/RecsysHelper.pm.  Index directories
+# are $TEST_NGINX_DATA_DIR/h<N>, removed when the file starts; "big" is
+# 30k x 64, slow enough to build to be caught running.
 
 use FindBin;
 use lib "$FindBin::Bin/lib";
@@ -19,21 +19,15 @@ workers(1);
 plan('no_plan');
 
 RecsysHelper::big_catalog();
+add_block_preprocessor(\&RecsysHelper::sections);
 
 run_tests();
 
 __DATA__
 
 === TEST 1: build_on_start (default if_missing) builds an empty index dir
---- user_files
->>> h1.yaml
-source: {type: file, path: $TEST_NGINX_CONF_DIR/small.jsonl}
-index: {path: $TEST_NGINX_DATA_DIR/h1, dimension: 4}
---- http_config
-recsys_catalog h1 ../html/h1.yaml;
---- config
-location = /p { recsys popular; }
-location = /admin/index/status { recsys_admin status; }
+--- catalog: h1 small
+--- locations: p status
 --- wait_idle: 0:1
 --- request eval
 ["GET /admin/index/status", "GET /p?k=1", "GET /admin/index/status"]
@@ -51,16 +45,8 @@ location = /admin/index/status { recsys_admin status; }
 
 
 === TEST 2: admin rebuild: 202 with the build id, then a new generation is served
---- user_files
->>> h2.yaml
-source: {type: file, path: $TEST_NGINX_CONF_DIR/small.jsonl}
-index: {path: $TEST_NGINX_DATA_DIR/h2, dimension: 4}
---- http_config
-recsys_catalog h2 ../html/h2.yaml;
---- config
-location = /p { recsys popular; }
-location = /admin/index/status { recsys_admin status; }
-location = /admin/index/rebuild { recsys_admin rebuild; }
+--- catalog: h2 small
+--- locations: p status rebuild
 --- wait_idle: 0:1 2:2
 --- request eval
 ["GET /admin/index/status", "GET /p?k=1",
@@ -83,17 +69,10 @@ location = /admin/index/rebuild { recsys_admin rebuild; }
 
 
 === TEST 3: a rebuild while one runs is 409, so is a rollback; {"full": true}
---- user_files
->>> h3.yaml
-source: {type: file, path: $TEST_NGINX_DATA_DIR/big.jsonl}
-index: {path: $TEST_NGINX_DATA_DIR/h3, dimension: 64}
+--- catalog
+h3 big
 maintenance: {build_on_start: never}
---- http_config
-recsys_catalog h3 ../html/h3.yaml;
---- config
-location = /admin/index/status { recsys_admin status; }
-location = /admin/index/rebuild { recsys_admin rebuild; }
-location = /admin/index/rollback { recsys_admin rollback; }
+--- locations: status rebuild rollback
 --- wait_idle: 3:1
 --- more_headers
 Content-Type: application/json
@@ -118,17 +97,8 @@ Content-Type: application/json
 
 
 === TEST 4: rollback is queued (202) and run by the helper; status has its result
---- user_files
->>> h4.yaml
-source: {type: file, path: $TEST_NGINX_CONF_DIR/small.jsonl}
-index: {path: $TEST_NGINX_DATA_DIR/h4, dimension: 4}
---- http_config
-recsys_catalog h4 ../html/h4.yaml;
---- config
-location = /p { recsys popular; }
-location = /admin/index/status { recsys_admin status; }
-location = /admin/index/rebuild { recsys_admin rebuild; }
-location = /admin/index/rollback { recsys_admin rollback; }
+--- catalog: h4 small
+--- locations: p status rebuild rollback
 --- wait_idle: 0:1 1:2 3:3 6:4
 --- request eval
 ["GET /admin/index/status", "POST /admin/index/rebuild", "GET /p?k=1",
@@ -155,17 +125,13 @@ location = /admin/index/rollback { recsys_admin rollback; }
 
 
 === TEST 5: a bearer token: missing is 401 with WWW-Authenticate, wrong is 403
---- user_files
->>> h5.yaml
-source: {type: file, path: $TEST_NGINX_CONF_DIR/small.jsonl}
-index: {path: $TEST_NGINX_DATA_DIR/h5, dimension: 4}
+--- catalog
+h5 small
 maintenance: {build_on_start: never}
 --- http_config
-recsys_catalog h5 ../html/h5.yaml;
 recsys_admin_token "s3cret token";
+--- locations: status rebuild
 --- config
-location = /admin/index/status { recsys_admin status; }
-location = /admin/index/rebuild { recsys_admin rebuild; }
 location = /var/status {
     set $admin_token "";
     recsys_admin status;
@@ -196,13 +162,9 @@ location = /var/status {
 
 
 === TEST 6: nginx allow/deny guard the admin locations
---- user_files
->>> h6.yaml
-source: {type: file, path: $TEST_NGINX_CONF_DIR/small.jsonl}
-index: {path: $TEST_NGINX_DATA_DIR/h6, dimension: 4}
+--- catalog
+h6 small
 maintenance: {build_on_start: never}
---- http_config
-recsys_catalog h6 ../html/h6.yaml;
 --- config
 location = /admin/index/rebuild {
     allow 192.0.2.1;
@@ -225,17 +187,10 @@ location = /admin/index/status {
 
 
 === TEST 7: kill -9 of the helper mid-build: nothing partial, the retry succeeds
---- user_files
->>> h7.yaml
-source: {type: file, path: $TEST_NGINX_DATA_DIR/big.jsonl}
-index: {path: $TEST_NGINX_DATA_DIR/h7, dimension: 64}
+--- catalog
+h7 big
 maintenance: {build_on_start: never, backoff_initial: 1s}
---- http_config
-recsys_catalog h7 ../html/h7.yaml;
---- config
-location = /p { recsys popular; }
-location = /admin/index/status { recsys_admin status; }
-location = /admin/index/rebuild { recsys_admin rebuild; }
+--- locations: p status rebuild
 --- kill_helper: 0
 --- wait_idle: 1:2
 --- generations_complete: 2
@@ -260,17 +215,10 @@ location = /admin/index/rebuild { recsys_admin rebuild; }
 Without a thread pool the worker opens generation 2 at the request after
 the publish, once the test has truncated it; with one, its timer would
 open it within 200 ms, before (t/004 TEST 11 has a refusal by the pool).
---- user_files
->>> h8.yaml
-source: {type: file, path: $TEST_NGINX_CONF_DIR/small.jsonl}
-index: {path: $TEST_NGINX_DATA_DIR/h8, dimension: 4}
+--- catalog: h8 small
 --- http_config
-recsys_catalog h8 ../html/h8.yaml;
 recsys_thread_pool off;
---- config
-location = /p { recsys popular; }
-location = /admin/index/status { recsys_admin status; }
-location = /admin/index/rebuild { recsys_admin rebuild; }
+--- locations: p status rebuild
 --- wait_idle: 0:1
 --- corrupt: 2
 --- request eval
@@ -289,15 +237,10 @@ location = /admin/index/rebuild { recsys_admin rebuild; }
 
 
 === TEST 9: with an interval, the status shows the next scheduled build
---- user_files
->>> h9.yaml
-source: {type: file, path: $TEST_NGINX_CONF_DIR/small.jsonl}
-index: {path: $TEST_NGINX_DATA_DIR/h9, dimension: 4}
+--- catalog
+h9 small
 maintenance: {build_on_start: never, interval: 1h}
---- http_config
-recsys_catalog h9 ../html/h9.yaml;
---- config
-location = /admin/index/status { recsys_admin status; }
+--- locations: status
 --- wait_idle: 0:0
 --- request eval
 ["GET /admin/index/status", "GET /admin/index/status"]
@@ -318,16 +261,8 @@ invalid parameter "reload", expected rebuild, status or rollback
 
 
 === TEST 11: the helper's builds are counted in the metrics, by result
---- user_files
->>> h11.yaml
-source: {type: file, path: $TEST_NGINX_CONF_DIR/small.jsonl}
-index: {path: $TEST_NGINX_DATA_DIR/h11, dimension: 4}
---- http_config
-recsys_catalog h11 ../html/h11.yaml;
---- config
-location = /metrics { recsys_metrics; }
-location = /admin/index/status { recsys_admin status; }
-location = /admin/index/rebuild { recsys_admin rebuild; }
+--- catalog: h11 small
+--- locations: metrics status rebuild
 --- wait_idle: 0:1 1:2
 --- request eval
 ["GET /admin/index/status", "POST /admin/index/rebuild", "GET /metrics"]
@@ -342,16 +277,8 @@ location = /admin/index/rebuild { recsys_admin rebuild; }
 
 
 === TEST 12: while the helper process does not beat, ready fails and detailed is unhealthy
---- user_files
->>> h12.yaml
-source: {type: file, path: $TEST_NGINX_CONF_DIR/small.jsonl}
-index: {path: $TEST_NGINX_DATA_DIR/h12, dimension: 4}
---- http_config
-recsys_catalog h12 ../html/h12.yaml;
---- config
-location = /admin/index/status { recsys_admin status; }
-location = /health/ready { recsys_health ready; }
-location = /health/detailed { recsys_health detailed; }
+--- catalog: h12 small
+--- locations: status ready detailed
 --- wait_idle: 0:1 4:1
 --- stop_helper: 2:11.5
 --- cont_helper: 4
@@ -372,17 +299,10 @@ location = /health/detailed { recsys_health detailed; }
 
 
 === TEST 13: a reload replaces the helper; history, ids and schedule stay
---- user_files
->>> h13.yaml
-source: {type: file, path: $TEST_NGINX_CONF_DIR/small.jsonl}
-index: {path: $TEST_NGINX_DATA_DIR/h13, dimension: 4}
+--- catalog
+h13 small
 maintenance: {build_on_start: always}
---- http_config
-recsys_catalog h13 ../html/h13.yaml;
---- config
-location = /p { recsys popular; }
-location = /admin/index/status { recsys_admin status; }
-location = /admin/index/rebuild { recsys_admin rebuild; }
+--- locations: p status rebuild
 --- wait_idle: 0:1 1:1 3:2
 --- hup: 0
 --- request eval
@@ -406,16 +326,10 @@ location = /admin/index/rebuild { recsys_admin rebuild; }
 
 
 === TEST 14: a reload during a build: nothing partial, the new helper retries
---- user_files
->>> h14.yaml
-source: {type: file, path: $TEST_NGINX_DATA_DIR/big.jsonl}
-index: {path: $TEST_NGINX_DATA_DIR/h14, dimension: 64}
+--- catalog
+h14 big
 maintenance: {build_on_start: never, backoff_initial: 1s}
---- http_config
-recsys_catalog h14 ../html/h14.yaml;
---- config
-location = /admin/index/status { recsys_admin status; }
-location = /admin/index/rebuild { recsys_admin rebuild; }
+--- locations: status rebuild
 --- running: 0
 --- hup: 0
 --- wait_idle: 1:2
@@ -435,17 +349,8 @@ location = /admin/index/rebuild { recsys_admin rebuild; }
 
 
 === TEST 15: a queued rollback waits for the lock; a rebuild or rollback then is 409
---- user_files
->>> h15.yaml
-source: {type: file, path: $TEST_NGINX_CONF_DIR/small.jsonl}
-index: {path: $TEST_NGINX_DATA_DIR/h15, dimension: 4}
---- http_config
-recsys_catalog h15 ../html/h15.yaml;
---- config
-location = /p { recsys popular; }
-location = /admin/index/status { recsys_admin status; }
-location = /admin/index/rebuild { recsys_admin rebuild; }
-location = /admin/index/rollback { recsys_admin rollback; }
+--- catalog: h15 small
+--- locations: p status rebuild rollback
 --- log_level: debug
 --- wait_idle: 0:1 1:2 5:3
 --- hold_lock: 1
@@ -474,17 +379,11 @@ location = /admin/index/rollback { recsys_admin rollback; }
 
 
 === TEST 16: a malformed chunked body is a JSON 400 on every admin path, not 500
---- user_files
->>> h16.yaml
-source: {type: file, path: $TEST_NGINX_CONF_DIR/small.jsonl}
-index: {path: $TEST_NGINX_DATA_DIR/h16, dimension: 4}
+--- catalog
+h16 small
 maintenance: {build_on_start: never}
---- http_config
-recsys_catalog h16 ../html/h16.yaml;
+--- locations: status rebuild rollback
 --- config
-location = /admin/index/status { recsys_admin status; }
-location = /admin/index/rebuild { recsys_admin rebuild; }
-location = /admin/index/rollback { recsys_admin rollback; }
 location = /token/status {
     recsys_admin status;
     recsys_admin_token secret;
@@ -507,13 +406,9 @@ Transfer-Encoding: chunked
 
 
 === TEST 17: an auth failure logs the URI escaped: no forged error.log line
---- user_files
->>> h17.yaml
-source: {type: file, path: $TEST_NGINX_CONF_DIR/small.jsonl}
-index: {path: $TEST_NGINX_DATA_DIR/h17, dimension: 4}
+--- catalog
+h17 small
 maintenance: {build_on_start: never}
---- http_config
-recsys_catalog h17 ../html/h17.yaml;
 --- config
 location /admin2/ {
     recsys_admin status;
@@ -545,8 +440,7 @@ index: {path: $TEST_NGINX_DATA_DIR/h18, dimension: 4}
 maintenance: {build_on_start: always, backoff_initial: 1h}
 --- http_config
 recsys_catalog h18 ../html/h18.yaml;
---- config
-location = /admin/index/status { recsys_admin status; }
+--- locations: status
 --- log_level: info
 --- wait_failures: 0:1
 --- request eval
@@ -561,16 +455,10 @@ qr{^2026/12/01 00:00:00 \[emerg\]}
 
 
 === TEST 19: the rebuild body is parsed strictly: trailing garbage and a NUL are 400
---- user_files
->>> h19.yaml
-source: {type: file, path: $TEST_NGINX_CONF_DIR/small.jsonl}
-index: {path: $TEST_NGINX_DATA_DIR/h19, dimension: 4}
+--- catalog
+h19 small
 maintenance: {build_on_start: never}
---- http_config
-recsys_catalog h19 ../html/h19.yaml;
---- config
-location = /admin/index/rebuild { recsys_admin rebuild; }
-location = /admin/index/status { recsys_admin status; }
+--- locations: rebuild status
 --- more_headers
 Content-Type: application/json
 --- request eval
@@ -640,8 +528,7 @@ source: {type: file, path: $TEST_NGINX_CONF_DIR/small.jsonl}
 index: {path: $TEST_NGINX_DATA_DIR/h21/deep/er/idx, dimension: 4}
 --- http_config
 recsys_catalog h21 ../html/h21.yaml;
---- config
-location = /admin/index/status { recsys_admin status; }
+--- locations: status
 --- wait_idle: 0:1
 --- request eval
 ["GET /admin/index/status", "GET /admin/index/status"]
@@ -705,10 +592,7 @@ index: {path: $TEST_NGINX_DATA_DIR/h24, dimension: 4, keep: 1}
 --- http_config
 recsys_catalog h24 ../html/h24.yaml;
 recsys_metrics_zone_size 1m;
---- config
-location = /admin/index/status { recsys_admin status; }
-location = /admin/index/rebuild { recsys_admin rebuild; }
-location = /metrics { recsys_metrics; }
+--- locations: status rebuild metrics
 --- wait_idle: 0:1 1:2 2:3 3:4
 --- unremovable: 0
 --- request eval

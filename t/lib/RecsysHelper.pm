@@ -51,6 +51,18 @@ package RecsysHelper;
 #
 # The catalog is the one named in the status answer; its index directory
 # is $TEST_NGINX_DATA_DIR/<name>.
+#
+# and, for the suites' add_block_preprocessor (sections($block)):
+#
+#   --- catalog: NAME SOURCE  the user file NAME.yaml: SOURCE (small: the
+#                             12 items of t/data/small.jsonl, 4 dimensions;
+#                             big: big_catalog's 30k, 64) indexed into
+#                             $TEST_NGINX_DATA_DIR/NAME, more lines of the
+#                             section being more of its YAML; http_config
+#                             gets "recsys_catalog NAME ../html/NAME.yaml;"
+#                             before its own lines
+#   --- locations: L ...      the locations L of %Locations before the
+#                             block's own config
 
 use strict;
 use warnings;
@@ -67,6 +79,48 @@ my $Lock;
 
 sub import {
     main::add_response_body_check(\&check);
+}
+
+our %Locations = (
+    p        => 'location = /p { recsys popular; }',
+    status   => 'location = /admin/index/status { recsys_admin status; }',
+    rebuild  => 'location = /admin/index/rebuild { recsys_admin rebuild; }',
+    rollback => 'location = /admin/index/rollback { recsys_admin rollback; }',
+    metrics  => 'location = /metrics { recsys_metrics; }',
+    ready    => 'location = /health/ready { recsys_health ready; }',
+    detailed => 'location = /health/detailed { recsys_health detailed; }',
+);
+
+my %Sources = (
+    small => ['$TEST_NGINX_CONF_DIR/small.jsonl', 4],
+    big   => ['$TEST_NGINX_DATA_DIR/big.jsonl', 64],
+);
+
+sub sections {
+    my $block = shift;
+
+    if (defined $block->catalog) {
+        my ($head, $yaml) = split /\n/, $block->catalog, 2;
+        my ($name, $source) = split ' ', $head;
+        my ($path, $dim) = @{ $Sources{$source}
+                              or die "--- catalog: unknown source $source" };
+        my $files = $block->user_files // '';
+        $files .= "\n" if length $files && $files !~ /\n\z/;
+        $block->set_value(user_files => "$files>>> $name.yaml\n"
+            . "source: {type: file, path: $path}\n"
+            . "index: {path: \$TEST_NGINX_DATA_DIR/$name, dimension: $dim}\n"
+            . ($yaml // ''));
+        $block->set_value(http_config =>
+            "recsys_catalog $name ../html/$name.yaml;\n"
+            . ($block->http_config // ''));
+    }
+
+    if (defined $block->locations) {
+        my @lines = map { $Locations{$_} // die "--- locations: no $_\n" }
+                    split ' ', $block->locations;
+        $block->set_value(config => join('', map { "$_\n" } @lines)
+                                    . ($block->config // ''));
+    }
 }
 
 sub data_dir { $ENV{TEST_NGINX_DATA_DIR} or die "TEST_NGINX_DATA_DIR unset" }
