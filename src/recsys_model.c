@@ -54,15 +54,21 @@ typedef struct {
 } recsys_model_ctx_t;
 
 
+/* what both recommenders need to score a served model, per worker */
+typedef struct {
+    uint32_t                  **hist;       /* per worker: served rows */
+    recsys_scored_t           **lists;      /* per worker */
+    uint32_t                   *to_compact; /* served row -> compact */
+} recsys_model_work_t;
+
+
 /* the factor model's recommender: the new ALS, or the served vectors */
 typedef struct {
     recsys_model_ctx_t         *ctx;
     const recsys_als_model_t   *als;        /* NULL: served */
     const recsys_generation_t  *served;
     const recsys_idmap_t       *ids;        /* our users' ids */
-    uint32_t                  **hist;       /* per worker: served rows */
-    recsys_scored_t           **lists;      /* per worker */
-    uint32_t                   *to_compact; /* served row -> compact */
+    recsys_model_work_t         work;
 } recsys_model_frec_t;
 
 
@@ -71,10 +77,8 @@ typedef struct {
     recsys_model_ctx_t         *ctx;
     const recsys_itemsim_t     *sim;
     recsys_itemsim_scorer_t    *scorers;    /* per worker */
-    uint32_t                  **hist;       /* per worker: served rows */
-    recsys_scored_t           **lists;      /* per worker */
     const recsys_generation_t  *served;     /* NULL: the new model */
-    uint32_t                   *to_compact; /* served row -> compact */
+    recsys_model_work_t         work;
 } recsys_model_rec_t;
 
 
@@ -97,6 +101,12 @@ static int recsys_model_factors_score(recsys_model_ctx_t *ctx,
     double *figures);
 static uint32_t recsys_model_factors_rec(void *data, uint32_t user,
     uint32_t k, recsys_scored_t *out, unsigned worker);
+static int recsys_model_evaluate(recsys_model_ctx_t *ctx,
+    recsys_model_work_t *work, const recsys_generation_t *served,
+    uint32_t nitems, size_t list, recsys_holdout_recommend_pt rec,
+    void *data, double *figures);
+static void recsys_model_work_free(recsys_model_ctx_t *ctx,
+    recsys_model_work_t *work);
 static int recsys_model_factors_write(recsys_model_ctx_t *ctx,
     const recsys_als_model_t *als, const recsys_idmap_t *ids, char *err,
     size_t errlen);
@@ -852,68 +862,20 @@ recsys_model_factors_score(recsys_model_ctx_t *ctx,
     const recsys_als_model_t *als, const recsys_generation_t *served,
     double *figures)
 {
-    int                      rc;
-    uint32_t                 w;
-    recsys_model_frec_t      rec;
-    recsys_holdout_result_t  res;
+    int                  rc;
+    recsys_model_frec_t  rec;
 
     memset(&rec, 0, sizeof(recsys_model_frec_t));
     rec.ctx = ctx;
     rec.als = als;
     rec.served = served;
-    rc = -1;
 
-    rec.hist = calloc(ctx->threads, sizeof(uint32_t *));
-    rec.lists = calloc(ctx->threads, sizeof(recsys_scored_t *));
+    rc = recsys_model_evaluate(ctx, &rec.work, served,
+                               served ? (uint32_t) served->items.count : 0,
+                               RECSYS_MODEL_K, recsys_model_factors_rec,
+                               &rec, figures);
 
-    if (rec.hist == NULL || rec.lists == NULL) {
-        goto done;
-    }
-
-    for (w = 0; w < ctx->threads; w++) {
-        rec.hist[w] = malloc(((size_t) ctx->train.nitems + 1)
-                             * sizeof(uint32_t));
-        rec.lists[w] = malloc(RECSYS_MODEL_K * sizeof(recsys_scored_t));
-
-        if (rec.hist[w] == NULL || rec.lists[w] == NULL) {
-            goto done;
-        }
-    }
-
-    if (served != NULL) {
-        rec.to_compact = recsys_model_to_compact(ctx, served,
-                                                 (uint32_t)
-                                                 served->items.count);
-        if (rec.to_compact == NULL) {
-            goto done;
-        }
-    }
-
-    if (recsys_holdout_evaluate(&ctx->test, RECSYS_MODEL_K, ctx->users,
-                                ctx->nusers, (int) ctx->threads,
-                                recsys_model_factors_rec, &rec, &res)
-        != 0)
-    {
-        goto done;
-    }
-
-    figures[RECSYS_MODEL_RECALL] = res.recall;
-    figures[RECSYS_MODEL_NDCG] = res.ndcg;
-    rc = 0;
-
-done:
-
-    for (w = 0; rec.hist && w < ctx->threads; w++) {
-        free(rec.hist[w]);
-    }
-
-    for (w = 0; rec.lists && w < ctx->threads; w++) {
-        free(rec.lists[w]);
-    }
-
-    free(rec.hist);
-    free(rec.lists);
-    free(rec.to_compact);
+    recsys_model_work_free(ctx, &rec.work);
 
     return rc;
 }
@@ -932,10 +894,11 @@ recsys_model_factors_rec(void *data, uint32_t user, uint32_t k,
 {
     size_t                      len;
     int64_t                     row;
-    uint32_t                    n, nh, got;
+    uint32_t                    n, nh, got, *hist;
     uint64_t                    lo, hi;
     const char                 *id;
     recsys_user_t               u;
+    recsys_scored_t            *list;
     recsys_model_frec_t        *rec = data;
     recsys_model_ctx_t         *ctx = rec->ctx;
     const recsys_matrix_t      *x = &ctx->train;
@@ -961,14 +924,16 @@ recsys_model_factors_rec(void *data, uint32_t user, uint32_t k,
 
     recsys_users_get(&g->users, (uint32_t) row, &u);
 
-    nh = recsys_model_served_history(ctx, g, user, rec->hist[worker]);
-    qsort(rec->hist[worker], nh, sizeof(uint32_t), recsys_model_cmp_u32);
+    hist = rec->work.hist[worker];
+    list = rec->work.lists[worker];
+
+    nh = recsys_model_served_history(ctx, g, user, hist);
+    qsort(hist, nh, sizeof(uint32_t), recsys_model_cmp_u32);
 
     got = recsys_topk_dot(g->vectors, (uint32_t) g->items.count,
-                          g->manifest.dimension, u.vector,
-                          rec->hist[worker], nh, k, rec->lists[worker]);
-    return recsys_model_served_top(ctx, rec->to_compact, user,
-                                   rec->lists[worker], got, k, out);
+                          g->manifest.dimension, u.vector, hist, nh, k, list);
+    return recsys_model_served_top(ctx, rec->work.to_compact, user, list, got,
+                                   k, out);
 }
 
 
@@ -1294,10 +1259,9 @@ static int
 recsys_model_score(recsys_model_ctx_t *ctx, const recsys_itemsim_t *sim,
     const recsys_generation_t *served, double *figures)
 {
-    int                      rc;
-    uint32_t                 w, nitems;
-    recsys_model_rec_t       rec;
-    recsys_holdout_result_t  res;
+    int                  rc;
+    uint32_t             w;
+    recsys_model_rec_t   rec;
 
     memset(&rec, 0, sizeof(recsys_model_rec_t));
     rec.ctx = ctx;
@@ -1305,49 +1269,21 @@ recsys_model_score(recsys_model_ctx_t *ctx, const recsys_itemsim_t *sim,
     rec.served = served;
     rc = -1;
 
-    nitems = sim->nitems;
-
     rec.scorers = calloc(ctx->threads, sizeof(recsys_itemsim_scorer_t));
-    rec.hist = calloc(ctx->threads, sizeof(uint32_t *));
-    rec.lists = calloc(ctx->threads, sizeof(recsys_scored_t *));
 
-    if (rec.scorers == NULL || rec.hist == NULL || rec.lists == NULL) {
+    if (rec.scorers == NULL) {
         goto done;
     }
 
     for (w = 0; w < ctx->threads; w++) {
-        if (recsys_itemsim_scorer_init(&rec.scorers[w], nitems) != 0) {
-            goto done;
-        }
-
-        rec.hist[w] = malloc(((size_t) ctx->train.nitems + 1)
-                             * sizeof(uint32_t));
-        rec.lists[w] = malloc((RECSYS_MODEL_K + 1) * 4
-                              * sizeof(recsys_scored_t));
-
-        if (rec.hist[w] == NULL || rec.lists[w] == NULL) {
+        if (recsys_itemsim_scorer_init(&rec.scorers[w], sim->nitems) != 0) {
             goto done;
         }
     }
 
-    if (served != NULL) {
-        rec.to_compact = recsys_model_to_compact(ctx, served, nitems);
-        if (rec.to_compact == NULL) {
-            goto done;
-        }
-    }
-
-    if (recsys_holdout_evaluate(&ctx->test, RECSYS_MODEL_K, ctx->users,
-                                ctx->nusers, (int) ctx->threads,
-                                recsys_model_rec, &rec, &res)
-        != 0)
-    {
-        goto done;
-    }
-
-    figures[RECSYS_MODEL_RECALL] = res.recall;
-    figures[RECSYS_MODEL_NDCG] = res.ndcg;
-    rc = 0;
+    rc = recsys_model_evaluate(ctx, &rec.work, served, sim->nitems,
+                               (RECSYS_MODEL_K + 1) * 4, recsys_model_rec,
+                               &rec, figures);
 
 done:
 
@@ -1355,20 +1291,81 @@ done:
         recsys_itemsim_scorer_free(&rec.scorers[w]);
     }
 
-    for (w = 0; rec.hist && w < ctx->threads; w++) {
-        free(rec.hist[w]);
-    }
-
-    for (w = 0; rec.lists && w < ctx->threads; w++) {
-        free(rec.lists[w]);
-    }
-
     free(rec.scorers);
-    free(rec.hist);
-    free(rec.lists);
-    free(rec.to_compact);
+    recsys_model_work_free(ctx, &rec.work);
 
     return rc;
+}
+
+
+/*
+ * The hold-out's Recall@10 and NDCG@10 of one recommender; work gets the
+ * per-worker buffers it uses on a served model, list entries a list.
+ */
+
+static int
+recsys_model_evaluate(recsys_model_ctx_t *ctx, recsys_model_work_t *work,
+    const recsys_generation_t *served, uint32_t nitems, size_t list,
+    recsys_holdout_recommend_pt rec, void *data, double *figures)
+{
+    uint32_t                 w;
+    recsys_holdout_result_t  res;
+
+    work->hist = calloc(ctx->threads, sizeof(uint32_t *));
+    work->lists = calloc(ctx->threads, sizeof(recsys_scored_t *));
+
+    if (work->hist == NULL || work->lists == NULL) {
+        return -1;
+    }
+
+    for (w = 0; w < ctx->threads; w++) {
+        work->hist[w] = malloc(((size_t) ctx->train.nitems + 1)
+                               * sizeof(uint32_t));
+        work->lists[w] = malloc(list * sizeof(recsys_scored_t));
+
+        if (work->hist[w] == NULL || work->lists[w] == NULL) {
+            return -1;
+        }
+    }
+
+    if (served != NULL) {
+        work->to_compact = recsys_model_to_compact(ctx, served, nitems);
+        if (work->to_compact == NULL) {
+            return -1;
+        }
+    }
+
+    if (recsys_holdout_evaluate(&ctx->test, RECSYS_MODEL_K, ctx->users,
+                                ctx->nusers, (int) ctx->threads, rec, data,
+                                &res)
+        != 0)
+    {
+        return -1;
+    }
+
+    figures[RECSYS_MODEL_RECALL] = res.recall;
+    figures[RECSYS_MODEL_NDCG] = res.ndcg;
+
+    return 0;
+}
+
+
+static void
+recsys_model_work_free(recsys_model_ctx_t *ctx, recsys_model_work_t *work)
+{
+    uint32_t  w;
+
+    for (w = 0; work->hist && w < ctx->threads; w++) {
+        free(work->hist[w]);
+    }
+
+    for (w = 0; work->lists && w < ctx->threads; w++) {
+        free(work->lists[w]);
+    }
+
+    free(work->hist);
+    free(work->lists);
+    free(work->to_compact);
 }
 
 
@@ -1401,13 +1398,13 @@ recsys_model_rec(void *data, uint32_t user, uint32_t k, recsys_scored_t *out,
     }
 
     nh = recsys_model_served_history(ctx, rec->served, user,
-                                     rec->hist[worker]);
+                                     rec->work.hist[worker]);
 
-    list = rec->lists[worker];
+    list = rec->work.lists[worker];
     got = recsys_itemsim_recommend(rec->sim, &rec->scorers[worker],
-                                   rec->hist[worker], NULL, nh, k, list);
-    return recsys_model_served_top(ctx, rec->to_compact, user, list, got, k,
-                                   out);
+                                   rec->work.hist[worker], NULL, nh, k, list);
+    return recsys_model_served_top(ctx, rec->work.to_compact, user, list, got,
+                                   k, out);
 }
 
 
