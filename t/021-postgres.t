@@ -156,6 +156,25 @@ sub recsys_build {
                          "$ENV{TEST_NGINX_DATA_DIR}/h21-cli");
 }
 
+# --- pg: NAME INDEX TABLE DSN: the user file NAME.yaml, a catalog of
+# TABLE read with DSN into $TEST_NGINX_DATA_DIR/INDEX (more lines of the
+# section are more of its YAML), and "recsys_catalog NAME
+# ../html/NAME.yaml;" as http_config; --- locations: see RecsysHelper.pm
+add_block_preprocessor(\&RecsysHelper::sections);
+add_block_preprocessor(sub {
+    my $block = shift;
+    return unless defined $block->pg;
+
+    my ($head, $yaml) = split /\n/, $block->pg, 2;
+    my ($name, $index, $table, $dsn) = split ' ', $head;
+    $block->set_value(user_files => ">>> $name.yaml\nsource:\n"
+        . "  type: postgresql\n  dsn: \"$dsn\"\n  table: $table\n"
+        . "index: {path: \$TEST_NGINX_DATA_DIR/$index, dimension: 4}\n"
+        . ($yaml // ''));
+    $block->set_value(http_config =>
+                      "recsys_catalog $name ../html/$name.yaml;\n");
+});
+
 run_tests();
 
 no_password_in_files('TEST 5', "$ENV{TEST_NGINX_DATA_DIR}/h21e");
@@ -163,18 +182,8 @@ no_password_in_files('TEST 5', "$ENV{TEST_NGINX_DATA_DIR}/h21e");
 __DATA__
 
 === TEST 1: the first build reads the table; status shows the database
---- user_files
->>> pg.yaml
-source:
-  type: postgresql
-  dsn: "${RECSYS_DATABASE_URL}"
-  table: items21
-index: {path: $TEST_NGINX_DATA_DIR/h21a, dimension: 4}
---- http_config
-recsys_catalog pg ../html/pg.yaml;
---- config
-location = /p { recsys popular; }
-location = /admin/index/status { recsys_admin status; }
+--- pg: pg h21a items21 ${RECSYS_DATABASE_URL}
+--- locations: p status
 --- wait_idle: 0:1
 --- no_secret
 --- request eval
@@ -190,19 +199,8 @@ location = /admin/index/status { recsys_admin status; }
 
 
 === TEST 2: an incremental rebuild picks up an insert, an update and a delete
---- user_files
->>> pg.yaml
-source:
-  type: postgresql
-  dsn: "${RECSYS_DATABASE_URL}"
-  table: items21
-index: {path: $TEST_NGINX_DATA_DIR/h21a, dimension: 4}
---- http_config
-recsys_catalog pg ../html/pg.yaml;
---- config
-location = /p { recsys popular; }
-location = /admin/index/status { recsys_admin status; }
-location = /admin/index/rebuild { recsys_admin rebuild; }
+--- pg: pg h21a items21 ${RECSYS_DATABASE_URL}
+--- locations: p status rebuild
 --- sql_at: 0
 --- sql
 INSERT INTO items21 VALUES ('p51', ARRAY[1, 2, 3, 4], 'P 51', 'c0', 1000,
@@ -227,24 +225,14 @@ UPDATE items21 SET deleted = true, updated_at = now() WHERE id = 'p50';
 
 
 === TEST 3: the database is down: backoff, breaker open, the old index serves
---- user_files
->>> down.yaml
-source:
-  type: postgresql
-  dsn: "postgresql://recsys:s3cret-Pw@127.0.0.1:1/recsys?connect_timeout=2"
-  table: items21
-index: {path: $TEST_NGINX_DATA_DIR/h21c, dimension: 4}
+--- pg
+down h21c items21 postgresql://recsys:s3cret-Pw@127.0.0.1:1/recsys?connect_timeout=2
 maintenance:
   build_on_start: always
   backoff_initial: 1s
   backoff_max: 2s
   breaker_threshold: 2
---- http_config
-recsys_catalog down ../html/down.yaml;
---- config
-location = /p { recsys popular; }
-location = /admin/index/status { recsys_admin status; }
-location = /health/detailed { recsys_health detailed; }
+--- locations: p status detailed
 --- wait_failures: 0:2
 --- request eval
 ["GET /p?k=1", "GET /admin/index/status", "GET /p?k=1",
@@ -267,21 +255,13 @@ location = /health/detailed { recsys_health detailed; }
 === TEST 4: an Azure-style user before the password, database down
 A catalog of its own: the helper state of TEST 3's "down" survives a
 reload (TEST_NGINX_USE_HUP=1).
---- user_files
->>> down4.yaml
-source:
-  type: postgresql
-  dsn: "${RECSYS_T21_DSN_DOWN}"
-  table: items21
-index: {path: $TEST_NGINX_DATA_DIR/h21c, dimension: 4}
+--- pg
+down4 h21c items21 ${RECSYS_T21_DSN_DOWN}
 maintenance:
   build_on_start: always
   backoff_initial: 1s
   backoff_max: 2s
---- http_config
-recsys_catalog down4 ../html/down4.yaml;
---- config
-location = /admin/index/status { recsys_admin status; }
+--- locations: status
 --- wait_failures: 0:1
 --- request eval
 ["GET /admin/index/status", "GET /admin/index/status"]
@@ -302,18 +282,8 @@ hunter2-T21
 
 
 === TEST 5: an Azure-style user before the password, the build succeeds
---- user_files
->>> azure.yaml
-source:
-  type: postgresql
-  dsn: "${RECSYS_T21_DSN_OK}"
-  table: items21
-index: {path: $TEST_NGINX_DATA_DIR/h21e, dimension: 4}
---- http_config
-recsys_catalog azure ../html/azure.yaml;
---- config
-location = /p { recsys popular; }
-location = /admin/index/status { recsys_admin status; }
+--- pg: azure h21e items21 ${RECSYS_T21_DSN_OK}
+--- locations: p status
 --- wait_idle: 0:1
 --- request eval
 ["GET /admin/index/status", "GET /admin/index/status", "GET /p?k=1"]
@@ -333,19 +303,8 @@ location = /admin/index/status { recsys_admin status; }
 
 
 === TEST 6: a rebuild that finds no change publishes nothing, and says so
---- user_files
->>> pg.yaml
-source:
-  type: postgresql
-  dsn: "${RECSYS_DATABASE_URL}"
-  table: items21
-index: {path: $TEST_NGINX_DATA_DIR/h21a, dimension: 4}
---- http_config
-recsys_catalog pg ../html/pg.yaml;
---- config
-location = /p { recsys popular; }
-location = /admin/index/status { recsys_admin status; }
-location = /admin/index/rebuild { recsys_admin rebuild; }
+--- pg: pg h21a items21 ${RECSYS_DATABASE_URL}
+--- locations: p status rebuild
 --- wait_idle: 1:1
 --- no_secret
 --- request eval
@@ -368,19 +327,10 @@ location = /admin/index/rebuild { recsys_admin rebuild; }
 
 
 === TEST 7: a failed {"full": true} rebuild is retried as a full build
---- user_files
->>> full.yaml
-source:
-  type: postgresql
-  dsn: "${RECSYS_DATABASE_URL}"
-  table: items21f
-index: {path: $TEST_NGINX_DATA_DIR/h21f, dimension: 4}
+--- pg
+full h21f items21f ${RECSYS_DATABASE_URL}
 maintenance: {backoff_initial: 1s, backoff_max: 1s}
---- http_config
-recsys_catalog full ../html/full.yaml;
---- config
-location = /admin/index/status { recsys_admin status; }
-location = /admin/index/rebuild { recsys_admin rebuild; }
+--- locations: status rebuild
 --- wait_idle: 0:1 3:3
 --- wait_failures: 2:1
 --- sql_steps
