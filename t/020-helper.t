@@ -479,23 +479,9 @@ Content-Type: application/json
 
 
 === TEST 20: a 202 points at the catalog's status location, wherever it is
---- user_files
->>> h20a.yaml
-source: {type: file, path: $TEST_NGINX_CONF_DIR/small.jsonl}
-index: {path: $TEST_NGINX_DATA_DIR/h20a, dimension: 4}
+--- catalog
+h20a h20b h20c small
 maintenance: {build_on_start: never}
->>> h20b.yaml
-source: {type: file, path: $TEST_NGINX_CONF_DIR/small.jsonl}
-index: {path: $TEST_NGINX_DATA_DIR/h20b, dimension: 4}
-maintenance: {build_on_start: never}
->>> h20c.yaml
-source: {type: file, path: $TEST_NGINX_CONF_DIR/small.jsonl}
-index: {path: $TEST_NGINX_DATA_DIR/h20c, dimension: 4}
-maintenance: {build_on_start: never}
---- http_config
-recsys_catalog h20a ../html/h20a.yaml;
-recsys_catalog h20b ../html/h20b.yaml;
-recsys_catalog h20c ../html/h20c.yaml;
 --- config
 location /ops/a/ { recsys_admin status h20a; }
 location = /ops/a/state { recsys_admin status h20a; }
@@ -617,23 +603,9 @@ recsys_metrics_zone_size 1m;
 nginx's cache manager leaves with exit(0), which ran the static
 destructors of FAISS under the build threads still using them (SIGSEGV,
 now and then); with a thread of ours running it leaves with _exit().
---- user_files
->>> h25a.yaml
-source: {type: file, path: $TEST_NGINX_DATA_DIR/big.jsonl}
-index: {path: $TEST_NGINX_DATA_DIR/h25a, dimension: 64}
+--- catalog
+h25a h25b h25c big
 maintenance: {build_on_start: never}
->>> h25b.yaml
-source: {type: file, path: $TEST_NGINX_DATA_DIR/big.jsonl}
-index: {path: $TEST_NGINX_DATA_DIR/h25b, dimension: 64}
-maintenance: {build_on_start: never}
->>> h25c.yaml
-source: {type: file, path: $TEST_NGINX_DATA_DIR/big.jsonl}
-index: {path: $TEST_NGINX_DATA_DIR/h25c, dimension: 64}
-maintenance: {build_on_start: never}
---- http_config
-recsys_catalog h25a ../html/h25a.yaml;
-recsys_catalog h25b ../html/h25b.yaml;
-recsys_catalog h25c ../html/h25c.yaml;
 --- config
 location = /admin/index/status { recsys_admin status h25a; }
 location = /a { recsys_admin rebuild h25a; }

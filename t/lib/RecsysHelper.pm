@@ -54,9 +54,10 @@ package RecsysHelper;
 #
 # and, for the suites' add_block_preprocessor (sections($block)):
 #
-#   --- catalog: NAME SOURCE  the user file NAME.yaml: SOURCE (small: the
-#                             12 items of t/data/small.jsonl, 4 dimensions;
-#                             big: big_catalog's 30k, 64) indexed into
+#   --- catalog: NAME... SOURCE   for each NAME the user file NAME.yaml:
+#                             SOURCE (small: the 12 items of
+#                             t/data/small.jsonl, 4 dimensions; big:
+#                             big_catalog's 30k, 64) indexed into
 #                             $TEST_NGINX_DATA_DIR/NAME, more lines of the
 #                             section being more of its YAML; http_config
 #                             gets "recsys_catalog NAME ../html/NAME.yaml;"
@@ -100,19 +101,26 @@ sub sections {
     my $block = shift;
 
     if (defined $block->catalog) {
+        my $files = $block->user_files // '';
+        my $http = '';
+        $files .= "\n" if length $files && $files !~ /\n\z/;
         my ($head, $yaml) = split /\n/, $block->catalog, 2;
-        my ($name, $source) = split ' ', $head;
+        my @names = split ' ', $head;
+        my $source = pop @names;
+        $yaml //= '';
+        $yaml .= "\n" if length $yaml && $yaml !~ /\n\z/;
         my ($path, $dim) = @{ $Sources{$source}
                               or die "--- catalog: unknown source $source" };
-        my $files = $block->user_files // '';
-        $files .= "\n" if length $files && $files !~ /\n\z/;
-        $block->set_value(user_files => "$files>>> $name.yaml\n"
-            . "source: {type: file, path: $path}\n"
-            . "index: {path: \$TEST_NGINX_DATA_DIR/$name, dimension: $dim}\n"
-            . ($yaml // ''));
-        $block->set_value(http_config =>
-            "recsys_catalog $name ../html/$name.yaml;\n"
-            . ($block->http_config // ''));
+        for my $name (@names) {
+            $files .= ">>> $name.yaml\n"
+                . "source: {type: file, path: $path}\n"
+                . "index: {path: \$TEST_NGINX_DATA_DIR/$name,"
+                . " dimension: $dim}\n"
+                . $yaml;
+            $http .= "recsys_catalog $name ../html/$name.yaml;\n";
+        }
+        $block->set_value(user_files => $files);
+        $block->set_value(http_config => $http . ($block->http_config // ''));
     }
 
     if (defined $block->locations) {
