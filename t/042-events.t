@@ -42,10 +42,8 @@ run_tests();
 __DATA__
 
 === TEST 1: one event and a batch: 202, on disk, shipped once into events.jsonl
---- user_files
->>> e1.yaml
-source: {type: file, path: $TEST_NGINX_CONF_DIR/small.jsonl}
-index: {path: $TEST_NGINX_DATA_DIR/e1, dimension: 4}
+--- catalog
+e1 small
 events:
   types: {view: 1, click: 2, purchase: 5}
 --- request eval
@@ -66,10 +64,8 @@ events:
 
 
 === TEST 2: bad input: each refused with its status and code, nothing of it kept
---- user_files
->>> e2.yaml
-source: {type: file, path: $TEST_NGINX_CONF_DIR/small.jsonl}
-index: {path: $TEST_NGINX_DATA_DIR/e2, dimension: 4}
+--- catalog
+e2 small
 events:
   types: {view: 1}
   max_batch: 3
@@ -123,10 +119,8 @@ location = /admin/index/status { recsys_admin status; }
 
 
 === TEST 3: sync: interval: 200 events in 20 requests, all shipped once
---- user_files
->>> e3.yaml
-source: {type: file, path: $TEST_NGINX_CONF_DIR/small.jsonl}
-index: {path: $TEST_NGINX_DATA_DIR/e3, dimension: 4}
+--- catalog
+e3 small
 events:
   types: {view: 1}
   sync: interval
@@ -148,10 +142,8 @@ events:
 
 
 === TEST 4: workers killed with their segments open: the shipper seals and ships them
---- user_files
->>> e4.yaml
-source: {type: file, path: $TEST_NGINX_CONF_DIR/small.jsonl}
-index: {path: $TEST_NGINX_DATA_DIR/e4, dimension: 4}
+--- catalog
+e4 small
 events:
   types: {view: 1}
   segment_age: 1h
@@ -171,10 +163,8 @@ events:
 
 
 === TEST 5: the helper killed in the middle of shipping: each event in the file once
---- user_files
->>> e5.yaml
-source: {type: file, path: $TEST_NGINX_CONF_DIR/small.jsonl}
-index: {path: $TEST_NGINX_DATA_DIR/e5, dimension: 4}
+--- catalog
+e5 small
 events:
   types: {view: 1}
   ship_batch: 3
@@ -194,10 +184,8 @@ events:
 
 
 === TEST 6: the spool limit: 503 with Retry-After once the spool holds 1m (give or take a request per worker)
---- user_files
->>> e6.yaml
-source: {type: file, path: $TEST_NGINX_CONF_DIR/small.jsonl}
-index: {path: $TEST_NGINX_DATA_DIR/e6, dimension: 4}
+--- catalog
+e6 small
 events:
   types: {view: 1}
   segment_age: 1h
@@ -218,10 +206,7 @@ $::Big
 
 
 === TEST 7: recsys_events on a catalog without events: is refused
---- user_files
->>> e7.yaml
-source: {type: file, path: $TEST_NGINX_CONF_DIR/small.jsonl}
-index: {path: $TEST_NGINX_DATA_DIR/e7, dimension: 4}
+--- catalog: e7 small
 --- config
 location = /v1/events { recsys_events; }
 --- must_die
@@ -231,10 +216,8 @@ qr/recsys catalog "e7" takes no events: its file ".*e7.yaml" has no "events:" se
 
 
 === TEST 8: recsys_events on a catalog whose events an application writes (store.query)
---- user_files
->>> e8.yaml
-source: {type: file, path: $TEST_NGINX_CONF_DIR/small.jsonl}
-index: {path: $TEST_NGINX_DATA_DIR/e8, dimension: 4}
+--- catalog
+e8 small
 events:
   types: {view: 1}
   store:
@@ -250,10 +233,8 @@ recsys catalog "e8" reads its events with "events.store.query": the application 
 
 
 === TEST 9: recsys_events: an unknown catalog, a duplicate
---- user_files
->>> e9.yaml
-source: {type: file, path: $TEST_NGINX_CONF_DIR/small.jsonl}
-index: {path: $TEST_NGINX_DATA_DIR/e9, dimension: 4}
+--- catalog
+e9 small
 events: {types: {view: 1}}
 --- config
 location = /v1/events { recsys_events nope; }

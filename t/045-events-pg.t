@@ -54,12 +54,27 @@ END
 our $Dsn = $ENV{RECSYS_DATABASE_URL};
 (our $DownDsn = $Dsn) =~ s/:(\d+)\//:1\//;
 
+# TEST 4-5's items: 4 clusters of 5 (i0-i4, i5-i9, ...), each near an axis
+{
+    my $items = RecsysHelper::data_dir() . '/e4-items.jsonl';
+    open my $fh, '>', $items or die "$items: $!";
+    for my $i (0 .. 19) {
+        my @v = map { sprintf '%.2f', ($i % 5) * 0.05 } 0 .. 3;
+        $v[int($i / 5)] = sprintf '%.2f', 1 + ($i % 5) * 0.05;
+        printf $fh qq({"id":"i%d","vector":[%s]}\n), $i, join(',', @v);
+    }
+    close $fh;
+}
+
+# $DSN and $DOWN_DSN in a block's YAML (user_files or --- catalog)
 add_block_preprocessor(sub {
     my $block = shift;
-    my $files = $block->user_files // return;
-    $files =~ s/\$DSN\b/$Dsn/g;
-    $files =~ s/\$DOWN_DSN\b/$DownDsn/g;
-    $block->set_value('user_files', $files);
+    for my $section (qw(user_files catalog)) {
+        my $yaml = $block->$section // next;
+        $yaml =~ s/\$DSN\b/$Dsn/g;
+        $yaml =~ s/\$DOWN_DSN\b/$DownDsn/g;
+        $block->set_value($section, $yaml);
+    }
 });
 
 run_tests();
@@ -67,10 +82,8 @@ run_tests();
 __DATA__
 
 === TEST 1: events COPYed into the table, once each, with their values
---- user_files
->>> e41.yaml
-source: {type: file, path: $TEST_NGINX_CONF_DIR/small.jsonl}
-index: {path: $TEST_NGINX_DATA_DIR/e41, dimension: 4}
+--- catalog
+e41 small
 events:
   types: {view: 1, click: 2}
   store: {type: postgresql, dsn: "$DSN", table: ev43a}
@@ -105,10 +118,8 @@ END $$;
 
 
 === TEST 2: the helper killed with kill -9 in the middle of shipping: each event in the table once
---- user_files
->>> e42.yaml
-source: {type: file, path: $TEST_NGINX_CONF_DIR/small.jsonl}
-index: {path: $TEST_NGINX_DATA_DIR/e42, dimension: 4}
+--- catalog
+e42 small
 events:
   types: {view: 1}
   ship_batch: 5
@@ -129,10 +140,8 @@ events:
 
 
 === TEST 3: the database is down: 202 still, the spool keeps them, shipping fails and says so
---- user_files
->>> e43.yaml
-source: {type: file, path: $TEST_NGINX_CONF_DIR/small.jsonl}
-index: {path: $TEST_NGINX_DATA_DIR/e43, dimension: 4}
+--- catalog
+e43 small
 events:
   types: {view: 1}
   store: {type: postgresql, dsn: "$DOWN_DSN", table: ev43c}
@@ -154,42 +163,15 @@ events:
 e44 trains EASE from the table (201 rows, one of an unknown item): a
 history in cluster 0 gets the cluster's other items.
 --- user_files
->>> e4-items.jsonl
-{"id":"i0","vector":[1.00,0.00,0.00,0.00]}
-{"id":"i1","vector":[1.05,0.05,0.05,0.05]}
-{"id":"i2","vector":[1.10,0.10,0.10,0.10]}
-{"id":"i3","vector":[1.15,0.15,0.15,0.15]}
-{"id":"i4","vector":[1.20,0.20,0.20,0.20]}
-{"id":"i5","vector":[0.00,1.00,0.00,0.00]}
-{"id":"i6","vector":[0.05,1.05,0.05,0.05]}
-{"id":"i7","vector":[0.10,1.10,0.10,0.10]}
-{"id":"i8","vector":[0.15,1.15,0.15,0.15]}
-{"id":"i9","vector":[0.20,1.20,0.20,0.20]}
-{"id":"i10","vector":[0.00,0.00,1.00,0.00]}
-{"id":"i11","vector":[0.05,0.05,1.05,0.05]}
-{"id":"i12","vector":[0.10,0.10,1.10,0.10]}
-{"id":"i13","vector":[0.15,0.15,1.15,0.15]}
-{"id":"i14","vector":[0.20,0.20,1.20,0.20]}
-{"id":"i15","vector":[0.00,0.00,0.00,1.00]}
-{"id":"i16","vector":[0.05,0.05,0.05,1.05]}
-{"id":"i17","vector":[0.10,0.10,0.10,1.10]}
-{"id":"i18","vector":[0.15,0.15,0.15,1.15]}
-{"id":"i19","vector":[0.20,0.20,0.20,1.20]}
 >>> e44.yaml
-source: {type: file, path: e4-items.jsonl}
+source: {type: file, path: $TEST_NGINX_DATA_DIR/e4-items.jsonl}
 index: {path: $TEST_NGINX_DATA_DIR/e44, dimension: 4}
 events:
   types: {click: 1}
   store: {type: postgresql, dsn: "$DSN", table: ev43t}
 model:
   item_item: {algorithm: ease, lambda: 1, top: 10}
---- http_config
-recsys_catalog e44 ../html/e44.yaml;
---- config
-location = /r { recsys recommendations; }
-location = /admin/index/status { recsys_admin status; }
---- more_headers
-Content-Type: application/json
+--- locations: r status
 --- wait_idle: 0:1
 --- request eval
 ["GET /admin/index/status", "GET /admin/index/status",
@@ -211,29 +193,8 @@ Content-Type: application/json
 The query leaves u0 out and gives no weight (the type's is used); u1 is
 answered from its vector.
 --- user_files
->>> e4-items.jsonl
-{"id":"i0","vector":[1.00,0.00,0.00,0.00]}
-{"id":"i1","vector":[1.05,0.05,0.05,0.05]}
-{"id":"i2","vector":[1.10,0.10,0.10,0.10]}
-{"id":"i3","vector":[1.15,0.15,0.15,0.15]}
-{"id":"i4","vector":[1.20,0.20,0.20,0.20]}
-{"id":"i5","vector":[0.00,1.00,0.00,0.00]}
-{"id":"i6","vector":[0.05,1.05,0.05,0.05]}
-{"id":"i7","vector":[0.10,1.10,0.10,0.10]}
-{"id":"i8","vector":[0.15,1.15,0.15,0.15]}
-{"id":"i9","vector":[0.20,1.20,0.20,0.20]}
-{"id":"i10","vector":[0.00,0.00,1.00,0.00]}
-{"id":"i11","vector":[0.05,0.05,1.05,0.05]}
-{"id":"i12","vector":[0.10,0.10,1.10,0.10]}
-{"id":"i13","vector":[0.15,0.15,1.15,0.15]}
-{"id":"i14","vector":[0.20,0.20,1.20,0.20]}
-{"id":"i15","vector":[0.00,0.00,0.00,1.00]}
-{"id":"i16","vector":[0.05,0.05,0.05,1.05]}
-{"id":"i17","vector":[0.10,0.10,0.10,1.10]}
-{"id":"i18","vector":[0.15,0.15,0.15,1.15]}
-{"id":"i19","vector":[0.20,0.20,0.20,1.20]}
 >>> e45.yaml
-source: {type: file, path: e4-items.jsonl}
+source: {type: file, path: $TEST_NGINX_DATA_DIR/e4-items.jsonl}
 index: {path: $TEST_NGINX_DATA_DIR/e45, dimension: 4, metric: inner_product}
 events:
   types: {click: 2}
@@ -243,13 +204,7 @@ events:
     query: "SELECT user_id, item_id, type, ts, NULL AS weight FROM ev43t WHERE user_id <> 'u0'"
 model:
   factors: {factors: 4, iterations: 10, regularization: 0.1}
---- http_config
-recsys_catalog e45 ../html/e45.yaml;
---- config
-location = /r { recsys recommendations; }
-location = /admin/index/status { recsys_admin status; }
---- more_headers
-Content-Type: application/json
+--- locations: r status
 --- wait_idle: 0:1
 --- request eval
 ["GET /admin/index/status", "GET /admin/index/status", "GET /r?user=u1&k=3"]

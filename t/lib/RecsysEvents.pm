@@ -20,8 +20,9 @@ package RecsysEvents;
 #   --- kill_workers: N        kill -9 every worker (their segments are
 #                              open); the master starts new ones
 #
-# A block with one YAML file <name>.yaml and no http_config, config or
-# more_headers gets the usual ones: "recsys_catalog <name>", the
+# After RecsysHelper::sections (--- catalog, --- locations), a block with
+# one YAML file <name>.yaml and no http_config, config or more_headers
+# gets the usual ones: "recsys_catalog <name>", the
 # locations /v1/events and /admin/index/status, a JSON Content-Type.
 #
 # The catalog is the one named in the status answer; its index directory
@@ -48,7 +49,10 @@ END
 
 sub import {
     main::add_response_body_check(\&check);
-    main::add_block_preprocessor(sub { defaults(shift) });
+    main::add_block_preprocessor(sub {
+        RecsysHelper::sections($_[0]);
+        defaults($_[0]);
+    });
 }
 
 sub defaults {

@@ -84,6 +84,7 @@ sub import {
 
 our %Locations = (
     p        => 'location = /p { recsys popular; }',
+    r        => 'location = /r { recsys recommendations; }',
     status   => 'location = /admin/index/status { recsys_admin status; }',
     rebuild  => 'location = /admin/index/rebuild { recsys_admin rebuild; }',
     rollback => 'location = /admin/index/rollback { recsys_admin rollback; }',
