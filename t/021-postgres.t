@@ -27,12 +27,7 @@ workers(1);
 # failure just after it publishes it in shared memory)
 check_accum_error_log();
 
-if (!$ENV{RECSYS_DATABASE_URL}) {
-    # "make prove" always has a server: there a skip would hide the suite
-    die "RECSYS_REQUIRE_DATABASE=1 and RECSYS_DATABASE_URL is not set\n"
-        if ($ENV{RECSYS_REQUIRE_DATABASE} // '') eq '1';
-    plan(skip_all => 'RECSYS_DATABASE_URL is not set (scripts/pg.sh)');
-}
+RecsysHelper::need_database();
 
 plan('no_plan');
 

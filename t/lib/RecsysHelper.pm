@@ -132,6 +132,15 @@ sub sections {
     }
 }
 
+# a suite of the PostgreSQL server skips without one, unless told it is
+# there ("make prove" always has one: there a skip would hide the suite)
+sub need_database {
+    return if $ENV{RECSYS_DATABASE_URL};
+    die "RECSYS_REQUIRE_DATABASE=1 and RECSYS_DATABASE_URL is not set\n"
+        if ($ENV{RECSYS_REQUIRE_DATABASE} // '') eq '1';
+    main::plan(skip_all => 'RECSYS_DATABASE_URL is not set (scripts/pg.sh)');
+}
+
 sub data_dir { $ENV{TEST_NGINX_DATA_DIR} or die "TEST_NGINX_DATA_DIR unset" }
 
 # 30k x 64: a catalog whose build takes long enough to be caught running; index
