@@ -4,6 +4,7 @@
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use RecsysTestNginx;
+use RecsysChecks;
 
 repeat_each(1);
 no_shuffle();
@@ -12,15 +13,14 @@ plan('no_plan');
 # the real Test::Nginx substitutes $TEST_NGINX_* from the environment only
 $ENV{TEST_NGINX_HTML_DIR} //= html_dir();
 
+# the nginx -t blocks: catalog "c" of their c.yaml (RecsysChecks.pm)
+add_block_preprocessor(\&RecsysChecks::catalog_c);
+
 run_tests();
 
 __DATA__
 
 === TEST 1: unknown YAML key, with file:line:column
---- http_config
-recsys_catalog c $TEST_NGINX_HTML_DIR/c.yaml;
---- config
-location = /p { recsys popular; }
 --- user_files
 >>> c.yaml
 source:
@@ -37,10 +37,6 @@ qr{recsys catalog "c": \S+/c\.yaml:7:3: unknown key "dimensions" in "index"}
 
 
 === TEST 2: wrong type and out of range values
---- http_config
-recsys_catalog c $TEST_NGINX_HTML_DIR/c.yaml;
---- config
-location = /p { recsys popular; }
 --- user_files
 >>> c.yaml
 source:
@@ -56,10 +52,6 @@ qr{c\.yaml:6:\d+: "dimension" must be an integer, got "abc"}
 
 
 === TEST 3: out of range
---- http_config
-recsys_catalog c $TEST_NGINX_HTML_DIR/c.yaml;
---- config
-location = /p { recsys popular; }
 --- user_files
 >>> c.yaml
 source: {type: file, path: items.jsonl}
@@ -71,10 +63,6 @@ qr{c\.yaml:2:\d+: "dimension" must be between 1 and 4096, got 0}
 
 
 === TEST 4: bad metric and factory
---- http_config
-recsys_catalog c $TEST_NGINX_HTML_DIR/c.yaml;
---- config
-location = /p { recsys popular; }
 --- user_files
 >>> c.yaml
 source: {type: file, path: items.jsonl}
@@ -86,10 +74,6 @@ qr{"metric" must be one of inner_product, l2, cosine, got "dot"}
 
 
 === TEST 5: a factory outside the IVF family
---- http_config
-recsys_catalog c $TEST_NGINX_HTML_DIR/c.yaml;
---- config
-location = /p { recsys popular; }
 --- user_files
 >>> c.yaml
 source: {type: file, path: items.jsonl}
@@ -101,10 +85,6 @@ qr{c\.yaml:2:\d+: .*factory.*HNSW32}
 
 
 === TEST 6: missing required key
---- http_config
-recsys_catalog c $TEST_NGINX_HTML_DIR/c.yaml;
---- config
-location = /p { recsys popular; }
 --- user_files
 >>> c.yaml
 source: {type: file, path: items.jsonl}
@@ -116,10 +96,6 @@ qr{c\.yaml:2:\d+: missing required key "dimension" in "index"}
 
 
 === TEST 7: an unset environment variable without a default
---- http_config
-recsys_catalog c $TEST_NGINX_HTML_DIR/c.yaml;
---- config
-location = /p { recsys popular; }
 --- user_files
 >>> c.yaml
 source: {type: file, path: items.jsonl}
@@ -131,10 +107,6 @@ qr{environment variable "RECSYS_TEST_SURELY_UNSET" is not set}
 
 
 === TEST 8: a YAML syntax error
---- http_config
-recsys_catalog c $TEST_NGINX_HTML_DIR/c.yaml;
---- config
-location = /p { recsys popular; }
 --- user_files
 >>> c.yaml
 source: {type: file, path: items.jsonl
@@ -284,10 +256,6 @@ location = /e { return 204; }
 === TEST 21: an index.path too long for the names put under it
 Every path the module builds under index.path fits its buffers, so a
 too long one is refused here, not cut at run time (issue 9 #14).
---- http_config
-recsys_catalog c $TEST_NGINX_HTML_DIR/c.yaml;
---- config
-location = /p { recsys popular; }
 --- user_files eval
 [["c.yaml", "source: {type: file, path: items.jsonl}\nindex:\n"
   . "  path: /tmp/" . ("d" x 3900) . "\n  dimension: 4\n"]]

@@ -82,14 +82,8 @@ close $fh;
 system("$ENV{TEST_NGINX_BUILD_DIR}/recsys-build", '-q', "$dir/m6-good.yaml")
     == 0 or die "recsys-build m6-good.yaml failed";
 
-# the nginx -t blocks: catalog "c" of their c.yaml unless they say
-add_block_preprocessor(sub {
-    my $block = shift;
-    return if defined $block->http_config;
-    $block->set_value(http_config =>
-                      'recsys_catalog c $TEST_NGINX_HTML_DIR/c.yaml;' . "\n");
-    $block->set_value(config => "location = /p { recsys popular; }\n");
-});
+# the nginx -t blocks: catalog "c" of their c.yaml (RecsysChecks.pm)
+add_block_preprocessor(\&RecsysChecks::catalog_c);
 
 run_tests();
 

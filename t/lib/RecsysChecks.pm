@@ -20,6 +20,9 @@ package RecsysChecks;
 #                           one without config the suite's locations
 #   worker_mode($block)     --- two_workers: a master and two workers;
 #                           else one process, no master
+#   catalog_c($block)       a block without config (an nginx -t block)
+#                           loads catalog "c" of its c.yaml and has
+#                           location = /p
 
 use strict;
 use warnings;
@@ -115,6 +118,15 @@ sub block_defaults {
     if (!defined $block->config) {
         $block->set_value("config", $locations);
     }
+}
+
+sub catalog_c {
+    my ($block) = @_;
+    return if defined $block->config;
+
+    $block->set_value(http_config =>
+                      "recsys_catalog c \$TEST_NGINX_HTML_DIR/c.yaml;\n");
+    $block->set_value(config => "location = /p { recsys popular; }\n");
 }
 
 sub worker_mode {
