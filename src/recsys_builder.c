@@ -127,8 +127,7 @@ static int recsys_build_same(recsys_build_ctx_t *ctx,
 static int recsys_build_same_str(const char *a, size_t alen, const char *b,
     size_t blen);
 static int recsys_build_cmp_str(const void *a, const void *b);
-static int recsys_build_line(recsys_build_ctx_t *ctx, const char *buf,
-    size_t len);
+static int recsys_build_line(void *data, char *buf, size_t len);
 static int recsys_build_item(recsys_build_ctx_t *ctx, cJSON *root);
 static int recsys_build_vector(recsys_build_ctx_t *ctx, cJSON *vec);
 static int recsys_build_string(recsys_build_ctx_t *ctx, cJSON *root,
@@ -1082,47 +1081,10 @@ recsys_rollback(const recsys_catalog_t *c, uint64_t *generation, char *err,
 static int
 recsys_build_read(recsys_build_ctx_t *ctx)
 {
-    int       rc;
-    FILE     *f;
-    char     *buf;
-    size_t    size;
-    ssize_t   n;
+    int  rc;
 
-    f = fopen(ctx->conf->source.path, "r");
-    if (f == NULL) {
-        snprintf(ctx->err, ctx->errlen, "%s: %s", ctx->conf->source.path,
-                 strerror(errno));
-        return -1;
-    }
-
-    buf = NULL;
-    size = 0;
-    rc = 0;
-
-    for ( ;; ) {
-        errno = 0;
-        n = getline(&buf, &size, f);
-
-        if (n < 0) {
-            if (errno != 0 || ferror(f)) {
-                snprintf(ctx->err, ctx->errlen, "%s: read error: %s",
-                         ctx->conf->source.path,
-                         strerror(errno ? errno : EIO));
-                rc = -1;
-            }
-            break;
-        }
-
-        ctx->line++;
-
-        if (recsys_build_line(ctx, buf, (size_t) n) != 0) {
-            rc = -1;
-            break;
-        }
-    }
-
-    free(buf);
-    fclose(f);
+    rc = recsys_file_lines(ctx->conf->source.path, recsys_build_line, ctx,
+                           ctx->err, ctx->errlen);
 
     if (rc == 0 && ctx->rows == 0) {
         snprintf(ctx->err, ctx->errlen, "%s: no items",
@@ -1135,11 +1097,14 @@ recsys_build_read(recsys_build_ctx_t *ctx)
 
 
 static int
-recsys_build_line(recsys_build_ctx_t *ctx, const char *buf, size_t len)
+recsys_build_line(void *data, char *buf, size_t len)
 {
-    int     rc;
-    char    msg[RECSYS_ERRLEN];
-    cJSON  *root;
+    int                  rc;
+    char                 msg[RECSYS_ERRLEN];
+    cJSON               *root;
+    recsys_build_ctx_t  *ctx = data;
+
+    ctx->line++;
 
     if (recsys_jsonl_object(buf, len, ctx->line, &root, msg, sizeof(msg))
         != 0)

@@ -232,6 +232,52 @@ recsys_out_flush(recsys_out_t *o)
 }
 
 
+int
+recsys_file_lines(const char *path, recsys_line_pt fn, void *data,
+    char *err, size_t errlen)
+{
+    int       rc;
+    FILE     *f;
+    char     *buf;
+    size_t    size;
+    ssize_t   n;
+
+    f = fopen(path, "r");
+    if (f == NULL) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+
+    buf = NULL;
+    size = 0;
+    rc = 0;
+
+    for ( ;; ) {
+        errno = 0;
+        n = getline(&buf, &size, f);
+
+        if (n < 0) {
+            if (errno != 0 || ferror(f)) {
+                snprintf(err, errlen, "%s: read error: %s", path,
+                         strerror(errno ? errno : EIO));
+                rc = -1;
+            }
+            break;
+        }
+
+        if (fn(data, buf, (size_t) n) != 0) {
+            rc = -1;
+            break;
+        }
+    }
+
+    free(buf);
+    fclose(f);
+
+    return rc;
+}
+
+
 void
 recsys_out_write(recsys_out_t *o, const void *data, size_t len)
 {

@@ -31,6 +31,17 @@ int recsys_file_write(const char *path, const void *data, size_t len,
 int recsys_file_rename(const char *tmp, const char *path, char *err,
     size_t errlen);
 
+/* one line of recsys_file_lines(), with its newline; 0, or -1 to stop */
+typedef int (*recsys_line_pt)(void *data, char *line, size_t len);
+
+/*
+ * Gives each line of the text file at path to fn in order; -1 with err
+ * set when the file cannot be opened or read, -1 (err left to fn) when
+ * fn stops.
+ */
+int recsys_file_lines(const char *path, recsys_line_pt fn, void *data,
+    char *err, size_t errlen);
+
 /* a file being written by recsys_out_file(), buffered */
 typedef struct recsys_out_s  recsys_out_t;
 

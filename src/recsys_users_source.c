@@ -14,6 +14,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "recsys_files.h"
 #include "recsys_idmap.h"
 #include "recsys_json.h"
 #include "recsys_time.h"
@@ -36,6 +37,7 @@ typedef struct {
 
 static int recsys_users_attempt(recsys_users_ctx_t *ctx, const char *since);
 static int recsys_users_file(recsys_users_ctx_t *ctx);
+static int recsys_users_file_line(void *data, char *buf, size_t len);
 static int recsys_users_line(recsys_users_ctx_t *ctx, cJSON *root);
 static int recsys_users_pg_row(void *data, const recsys_pg_row_t *row,
     char *err, size_t errlen);
@@ -168,63 +170,36 @@ recsys_users_attempt(recsys_users_ctx_t *ctx, const char *since)
 static int
 recsys_users_file(recsys_users_ctx_t *ctx)
 {
-    int       rc;
-    FILE     *f;
-    char     *buf, msg[RECSYS_ERRLEN];
-    cJSON    *root;
-    size_t    size;
-    ssize_t   n;
+    ctx->line = 0;
 
-    f = fopen(ctx->r->conf->path, "r");
-    if (f == NULL) {
-        snprintf(ctx->err, ctx->errlen, "%s: %s", ctx->r->conf->path,
-                 strerror(errno));
+    return recsys_file_lines(ctx->r->conf->path, recsys_users_file_line, ctx,
+                             ctx->err, ctx->errlen);
+}
+
+
+static int
+recsys_users_file_line(void *data, char *buf, size_t len)
+{
+    int                  rc;
+    char                 msg[RECSYS_ERRLEN];
+    cJSON               *root;
+    recsys_users_ctx_t  *ctx = data;
+
+    ctx->line++;
+
+    if (recsys_jsonl_object(buf, len, ctx->line, &root, msg, sizeof(msg))
+        != 0)
+    {
+        recsys_users_line_error(ctx, "%s", msg);
         return -1;
     }
 
-    buf = NULL;
-    size = 0;
-    rc = 0;
-    ctx->line = 0;
-
-    for ( ;; ) {
-        errno = 0;
-        n = getline(&buf, &size, f);
-
-        if (n < 0) {
-            if (errno != 0 || ferror(f)) {
-                snprintf(ctx->err, ctx->errlen, "%s: read error: %s",
-                         ctx->r->conf->path, strerror(errno ? errno : EIO));
-                rc = -1;
-            }
-            break;
-        }
-
-        ctx->line++;
-
-        if (recsys_jsonl_object(buf, (size_t) n, ctx->line, &root, msg,
-                                sizeof(msg))
-            != 0)
-        {
-            recsys_users_line_error(ctx, "%s", msg);
-            rc = -1;
-            break;
-        }
-
-        if (root == NULL) {
-            continue;
-        }
-
-        rc = recsys_users_line(ctx, root);
-        cJSON_Delete(root);
-
-        if (rc != 0) {
-            break;
-        }
+    if (root == NULL) {
+        return 0;
     }
 
-    free(buf);
-    fclose(f);
+    rc = recsys_users_line(ctx, root);
+    cJSON_Delete(root);
 
     return rc;
 }
