@@ -30,7 +30,8 @@
 # split's files go to <RECSYS_BUILD>/eval-movielens/).
 #
 # Environment (defaults in brackets):
-#   MOVIELENS [<checkout>/../shared/datasets/ml-latest-small]
+#   MOVIELENS [<checkout>/../shared/datasets/ml-latest-small, or beside
+#             the main checkout of a git worktree]
 #   RECSYS_BUILD [build]    where the tools are (made when missing)
 #   EVAL_BLAS [auto]        auto: OpenBLAS when a Debian OpenBLAS package
 #                           is installed (libopenblas0-openmp or -pthread),
@@ -44,7 +45,12 @@ set -eu
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${RECSYS_BUILD:-$root/build}
-data=${MOVIELENS:-$root/../shared/datasets/ml-latest-small}
+# beside the checkout, or beside the main one when this is a worktree
+common=$(git -C "$root" rev-parse --path-format=absolute --git-common-dir \
+         2>/dev/null || echo "$root/.git")
+data=$root/../shared/datasets/ml-latest-small
+[ -d "$data" ] || data=$(dirname "$(dirname "$common")")/shared/datasets/ml-latest-small
+data=${MOVIELENS:-$data}
 out=$build/eval-movielens
 port=${EVAL_PORT:-8092}
 nginx=${NGINX_BIN:-$build/nginx/objs/nginx}
