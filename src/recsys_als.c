@@ -29,8 +29,8 @@ typedef struct {
     const double       *y;
     double             *x;
     const double       *gram;
+    const double       *reg;            /* per row: lambda_r */
     uint32_t            f;
-    double              lambda;
     double              alpha;
     double             *work;           /* per worker: f * f + f */
     double             *loss;           /* per row, or NULL */
@@ -40,21 +40,26 @@ typedef struct {
 
 static void recsys_als_gram(const double *y, uint32_t n, uint32_t f,
     double *gram);
+static double recsys_als_reg(double lambda, double alpha, double nu,
+    uint32_t ncols, const float *w, uint64_t n);
+static double recsys_als_reg_loss(const double *x, const double *reg,
+    uint32_t n, size_t f);
 static void recsys_als_rows(void *data, uint64_t begin, uint64_t end,
     unsigned worker);
 static void recsys_als_loss_rows(void *data, uint64_t begin, uint64_t end,
     unsigned worker);
 static int recsys_als_solve(const recsys_als_job_t *job, const uint32_t *idx,
-    const float *w, uint64_t n, double *a, double *b);
+    const float *w, uint64_t n, double reg, double *a, double *b);
+static double recsys_als_dot(const double *a, const double *b, size_t n);
 
 
 int
 recsys_als_train(const recsys_matrix_t *m, const recsys_als_conf_t *c,
     recsys_als_model_t *model, double *losses, char *err, size_t errlen)
 {
-    double            *x, *y, *work, *rowloss, loss, reg;
+    double            *x, *y, *work, *rowloss, *ureg, *ireg, loss;
     size_t             f, i, nx, ny;
-    uint32_t           it;
+    uint32_t           it, r;
     uint64_t           s;
     unsigned           threads;
     recsys_als_job_t   uj, ij;
@@ -83,6 +88,12 @@ recsys_als_train(const recsys_matrix_t *m, const recsys_als_conf_t *c,
         return -1;
     }
 
+    if (!(c->nu >= 0 && c->nu <= RECSYS_ALS_MAX_NU)) {
+        snprintf(err, errlen, "als: nu must be 0..%d, not %g",
+                 RECSYS_ALS_MAX_NU, c->nu);
+        return -1;
+    }
+
     if (m->nusers == 0 || m->nitems == 0) {
         snprintf(err, errlen, "als: no %s", m->nusers ? "items" : "users");
         return -1;
@@ -97,22 +108,40 @@ recsys_als_train(const recsys_matrix_t *m, const recsys_als_conf_t *c,
     y = malloc(ny * sizeof(double));
     work = malloc(threads * (f * f + f) * sizeof(double));
     rowloss = malloc(((size_t) m->nusers + m->nitems) * sizeof(double));
+    ureg = malloc(((size_t) m->nusers + m->nitems) * sizeof(double));
     model->gram = malloc(f * f * sizeof(double));
     model->users = malloc(nx * sizeof(float));
     model->items = malloc(ny * sizeof(float));
 
     if (x == NULL || y == NULL || work == NULL || rowloss == NULL
-        || model->gram == NULL || model->users == NULL
+        || ureg == NULL || model->gram == NULL || model->users == NULL
         || model->items == NULL)
     {
         free(x);
         free(y);
         free(work);
         free(rowloss);
+        free(ureg);
         recsys_als_free(model);
         snprintf(err, errlen, "als: out of memory for %u x %u x %zu",
                  m->nusers, m->nitems, f);
         return -1;
+    }
+
+    /* the rows' regularisation depends on the matrix alone */
+
+    ireg = ureg + m->nusers;
+
+    for (r = 0; r < m->nusers; r++) {
+        ureg[r] = recsys_als_reg(c->lambda, c->alpha, c->nu, m->nitems,
+                                 m->user_weights + m->user_ptr[r],
+                                 m->user_ptr[r + 1] - m->user_ptr[r]);
+    }
+
+    for (r = 0; r < m->nitems; r++) {
+        ireg[r] = recsys_als_reg(c->lambda, c->alpha, c->nu, m->nusers,
+                                 m->item_weights + m->item_ptr[r],
+                                 m->item_ptr[r + 1] - m->item_ptr[r]);
     }
 
     s = c->seed;
@@ -127,8 +156,8 @@ recsys_als_train(const recsys_matrix_t *m, const recsys_als_conf_t *c,
     uj.y = y;
     uj.x = x;
     uj.gram = model->gram;
+    uj.reg = ureg;
     uj.f = (uint32_t) f;
-    uj.lambda = c->lambda;
     uj.alpha = c->alpha;
     uj.work = work;
     uj.loss = NULL;
@@ -138,6 +167,7 @@ recsys_als_train(const recsys_matrix_t *m, const recsys_als_conf_t *c,
     ij.ptr = m->item_ptr;
     ij.idx = m->item_users;
     ij.w = m->item_weights;
+    ij.reg = ireg;
     ij.y = x;
     ij.x = y;
 
@@ -168,17 +198,8 @@ recsys_als_train(const recsys_matrix_t *m, const recsys_als_conf_t *c,
             loss += rowloss[i];
         }
 
-        reg = 0;
-
-        for (i = 0; i < nx; i++) {
-            reg += x[i] * x[i];
-        }
-
-        for (i = 0; i < ny; i++) {
-            reg += y[i] * y[i];
-        }
-
-        loss += c->lambda * reg;
+        loss += recsys_als_reg_loss(x, ureg, m->nusers, f)
+                + recsys_als_reg_loss(y, ireg, m->nitems, f);
         model->loss = loss;
 
         if (losses != NULL) {
@@ -199,12 +220,14 @@ recsys_als_train(const recsys_matrix_t *m, const recsys_als_conf_t *c,
     model->factors = (uint32_t) f;
     model->lambda = c->lambda;
     model->alpha = c->alpha;
+    model->nu = c->nu;
     model->failed = uj.failed + ij.failed;
 
     free(x);
     free(y);
     free(work);
     free(rowloss);
+    free(ureg);
 
     return 0;
 }
@@ -258,11 +281,15 @@ recsys_als_fold_in(const recsys_als_model_t *model, const uint32_t *items,
     job.y = y;
     job.gram = model->gram;
     job.f = (uint32_t) f;
-    job.lambda = model->lambda;
     job.alpha = model->alpha;
 
     b = a + f * f;
-    rc = used ? recsys_als_solve(&job, idx, w, used, a, b) : -1;
+    rc = used ? recsys_als_solve(&job, idx, w, used,
+                                 recsys_als_reg(model->lambda, model->alpha,
+                                                model->nu, model->nitems, w,
+                                                used),
+                                 a, b)
+              : -1;
 
     for (j = 0; j < f; j++) {
         out[j] = rc == 0 ? (float) b[j] : 0.0f;
@@ -302,6 +329,45 @@ recsys_als_gram(const double *y, uint32_t n, uint32_t f, double *gram)
 }
 
 
+/* lambda * s^nu, s = ncols + alpha * sum w: the row's total confidence */
+static double
+recsys_als_reg(double lambda, double alpha, double nu, uint32_t ncols,
+    const float *w, uint64_t n)
+{
+    double    s;
+    uint64_t  e;
+
+    if (nu == 0) {
+        return lambda;
+    }
+
+    s = ncols;
+
+    for (e = 0; e < n; e++) {
+        s += alpha * w[e];
+    }
+
+    return lambda * pow(s, nu);
+}
+
+
+static double
+recsys_als_reg_loss(const double *x, const double *reg, uint32_t n,
+    size_t f)
+{
+    double    l;
+    uint32_t  r;
+
+    l = 0;
+
+    for (r = 0; r < n; r++) {
+        l += reg[r] * recsys_als_dot(x + r * f, x + r * f, f);
+    }
+
+    return l;
+}
+
+
 static void
 recsys_als_rows(void *data, uint64_t begin, uint64_t end, unsigned worker)
 {
@@ -324,7 +390,8 @@ recsys_als_rows(void *data, uint64_t begin, uint64_t end, unsigned worker)
             continue;
         }
 
-        if (recsys_als_solve(job, job->idx + lo, job->w + lo, hi - lo, a, b)
+        if (recsys_als_solve(job, job->idx + lo, job->w + lo, hi - lo,
+                             job->reg[r], a, b)
             != 0)
         {
             __atomic_fetch_add(&job->failed, 1, __ATOMIC_RELAXED);
@@ -374,11 +441,7 @@ recsys_als_loss_rows(void *data, uint64_t begin, uint64_t end,
         for (j = job->ptr[r]; j < job->ptr[r + 1]; j++) {
             y = job->y + (size_t) job->idx[j] * f;
             w = job->w[j];
-            s = 0;
-
-            for (a = 0; a < f; a++) {
-                s += x[a] * y[a];
-            }
+            s = recsys_als_dot(x, y, f);
 
             c = 1 + job->alpha * w;
             l += c * (1 - s) * (1 - s) - s * s;
@@ -392,27 +455,23 @@ recsys_als_loss_rows(void *data, uint64_t begin, uint64_t end,
 
 
 /*
- * Solves (G + lambda I + sum (c_j - 1) y_j y_j') x = sum c_j y_j over the
+ * Solves (G + reg I + sum (c_j - 1) y_j y_j') x = sum c_j y_j over the
  * n entries (idx, w) into b, by a Cholesky factorisation L L' in the
  * lower triangle of a (f x f).  Returns -1 when a pivot is not positive.
  */
 static int
 recsys_als_solve(const recsys_als_job_t *job, const uint32_t *idx,
-    const float *w, uint64_t n, double *a, double *b)
+    const float *w, uint64_t n, double reg, double *a, double *b)
 {
-    double         c, t, d, *ra, *rb;
-    size_t         f, i, j, k;
+    double         c, t, d, *ra;
+    size_t         f, i, j;
     uint64_t       e;
     const double  *y;
 
     f = job->f;
 
     for (i = 0; i < f; i++) {
-        for (j = 0; j <= i; j++) {
-            a[i * f + j] = job->gram[i * f + j];
-        }
-
-        a[i * f + i] += job->lambda;
+        memcpy(a + i * f, job->gram + i * f, (i + 1) * sizeof(double));
         b[i] = 0;
     }
 
@@ -432,52 +491,69 @@ recsys_als_solve(const recsys_als_job_t *job, const uint32_t *idx,
         }
     }
 
+    for (i = 0; i < f; i++) {
+        a[i * f + i] += reg;
+    }
+
     /* L L' = a, row by row; each inner product runs over two rows */
 
     for (i = 0; i < f; i++) {
         ra = a + i * f;
 
-        for (j = 0; j <= i; j++) {
-            rb = a + j * f;
-            t = ra[j];
-
-            for (k = 0; k < j; k++) {
-                t -= ra[k] * rb[k];
-            }
-
-            if (j < i) {
-                ra[j] = t / rb[j];
-                continue;
-            }
-
-            if (!(t > 0)) {
-                return -1;
-            }
-
-            ra[i] = sqrt(t);
+        for (j = 0; j < i; j++) {
+            ra[j] = (ra[j] - recsys_als_dot(ra, a + j * f, j)) / a[j * f + j];
         }
+
+        t = ra[i] - recsys_als_dot(ra, ra, i);
+
+        if (!(t > 0)) {
+            return -1;
+        }
+
+        ra[i] = sqrt(t);
     }
 
     /* L z = b, then L' x = z */
 
     for (i = 0; i < f; i++) {
-        t = b[i];
-
-        for (k = 0; k < i; k++) {
-            t -= a[i * f + k] * b[k];
-        }
-
-        b[i] = t / a[i * f + i];
+        b[i] = (b[i] - recsys_als_dot(a + i * f, b, i)) / a[i * f + i];
     }
 
     for (i = f; i-- > 0; ) {
         d = b[i] / a[i * f + i];
         b[i] = d;
 
-        for (k = 0; k < i; k++) {
-            b[k] -= a[i * f + k] * d;
+        for (j = 0; j < i; j++) {
+            b[j] -= a[i * f + j] * d;
         }
     }
 
     return 0;
+}
+
+
+/* four partial sums: independent additions the CPU can overlap */
+static double
+recsys_als_dot(const double *a, const double *b, size_t n)
+{
+    double  s0, s1, s2, s3;
+    size_t  k;
+
+    s0 = 0;
+    s1 = 0;
+    s2 = 0;
+    s3 = 0;
+
+    for (k = 0; k + 4 <= n; k += 4) {
+        s0 += a[k] * b[k];
+        s1 += a[k + 1] * b[k + 1];
+        s2 += a[k + 2] * b[k + 2];
+        s3 += a[k + 3] * b[k + 3];
+    }
+
+    for ( /* void */ ; k < n; k++) {
+        s0 += a[k] * b[k];
+    }
+
+    return (s0 + s1) + (s2 + s3);
 }

@@ -5,11 +5,18 @@
  * confidence 1.  ALS minimises
  *
  *     sum_{u,i} c_ui (p_ui - x_u . y_i)^2
- *         + lambda (sum_u |x_u|^2 + sum_i |y_i|^2)
+ *         + sum_u lambda_u |x_u|^2 + sum_i lambda_i |y_i|^2
  *
  * solving each user's x_u exactly with the items fixed (a Cholesky solve
- * of (Y'Y + Y'(C_u - I)Y + lambda I) x_u = Y'C_u p_u, with Y'Y computed
+ * of (Y'Y + Y'(C_u - I)Y + lambda_u I) x_u = Y'C_u p_u, with Y'Y computed
  * once per sweep), then each item's y_i with the users fixed.
+ *
+ * The regularisation of a row is frequency-scaled (Rendle et al. 2021,
+ * "Revisiting the performance of iALS"): lambda_u = lambda * s_u^nu,
+ * s_u = sum_i c_ui = n_items + alpha * sum_i w_ui the row's total
+ * confidence over all its pairs (items' rows alike over the users).
+ * nu = 0 is the plain lambda of Hu et al.; nu = 1 makes lambda a weight
+ * per unit of loss, so heavy and light rows are shrunk alike.
  *
  * Item factors start as 0.1 * (U - 0.5), U uniform on [0, 1) drawn from
  * splitmix64 seeded with "seed" in row-major order; users are solved
@@ -27,6 +34,7 @@
 
 #define RECSYS_ALS_MAX_FACTORS     1024
 #define RECSYS_ALS_MAX_ITERATIONS  1000
+#define RECSYS_ALS_MAX_NU          2
 
 
 typedef struct {
@@ -34,6 +42,7 @@ typedef struct {
     uint32_t            iterations;
     double              lambda;         /* > 0 */
     double              alpha;          /* >= 0 */
+    double              nu;             /* 0 .. RECSYS_ALS_MAX_NU */
     uint64_t            seed;
     int                 threads;        /* < 1: every CPU */
 } recsys_als_conf_t;
@@ -45,6 +54,7 @@ typedef struct {
     uint32_t            factors;
     double              lambda;
     double              alpha;
+    double              nu;
     float              *users;          /* nusers x factors */
     float              *items;          /* nitems x factors */
     double             *gram;           /* Y'Y of the final items, f x f */

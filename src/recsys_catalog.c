@@ -703,6 +703,10 @@ static const recsys_catalog_key_t  recsys_catalog_factors_keys[] = {
       .offset = offsetof(recsys_model_factors_conf_t, alpha),
       .fmin = 0, .fmax = 1e9, .dflt = "10" },
 
+    { .name = "nu", .type = RECSYS_CATALOG_FLOAT,
+      .offset = offsetof(recsys_model_factors_conf_t, nu),
+      .fmin = 0, .fmax = 2, .dflt = "0" },
+
     { .name = NULL }
 };
 

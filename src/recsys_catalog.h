@@ -155,6 +155,7 @@ typedef struct {
     uint32_t            iterations;     /* 15 */
     double              regularization; /* 1 */
     double              alpha;          /* 10 */
+    double              nu;             /* regularisation exponent: 0 */
 } recsys_model_factors_conf_t;
 
 

@@ -802,6 +802,7 @@ recsys_model_factors(recsys_model_ctx_t *ctx, recsys_als_model_t *als,
     ac.iterations = fc->iterations;
     ac.lambda = fc->regularization;
     ac.alpha = fc->alpha;
+    ac.nu = fc->nu;
     ac.seed = RECSYS_MODEL_ALS_SEED;
     ac.threads = (int) ctx->threads;
 

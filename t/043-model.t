@@ -333,3 +333,17 @@ recsys_model_factors_users\{catalog="m9"\} 200\.000000
 --- no_error_log
 [alert]
 [crit]
+
+
+
+=== TEST 10: the factors' regularisation exponent out of range
+--- user_files
+>>> c.yaml
+source: {path: items.jsonl}
+index: {path: idx, dimension: 4, metric: inner_product}
+events: {types: {click: 1}}
+model:
+  factors: {factors: 4, nu: 3}
+--- must_die
+--- error_log eval
+qr{c\.yaml:5:29: "nu" must be between 0 and 2, got 3}

@@ -3,6 +3,7 @@
  *
  *   recsys-eval movielens DIR [key=value ...]   the comparison table
  *   recsys-eval tune DIR [key=value ...]        the parameter search
+ *   recsys-eval validate DIR [key=value ...]    the table on tune's split
  *   recsys-eval events FILE [key=value ...]     time and memory at scale
  *   recsys-eval split DIR OUT [key=value ...]   movielens's split as files
  *
@@ -19,7 +20,8 @@
  *
  * tune splits the training side again (20 %, seed + 1) and searches
  * the parameters on that validation split only; the test hold-out is
- * never looked at.
+ * never looked at.  validate prints the models' table on that split,
+ * for one configuration (e.g. a search by hand).
  *
  * events reads JSON Lines events ({"user", "item", "weight", "ts"}; ts
  * as seconds or ISO 8601 UTC), e.g. from recsys-eventgen, and times
@@ -33,6 +35,7 @@
  * evaluated user: the training items, the held-out items).
  *
  * Keys: seed threads k als.factors als.iterations als.lambda als.alpha
+ * als.nu
  * ease.lambda ease.top ease.magnitude (1: keep the top m by |weight|,
  * negative weights included; 0: the m largest) knn.neighbours
  * knn.shrink svd.factors eval_users half_life models (a comma list of
@@ -303,7 +306,7 @@ main(int argc, char **argv)
              "toppop,knn,svd,ease,als,sweep");
 
     if (argc < 3) {
-        fprintf(stderr, "usage: recsys-eval movielens|tune DIR "
+        fprintf(stderr, "usage: recsys-eval movielens|tune|validate DIR "
                 "[key=value ...]\n"
                 "       recsys-eval events FILE [key=value ...]\n"
                 "       recsys-eval split DIR OUT [key=value ...]\n");
@@ -329,6 +332,10 @@ main(int argc, char **argv)
 
     if (strcmp(argv[1], "tune") == 0) {
         return recsys_eval_movielens(argv[2], &c, 1);
+    }
+
+    if (strcmp(argv[1], "validate") == 0) {
+        return recsys_eval_movielens(argv[2], &c, 2);
     }
 
     if (strcmp(argv[1], "events") == 0) {
@@ -406,7 +413,12 @@ recsys_eval_movielens(const char *dir, recsys_eval_conf_t *c, int tune)
         return 1;
     }
 
-    recsys_eval_tune(&d, c);
+    if (tune == 2) {
+        recsys_eval_table(&d, recsys_eval_models, "validation hold-out");
+
+    } else {
+        recsys_eval_tune(&d, c);
+    }
 
     recsys_eval_release(&d);
     recsys_matrix_free(&part);
@@ -2154,6 +2166,8 @@ recsys_eval_set(recsys_eval_conf_t *c, const char *arg)
         c->als.lambda = v;
     } else if (RECSYS_EVAL_KEY("als.alpha")) {
         c->als.alpha = v;
+    } else if (RECSYS_EVAL_KEY("als.nu")) {
+        c->als.nu = v;
     } else if (RECSYS_EVAL_KEY("ease.lambda")) {
         c->ease.lambda = v;
         c->ease_fixed = 1;

@@ -181,12 +181,55 @@ test_als_reference(void **state)
 }
 
 
+/*
+ * Frequency-scaled regularisation, by hand: one factor, items y = (1, 2,
+ * 0.5), so Y'Y = 5.25; a history of items 0 and 1 with weights 1 and 3
+ * at alpha 2 has confidences 3 and 7, total confidence over the three
+ * items s = 3 + 2 * (1 + 3) = 11 and reg = 0.1 * 11^nu.  The user step
+ * x = (3 * 1 + 7 * 2) / (5.25 + reg + 2 * 1 + 6 * 4) = 17 / (31.25 + reg).
+ */
+static void
+test_als_frequency_reg(void **state)
+{
+    float               out;
+    double              gram;
+    recsys_als_model_t  model;
+    float               items[3] = { 1.0f, 2.0f, 0.5f };
+    const uint32_t      hist[2] = { 0, 1 };
+    const float         hw[2] = { 1, 3 };
+
+    (void) state;
+
+    gram = 5.25;
+    memset(&model, 0, sizeof(recsys_als_model_t));
+    model.nitems = 3;
+    model.factors = 1;
+    model.lambda = 0.1;
+    model.alpha = 2;
+    model.items = items;
+    model.gram = &gram;
+
+    model.nu = 0;
+    assert_int_equal(recsys_als_fold_in(&model, hist, hw, 2, &out), 0);
+    assert_true(fabs(out - 17 / 31.35) < 1e-6);
+
+    model.nu = 1;
+    assert_int_equal(recsys_als_fold_in(&model, hist, hw, 2, &out), 0);
+    assert_true(fabs(out - 17 / 32.35) < 1e-6);
+
+    model.nu = 0.5;
+    assert_int_equal(recsys_als_fold_in(&model, hist, hw, 2, &out), 0);
+    assert_true(fabs(out - 17 / (31.25 + 0.1 * sqrt(11))) < 1e-6);
+}
+
+
+/* the objective, the scaled regularisation included, never increases */
 static void
 test_als_loss_decreases(void **state)
 {
     char                err[256];
     double              losses[12];
-    uint32_t            i;
+    uint32_t            i, pass;
     recsys_matrix_t     m;
     recsys_als_conf_t   c;
     recsys_als_model_t  model;
@@ -194,16 +237,22 @@ test_als_loss_decreases(void **state)
     (void) state;
 
     random_matrix(&m, 300, 120, 8, 99);
-    conf(&c, 16, 12, 0.5, 10.0, 2);
-    assert_int_equal(recsys_als_train(&m, &c, &model, losses, err,
-                                      sizeof(err)), 0);
 
-    for (i = 1; i < 12; i++) {
-        assert_true(losses[i] <= losses[i - 1] * (1 + 1e-12));
+    for (pass = 0; pass < 2; pass++) {
+        conf(&c, 16, 12, pass ? 0.01 : 0.5, 10.0, 2);
+        c.nu = pass;
+        assert_int_equal(recsys_als_train(&m, &c, &model, losses, err,
+                                          sizeof(err)), 0);
+
+        for (i = 1; i < 12; i++) {
+            assert_true(losses[i] <= losses[i - 1] * (1 + 1e-12));
+        }
+
+        assert_true(losses[11] < losses[0]);
+        assert_true(model.nu == pass);
+        recsys_als_free(&model);
     }
 
-    assert_true(losses[11] < losses[0]);
-    recsys_als_free(&model);
     recsys_matrix_free(&m);
 }
 
@@ -318,6 +367,16 @@ test_als_bad_conf(void **state)
                                       sizeof(err)), -1);
     assert_string_equal(err, "als: alpha must be >= 0, not -0.5");
 
+    conf(&c, 2, 3, 0.1, 1.0, 1);
+    c.nu = 2.5;
+    assert_int_equal(recsys_als_train(&m, &c, &model, NULL, err,
+                                      sizeof(err)), -1);
+    assert_string_equal(err, "als: nu must be 0..2, not 2.5");
+
+    c.nu = NAN;
+    assert_int_equal(recsys_als_train(&m, &c, &model, NULL, err,
+                                      sizeof(err)), -1);
+
     memset(&empty, 0, sizeof(recsys_matrix_t));
     empty.nitems = 5;
     conf(&c, 2, 3, 0.1, 1.0, 1);
@@ -334,6 +393,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_als_reference),
+        cmocka_unit_test(test_als_frequency_reg),
         cmocka_unit_test(test_als_loss_decreases),
         cmocka_unit_test(test_als_deterministic),
         cmocka_unit_test(test_als_empty_rows),

@@ -1679,7 +1679,7 @@ test_model(void **state)
                   "model:\n"
                   "  min_events: 3\n"
                   "  popularity: {half_life: 2d, mode: blend, blend: 0.25}\n"
-                  "  factors: {factors: 32, alpha: 5}\n"
+                  "  factors: {factors: 32, alpha: 5, nu: 0.5}\n"
                   "  holdout: {fraction: 0.1, seed: 7, mode: random}\n"
                   "  promote_if: always\n");
     mc = &c->model;
@@ -1692,6 +1692,7 @@ test_model(void **state)
     assert_int_equal(mc->factors.factors, 32);
     assert_int_equal(mc->factors.iterations, 15);
     assert_true(mc->factors.alpha == 5);
+    assert_true(mc->factors.nu == 0.5);
     assert_int_equal(mc->holdout.mode, RECSYS_HOLDOUT_MODE_RANDOM);
     assert_int_equal(mc->promote.n, 0);
     recsys_catalog_free(c);
