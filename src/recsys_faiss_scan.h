@@ -49,6 +49,16 @@ int recsys_faiss_scan(FaissIndexIVF *ivf, const float *query,
     size_t nprobe, const idx_t *assign, const float *cdist, idx_t k,
     float *dist, idx_t *labels);
 
+/*
+ * recsys_faiss_scan() with a kernel of our own for SQ8 inner-product
+ * indexes in the AVX2 build (the codec folded into the query once): the
+ * same lists and heap, scores that differ from FAISS's in their last
+ * bits.  Any other index or build: recsys_faiss_scan() itself.
+ */
+int recsys_faiss_scan_sq8(FaissIndexIVF *ivf, const float *query,
+    size_t nprobe, const idx_t *assign, const float *cdist, idx_t k,
+    float *dist, idx_t *labels);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1051,8 +1051,8 @@ recsys_probe_search(recsys_probe_t *pr, const float *query, idx_t k,
         return faiss_Index_search(pr->index, 1, query, k, dist, labels);
     }
 
-    return recsys_faiss_scan(pr->ivf, query, pr->nprobe, pr->assign,
-                             pr->cdist, k, dist, labels);
+    return recsys_faiss_scan_sq8(pr->ivf, query, pr->nprobe, pr->assign,
+                                 pr->cdist, k, dist, labels);
 }
 
 

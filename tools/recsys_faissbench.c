@@ -18,6 +18,10 @@
  *   recsys_faiss   recsys_faiss_coarse() + recsys_faiss_scan(): the same
  *                  FAISS kernels, heaps and scanners as the module calls
  *                  them, without an OpenMP region per call
+ *   recsys_sq8     recsys_faiss_coarse() + recsys_faiss_scan_sq8(): the
+ *                  module's own SQ8 inner-product kernel in the AVX2
+ *                  build (scores differ from FAISS's in their last bits),
+ *                  recsys_faiss elsewhere
  *   recsys_search  recsys_search_vector(): normalization, k+1 candidates,
  *                  heap, tie check, as POST /v1/search runs it
  *
@@ -50,7 +54,7 @@
 #include "recsys_string.h"
 
 
-#define RECSYS_FB_PATHS  3
+#define RECSYS_FB_PATHS  4
 
 /* results compared by recsys_fb_same() up to this k + nprobe */
 #define RECSYS_FB_CHECK  4096
@@ -87,6 +91,7 @@ extern const char recsys_faiss_simd_variant[] __attribute__((weak));
 
 static int recsys_fb_faiss(recsys_fb_t *fb, uint64_t i);
 static int recsys_fb_recsys_faiss(recsys_fb_t *fb, uint64_t i);
+static int recsys_fb_recsys_sq8(recsys_fb_t *fb, uint64_t i);
 static int recsys_fb_ivf(recsys_fb_t *fb, uint64_t i, int ours);
 static int recsys_fb_same(recsys_fb_t *fb, uint64_t n);
 static int recsys_fb_recsys_search(recsys_fb_t *fb, uint64_t i);
@@ -109,6 +114,7 @@ main(int argc, char **argv)
     recsys_fb_path_t     paths[RECSYS_FB_PATHS] = {
         { "faiss", recsys_fb_faiss, 0, 0 },
         { "recsys_faiss", recsys_fb_recsys_faiss, 0, 0 },
+        { "recsys_sq8", recsys_fb_recsys_sq8, 0, 0 },
         { "recsys_search", recsys_fb_recsys_search, 0, 0 }
     };
     recsys_generation_t  g;
@@ -256,7 +262,17 @@ recsys_fb_recsys_faiss(recsys_fb_t *fb, uint64_t i)
 }
 
 
-/* query i by FAISS's own entry points, or the module's ("ours") */
+static int
+recsys_fb_recsys_sq8(recsys_fb_t *fb, uint64_t i)
+{
+    return recsys_fb_ivf(fb, i, 2);
+}
+
+
+/*
+ * query i by FAISS's own entry points, or the module's ("ours": 1 its
+ * FAISS scanner, 2 its SQ8 kernel)
+ */
 
 static int
 recsys_fb_ivf(recsys_fb_t *fb, uint64_t i, int ours)
@@ -279,6 +295,11 @@ recsys_fb_ivf(recsys_fb_t *fb, uint64_t i, int ours)
         if (recsys_faiss_coarse(fb->ivf, q, fb->nprobe, assign, cdist) != 0)
         {
             return -1;
+        }
+
+        if (ours == 2) {
+            return recsys_faiss_scan_sq8(fb->ivf, q, fb->nprobe, assign,
+                                         cdist, fb->k, fb->dist, fb->labels);
         }
 
         return recsys_faiss_scan(fb->ivf, q, fb->nprobe, assign, cdist,

@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <math.h>
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,6 +57,9 @@ static const test_codec_t  codecs[] = {
 
 static uint32_t  rng_state = 4242;
 
+/* the index under test is SQ8 with inner product */
+static int       test_sq8_ip;
+
 
 static float
 test_rand(void)
@@ -81,6 +85,9 @@ test_index(const test_codec_t *c, float *v, size_t nadd, int clustered)
         v[i] = test_rand();
     }
 
+    test_sq8_ip = strstr(c->factory, "SQ8") != NULL
+                  && c->metric == METRIC_INNER_PRODUCT;
+
     idx = NULL;
     assert_int_equal(faiss_index_factory(&idx, DIM, c->factory, c->metric),
                      0);
@@ -95,6 +102,52 @@ test_index(const test_codec_t *c, float *v, size_t nadd, int clustered)
     assert_int_equal(faiss_Index_add(idx, nadd, v), 0);
 
     return idx;
+}
+
+
+/*
+ * recsys_faiss_scan_sq8() against FAISS's d and l: the same bytes but for
+ * an SQ8 inner-product index (its own kernel in the AVX2 build), whose
+ * k-th best scores may differ in their last bits; the same bytes twice
+ */
+
+static void
+test_sq8(FaissIndexIVF *ivf, const float *q, size_t nprobe,
+    const idx_t *assign, const float *cdist, idx_t k, const float *d,
+    const idx_t *l)
+{
+    idx_t   i, *l2, *l3;
+    float  *d2, *d3;
+
+    l2 = calloc(k, sizeof(idx_t));
+    l3 = calloc(k, sizeof(idx_t));
+    d2 = calloc(k, sizeof(float));
+    d3 = calloc(k, sizeof(float));
+    assert_true(l2 && l3 && d2 && d3);
+
+    assert_int_equal(recsys_faiss_scan_sq8(ivf, q, nprobe, assign, cdist, k,
+                                           d2, l2),
+                     0);
+    assert_int_equal(recsys_faiss_scan_sq8(ivf, q, nprobe, assign, cdist, k,
+                                           d3, l3),
+                     0);
+    assert_memory_equal(l2, l3, k * sizeof(idx_t));
+    assert_memory_equal(d2, d3, k * sizeof(float));
+
+    for (i = 0; i < k; i++) {
+        assert_true((l[i] < 0) == (l2[i] < 0));
+        assert_true(l[i] < 0 || fabsf(d[i] - d2[i]) <= 1e-5f);
+    }
+
+    if (!test_sq8_ip) {
+        assert_memory_equal(l, l2, k * sizeof(idx_t));
+        assert_memory_equal(d, d2, k * sizeof(float));
+    }
+
+    free(l2);
+    free(l3);
+    free(d2);
+    free(d3);
 }
 
 
@@ -137,6 +190,8 @@ test_same(FaissIndex *idx, const float *q, size_t nprobe, idx_t k)
                      0);
     assert_memory_equal(l1, l2, k * sizeof(idx_t));
     assert_memory_equal(d1, d2, k * sizeof(float));
+
+    test_sq8(ivf, q, nprobe, a2, c2, k, d1, l1);
 
     /* a list number FAISS may pass for "no list": skipped by both */
     a1[0] = -1;
